@@ -1,1 +1,20 @@
-//! placeholder
+//! `cairn-meta`: pure codecs for what Cairn stores next to data: per-object
+//! metadata (`xl.meta`), multipart upload and part records, bucket records and the
+//! drive format file. No I/O happens here.
+//!
+//! Every binary record starts with a four-byte magic naming its kind and a
+//! little-endian `u16` format version, followed by MessagePack with named fields,
+//! so that fields can be added without breaking older files and a file of the wrong
+//! kind or a newer version is refused instead of misread.
+
+mod codec;
+mod error;
+mod format;
+mod object;
+mod upload;
+
+pub use codec::{BUCKET_MAGIC, OBJECT_MAGIC, PART_MAGIC, RECORD_FORMAT_VERSION, UPLOAD_MAGIC, decode_record, encode_record};
+pub use error::MetaError;
+pub use format::{FORMAT_VERSION, FormatFile};
+pub use object::{BucketRecord, ErasureInfo, ObjectMeta, ObjectVersion, PartInfo};
+pub use upload::{PartRecord, UploadRecord};

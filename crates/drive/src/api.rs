@@ -1,0 +1,145 @@
+//! The `Drive` trait: the seam between the object layer and one drive, local now
+//! and remote (over node RPC) later. Every method is a whole, small operation so
+//! that a remote implementation needs one round trip per call.
+
+use crate::Result;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Capacity of one drive, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskInfo {
+    /// Size of the filesystem holding the drive.
+    pub total_bytes: u64,
+    /// Bytes available to Cairn.
+    pub free_bytes: u64,
+    /// Bytes in use (total minus free, as the filesystem reports).
+    pub used_bytes: u64,
+}
+
+/// A volume (bucket directory) on a drive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// The bucket name.
+    pub name: String,
+    /// When the directory was created, in nanoseconds since the Unix epoch.
+    pub created_unix_nanos: i128,
+}
+
+/// Where a committed part's shard file comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSource {
+    /// Path of the shard file inside the system volume (e.g. `tmp/<uuid>/part.1`).
+    pub sys_path: String,
+    /// Part number it becomes inside the object's data directory (`part.N`).
+    pub part_number: u32,
+}
+
+/// Everything one drive needs to make a new object version visible atomically.
+#[derive(Debug, Clone)]
+pub struct CommitRequest {
+    /// Bucket.
+    pub volume: String,
+    /// Object key (validated by the drive).
+    pub key: String,
+    /// The new version's data directory, or None for inline objects (no part files).
+    pub data_dir: Option<Uuid>,
+    /// Shard files to move into `data_dir`. Empty when `data_dir` is None.
+    pub parts: Vec<PartSource>,
+    /// The encoded metadata file to install.
+    pub meta: Bytes,
+    /// The data directory of the version being replaced on this drive, removed after the commit.
+    pub replaced_data_dir: Option<Uuid>,
+}
+
+/// Options of a namespace walk.
+#[derive(Debug, Clone, Default)]
+pub struct WalkOptions {
+    /// Only keys that start with this prefix.
+    pub prefix: String,
+    /// Only keys strictly greater than this one.
+    pub start_after: Option<String>,
+    /// When false, keys below the next `/` after the prefix are reported once as a
+    /// [`WalkEntry::Prefix`] instead of one by one.
+    pub recursive: bool,
+}
+
+/// One item of a walk, in ascending key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalkEntry {
+    /// An object with its raw metadata file.
+    Object {
+        /// Object key.
+        key: String,
+        /// Contents of its metadata file.
+        meta: Bytes,
+    },
+    /// A common prefix ending in `/` with at least one object below it (non-recursive walks only).
+    Prefix(String),
+}
+
+/// Streams one shard file into staging.
+#[async_trait::async_trait]
+pub trait ShardWriter: Send {
+    /// Appends bytes to the file.
+    async fn write(&mut self, data: Bytes) -> Result<()>;
+    /// Flushes and fsyncs the file. Nothing is durable before this returns.
+    async fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Reads ranges of one committed shard file.
+#[async_trait::async_trait]
+pub trait ShardReader: Send + Sync {
+    /// Reads exactly `len` bytes at `offset`; a short file is `DriveError::Corrupt`.
+    async fn read_at(&self, offset: u64, len: usize) -> Result<Bytes>;
+}
+
+/// One drive. Implementations must be safe to call concurrently.
+#[async_trait::async_trait]
+pub trait Drive: Send + Sync + std::fmt::Debug {
+    /// Human-readable location (path or URL) for logs and admin output.
+    fn endpoint(&self) -> &str;
+    /// Capacity of the filesystem holding the drive.
+    async fn disk_info(&self) -> Result<DiskInfo>;
+
+    /// Creates a bucket directory.
+    async fn make_volume(&self, volume: &str) -> Result<()>;
+    /// Lists bucket directories.
+    async fn list_volumes(&self) -> Result<Vec<VolumeInfo>>;
+    /// Describes one bucket directory.
+    async fn stat_volume(&self, volume: &str) -> Result<VolumeInfo>;
+    /// Removes a bucket directory; fails with `VolumeNotEmpty` if it holds any object.
+    async fn delete_volume(&self, volume: &str) -> Result<()>;
+
+    /// Reads an object's metadata file.
+    async fn read_meta(&self, volume: &str, key: &str) -> Result<Bytes>;
+    /// Replaces an object's metadata file atomically (staging, fsync, rename).
+    async fn write_meta(&self, volume: &str, key: &str, meta: Bytes) -> Result<()>;
+    /// Makes a new object version visible: moves its parts into place, then
+    /// installs its metadata, then removes the replaced data directory.
+    async fn commit(&self, request: CommitRequest) -> Result<()>;
+    /// Removes an object (metadata and data) and any parent directories left empty.
+    async fn delete_object(&self, volume: &str, key: &str) -> Result<()>;
+    /// Opens part `part_number` of an object's data directory for reading.
+    async fn open_shard(&self, volume: &str, key: &str, data_dir: Uuid, part_number: u32) -> Result<Box<dyn ShardReader>>;
+
+    /// Creates a shard file at `sys_path` inside the system volume (parents created).
+    async fn create_sys_file(&self, sys_path: &str) -> Result<Box<dyn ShardWriter>>;
+    /// Opens a file inside the system volume for reading.
+    async fn open_sys_file(&self, sys_path: &str) -> Result<Box<dyn ShardReader>>;
+    /// Writes a small file inside the system volume atomically.
+    async fn write_sys_file(&self, sys_path: &str, data: Bytes) -> Result<()>;
+    /// Reads a small file inside the system volume.
+    async fn read_sys_file(&self, sys_path: &str) -> Result<Bytes>;
+    /// Lists the names inside a directory of the system volume, sorted.
+    async fn list_sys_dir(&self, sys_path: &str) -> Result<Vec<String>>;
+    /// Moves a file or directory inside the system volume, replacing the destination.
+    async fn rename_sys(&self, from: &str, to: &str) -> Result<()>;
+    /// Removes a file or directory tree inside the system volume; missing is fine.
+    async fn delete_sys(&self, sys_path: &str) -> Result<()>;
+
+    /// Walks a bucket in ascending key order. The walk runs until the receiver is
+    /// dropped or the walk ends; an error is sent as the last item.
+    fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkEntry>>;
+}

@@ -1,0 +1,186 @@
+//! Sorted namespace walks over a bucket directory.
+//!
+//! Directory entries are read one directory at a time, turned into sort tokens
+//! (an object's own key, and `name/` for descending into it) and visited in
+//! byte order, which is S3's key order. Whole subtrees that sort before
+//! `start_after` are skipped without being read.
+
+use crate::path::{DIR_OBJECT_SUFFIX, META_FILE_NAME, decode_segment};
+use crate::{DriveError, Result, WalkEntry, WalkOptions};
+use bytes::Bytes;
+use std::fs;
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+
+/// Deepest directory nesting a walk follows; keys are at most 1024 bytes, so at most 512 segments.
+const WALK_DEPTH_MAX: usize = 512;
+
+/// Why a walk stopped early.
+enum Stop {
+    /// The receiver went away: nobody wants more entries.
+    Closed,
+    /// A drive error, already sent to the receiver.
+    Failed,
+}
+
+struct Walker {
+    options: WalkOptions,
+    sender: mpsc::Sender<Result<WalkEntry>>,
+}
+
+/// Runs a walk of `volume_dir` on the current (blocking) thread.
+pub(crate) fn walk_blocking(volume_dir: PathBuf, options: WalkOptions, sender: mpsc::Sender<Result<WalkEntry>>) {
+    if !volume_dir.is_dir() {
+        let _ = sender.blocking_send(Err(DriveError::VolumeNotFound));
+        return;
+    }
+    let (dir_prefix, name_filter) = match options.prefix.rfind('/') {
+        Some(index) => (options.prefix[..=index].to_owned(), options.prefix[index + 1..].to_owned()),
+        None => (String::new(), options.prefix.clone()),
+    };
+    let walker = Walker { options, sender };
+    let mut start_dir = volume_dir;
+    if !dir_prefix.is_empty() {
+        // A prefix with an unstorable segment matches no stored key.
+        let Ok(segments) = crate::path::validate_key(&dir_prefix) else { return };
+        let (last, parents) = segments.split_last().expect("a non-empty prefix has segments");
+        for segment in parents {
+            start_dir.push(segment);
+        }
+        // The folder object named exactly like the prefix sorts first.
+        let folder_object = start_dir.join(last);
+        if walker.emit_object(&folder_object, &dir_prefix).is_err() {
+            return;
+        }
+        start_dir.push(last.strip_suffix(DIR_OBJECT_SUFFIX).expect("a prefix ending in '/' encodes as a folder"));
+    }
+    let _ = walker.walk_dir(&start_dir, &dir_prefix, &name_filter, 0);
+}
+
+impl Walker {
+    fn send(&self, entry: Result<WalkEntry>) -> std::result::Result<(), Stop> {
+        self.sender.blocking_send(entry).map_err(|_| Stop::Closed)
+    }
+
+    fn after_start(&self, key: &str) -> bool {
+        self.options.start_after.as_deref().is_none_or(|start| key > start)
+    }
+
+    /// Sends the object stored in `dir` if it exists and sorts after `start_after`.
+    fn emit_object(&self, dir: &Path, key: &str) -> std::result::Result<(), Stop> {
+        if !self.after_start(key) {
+            return Ok(());
+        }
+        match fs::read(dir.join(META_FILE_NAME)) {
+            Ok(meta) => self.send(Ok(WalkEntry::Object { key: key.to_owned(), meta: Bytes::from(meta) })),
+            // Deleted between listing and reading: not an object any more.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => {
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.send(Err(DriveError::io("read metadata during walk", e)));
+                Err(Stop::Failed)
+            }
+        }
+    }
+
+    fn walk_dir(&self, dir: &Path, key_prefix: &str, name_filter: &str, depth: usize) -> std::result::Result<(), Stop> {
+        assert!(depth <= WALK_DEPTH_MAX, "walk deeper than any valid key");
+        let mut tokens = match self.read_tokens(dir, key_prefix, name_filter) {
+            Ok(tokens) => tokens,
+            Err(DriveError::FileNotFound) => return Ok(()),
+            Err(error) => {
+                let _ = self.send(Err(error));
+                return Err(Stop::Failed);
+            }
+        };
+        tokens.sort_unstable_by(|a, b| (a.key.as_str(), a.descend).cmp(&(b.key.as_str(), b.descend)));
+        // In a delimited walk a folder object `x/` and the subtree `x/` fold into one prefix.
+        let mut last_prefix: Option<String> = None;
+        for token in tokens {
+            let child = dir.join(&token.name);
+            let folder_object = token.key.ends_with('/');
+            if !token.descend && !(folder_object && !self.options.recursive) {
+                self.emit_object(&child, &token.key)?;
+                continue;
+            }
+            if last_prefix.as_deref() == Some(token.key.as_str()) {
+                continue;
+            }
+            if !token.descend {
+                if self.after_start(&token.key) && child.join(META_FILE_NAME).is_file() {
+                    self.send(Ok(WalkEntry::Prefix(token.key.clone())))?;
+                    last_prefix = Some(token.key);
+                }
+                continue;
+            }
+            if let Some(start) = self.options.start_after.as_deref()
+                && token.key.as_str() <= start
+                && !start.starts_with(token.key.as_str())
+            {
+                continue; // Every key below sorts before `start`.
+            }
+            if self.options.recursive {
+                self.walk_dir(&child, &token.key, "", depth + 1)?;
+            } else if self.after_start(&token.key) && subtree_has_object(&child, 0) {
+                self.send(Ok(WalkEntry::Prefix(token.key)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one directory into sort tokens: objects it holds and subtrees to descend into.
+    fn read_tokens(&self, dir: &Path, key_prefix: &str, name_filter: &str) -> Result<Vec<Token>> {
+        let entries = fs::read_dir(dir).map_err(|e| DriveError::io("read dir during walk", e))?;
+        let mut tokens = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| DriveError::io("read dir entry during walk", e))?;
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if !is_dir {
+                continue;
+            }
+            let segment = decode_segment(&name);
+            if !segment.starts_with(name_filter) {
+                continue;
+            }
+            let key = format!("{key_prefix}{segment}");
+            if name.ends_with(DIR_OBJECT_SUFFIX) {
+                tokens.push(Token { key, name, descend: false });
+                continue;
+            }
+            tokens.push(Token { key: format!("{key}/"), name: name.clone(), descend: true });
+            tokens.push(Token { key, name, descend: false });
+        }
+        Ok(tokens)
+    }
+}
+
+/// One thing to visit in a directory, ordered by `key` (then objects before subtrees).
+struct Token {
+    /// The object key, or the prefix (ending in `/`) of the subtree.
+    key: String,
+    /// The directory name on disk.
+    name: String,
+    /// True for a subtree to walk, false for the object stored in this directory.
+    descend: bool,
+}
+
+/// True when any object is stored at or below `dir`.
+pub(crate) fn subtree_has_object(dir: &Path, depth: usize) -> bool {
+    if depth > WALK_DEPTH_MAX {
+        return false;
+    }
+    let Ok(entries) = fs::read_dir(dir) else { return false };
+    let mut subdirs = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name == META_FILE_NAME {
+            return true;
+        }
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            subdirs.push(entry.path());
+        }
+    }
+    subdirs.iter().any(|sub| subtree_has_object(sub, depth + 1))
+}

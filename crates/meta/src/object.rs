@@ -1,0 +1,178 @@
+//! Object metadata (`xl.meta`): every stored version of one key on one drive.
+
+use crate::codec::{BUCKET_MAGIC, OBJECT_MAGIC, decode_record, encode_record};
+use crate::MetaError;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// How an object version was erasure coded, and which shard this drive holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureInfo {
+    /// Data shards (k), >= 1.
+    pub data_shards: u8,
+    /// Parity shards (m).
+    pub parity_shards: u8,
+    /// Bytes per erasure block before splitting into shards.
+    pub block_size_bytes: u32,
+    /// Shard index (0-based, < k + m) stored on this drive.
+    pub shard_index: u8,
+    /// `distribution[d]` = shard index stored on drive d of the set; a permutation of 0..k+m.
+    pub distribution: Vec<u8>,
+}
+
+/// One part of an object version (single PUTs have exactly one, number 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartInfo {
+    /// Part number as the client gave it (1..=10000).
+    pub number: u32,
+    /// Bytes of object data in this part.
+    pub size: u64,
+    /// The part's ETag (hex MD5), without quotes.
+    pub etag: String,
+}
+
+/// One version of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectVersion {
+    /// None for the "null" version of an unversioned bucket.
+    pub version_id: Option<Uuid>,
+    /// Last-modified time, nanoseconds since the Unix epoch; also orders versions.
+    pub mod_time_unix_nanos: i64,
+    /// Object size in bytes (sum of part sizes).
+    pub size: u64,
+    /// ETag without quotes: hex MD5, or `md5-of-md5s-N` for multipart objects.
+    pub etag: String,
+    /// Directory holding the part files; None when the data is inline.
+    pub data_dir: Option<Uuid>,
+    /// Erasure layout and this drive's shard.
+    pub erasure: ErasureInfo,
+    /// Parts in object order (ascending part number).
+    pub parts: Vec<PartInfo>,
+    /// Whole-object checksums the client asked for: algorithm name (`CRC32`, `CRC32C`,
+    /// `SHA1`, `SHA256`, `CRC64NVME`) to base64 value.
+    pub checksums: BTreeMap<String, String>,
+    /// System headers (content-type, cache-control, ...) and user metadata (`x-amz-meta-*`), lowercase names.
+    pub headers: BTreeMap<String, String>,
+    /// This drive's framed shard of an inline object's data.
+    pub inline_data: Option<Bytes>,
+}
+
+/// Everything one drive stores about one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// Versions, newest first. Unversioned buckets keep exactly one.
+    pub versions: Vec<ObjectVersion>,
+}
+
+impl ObjectMeta {
+    /// Metadata holding a single version.
+    pub fn single(version: ObjectVersion) -> Self {
+        Self { versions: vec![version] }
+    }
+
+    /// The newest version, if any.
+    pub fn latest(&self) -> Option<&ObjectVersion> {
+        self.versions.first()
+    }
+
+    /// Encodes for storage.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_record(OBJECT_MAGIC, self)
+    }
+
+    /// Decodes a stored `xl.meta`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, MetaError> {
+        decode_record(OBJECT_MAGIC, bytes)
+    }
+}
+
+/// What is stored about a bucket beyond its directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    /// Bucket name.
+    pub name: String,
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub created_unix_nanos: i64,
+}
+
+impl BucketRecord {
+    /// Encodes for storage.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_record(BUCKET_MAGIC, self)
+    }
+
+    /// Decodes a stored bucket record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, MetaError> {
+        decode_record(BUCKET_MAGIC, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_version() -> impl Strategy<Value = ObjectVersion> {
+        (
+            any::<Option<u128>>(),
+            any::<i64>(),
+            any::<u64>(),
+            "[0-9a-f]{32}(-[0-9]{1,4})?",
+            any::<Option<u128>>(),
+            (1u8..=8, 0u8..=8, 1u32..=(4 << 20)),
+            proptest::collection::vec((1u32..=10000, any::<u64>(), "[0-9a-f]{32}"), 0..5),
+            proptest::collection::btree_map("[a-z0-9-]{1,20}", "\\PC{0,40}", 0..6),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+        )
+            .prop_map(|(version, mod_time, size, etag, data_dir, (k, m, block), parts, headers, inline)| {
+                ObjectVersion {
+                    version_id: version.map(Uuid::from_u128),
+                    mod_time_unix_nanos: mod_time,
+                    size,
+                    etag,
+                    data_dir: data_dir.map(Uuid::from_u128),
+                    erasure: ErasureInfo {
+                        data_shards: k,
+                        parity_shards: m,
+                        block_size_bytes: block,
+                        shard_index: 0,
+                        distribution: (0..k + m).collect(),
+                    },
+                    parts: parts.into_iter().map(|(number, size, etag)| PartInfo { number, size, etag }).collect(),
+                    checksums: headers.iter().take(2).map(|(k, v)| (k.to_uppercase(), v.clone())).collect(),
+                    headers,
+                    inline_data: inline.map(Bytes::from),
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn object_meta_round_trips(versions in proptest::collection::vec(arb_version(), 0..3)) {
+            let meta = ObjectMeta { versions };
+            let encoded = meta.encode();
+            prop_assert_eq!(ObjectMeta::decode(&encoded).expect("decodes"), meta);
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = ObjectMeta::decode(&bytes);
+            let mut framed = OBJECT_MAGIC.to_vec();
+            framed.extend_from_slice(&1u16.to_le_bytes());
+            framed.extend_from_slice(&bytes);
+            let _ = ObjectMeta::decode(&framed);
+        }
+    }
+
+    #[test]
+    fn wrong_kind_and_newer_version_are_refused() {
+        let bucket = BucketRecord { name: "b".into(), created_unix_nanos: 1 }.encode();
+        assert!(matches!(ObjectMeta::decode(&bucket), Err(MetaError::WrongMagic { .. })));
+        let mut newer = ObjectMeta::default().encode();
+        newer[4] = 9;
+        assert!(matches!(ObjectMeta::decode(&newer), Err(MetaError::UnsupportedVersion { found: 9, .. })));
+        assert!(matches!(ObjectMeta::decode(b"CX"), Err(MetaError::Truncated)));
+    }
+}
