@@ -122,7 +122,13 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     /// Removes an object (metadata and data) and any parent directories left empty.
     async fn delete_object(&self, volume: &str, key: &str) -> Result<()>;
     /// Opens part `part_number` of an object's data directory for reading.
-    async fn open_shard(&self, volume: &str, key: &str, data_dir: Uuid, part_number: u32) -> Result<Box<dyn ShardReader>>;
+    async fn open_shard(
+        &self,
+        volume: &str,
+        key: &str,
+        data_dir: Uuid,
+        part_number: u32,
+    ) -> Result<Box<dyn ShardReader>>;
 
     /// Creates a shard file at `sys_path` inside the system volume (parents created).
     async fn create_sys_file(&self, sys_path: &str) -> Result<Box<dyn ShardWriter>>;

@@ -13,7 +13,10 @@ mod format;
 mod object;
 mod upload;
 
-pub use codec::{BUCKET_MAGIC, OBJECT_MAGIC, PART_MAGIC, RECORD_FORMAT_VERSION, UPLOAD_MAGIC, decode_record, encode_record};
+pub use codec::{
+    BUCKET_MAGIC, OBJECT_MAGIC, PART_MAGIC, RECORD_FORMAT_VERSION, UPLOAD_MAGIC, decode_record,
+    encode_record,
+};
 pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
 pub use object::{BucketRecord, ErasureInfo, ObjectMeta, ObjectVersion, PartInfo};

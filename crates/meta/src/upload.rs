@@ -1,7 +1,7 @@
 //! Records of multipart uploads in progress and of their parts.
 
-use crate::codec::{PART_MAGIC, UPLOAD_MAGIC, decode_record, encode_record};
 use crate::MetaError;
+use crate::codec::{PART_MAGIC, UPLOAD_MAGIC, decode_record, encode_record};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -79,7 +79,10 @@ mod tests {
             headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
             checksum_algorithm: Some("CRC32".into()),
         };
-        assert_eq!(UploadRecord::decode(&upload.encode()).expect("decodes"), upload);
+        assert_eq!(
+            UploadRecord::decode(&upload.encode()).expect("decodes"),
+            upload
+        );
         let part = PartRecord {
             number: 3,
             size: 5 << 20,

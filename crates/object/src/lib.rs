@@ -1,1 +1,33 @@
-//! placeholder
+//! `cairn-object`: the object layer. It turns drives into erasure sets and sets
+//! into one namespace of buckets and objects, and implements every object
+//! operation the same way: lock, read metadata from all drives, reduce to a
+//! quorum answer, write to staging, commit by rename on a write quorum.
+//!
+//! It knows nothing of HTTP; the S3 front maps [`ObjectError`] to S3 codes.
+
+mod body;
+mod config;
+mod error;
+mod format;
+mod list;
+mod lock;
+mod quorum;
+mod set;
+mod store;
+mod types;
+
+pub use body::{Body, BodyCheck, NoCheck};
+pub use config::{
+    BLOCK_SIZE_BYTES, INLINE_BYTES_MAX, Layout, PART_SIZE_BYTES_MIN, PARTS_MAX,
+    parity_for_set_size, parse_storage_class,
+};
+pub use error::ObjectError;
+pub use list::{ListPage, ListRequest};
+pub use set::read::{ObjectReader, ObjectStream};
+pub use store::{ObjectStore, QuorumStatus, StoreStats};
+pub use types::{
+    BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
+};
+
+/// Result of object-layer operations.
+pub type Result<T> = std::result::Result<T, ObjectError>;

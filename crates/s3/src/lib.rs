@@ -1,1 +1,50 @@
-//! placeholder
+//! `cairn-s3`: the S3 front. The only layer that knows HTTP: it builds the `s3s`
+//! service (routing, SigV4 header/presigned/streaming auth, XML), implements each
+//! S3 operation over the object layer, maps errors to S3 codes in one place
+//! (`error.rs`), and runs the HTTP server with health endpoints and request logs.
+
+mod bucket;
+mod copy;
+mod digest;
+mod error;
+mod headers;
+mod list;
+mod multipart;
+mod object;
+mod s3;
+mod server;
+
+pub use server::{ServerConfig, serve};
+
+use cairn_object::ObjectStore;
+
+/// The S3 API over an object store.
+#[derive(Debug, Clone)]
+pub struct CairnS3 {
+    store: ObjectStore,
+}
+
+impl CairnS3 {
+    /// Serves `store`.
+    pub fn new(store: ObjectStore) -> Self {
+        Self { store }
+    }
+}
+
+/// A request body as the object layer wants it.
+pub(crate) fn body_of(blob: Option<s3s::dto::StreamingBlob>) -> cairn_object::Body {
+    use futures::StreamExt;
+    match blob {
+        None => Box::pin(futures::stream::empty()),
+        Some(blob) => Box::pin(blob.map(|chunk| {
+            chunk.map_err(|error| {
+                let text = error.to_string();
+                if text.contains("SignatureMismatch") {
+                    format!("{}: {text}", error::CHUNK_SIGNATURE_ERROR)
+                } else {
+                    text
+                }
+            })
+        })),
+    }
+}

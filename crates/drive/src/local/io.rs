@@ -14,14 +14,19 @@ where
 {
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
-        Err(join_error) => Err(DriveError::Io { op: "blocking task", source: std::io::Error::other(join_error) }),
+        Err(join_error) => Err(DriveError::Io {
+            op: "blocking task",
+            source: std::io::Error::other(join_error),
+        }),
     }
 }
 
 /// Fsyncs a directory so that names created or removed in it survive a crash.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     let handle = File::open(dir).map_err(|e| DriveError::io("open dir for fsync", e))?;
-    handle.sync_all().map_err(|e| DriveError::io("fsync dir", e))
+    handle
+        .sync_all()
+        .map_err(|e| DriveError::io("fsync dir", e))
 }
 
 /// Creates `dir` and any missing parents below `base` (which must exist), fsyncing

@@ -4,11 +4,16 @@ mod io;
 mod shard;
 mod walk;
 
-use crate::api::{CommitRequest, DiskInfo, Drive, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions};
+use crate::api::{
+    CommitRequest, DiskInfo, Drive, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
+};
 use crate::path::{META_FILE_NAME, SYSTEM_VOLUME, object_dir, sys_path, validate_volume};
 use crate::{DriveError, Result};
 use bytes::Bytes;
-use io::{blocking, create_dir_all_durable, fsync_dir, remove_empty_parents, remove_tree, write_file_atomic};
+use io::{
+    blocking, create_dir_all_durable, fsync_dir, remove_empty_parents, remove_tree,
+    write_file_atomic,
+};
 use shard::{LocalShardReader, LocalShardWriter};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -46,7 +51,12 @@ impl LocalDrive {
         let tmp = root.join(SYSTEM_VOLUME).join(TMP_DIR);
         remove_tree(&tmp)?;
         fs::create_dir_all(&tmp).map_err(|e| DriveError::io("create staging dir", e))?;
-        Ok(Self { inner: Arc::new(Inner { root, endpoint: given.display().to_string() }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                root,
+                endpoint: given.display().to_string(),
+            }),
+        })
     }
 
     fn root(&self) -> &Path {
@@ -59,12 +69,19 @@ impl LocalDrive {
     }
 
     fn staging_path(&self) -> PathBuf {
-        self.root().join(SYSTEM_VOLUME).join(TMP_DIR).join(Uuid::new_v4().to_string())
+        self.root()
+            .join(SYSTEM_VOLUME)
+            .join(TMP_DIR)
+            .join(Uuid::new_v4().to_string())
     }
 
     fn require_volume(&self, volume: &str) -> Result<PathBuf> {
         let dir = self.volume_dir(volume)?;
-        if dir.is_dir() { Ok(dir) } else { Err(DriveError::VolumeNotFound) }
+        if dir.is_dir() {
+            Ok(dir)
+        } else {
+            Err(DriveError::VolumeNotFound)
+        }
     }
 }
 
@@ -73,9 +90,18 @@ fn volume_info(name: String, path: &Path) -> Result<VolumeInfo> {
     if !meta.is_dir() {
         return Err(DriveError::VolumeNotFound);
     }
-    let created = meta.created().or_else(|_| meta.modified()).unwrap_or(UNIX_EPOCH);
-    let created_unix_nanos = created.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
-    Ok(VolumeInfo { name, created_unix_nanos })
+    let created = meta
+        .created()
+        .or_else(|_| meta.modified())
+        .unwrap_or(UNIX_EPOCH);
+    let created_unix_nanos = created
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0);
+    Ok(VolumeInfo {
+        name,
+        created_unix_nanos,
+    })
 }
 
 #[async_trait::async_trait]
@@ -87,11 +113,16 @@ impl Drive for LocalDrive {
     async fn disk_info(&self) -> Result<DiskInfo> {
         let root = self.root().to_path_buf();
         blocking(move || {
-            let stat = rustix::fs::statvfs(&root).map_err(|e| DriveError::io("statvfs", e.into()))?;
+            let stat =
+                rustix::fs::statvfs(&root).map_err(|e| DriveError::io("statvfs", e.into()))?;
             let total_bytes = stat.f_blocks * stat.f_frsize;
             let free_bytes = stat.f_bavail * stat.f_frsize;
             let used_bytes = total_bytes.saturating_sub(stat.f_bfree * stat.f_frsize);
-            Ok(DiskInfo { total_bytes, free_bytes, used_bytes })
+            Ok(DiskInfo {
+                total_bytes,
+                free_bytes,
+                used_bytes,
+            })
         })
         .await
     }
@@ -101,7 +132,9 @@ impl Drive for LocalDrive {
         let root = self.root().to_path_buf();
         blocking(move || match fs::create_dir(&dir) {
             Ok(()) => fsync_dir(&root),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DriveError::VolumeExists),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(DriveError::VolumeExists)
+            }
             Err(e) => Err(DriveError::io("create volume", e)),
         })
         .await
@@ -113,7 +146,9 @@ impl Drive for LocalDrive {
             let mut volumes = Vec::new();
             for entry in fs::read_dir(&root).map_err(|e| DriveError::io("list volumes", e))? {
                 let entry = entry.map_err(|e| DriveError::io("list volumes", e))?;
-                let Ok(name) = entry.file_name().into_string() else { continue };
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
                 if name == SYSTEM_VOLUME || validate_volume(&name).is_err() {
                     continue;
                 }
@@ -131,7 +166,13 @@ impl Drive for LocalDrive {
         let dir = self.volume_dir(volume)?;
         let name = volume.to_owned();
         blocking(move || {
-            volume_info(name, &dir).map_err(|e| if e.is_not_found() { DriveError::VolumeNotFound } else { e })
+            volume_info(name, &dir).map_err(|e| {
+                if e.is_not_found() {
+                    DriveError::VolumeNotFound
+                } else {
+                    e
+                }
+            })
         })
         .await
     }
@@ -154,8 +195,12 @@ impl Drive for LocalDrive {
         let volume_dir = self.volume_dir(volume)?;
         blocking(move || match fs::read(&path) {
             Ok(data) => Ok(Bytes::from(data)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !volume_dir.is_dir() => Err(DriveError::VolumeNotFound),
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(DriveError::FileNotFound),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !volume_dir.is_dir() => {
+                Err(DriveError::VolumeNotFound)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                Err(DriveError::FileNotFound)
+            }
             Err(e) => Err(DriveError::io("read metadata", e)),
         })
         .await
@@ -185,14 +230,16 @@ impl Drive for LocalDrive {
             create_dir_all_durable(&volume_dir, &dir)?;
             if let Some(data_dir) = request.data_dir {
                 // Assemble the data directory in staging, then move it into place in one rename.
-                fs::create_dir(&staging_dir).map_err(|e| DriveError::io("create staging data dir", e))?;
+                fs::create_dir(&staging_dir)
+                    .map_err(|e| DriveError::io("create staging data dir", e))?;
                 for (source, part_number) in &sources {
                     fs::rename(source, staging_dir.join(format!("part.{part_number}")))
                         .map_err(|e| DriveError::io("move part into data dir", e))?;
                 }
                 fsync_dir(&staging_dir)?;
                 let target = dir.join(data_dir.to_string());
-                fs::rename(&staging_dir, &target).map_err(|e| DriveError::io("move data dir into place", e))?;
+                fs::rename(&staging_dir, &target)
+                    .map_err(|e| DriveError::io("move data dir into place", e))?;
             } else {
                 assert!(sources.is_empty(), "parts without a data directory");
             }
@@ -214,15 +261,25 @@ impl Drive for LocalDrive {
         blocking(move || {
             match fs::remove_file(dir.join(META_FILE_NAME)) {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(DriveError::FileNotFound),
-                Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Err(DriveError::FileNotFound),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(DriveError::FileNotFound);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                    return Err(DriveError::FileNotFound);
+                }
                 Err(e) => return Err(DriveError::io("delete metadata", e)),
             }
             fsync_dir(&dir)?;
             // Data directories hold only part files; nested keys hold a metadata file somewhere below.
-            for entry in fs::read_dir(&dir).map_err(|e| DriveError::io("list object dir", e))?.flatten() {
+            for entry in fs::read_dir(&dir)
+                .map_err(|e| DriveError::io("list object dir", e))?
+                .flatten()
+            {
                 let path = entry.path();
-                let is_data_dir = entry.file_name().to_str().is_some_and(|n| Uuid::parse_str(n).is_ok())
+                let is_data_dir = entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| Uuid::parse_str(n).is_ok())
                     && !walk::subtree_has_object(&path, 0);
                 if is_data_dir {
                     remove_tree(&path)?;
@@ -234,8 +291,16 @@ impl Drive for LocalDrive {
         .await
     }
 
-    async fn open_shard(&self, volume: &str, key: &str, data_dir: Uuid, part_number: u32) -> Result<Box<dyn ShardReader>> {
-        let path = object_dir(self.root(), volume, key)?.join(data_dir.to_string()).join(format!("part.{part_number}"));
+    async fn open_shard(
+        &self,
+        volume: &str,
+        key: &str,
+        data_dir: Uuid,
+        part_number: u32,
+    ) -> Result<Box<dyn ShardReader>> {
+        let path = object_dir(self.root(), volume, key)?
+            .join(data_dir.to_string())
+            .join(format!("part.{part_number}"));
         blocking(move || {
             let file = File::open(&path).map_err(|e| DriveError::io("open shard", e))?;
             Ok(Box::new(LocalShardReader::new(file)) as Box<dyn ShardReader>)
@@ -282,7 +347,12 @@ impl Drive for LocalDrive {
 
     async fn read_sys_file(&self, sys_relative: &str) -> Result<Bytes> {
         let path = sys_path(self.root(), sys_relative)?;
-        blocking(move || fs::read(&path).map(Bytes::from).map_err(|e| DriveError::io("read system file", e))).await
+        blocking(move || {
+            fs::read(&path)
+                .map(Bytes::from)
+                .map_err(|e| DriveError::io("read system file", e))
+        })
+        .await
     }
 
     async fn list_sys_dir(&self, sys_relative: &str) -> Result<Vec<String>> {

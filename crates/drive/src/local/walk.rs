@@ -29,21 +29,32 @@ struct Walker {
 }
 
 /// Runs a walk of `volume_dir` on the current (blocking) thread.
-pub(crate) fn walk_blocking(volume_dir: PathBuf, options: WalkOptions, sender: mpsc::Sender<Result<WalkEntry>>) {
+pub(crate) fn walk_blocking(
+    volume_dir: PathBuf,
+    options: WalkOptions,
+    sender: mpsc::Sender<Result<WalkEntry>>,
+) {
     if !volume_dir.is_dir() {
         let _ = sender.blocking_send(Err(DriveError::VolumeNotFound));
         return;
     }
     let (dir_prefix, name_filter) = match options.prefix.rfind('/') {
-        Some(index) => (options.prefix[..=index].to_owned(), options.prefix[index + 1..].to_owned()),
+        Some(index) => (
+            options.prefix[..=index].to_owned(),
+            options.prefix[index + 1..].to_owned(),
+        ),
         None => (String::new(), options.prefix.clone()),
     };
     let walker = Walker { options, sender };
     let mut start_dir = volume_dir;
     if !dir_prefix.is_empty() {
         // A prefix with an unstorable segment matches no stored key.
-        let Ok(segments) = crate::path::validate_key(&dir_prefix) else { return };
-        let (last, parents) = segments.split_last().expect("a non-empty prefix has segments");
+        let Ok(segments) = crate::path::validate_key(&dir_prefix) else {
+            return;
+        };
+        let (last, parents) = segments
+            .split_last()
+            .expect("a non-empty prefix has segments");
         for segment in parents {
             start_dir.push(segment);
         }
@@ -52,7 +63,10 @@ pub(crate) fn walk_blocking(volume_dir: PathBuf, options: WalkOptions, sender: m
         if walker.emit_object(&folder_object, &dir_prefix).is_err() {
             return;
         }
-        start_dir.push(last.strip_suffix(DIR_OBJECT_SUFFIX).expect("a prefix ending in '/' encodes as a folder"));
+        start_dir.push(
+            last.strip_suffix(DIR_OBJECT_SUFFIX)
+                .expect("a prefix ending in '/' encodes as a folder"),
+        );
     }
     let _ = walker.walk_dir(&start_dir, &dir_prefix, &name_filter, 0);
 }
@@ -63,7 +77,10 @@ impl Walker {
     }
 
     fn after_start(&self, key: &str) -> bool {
-        self.options.start_after.as_deref().is_none_or(|start| key > start)
+        self.options
+            .start_after
+            .as_deref()
+            .is_none_or(|start| key > start)
     }
 
     /// Sends the object stored in `dir` if it exists and sorts after `start_after`.
@@ -72,9 +89,15 @@ impl Walker {
             return Ok(());
         }
         match fs::read(dir.join(META_FILE_NAME)) {
-            Ok(meta) => self.send(Ok(WalkEntry::Object { key: key.to_owned(), meta: Bytes::from(meta) })),
+            Ok(meta) => self.send(Ok(WalkEntry::Object {
+                key: key.to_owned(),
+                meta: Bytes::from(meta),
+            })),
             // Deleted between listing and reading: not an object any more.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.kind() == std::io::ErrorKind::NotADirectory =>
+            {
                 Ok(())
             }
             Err(e) => {
@@ -84,7 +107,13 @@ impl Walker {
         }
     }
 
-    fn walk_dir(&self, dir: &Path, key_prefix: &str, name_filter: &str, depth: usize) -> std::result::Result<(), Stop> {
+    fn walk_dir(
+        &self,
+        dir: &Path,
+        key_prefix: &str,
+        name_filter: &str,
+        depth: usize,
+    ) -> std::result::Result<(), Stop> {
         assert!(depth <= WALK_DEPTH_MAX, "walk deeper than any valid key");
         let mut tokens = match self.read_tokens(dir, key_prefix, name_filter) {
             Ok(tokens) => tokens,
@@ -94,7 +123,8 @@ impl Walker {
                 return Err(Stop::Failed);
             }
         };
-        tokens.sort_unstable_by(|a, b| (a.key.as_str(), a.descend).cmp(&(b.key.as_str(), b.descend)));
+        tokens
+            .sort_unstable_by(|a, b| (a.key.as_str(), a.descend).cmp(&(b.key.as_str(), b.descend)));
         // In a delimited walk a folder object `x/` and the subtree `x/` fold into one prefix.
         let mut last_prefix: Option<String> = None;
         for token in tokens {
@@ -135,7 +165,9 @@ impl Walker {
         let mut tokens = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| DriveError::io("read dir entry during walk", e))?;
-            let Ok(name) = entry.file_name().into_string() else { continue };
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
             if !is_dir {
                 continue;
@@ -146,11 +178,23 @@ impl Walker {
             }
             let key = format!("{key_prefix}{segment}");
             if name.ends_with(DIR_OBJECT_SUFFIX) {
-                tokens.push(Token { key, name, descend: false });
+                tokens.push(Token {
+                    key,
+                    name,
+                    descend: false,
+                });
                 continue;
             }
-            tokens.push(Token { key: format!("{key}/"), name: name.clone(), descend: true });
-            tokens.push(Token { key, name, descend: false });
+            tokens.push(Token {
+                key: format!("{key}/"),
+                name: name.clone(),
+                descend: true,
+            });
+            tokens.push(Token {
+                key,
+                name,
+                descend: false,
+            });
         }
         Ok(tokens)
     }
@@ -171,7 +215,9 @@ pub(crate) fn subtree_has_object(dir: &Path, depth: usize) -> bool {
     if depth > WALK_DEPTH_MAX {
         return false;
     }
-    let Ok(entries) = fs::read_dir(dir) else { return false };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
     let mut subdirs = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();

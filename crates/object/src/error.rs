@@ -1,0 +1,91 @@
+//! Errors of the object layer, typed so the S3 front can map each to one S3 code.
+
+use cairn_drive::DriveError;
+
+/// Why an object operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// The bucket does not exist.
+    #[error("bucket not found")]
+    BucketNotFound,
+    /// The bucket exists already.
+    #[error("bucket already exists")]
+    BucketExists,
+    /// The bucket still holds objects.
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    /// No such object.
+    #[error("object not found")]
+    ObjectNotFound,
+    /// The key cannot be stored; the message says why.
+    #[error("invalid object name: {0}")]
+    InvalidKey(&'static str),
+    /// The key is longer than 1024 bytes or has a segment longer than 255 bytes.
+    #[error("object name too long")]
+    KeyTooLong,
+    /// Fewer drives than the write quorum could take the write.
+    #[error("write quorum not reached ({succeeded} of {needed} drives)")]
+    WriteQuorum {
+        /// Drives that succeeded.
+        succeeded: usize,
+        /// Drives needed.
+        needed: usize,
+    },
+    /// Fewer drives than the read quorum agree on the object.
+    #[error("read quorum not reached")]
+    ReadQuorum,
+    /// The drives are full.
+    #[error("storage full")]
+    StorageFull,
+    /// The object's data could not be reconstructed: too many shards are missing or corrupt.
+    #[error("object data unrecoverable: {0}")]
+    Unrecoverable(String),
+    /// The namespace lock on the key was not granted in time.
+    #[error("timed out waiting for a lock on the key")]
+    LockTimeout,
+    /// Reading the request body failed (client went away, bad framing, bad chunk signature).
+    #[error("request body: {0}")]
+    Body(String),
+    /// The body did not match a digest the client declared.
+    #[error("{0}")]
+    BadDigest(String),
+    /// The object would exceed the largest size S3 allows.
+    #[error("object too large")]
+    EntityTooLarge,
+    /// No such multipart upload.
+    #[error("upload not found")]
+    UploadNotFound,
+    /// A part named in Complete was not uploaded, or its ETag differs.
+    #[error("invalid part: {0}")]
+    InvalidPart(String),
+    /// Parts named in Complete are not in ascending order.
+    #[error("parts not in ascending order")]
+    InvalidPartOrder,
+    /// A part other than the last is smaller than 5 MiB.
+    #[error("part {part_number} is smaller than the minimum part size")]
+    EntityTooSmall {
+        /// The offending part.
+        part_number: u32,
+    },
+    /// An argument is out of range (part number, layout, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Stored metadata or layout is inconsistent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<DriveError> for ObjectError {
+    fn from(error: DriveError) -> Self {
+        match error {
+            DriveError::VolumeNotFound => ObjectError::BucketNotFound,
+            DriveError::VolumeExists => ObjectError::BucketExists,
+            DriveError::VolumeNotEmpty => ObjectError::BucketNotEmpty,
+            DriveError::FileNotFound => ObjectError::ObjectNotFound,
+            DriveError::InvalidKey(why) => ObjectError::InvalidKey(why),
+            DriveError::KeyTooLong => ObjectError::KeyTooLong,
+            DriveError::DiskFull => ObjectError::StorageFull,
+            other => ObjectError::Internal(other.to_string()),
+        }
+    }
+}

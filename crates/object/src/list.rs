@@ -1,0 +1,284 @@
+//! Listing: per set, a k-way merge of sorted walks from every drive, keeping keys
+//! a read quorum of drives agrees on; across sets, another merge. Streams entries,
+//! so memory stays bounded by one directory and one page.
+
+use crate::Result;
+use crate::quorum::pick_version;
+use crate::set::{ErasureSet, object_info};
+use crate::types::ObjectInfo;
+use cairn_drive::{DriveError, WalkEntry, WalkOptions};
+use cairn_meta::ObjectMeta;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Largest page a listing returns, as S3.
+pub const LIST_KEYS_MAX: usize = 1000;
+
+/// A listing request (ListObjects v1 and v2).
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Only keys with this prefix.
+    pub prefix: String,
+    /// Group keys by the first occurrence of this string after the prefix.
+    pub delimiter: Option<String>,
+    /// Only entries after this key (marker, start-after or continuation token).
+    pub start_after: Option<String>,
+    /// At most this many entries (objects plus prefixes); clamped to 1000.
+    pub max_keys: usize,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// Objects, in key order.
+    pub objects: Vec<ObjectInfo>,
+    /// Common prefixes, in order.
+    pub prefixes: Vec<String>,
+    /// More entries follow.
+    pub truncated: bool,
+    /// The last key or prefix returned: where the next page starts.
+    pub next_marker: Option<String>,
+}
+
+/// An entry after quorum reduction.
+#[derive(Debug, Clone)]
+pub(crate) enum Listed {
+    Object(ObjectInfo),
+    Prefix(String),
+}
+
+impl Listed {
+    fn key(&self) -> &str {
+        match self {
+            Listed::Object(info) => &info.key,
+            Listed::Prefix(prefix) => prefix,
+        }
+    }
+}
+
+fn entry_key(entry: &WalkEntry) -> &str {
+    match entry {
+        WalkEntry::Object { key, .. } => key,
+        WalkEntry::Prefix(prefix) => prefix,
+    }
+}
+
+/// Merged walk of one set.
+struct SetWalk {
+    bucket: String,
+    receivers: Vec<mpsc::Receiver<cairn_drive::Result<WalkEntry>>>,
+    heads: Vec<Option<WalkEntry>>,
+    exhausted: Vec<bool>,
+    quorum: usize,
+}
+
+impl SetWalk {
+    fn start(set: &ErasureSet, bucket: &str, options: &WalkOptions) -> Self {
+        let receivers: Vec<_> = set
+            .drives
+            .iter()
+            .map(|drive| drive.walk(bucket, options.clone()))
+            .collect();
+        let drives = receivers.len();
+        Self {
+            bucket: bucket.to_owned(),
+            receivers,
+            heads: vec![None; drives],
+            exhausted: vec![false; drives],
+            quorum: set.layout.read_quorum(),
+        }
+    }
+
+    async fn fill(&mut self) {
+        for d in 0..self.receivers.len() {
+            if self.heads[d].is_some() || self.exhausted[d] {
+                continue;
+            }
+            match self.receivers[d].recv().await {
+                Some(Ok(entry)) => self.heads[d] = Some(entry),
+                Some(Err(error)) => {
+                    if !matches!(error, DriveError::VolumeNotFound) {
+                        tracing::warn!(drive = d, %error, "walk failed on a drive; listing from the others");
+                    }
+                    self.exhausted[d] = true;
+                }
+                None => self.exhausted[d] = true,
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<Listed> {
+        loop {
+            self.fill().await;
+            let smallest = self.heads.iter().flatten().map(entry_key).min()?.to_owned();
+            let mut metas = Vec::new();
+            let mut holders = 0;
+            let mut prefix = false;
+            for head in &mut self.heads {
+                if head.as_ref().is_some_and(|e| entry_key(e) == smallest) {
+                    holders += 1;
+                    match head.take() {
+                        Some(WalkEntry::Object { meta, .. }) => {
+                            metas.push(
+                                ObjectMeta::decode(&meta)
+                                    .map_err(|e| DriveError::Corrupt(e.to_string())),
+                            );
+                        }
+                        Some(WalkEntry::Prefix(_)) => prefix = true,
+                        None => {}
+                    }
+                }
+            }
+            if holders < self.quorum {
+                continue; // Seen on too few drives: a leftover of an incomplete write or delete.
+            }
+            if prefix {
+                return Some(Listed::Prefix(smallest));
+            }
+            if let Ok((version, _)) = pick_version(&metas, self.quorum) {
+                return Some(Listed::Object(object_info(
+                    &self.bucket,
+                    &smallest,
+                    &version,
+                )));
+            }
+        }
+    }
+}
+
+/// Merged walk of every set of the store.
+pub(crate) struct StoreWalk {
+    sets: Vec<SetWalk>,
+    heads: Vec<Option<Listed>>,
+    exhausted: Vec<bool>,
+}
+
+impl StoreWalk {
+    pub(crate) fn start(sets: &[Arc<ErasureSet>], bucket: &str, options: &WalkOptions) -> Self {
+        let sets: Vec<SetWalk> = sets
+            .iter()
+            .map(|set| SetWalk::start(set, bucket, options))
+            .collect();
+        let count = sets.len();
+        Self {
+            sets,
+            heads: vec![None; count],
+            exhausted: vec![false; count],
+        }
+    }
+
+    pub(crate) async fn next(&mut self) -> Option<Listed> {
+        for s in 0..self.sets.len() {
+            if self.heads[s].is_none() && !self.exhausted[s] {
+                self.heads[s] = self.sets[s].next().await;
+                self.exhausted[s] = self.heads[s].is_none();
+            }
+        }
+        let smallest = self
+            .heads
+            .iter()
+            .flatten()
+            .map(Listed::key)
+            .min()?
+            .to_owned();
+        let mut chosen = None;
+        for head in &mut self.heads {
+            if head.as_ref().is_some_and(|e| e.key() == smallest) {
+                // The same prefix may come from several sets; an object key lives in one.
+                chosen = head.take();
+            }
+        }
+        chosen
+    }
+}
+
+/// Lists one page of `request` from `sets`.
+pub(crate) async fn list_page(sets: &[Arc<ErasureSet>], request: &ListRequest) -> Result<ListPage> {
+    let max_keys = request.max_keys.min(LIST_KEYS_MAX);
+    let mut page = ListPage::default();
+    if max_keys == 0 {
+        return Ok(page);
+    }
+    let slash_delimited = request.delimiter.as_deref() == Some("/");
+    let options = WalkOptions {
+        prefix: request.prefix.clone(),
+        start_after: request.start_after.clone(),
+        recursive: !slash_delimited,
+    };
+    let mut walk = StoreWalk::start(sets, &request.bucket, &options);
+    let delimiter = request
+        .delimiter
+        .as_deref()
+        .filter(|d| !d.is_empty() && !slash_delimited);
+    let mut last_prefix: Option<String> = None;
+    let mut count = 0;
+    while let Some(entry) = walk.next().await {
+        let entry = match (entry, delimiter) {
+            (Listed::Object(info), Some(delimiter)) => {
+                match common_prefix(&request.prefix, &info.key, delimiter) {
+                    Some(prefix) => {
+                        let seen = last_prefix.as_deref() == Some(prefix.as_str())
+                            || request
+                                .start_after
+                                .as_deref()
+                                .is_some_and(|start| prefix.as_str() <= start);
+                        if seen {
+                            continue;
+                        }
+                        last_prefix = Some(prefix.clone());
+                        Listed::Prefix(prefix)
+                    }
+                    None => Listed::Object(info),
+                }
+            }
+            (entry, _) => entry,
+        };
+        if count == max_keys {
+            page.truncated = true;
+            break;
+        }
+        count += 1;
+        page.next_marker = Some(entry.key().to_owned());
+        match entry {
+            Listed::Object(info) => page.objects.push(info),
+            Listed::Prefix(prefix) => page.prefixes.push(prefix),
+        }
+    }
+    if !page.truncated {
+        page.next_marker = None;
+    }
+    Ok(page)
+}
+
+/// The common prefix `key` rolls up into, if the delimiter occurs after `prefix`.
+fn common_prefix(prefix: &str, key: &str, delimiter: &str) -> Option<String> {
+    let rest = key.strip_prefix(prefix)?;
+    let index = rest.find(delimiter)?;
+    Some(format!("{prefix}{}", &rest[..index + delimiter.len()]))
+}
+
+/// True when the bucket holds at least one object (any set).
+pub(crate) async fn bucket_has_objects(sets: &[Arc<ErasureSet>], bucket: &str) -> Result<bool> {
+    let options = WalkOptions {
+        prefix: String::new(),
+        start_after: None,
+        recursive: true,
+    };
+    let mut walk = StoreWalk::start(sets, bucket, &options);
+    Ok(walk.next().await.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_prefix;
+
+    #[test]
+    fn common_prefixes() {
+        assert_eq!(common_prefix("", "a/b/c", "/").as_deref(), Some("a/"));
+        assert_eq!(common_prefix("a/", "a/b/c", "/").as_deref(), Some("a/b/"));
+        assert_eq!(common_prefix("a/", "a/b", "/"), None);
+        assert_eq!(common_prefix("", "x--y--z", "--").as_deref(), Some("x--"));
+    }
+}

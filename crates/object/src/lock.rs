@@ -1,0 +1,103 @@
+//! Namespace locks: writers of one key serialise; readers share. Local to this
+//! node for now; the distributed (quorum) lock service replaces the map later.
+
+use crate::{ObjectError, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+
+/// How long an operation waits for a lock before giving up with a retryable error.
+pub const LOCK_WAIT_MS_MAX: u64 = 30_000;
+
+/// Read/write locks keyed by `bucket/key`, created on demand and dropped when unused.
+#[derive(Debug, Default)]
+pub struct NamespaceLocks {
+    entries: Mutex<HashMap<String, Arc<RwLock<()>>>>,
+}
+
+enum Held {
+    Read(#[allow(dead_code)] OwnedRwLockReadGuard<()>),
+    Write(#[allow(dead_code)] OwnedRwLockWriteGuard<()>),
+}
+
+/// A held lock; released on drop.
+pub struct LockGuard {
+    held: Option<Held>,
+    locks: Arc<NamespaceLocks>,
+    name: String,
+}
+
+impl NamespaceLocks {
+    fn entry(&self, name: &str) -> Arc<RwLock<()>> {
+        let mut entries = self.entries.lock().expect("lock map poisoned");
+        Arc::clone(entries.entry(name.to_owned()).or_default())
+    }
+
+    /// Takes a shared lock on `name`.
+    pub async fn read(self: &Arc<Self>, name: String) -> Result<LockGuard> {
+        let lock = self.entry(&name);
+        let guard =
+            tokio::time::timeout(Duration::from_millis(LOCK_WAIT_MS_MAX), lock.read_owned())
+                .await
+                .map_err(|_| ObjectError::LockTimeout)?;
+        Ok(LockGuard {
+            held: Some(Held::Read(guard)),
+            locks: Arc::clone(self),
+            name,
+        })
+    }
+
+    /// Takes an exclusive lock on `name`.
+    pub async fn write(self: &Arc<Self>, name: String) -> Result<LockGuard> {
+        let lock = self.entry(&name);
+        let guard =
+            tokio::time::timeout(Duration::from_millis(LOCK_WAIT_MS_MAX), lock.write_owned())
+                .await
+                .map_err(|_| ObjectError::LockTimeout)?;
+        Ok(LockGuard {
+            held: Some(Held::Write(guard)),
+            locks: Arc::clone(self),
+            name,
+        })
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().expect("lock map poisoned").len()
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.held = None;
+        let mut entries = self.locks.entries.lock().expect("lock map poisoned");
+        // Only the map still refers to the lock: nobody holds or waits for it.
+        if entries
+            .get(&self.name)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            entries.remove(&self.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writers_exclude_and_entries_are_dropped() {
+        let locks = Arc::new(NamespaceLocks::default());
+        let first = locks.write("b/k".into()).await.expect("granted");
+        let waiting = {
+            let locks = Arc::clone(&locks);
+            tokio::spawn(async move { locks.read("b/k".into()).await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "a reader must wait for the writer");
+        drop(first);
+        waiting.await.expect("joined").expect("granted");
+        assert_eq!(locks.len(), 0);
+    }
+}

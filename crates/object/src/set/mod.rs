@@ -1,0 +1,168 @@
+//! One erasure set: k + m drives that every object of the set is spread over.
+
+pub(crate) mod multipart;
+pub mod read;
+mod write;
+
+use crate::config::Layout;
+use crate::lock::{LockGuard, NamespaceLocks};
+use crate::quorum::pick_version;
+use crate::store::Stats;
+use crate::types::ObjectInfo;
+use crate::{ObjectError, Result};
+use cairn_drive::{Drive, DriveError};
+use cairn_erasure::Erasure;
+use cairn_meta::{ErasureInfo, ObjectMeta, ObjectVersion};
+use futures::future::join_all;
+use siphasher::sip::SipHasher13;
+use std::hash::Hasher;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use uuid::Uuid;
+
+/// An erasure set and what it needs to serve objects.
+#[derive(Debug)]
+pub(crate) struct ErasureSet {
+    /// The set's drives, in format order; drive d holds shard `distribution[d]` of each object.
+    pub(crate) drives: Vec<Arc<dyn Drive>>,
+    /// Data and parity counts and quorums.
+    pub(crate) layout: Layout,
+    /// The codec for this set's layout and block size.
+    pub(crate) erasure: Erasure,
+    /// Keys the shard rotation, so that it differs between deployments.
+    pub(crate) deployment_id: Uuid,
+    /// Namespace locks shared by the whole store.
+    pub(crate) locks: Arc<NamespaceLocks>,
+    /// Counters shared by the whole store.
+    pub(crate) stats: Arc<Stats>,
+}
+
+/// Current time as nanoseconds since the Unix epoch.
+pub(crate) fn now_unix_nanos() -> i64 {
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// A keyed hash of `key`, used to pick an object's set and rotate its shards.
+pub(crate) fn key_hash(deployment_id: Uuid, key: &str) -> u64 {
+    let (k0, k1) = deployment_id.as_u64_pair();
+    let mut hasher = SipHasher13::new_with_keys(k0, k1);
+    hasher.write(key.as_bytes());
+    hasher.finish()
+}
+
+impl ErasureSet {
+    /// Which shard each drive holds for `key`: a rotation, so that parity is spread over drives.
+    pub(crate) fn distribution(&self, key: &str) -> Vec<u8> {
+        let drives = self.drives.len();
+        let rotation = (key_hash(self.deployment_id, key) % drives as u64) as usize;
+        (0..drives)
+            .map(|d| ((d + rotation) % drives) as u8)
+            .collect()
+    }
+
+    /// Erasure info as stored on drive `drive` for an object with `distribution`.
+    pub(crate) fn erasure_info(&self, distribution: &[u8], drive: usize) -> ErasureInfo {
+        ErasureInfo {
+            data_shards: self.layout.data() as u8,
+            parity_shards: self.layout.parity as u8,
+            block_size_bytes: self.erasure.block_size() as u32,
+            shard_index: distribution[drive],
+            distribution: distribution.to_vec(),
+        }
+    }
+
+    pub(crate) fn lock_name(bucket: &str, key: &str) -> String {
+        format!("{bucket}/{key}")
+    }
+
+    pub(crate) async fn lock_read(&self, bucket: &str, key: &str) -> Result<LockGuard> {
+        self.locks.read(Self::lock_name(bucket, key)).await
+    }
+
+    pub(crate) async fn lock_write(&self, bucket: &str, key: &str) -> Result<LockGuard> {
+        self.locks.write(Self::lock_name(bucket, key)).await
+    }
+
+    /// Reads and decodes `xl.meta` from every drive in parallel.
+    pub(crate) async fn read_metas(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Vec<std::result::Result<ObjectMeta, DriveError>> {
+        join_all(self.drives.iter().map(|drive| async move {
+            let bytes = drive.read_meta(bucket, key).await?;
+            ObjectMeta::decode(&bytes).map_err(|e| DriveError::Corrupt(format!("xl.meta: {e}")))
+        }))
+        .await
+    }
+
+    /// Fails with `BucketNotFound` unless a read quorum of drives has the bucket.
+    pub(crate) async fn require_bucket(&self, bucket: &str) -> Result<()> {
+        let results = join_all(self.drives.iter().map(|drive| drive.stat_volume(bucket))).await;
+        let present = results.iter().filter(|r| r.is_ok()).count();
+        if present >= self.layout.read_quorum() {
+            return Ok(());
+        }
+        let missing = results
+            .iter()
+            .filter(|r| matches!(r, Err(DriveError::VolumeNotFound)))
+            .count();
+        if missing > self.drives.len() - self.layout.read_quorum() {
+            Err(ObjectError::BucketNotFound)
+        } else {
+            Err(ObjectError::ReadQuorum)
+        }
+    }
+
+    /// The current version of an object, as a read quorum agrees.
+    pub(crate) async fn object_info(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        cairn_drive::validate_key(key)?;
+        let _guard = self.lock_read(bucket, key).await?;
+        let metas = self.read_metas(bucket, key).await;
+        let (version, _) = pick_version(&metas, self.layout.read_quorum())?;
+        Ok(object_info(bucket, key, &version))
+    }
+
+    /// Removes an object from every drive.
+    pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        cairn_drive::validate_key(key)?;
+        let _guard = self.lock_write(bucket, key).await?;
+        let results = join_all(
+            self.drives
+                .iter()
+                .map(|drive| drive.delete_object(bucket, key)),
+        )
+        .await;
+        if results
+            .iter()
+            .all(|r| matches!(r, Err(DriveError::FileNotFound)))
+        {
+            return Err(ObjectError::ObjectNotFound);
+        }
+        let gone: Vec<std::result::Result<(), DriveError>> = results
+            .into_iter()
+            .map(|r| match r {
+                Err(DriveError::FileNotFound) => Ok(()),
+                other => other,
+            })
+            .collect();
+        crate::quorum::reduce_write(&gone, self.layout.write_quorum())
+    }
+}
+
+/// Converts a stored version into what callers see.
+pub(crate) fn object_info(bucket: &str, key: &str, version: &ObjectVersion) -> ObjectInfo {
+    ObjectInfo {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        size: version.size,
+        etag: version.etag.clone(),
+        mod_time_unix_nanos: version.mod_time_unix_nanos,
+        headers: version.headers.clone(),
+        checksums: version.checksums.clone(),
+        part_count: version.parts.len(),
+    }
+}

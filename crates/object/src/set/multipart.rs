@@ -1,0 +1,416 @@
+//! Multipart uploads within one set. Parts are erasure coded as they arrive into
+//! the upload's directory in the system volume; Complete moves them into a new
+//! data directory and installs the object's metadata in one commit.
+//!
+//! ```text
+//! .cairn.sys/multipart/<bucket>/<upload-id>/upload.meta
+//! .cairn.sys/multipart/<bucket>/<upload-id>/part.<N>.meta   (names the data file below)
+//! .cairn.sys/multipart/<bucket>/<upload-id>/<data-file-uuid> (this drive's shard file)
+//! ```
+
+use super::write::Stored;
+use super::{ErasureSet, now_unix_nanos, object_info};
+use crate::body::{Body, BodyCheck};
+use crate::config::{PART_SIZE_BYTES_MIN, PARTS_MAX};
+use crate::quorum::reduce_write;
+use crate::types::{CompletePart, ObjectInfo, PartSummary};
+use crate::{ObjectError, Result};
+use bytes::Bytes;
+use cairn_drive::{DriveError, PartSource};
+use cairn_meta::{ObjectVersion, PartInfo, PartRecord, UploadRecord};
+use futures::future::join_all;
+use md5::{Digest, Md5};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The system-volume directory of an upload.
+pub(crate) fn upload_dir(bucket: &str, upload_id: Uuid) -> String {
+    format!("multipart/{bucket}/{upload_id}")
+}
+
+/// Parses a client-supplied upload id; anything else is an unknown upload.
+pub(crate) fn parse_upload_id(upload_id: &str) -> Result<Uuid> {
+    Uuid::parse_str(upload_id).map_err(|_| ObjectError::UploadNotFound)
+}
+
+fn part_record_path(bucket: &str, upload_id: Uuid, part_number: u32) -> String {
+    format!("{}/part.{part_number}.meta", upload_dir(bucket, upload_id))
+}
+
+fn check_part_number(part_number: u32) -> Result<()> {
+    if (1..=PARTS_MAX).contains(&part_number) {
+        Ok(())
+    } else {
+        Err(ObjectError::InvalidArgument(format!(
+            "part number must be between 1 and {PARTS_MAX}"
+        )))
+    }
+}
+
+/// Strips the quotes clients put around ETags.
+fn bare_etag(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
+impl ErasureSet {
+    fn upload_lock_name(upload_id: Uuid) -> String {
+        format!("{}/upload/{upload_id}", cairn_drive::SYSTEM_VOLUME)
+    }
+
+    /// Starts an upload: records it on every drive.
+    pub(crate) async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: BTreeMap<String, String>,
+        checksum_algorithm: Option<String>,
+    ) -> Result<Uuid> {
+        cairn_drive::validate_key(key)?;
+        self.require_bucket(bucket).await?;
+        let upload_id = Uuid::new_v4();
+        let record = UploadRecord {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id,
+            initiated_unix_nanos: now_unix_nanos(),
+            headers,
+            checksum_algorithm,
+        };
+        let path = format!("{}/upload.meta", upload_dir(bucket, upload_id));
+        let bytes = Bytes::from(record.encode());
+        let results = join_all(
+            self.drives
+                .iter()
+                .map(|drive| drive.write_sys_file(&path, bytes.clone())),
+        )
+        .await;
+        reduce_write(&results, self.layout.write_quorum())?;
+        Ok(upload_id)
+    }
+
+    /// Reads an upload's record as a read quorum holds it.
+    pub(crate) async fn read_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: Uuid,
+    ) -> Result<UploadRecord> {
+        let path = format!("{}/upload.meta", upload_dir(bucket, upload_id));
+        let results = join_all(self.drives.iter().map(|drive| drive.read_sys_file(&path))).await;
+        let records: Vec<UploadRecord> = results
+            .into_iter()
+            .filter_map(|r| r.ok())
+            .filter_map(|b| UploadRecord::decode(&b).ok())
+            .collect();
+        let record = records
+            .first()
+            .filter(|_| records.len() >= self.layout.read_quorum())
+            .ok_or(ObjectError::UploadNotFound)?;
+        if record.key != key || record.bucket != bucket {
+            return Err(ObjectError::UploadNotFound);
+        }
+        Ok(record.clone())
+    }
+
+    /// Stores one part.
+    pub(crate) async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: Uuid,
+        part_number: u32,
+        body: Body,
+        check: Box<dyn BodyCheck>,
+    ) -> Result<PartSummary> {
+        check_part_number(part_number)?;
+        let _upload_guard = self.locks.read(Self::upload_lock_name(upload_id)).await?;
+        self.read_upload(bucket, key, upload_id).await?;
+        let distribution = self.distribution(key);
+        let data_file = Uuid::new_v4();
+        let data_path = format!("{}/{data_file}", upload_dir(bucket, upload_id));
+        let written = match self
+            .write_body(body, check, &distribution, &data_path, false)
+            .await
+        {
+            Ok(written) => written,
+            Err(error) => {
+                self.discard_staged(&data_path).await;
+                return Err(error);
+            }
+        };
+        let Stored::Files(live) = written.stored else {
+            unreachable!("parts are never inline")
+        };
+        let record = PartRecord {
+            number: part_number,
+            size: written.size,
+            etag: hex::encode(written.md5),
+            data_file,
+            mod_time_unix_nanos: now_unix_nanos(),
+            checksums: written.checksums,
+        };
+        let record_path = part_record_path(bucket, upload_id, part_number);
+        let bytes = Bytes::from(record.encode());
+        // Writers of the same part number take turns; the last one to record wins.
+        let _part_guard = self
+            .locks
+            .write(format!(
+                "{}/{part_number}",
+                Self::upload_lock_name(upload_id)
+            ))
+            .await?;
+        let previous = join_all(
+            self.drives
+                .iter()
+                .map(|drive| drive.read_sys_file(&record_path)),
+        )
+        .await;
+        let results = join_all(self.drives.iter().enumerate().map(|(d, drive)| {
+            let bytes = bytes.clone();
+            let record_path = &record_path;
+            let holds_data = live[d];
+            async move {
+                if !holds_data {
+                    return Err(DriveError::FileNotFound);
+                }
+                drive.write_sys_file(record_path, bytes).await
+            }
+        }))
+        .await;
+        reduce_write(&results, self.layout.write_quorum())?;
+        // The replaced attempt's data is unreachable now.
+        join_all(
+            self.drives
+                .iter()
+                .zip(previous)
+                .map(|(drive, old)| async move {
+                    if let Some(old) = old.ok().and_then(|b| PartRecord::decode(&b).ok()) {
+                        let _ = drive
+                            .delete_sys(&format!(
+                                "{}/{}",
+                                upload_dir(bucket, upload_id),
+                                old.data_file
+                            ))
+                            .await;
+                    }
+                }),
+        )
+        .await;
+        Ok(PartSummary {
+            number: part_number,
+            size: record.size,
+            etag: record.etag,
+            mod_time_unix_nanos: record.mod_time_unix_nanos,
+            checksums: record.checksums,
+        })
+    }
+
+    /// Reads one part's record as a read quorum holds it.
+    async fn read_part(
+        &self,
+        bucket: &str,
+        upload_id: Uuid,
+        part_number: u32,
+    ) -> Result<Option<PartRecord>> {
+        let path = part_record_path(bucket, upload_id, part_number);
+        let results = join_all(self.drives.iter().map(|drive| drive.read_sys_file(&path))).await;
+        let records: Vec<PartRecord> = results
+            .into_iter()
+            .filter_map(|r| r.ok())
+            .filter_map(|b| PartRecord::decode(&b).ok())
+            .collect();
+        let agreed = records.iter().find(|candidate| {
+            records
+                .iter()
+                .filter(|r| r.data_file == candidate.data_file)
+                .count()
+                >= self.layout.read_quorum()
+        });
+        Ok(agreed.cloned())
+    }
+
+    /// Lists uploaded parts after `marker`, at most `max_parts`; returns whether more follow.
+    pub(crate) async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: Uuid,
+        marker: u32,
+        max_parts: usize,
+    ) -> Result<(Vec<PartSummary>, bool)> {
+        self.read_upload(bucket, key, upload_id).await?;
+        let dir = upload_dir(bucket, upload_id);
+        let listings = join_all(self.drives.iter().map(|drive| drive.list_sys_dir(&dir))).await;
+        let mut numbers: Vec<u32> = listings
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|name| {
+                name.strip_prefix("part.")?
+                    .strip_suffix(".meta")?
+                    .parse::<u32>()
+                    .ok()
+            })
+            .filter(|n| *n > marker)
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let mut parts = Vec::new();
+        let mut truncated = false;
+        for number in numbers {
+            let Some(record) = self.read_part(bucket, upload_id, number).await? else {
+                continue;
+            };
+            if parts.len() == max_parts {
+                truncated = true;
+                break;
+            }
+            parts.push(PartSummary {
+                number,
+                size: record.size,
+                etag: record.etag,
+                mod_time_unix_nanos: record.mod_time_unix_nanos,
+                checksums: record.checksums,
+            });
+        }
+        Ok((parts, truncated))
+    }
+
+    /// Completes an upload: validates the named parts and commits the object.
+    pub(crate) async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: Uuid,
+        parts: &[CompletePart],
+    ) -> Result<ObjectInfo> {
+        let _upload_guard = self.locks.write(Self::upload_lock_name(upload_id)).await?;
+        let upload = self.read_upload(bucket, key, upload_id).await?;
+        if parts.is_empty() {
+            return Err(ObjectError::InvalidArgument(
+                "at least one part must be specified".into(),
+            ));
+        }
+        if parts
+            .windows(2)
+            .any(|pair| pair[0].number >= pair[1].number)
+        {
+            return Err(ObjectError::InvalidPartOrder);
+        }
+        let mut records = Vec::with_capacity(parts.len());
+        for (position, part) in parts.iter().enumerate() {
+            check_part_number(part.number)?;
+            let record = self
+                .read_part(bucket, upload_id, part.number)
+                .await?
+                .ok_or_else(|| {
+                    ObjectError::InvalidPart(format!("part {} was not uploaded", part.number))
+                })?;
+            if record.etag != bare_etag(&part.etag) {
+                return Err(ObjectError::InvalidPart(format!(
+                    "part {} has ETag {:?}, not {:?}",
+                    part.number, record.etag, part.etag
+                )));
+            }
+            let is_last = position + 1 == parts.len();
+            if !is_last && record.size < PART_SIZE_BYTES_MIN {
+                return Err(ObjectError::EntityTooSmall {
+                    part_number: part.number,
+                });
+            }
+            records.push(record);
+        }
+        let mut md5_of_md5s = Md5::new();
+        for record in &records {
+            let binary = hex::decode(&record.etag)
+                .map_err(|_| ObjectError::Internal("stored part ETag is not hex".into()))?;
+            md5_of_md5s.update(&binary);
+        }
+        let etag = format!("{}-{}", hex::encode(md5_of_md5s.finalize()), records.len());
+        let distribution = self.distribution(key);
+        let version = ObjectVersion {
+            version_id: None,
+            mod_time_unix_nanos: now_unix_nanos(),
+            size: records.iter().map(|r| r.size).sum(),
+            etag,
+            data_dir: Some(Uuid::new_v4()),
+            erasure: self.erasure_info(&distribution, 0),
+            parts: records
+                .iter()
+                .map(|r| PartInfo {
+                    number: r.number,
+                    size: r.size,
+                    etag: r.etag.clone(),
+                })
+                .collect(),
+            checksums: BTreeMap::new(),
+            headers: upload.headers,
+            inline_data: None,
+        };
+        let dir = upload_dir(bucket, upload_id);
+        let sources: Vec<PartSource> = records
+            .iter()
+            .map(|r| PartSource {
+                sys_path: format!("{dir}/{}", r.data_file),
+                part_number: r.number,
+            })
+            .collect();
+        let all = Stored::Files(vec![true; self.drives.len()]);
+        self.commit_version(
+            bucket,
+            key,
+            &version,
+            &distribution,
+            &all,
+            vec![sources; self.drives.len()],
+        )
+        .await?;
+        join_all(self.drives.iter().map(|drive| drive.delete_sys(&dir))).await;
+        Ok(object_info(bucket, key, &version))
+    }
+
+    /// Abandons an upload and frees its parts.
+    pub(crate) async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: Uuid,
+    ) -> Result<()> {
+        let _upload_guard = self.locks.write(Self::upload_lock_name(upload_id)).await?;
+        self.read_upload(bucket, key, upload_id).await?;
+        let dir = upload_dir(bucket, upload_id);
+        let results = join_all(self.drives.iter().map(|drive| drive.delete_sys(&dir))).await;
+        reduce_write(&results, self.layout.write_quorum())
+    }
+
+    /// Every upload record of `bucket` on this set (one directory listing and one
+    /// small read per upload).
+    pub(crate) async fn uploads(&self, bucket: &str) -> Vec<UploadRecord> {
+        let dir = format!("multipart/{bucket}");
+        let listings = join_all(self.drives.iter().map(|drive| drive.list_sys_dir(&dir))).await;
+        let mut ids: Vec<Uuid> = listings
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|name| Uuid::parse_str(&name).ok())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            let path = format!("{}/upload.meta", upload_dir(bucket, id));
+            for drive in &self.drives {
+                if let Some(record) = drive
+                    .read_sys_file(&path)
+                    .await
+                    .ok()
+                    .and_then(|b| UploadRecord::decode(&b).ok())
+                {
+                    records.push(record);
+                    break;
+                }
+            }
+        }
+        records
+    }
+}

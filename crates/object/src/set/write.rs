@@ -1,0 +1,384 @@
+//! The write path: stream the body in blocks, hash it, erasure-code each block,
+//! write the shards to every drive in parallel, verify the client's digests, then
+//! commit on a write quorum under the key's lock.
+
+use super::{ErasureSet, now_unix_nanos, object_info};
+use crate::body::{BlockReader, Body, BodyCheck};
+use crate::config::{INLINE_BYTES_MAX, OBJECT_SIZE_BYTES_MAX};
+use crate::quorum::{reduce_errors, reduce_write};
+use crate::types::{ObjectInfo, PutRequest};
+use crate::{ObjectError, Result};
+use bytes::Bytes;
+use cairn_drive::{CommitRequest, DriveError, PartSource, ShardWriter};
+use cairn_erasure::Erasure;
+use cairn_meta::{ObjectMeta, ObjectVersion, PartInfo};
+use futures::future::join_all;
+use md5::{Digest, Md5};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Running digests of a body.
+struct Hashing {
+    md5: Md5,
+    check: Box<dyn BodyCheck>,
+}
+
+/// Where a body's shards ended up.
+pub(crate) enum Stored {
+    /// Small enough to keep in `xl.meta`: the frames, by shard index.
+    Inline(Vec<Bytes>),
+    /// In a staged shard file per drive; `live[d]` is true where drive d holds a complete, fsynced file.
+    Files(Vec<bool>),
+}
+
+/// A body written to the drives, verified and durable, but not yet visible.
+pub(crate) struct Written {
+    pub(crate) size: u64,
+    pub(crate) md5: [u8; 16],
+    pub(crate) checksums: BTreeMap<String, String>,
+    pub(crate) stored: Stored,
+}
+
+/// Open shard writers, one per drive.
+struct ShardSink {
+    writers: Vec<Option<Box<dyn ShardWriter>>>,
+    errors: Vec<Option<DriveError>>,
+    quorum: usize,
+}
+
+impl ShardSink {
+    fn live(&self) -> usize {
+        self.writers.iter().filter(|w| w.is_some()).count()
+    }
+
+    fn check_quorum(&self) -> Result<()> {
+        if self.live() >= self.quorum {
+            return Ok(());
+        }
+        Err(reduce_errors(
+            self.errors.iter().flatten(),
+            self.live(),
+            self.quorum,
+        ))
+    }
+
+    /// Writes shard `distribution[d]` to drive d; a drive that fails drops out.
+    async fn write(&mut self, frames: &[Bytes], distribution: &[u8]) -> Result<()> {
+        let results = join_all(
+            self.writers
+                .iter_mut()
+                .enumerate()
+                .map(|(d, slot)| async move {
+                    match slot {
+                        Some(writer) => {
+                            Some(writer.write(frames[distribution[d] as usize].clone()).await)
+                        }
+                        None => None,
+                    }
+                }),
+        )
+        .await;
+        for (d, result) in results.into_iter().enumerate() {
+            if let Some(Err(error)) = result {
+                tracing::warn!(drive = d, %error, "shard write failed; drive dropped from this write");
+                self.writers[d] = None;
+                self.errors[d] = Some(error);
+            }
+        }
+        self.check_quorum()
+    }
+
+    /// Fsyncs every file; returns which drives hold a complete one.
+    async fn finish(mut self) -> Result<Vec<bool>> {
+        let writers = std::mem::take(&mut self.writers);
+        let results = join_all(writers.into_iter().map(|slot| async move {
+            match slot {
+                Some(writer) => Some(writer.finish().await),
+                None => None,
+            }
+        }))
+        .await;
+        let mut live = vec![false; results.len()];
+        for (d, result) in results.into_iter().enumerate() {
+            match result {
+                Some(Ok(())) => live[d] = true,
+                Some(Err(error)) => self.errors[d] = Some(error),
+                None => {}
+            }
+        }
+        let succeeded = live.iter().filter(|l| **l).count();
+        if succeeded < self.quorum {
+            return Err(reduce_errors(
+                self.errors.iter().flatten(),
+                succeeded,
+                self.quorum,
+            ));
+        }
+        Ok(live)
+    }
+}
+
+/// Hashes and encodes one block on the blocking pool (MD5 and Reed-Solomon are CPU work).
+async fn hash_and_encode(
+    mut hashing: Hashing,
+    block: Bytes,
+    erasure: Erasure,
+) -> Result<(Hashing, Vec<Bytes>)> {
+    let task = tokio::task::spawn_blocking(move || {
+        hashing.md5.update(&block);
+        hashing.check.update(&block);
+        let frames = erasure.encode_block(&block);
+        (hashing, frames)
+    });
+    let (hashing, frames) = task
+        .await
+        .map_err(|e| ObjectError::Internal(format!("encode task: {e}")))?;
+    let frames = frames.map_err(|e| ObjectError::Internal(format!("erasure encode: {e}")))?;
+    Ok((hashing, frames))
+}
+
+/// Reads, hashes and encodes the next block, or returns None at the end of the body.
+async fn next_frames(
+    reader: &mut BlockReader,
+    hashing: Hashing,
+    erasure: Erasure,
+) -> Result<(Hashing, Option<Vec<Bytes>>)> {
+    match reader.next_block(erasure.block_size()).await? {
+        None => Ok((hashing, None)),
+        Some(block) => {
+            if reader.total_bytes > OBJECT_SIZE_BYTES_MAX {
+                return Err(ObjectError::EntityTooLarge);
+            }
+            let (hashing, frames) = hash_and_encode(hashing, block, erasure).await?;
+            Ok((hashing, Some(frames)))
+        }
+    }
+}
+
+impl ErasureSet {
+    /// Streams `body` to the set. With `allow_inline`, a body of at most
+    /// [`INLINE_BYTES_MAX`] bytes comes back as frames for `xl.meta`; otherwise each
+    /// drive gets a shard file at `sys_path` (inside the system volume).
+    pub(crate) async fn write_body(
+        &self,
+        body: Body,
+        check: Box<dyn BodyCheck>,
+        distribution: &[u8],
+        sys_path: &str,
+        allow_inline: bool,
+    ) -> Result<Written> {
+        let erasure = self.erasure;
+        let mut reader = BlockReader::new(body);
+        let mut hashing = Hashing {
+            md5: Md5::new(),
+            check,
+        };
+        let first = reader.next_block(erasure.block_size()).await?;
+        let inline = allow_inline && first.as_ref().is_none_or(|b| b.len() <= INLINE_BYTES_MAX);
+        if inline {
+            let frames = match first {
+                Some(block) => {
+                    let (done, frames) = hash_and_encode(hashing, block, erasure).await?;
+                    hashing = done;
+                    frames
+                }
+                None => vec![Bytes::new(); erasure.total_shards()],
+            };
+            return finish_digests(hashing, reader.total_bytes, Stored::Inline(frames));
+        }
+
+        let mut sink = self.open_writers(sys_path).await?;
+        let Some(first) = first else {
+            let live = sink.finish().await?;
+            return finish_digests(hashing, 0, Stored::Files(live));
+        };
+        let (done, mut frames) = hash_and_encode(hashing, first, erasure).await?;
+        hashing = done;
+        loop {
+            // Write this block while the next one is read from the network and encoded.
+            let (written, next) = tokio::join!(
+                sink.write(&frames, distribution),
+                next_frames(&mut reader, hashing, erasure)
+            );
+            written?;
+            let (done, next) = next?;
+            hashing = done;
+            match next {
+                Some(next_frames) => frames = next_frames,
+                None => break,
+            }
+        }
+        let live = sink.finish().await?;
+        finish_digests(hashing, reader.total_bytes, Stored::Files(live))
+    }
+
+    async fn open_writers(&self, sys_path: &str) -> Result<ShardSink> {
+        let opened = join_all(
+            self.drives
+                .iter()
+                .map(|drive| drive.create_sys_file(sys_path)),
+        )
+        .await;
+        let mut sink = ShardSink {
+            writers: Vec::new(),
+            errors: Vec::new(),
+            quorum: self.layout.write_quorum(),
+        };
+        for result in opened {
+            match result {
+                Ok(writer) => {
+                    sink.writers.push(Some(writer));
+                    sink.errors.push(None);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot create shard file; drive dropped from this write");
+                    sink.writers.push(None);
+                    sink.errors.push(Some(error));
+                }
+            }
+        }
+        sink.check_quorum()?;
+        Ok(sink)
+    }
+
+    /// Removes a staged file from every drive (after a failed or abandoned write).
+    pub(crate) async fn discard_staged(&self, sys_path: &str) {
+        join_all(self.drives.iter().map(|drive| drive.delete_sys(sys_path))).await;
+    }
+
+    /// Stores a whole object (PutObject).
+    pub(crate) async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
+        let PutRequest {
+            bucket,
+            key,
+            body,
+            check,
+            headers,
+        } = request;
+        cairn_drive::validate_key(&key)?;
+        self.require_bucket(&bucket).await?;
+        let distribution = self.distribution(&key);
+        let staged = format!("tmp/{}", Uuid::new_v4());
+        let written = match self
+            .write_body(body, check, &distribution, &staged, true)
+            .await
+        {
+            Ok(written) => written,
+            Err(error) => {
+                self.discard_staged(&staged).await;
+                return Err(error);
+            }
+        };
+        let etag = hex::encode(written.md5);
+        let data_dir = matches!(written.stored, Stored::Files(_)).then(Uuid::new_v4);
+        let version = ObjectVersion {
+            version_id: None,
+            mod_time_unix_nanos: now_unix_nanos(),
+            size: written.size,
+            etag: etag.clone(),
+            data_dir,
+            erasure: self.erasure_info(&distribution, 0),
+            parts: vec![PartInfo {
+                number: 1,
+                size: written.size,
+                etag,
+            }],
+            checksums: written.checksums,
+            headers,
+            inline_data: None,
+        };
+        let sources: Vec<Vec<PartSource>> = match &written.stored {
+            Stored::Inline(_) => vec![Vec::new(); self.drives.len()],
+            Stored::Files(_) => vec![
+                vec![PartSource {
+                    sys_path: staged.clone(),
+                    part_number: 1
+                }];
+                self.drives.len()
+            ],
+        };
+        let result = self
+            .commit_version(
+                &bucket,
+                &key,
+                &version,
+                &distribution,
+                &written.stored,
+                sources,
+            )
+            .await;
+        if result.is_err() {
+            self.discard_staged(&staged).await;
+        }
+        result?;
+        Ok(object_info(&bucket, &key, &version))
+    }
+
+    /// Makes `version` the object's current version on every drive that holds its
+    /// data (`stored`), under the key's write lock; succeeds on a write quorum.
+    pub(crate) async fn commit_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &ObjectVersion,
+        distribution: &[u8],
+        stored: &Stored,
+        sources: Vec<Vec<PartSource>>,
+    ) -> Result<()> {
+        let _guard = self.lock_write(bucket, key).await?;
+        let previous = self.read_metas(bucket, key).await;
+        let commits = self
+            .drives
+            .iter()
+            .zip(sources)
+            .enumerate()
+            .map(|(d, (drive, parts))| {
+                let holds_data = match stored {
+                    Stored::Inline(_) => true,
+                    Stored::Files(live) => live[d],
+                };
+                let mut meta = version.clone();
+                meta.erasure = self.erasure_info(distribution, d);
+                if let Stored::Inline(frames) = stored {
+                    meta.inline_data = Some(frames[distribution[d] as usize].clone());
+                }
+                let replaced_data_dir = previous[d]
+                    .as_ref()
+                    .ok()
+                    .and_then(|m| m.latest())
+                    .and_then(|v| v.data_dir);
+                let request = CommitRequest {
+                    volume: bucket.to_owned(),
+                    key: key.to_owned(),
+                    data_dir: version.data_dir,
+                    parts,
+                    meta: Bytes::from(ObjectMeta::single(meta).encode()),
+                    replaced_data_dir,
+                };
+                async move {
+                    if !holds_data {
+                        return Err(DriveError::FileNotFound);
+                    }
+                    drive.commit(request).await
+                }
+            });
+        let results = join_all(commits).await;
+        for (d, result) in results.iter().enumerate() {
+            if let Err(error) = result {
+                tracing::warn!(drive = self.drives[d].endpoint(), %error, bucket, key, "commit failed on drive");
+            }
+        }
+        reduce_write(&results, self.layout.write_quorum())
+    }
+}
+
+fn finish_digests(hashing: Hashing, size: u64, stored: Stored) -> Result<Written> {
+    let md5: [u8; 16] = hashing.md5.finalize().into();
+    let checksums = hashing.check.finish(&md5)?;
+    Ok(Written {
+        size,
+        md5,
+        checksums,
+        stored,
+    })
+}

@@ -1,0 +1,418 @@
+//! `ObjectStore`: the whole namespace over one or more erasure sets. Routes each
+//! key to its set, and fans bucket operations out to every drive.
+
+use crate::config::Layout;
+use crate::format::load_or_create;
+use crate::list::{ListPage, ListRequest, bucket_has_objects, list_page};
+use crate::lock::NamespaceLocks;
+use crate::set::multipart::parse_upload_id;
+use crate::set::read::ObjectReader;
+use crate::set::{ErasureSet, key_hash, now_unix_nanos};
+use crate::types::{
+    BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
+};
+use crate::{BLOCK_SIZE_BYTES, ObjectError, Result};
+use bytes::Bytes;
+use cairn_drive::{Drive, DriveError};
+use cairn_erasure::Erasure;
+use cairn_meta::BucketRecord;
+use futures::future::join_all;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use uuid::Uuid;
+
+/// Counters of what the store has seen, shared by all sets.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Shards whose bitrot hash or length did not match.
+    pub(crate) corrupt_shards: AtomicU64,
+    /// Shards that could not be opened or read.
+    pub(crate) missing_shards: AtomicU64,
+    /// Object reads that needed parity or skipped a failed drive.
+    pub(crate) degraded_reads: AtomicU64,
+}
+
+/// A snapshot of [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Shards whose bitrot hash or length did not match.
+    pub corrupt_shards: u64,
+    /// Shards that could not be opened or read.
+    pub missing_shards: u64,
+    /// Object reads that needed parity or skipped a failed drive.
+    pub degraded_reads: u64,
+}
+
+/// Whether the store can serve writes and reads right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuorumStatus {
+    /// Every set has a write quorum of answering drives.
+    pub write: bool,
+    /// Every set has a read quorum of answering drives.
+    pub read: bool,
+}
+
+/// The object store.
+#[derive(Debug, Clone)]
+pub struct ObjectStore {
+    sets: Arc<Vec<Arc<ErasureSet>>>,
+    layout: Layout,
+    deployment_id: Uuid,
+    stats: Arc<Stats>,
+}
+
+fn bucket_record_path(bucket: &str) -> String {
+    format!("buckets/{bucket}.meta")
+}
+
+impl ObjectStore {
+    /// Opens the store over `drives` (in command-line order), formatting them on first use.
+    pub async fn open(drives: Vec<Arc<dyn Drive>>, parity_override: Option<usize>) -> Result<Self> {
+        let layout = Layout::for_drives(drives.len(), parity_override)?;
+        let deployment_id = load_or_create(&drives, &layout).await?;
+        let erasure = Erasure::new(layout.data(), layout.parity, BLOCK_SIZE_BYTES)
+            .map_err(|e| ObjectError::InvalidArgument(e.to_string()))?;
+        let locks = Arc::new(NamespaceLocks::default());
+        let stats = Arc::new(Stats::default());
+        let sets = drives
+            .chunks(layout.drives_per_set)
+            .map(|chunk| {
+                Arc::new(ErasureSet {
+                    drives: chunk.to_vec(),
+                    layout,
+                    erasure,
+                    deployment_id,
+                    locks: Arc::clone(&locks),
+                    stats: Arc::clone(&stats),
+                })
+            })
+            .collect();
+        Ok(Self {
+            sets: Arc::new(sets),
+            layout,
+            deployment_id,
+            stats,
+        })
+    }
+
+    /// The erasure layout.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The deployment id shared by every drive.
+    pub fn deployment_id(&self) -> Uuid {
+        self.deployment_id
+    }
+
+    /// Counters of corrupt and missing shards seen so far.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            corrupt_shards: self.stats.corrupt_shards.load(Ordering::Relaxed),
+            missing_shards: self.stats.missing_shards.load(Ordering::Relaxed),
+            degraded_reads: self.stats.degraded_reads.load(Ordering::Relaxed),
+        }
+    }
+
+    fn set_for(&self, key: &str) -> &Arc<ErasureSet> {
+        let index = (key_hash(self.deployment_id, key) % self.sets.len() as u64) as usize;
+        &self.sets[index]
+    }
+
+    fn drives(&self) -> impl Iterator<Item = (&Arc<ErasureSet>, &Arc<dyn Drive>)> {
+        self.sets
+            .iter()
+            .flat_map(|set| set.drives.iter().map(move |drive| (set, drive)))
+    }
+
+    /// Ok when every set reached its write quorum in `results` (one per drive, in drive order).
+    fn per_set_quorum<T>(&self, results: &[std::result::Result<T, DriveError>]) -> Result<()> {
+        for chunk in results.chunks(self.layout.drives_per_set) {
+            crate::quorum::reduce_write(chunk, self.layout.write_quorum())?;
+        }
+        Ok(())
+    }
+
+    /// Whether every set has a write (and a read) quorum of drives that answer.
+    pub async fn quorum_status(&self) -> QuorumStatus {
+        let mut status = QuorumStatus {
+            write: true,
+            read: true,
+        };
+        for set in self.sets.iter() {
+            let answers = join_all(set.drives.iter().map(|drive| drive.disk_info())).await;
+            let online = answers.iter().filter(|a| a.is_ok()).count();
+            status.write &= online >= self.layout.write_quorum();
+            status.read &= online >= self.layout.read_quorum();
+        }
+        status
+    }
+
+    /// Creates a bucket on every drive.
+    pub async fn make_bucket(&self, bucket: &str) -> Result<()> {
+        let results = join_all(self.drives().map(|(_, drive)| drive.make_volume(bucket))).await;
+        let existing = results
+            .iter()
+            .filter(|r| matches!(r, Err(DriveError::VolumeExists)))
+            .count();
+        if existing > results.len() / 2 {
+            return Err(ObjectError::BucketExists);
+        }
+        let results: Vec<_> = results
+            .into_iter()
+            .map(|r| {
+                if matches!(r, Err(DriveError::VolumeExists)) {
+                    Ok(())
+                } else {
+                    r
+                }
+            })
+            .collect();
+        self.per_set_quorum(&results)?;
+        let record = BucketRecord {
+            name: bucket.to_owned(),
+            created_unix_nanos: now_unix_nanos(),
+        };
+        let bytes = Bytes::from(record.encode());
+        let path = bucket_record_path(bucket);
+        let written = join_all(
+            self.drives()
+                .map(|(_, drive)| drive.write_sys_file(&path, bytes.clone())),
+        )
+        .await;
+        self.per_set_quorum(&written)
+    }
+
+    /// Describes a bucket; `BucketNotFound` unless a quorum of drives has it.
+    pub async fn bucket_info(&self, bucket: &str) -> Result<BucketInfo> {
+        self.sets[0].require_bucket(bucket).await?;
+        let path = bucket_record_path(bucket);
+        for (_, drive) in self.drives() {
+            if let Some(record) = drive
+                .read_sys_file(&path)
+                .await
+                .ok()
+                .and_then(|b| BucketRecord::decode(&b).ok())
+            {
+                return Ok(BucketInfo {
+                    name: record.name,
+                    created_unix_nanos: record.created_unix_nanos,
+                });
+            }
+        }
+        let info = self.sets[0].drives[0].stat_volume(bucket).await?;
+        Ok(BucketInfo {
+            name: info.name,
+            created_unix_nanos: i64::try_from(info.created_unix_nanos).unwrap_or(0),
+        })
+    }
+
+    /// Lists buckets that a read quorum of the first set's drives holds.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let set = &self.sets[0];
+        let listings = join_all(set.drives.iter().map(|drive| drive.list_volumes())).await;
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for volume in listings.iter().flatten().flatten() {
+            *counts.entry(volume.name.clone()).or_default() += 1;
+        }
+        let mut buckets = Vec::new();
+        for (name, count) in counts {
+            if count >= set.layout.read_quorum() {
+                buckets.push(self.bucket_info(&name).await?);
+            }
+        }
+        Ok(buckets)
+    }
+
+    /// Deletes an empty bucket, with its in-progress uploads.
+    pub async fn delete_bucket(&self, bucket: &str) -> Result<()> {
+        self.sets[0].require_bucket(bucket).await?;
+        if bucket_has_objects(&self.sets, bucket).await? {
+            return Err(ObjectError::BucketNotEmpty);
+        }
+        let results = join_all(self.drives().map(|(_, drive)| drive.delete_volume(bucket))).await;
+        let results: Vec<_> = results
+            .into_iter()
+            .map(|r| {
+                if matches!(r, Err(DriveError::VolumeNotFound)) {
+                    Ok(())
+                } else {
+                    r
+                }
+            })
+            .collect();
+        self.per_set_quorum(&results)?;
+        let record = bucket_record_path(bucket);
+        let uploads = format!("multipart/{bucket}");
+        join_all(self.drives().map(|(_, drive)| {
+            let (record, uploads) = (&record, &uploads);
+            async move {
+                let _ = drive.delete_sys(record).await;
+                let _ = drive.delete_sys(uploads).await;
+            }
+        }))
+        .await;
+        Ok(())
+    }
+
+    /// Stores an object.
+    pub async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
+        self.set_for(&request.key).put_object(request).await
+    }
+
+    /// Opens an object for reading.
+    pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
+        self.set_for(key).open_object(bucket, key).await
+    }
+
+    /// Describes an object.
+    pub async fn object_info(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        self.set_for(key).object_info(bucket, key).await
+    }
+
+    /// Deletes an object.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        self.set_for(key).delete_object(bucket, key).await
+    }
+
+    /// Lists a page of objects.
+    pub async fn list_objects(&self, request: &ListRequest) -> Result<ListPage> {
+        self.sets[0].require_bucket(&request.bucket).await?;
+        list_page(&self.sets, request).await
+    }
+
+    /// Starts a multipart upload; returns its id.
+    pub async fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: BTreeMap<String, String>,
+        checksum_algorithm: Option<String>,
+    ) -> Result<String> {
+        let id = self
+            .set_for(key)
+            .create_upload(bucket, key, headers, checksum_algorithm)
+            .await?;
+        Ok(id.to_string())
+    }
+
+    /// Stores one part of an upload.
+    pub async fn upload_part(
+        &self,
+        request: PutRequest,
+        upload_id: &str,
+        part_number: u32,
+    ) -> Result<PartSummary> {
+        let id = parse_upload_id(upload_id)?;
+        let PutRequest {
+            bucket,
+            key,
+            body,
+            check,
+            ..
+        } = request;
+        self.set_for(&key)
+            .upload_part(&bucket, &key, id, part_number, body, check)
+            .await
+    }
+
+    /// The checksum algorithm an upload was created with, if any.
+    pub async fn upload_checksum_algorithm(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<String>> {
+        let id = parse_upload_id(upload_id)?;
+        Ok(self
+            .set_for(key)
+            .read_upload(bucket, key, id)
+            .await?
+            .checksum_algorithm)
+    }
+
+    /// Lists parts of an upload after `marker`.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        marker: u32,
+        max_parts: usize,
+    ) -> Result<(Vec<PartSummary>, bool)> {
+        let id = parse_upload_id(upload_id)?;
+        self.set_for(key)
+            .list_parts(bucket, key, id, marker, max_parts)
+            .await
+    }
+
+    /// Completes an upload.
+    pub async fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletePart],
+    ) -> Result<ObjectInfo> {
+        let id = parse_upload_id(upload_id)?;
+        self.set_for(key)
+            .complete_upload(bucket, key, id, parts)
+            .await
+    }
+
+    /// Aborts an upload.
+    pub async fn abort_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<()> {
+        let id = parse_upload_id(upload_id)?;
+        self.set_for(key).abort_upload(bucket, key, id).await
+    }
+
+    /// Lists in-progress uploads of a bucket, ordered by key then initiation time.
+    pub async fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        max_uploads: usize,
+    ) -> Result<UploadPage> {
+        self.sets[0].require_bucket(bucket).await?;
+        let mut records = Vec::new();
+        for set in self.sets.iter() {
+            records.extend(set.uploads(bucket).await);
+        }
+        records.retain(|r| {
+            r.key.starts_with(prefix) && key_marker.is_none_or(|marker| r.key.as_str() > marker)
+        });
+        records.sort_by(|a, b| {
+            (&a.key, a.initiated_unix_nanos).cmp(&(&b.key, b.initiated_unix_nanos))
+        });
+        let mut page = UploadPage::default();
+        for record in records {
+            if page.uploads.len() + page.prefixes.len() == max_uploads {
+                page.truncated = true;
+                break;
+            }
+            if let Some(delimiter) = delimiter.filter(|d| !d.is_empty())
+                && let Some(index) = record.key[prefix.len()..].find(delimiter)
+            {
+                let common = record.key[..prefix.len() + index + delimiter.len()].to_owned();
+                if page.prefixes.last() != Some(&common) {
+                    page.prefixes.push(common);
+                }
+                continue;
+            }
+            page.uploads.push(MultipartUpload {
+                key: record.key,
+                upload_id: record.upload_id.to_string(),
+                initiated_unix_nanos: record.initiated_unix_nanos,
+            });
+        }
+        Ok(page)
+    }
+}

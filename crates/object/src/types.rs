@@ -1,0 +1,94 @@
+//! Values the object layer hands to and receives from the S3 front.
+
+use crate::body::{Body, BodyCheck};
+use std::collections::BTreeMap;
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    /// Bucket name.
+    pub name: String,
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub created_unix_nanos: i64,
+}
+
+/// What is known about one object version without reading its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    /// Last-modified, nanoseconds since the Unix epoch.
+    pub mod_time_unix_nanos: i64,
+    /// System headers and user metadata, lowercase names.
+    pub headers: BTreeMap<String, String>,
+    /// Whole-object checksums: algorithm name to base64 value.
+    pub checksums: BTreeMap<String, String>,
+    /// Number of parts (1 for single PUTs).
+    pub part_count: usize,
+}
+
+/// A new object (or part) to store.
+pub struct PutRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// The body, streamed.
+    pub body: Body,
+    /// Verifies client-declared digests before the commit.
+    pub check: Box<dyn BodyCheck>,
+    /// System headers and user metadata to store.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartUpload {
+    /// Key of the final object.
+    pub key: String,
+    /// Upload id.
+    pub upload_id: String,
+    /// When it was created, nanoseconds since the Unix epoch.
+    pub initiated_unix_nanos: i64,
+}
+
+/// One page of in-progress uploads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadPage {
+    /// Uploads, ordered by key then initiation time.
+    pub uploads: Vec<MultipartUpload>,
+    /// Common prefixes when a delimiter was given.
+    pub prefixes: Vec<String>,
+    /// More uploads follow.
+    pub truncated: bool,
+}
+
+/// An uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSummary {
+    /// Part number.
+    pub number: u32,
+    /// Bytes.
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    /// Upload time, nanoseconds since the Unix epoch.
+    pub mod_time_unix_nanos: i64,
+    /// Checksums of the part.
+    pub checksums: BTreeMap<String, String>,
+}
+
+/// A part named in CompleteMultipartUpload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletePart {
+    /// Part number.
+    pub number: u32,
+    /// ETag as the client sent it (quotes allowed).
+    pub etag: String,
+}

@@ -1,0 +1,94 @@
+//! Bucket operations.
+
+use crate::CairnS3;
+use crate::error::to_s3;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+use time::OffsetDateTime;
+
+/// The owner shown in listings: Cairn is single-tenant, so every bucket belongs to the deployment.
+pub(crate) fn owner() -> Owner {
+    Owner {
+        display_name: Some("cairn".into()),
+        id: Some("02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4".into()),
+    }
+}
+
+pub(crate) fn timestamp_of(unix_nanos: i64) -> Timestamp {
+    Timestamp::from(
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_nanos))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+impl CairnS3 {
+    pub(crate) async fn do_create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let bucket = req.input.bucket;
+        self.store.make_bucket(&bucket).await.map_err(to_s3)?;
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{bucket}")),
+        }))
+    }
+
+    pub(crate) async fn do_head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.store
+            .bucket_info(&req.input.bucket)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some("us-east-1".into()),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.store
+            .delete_bucket(&req.input.bucket)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    pub(crate) async fn do_get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.store
+            .bucket_info(&req.input.bucket)
+            .await
+            .map_err(to_s3)?;
+        // us-east-1 is reported as an empty location constraint, as AWS does.
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint: None,
+        }))
+    }
+
+    pub(crate) async fn do_list_buckets(
+        &self,
+        _req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let buckets = self.store.list_buckets().await.map_err(to_s3)?;
+        let buckets = buckets
+            .into_iter()
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(timestamp_of(b.created_unix_nanos)),
+                bucket_region: None,
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(owner()),
+            ..Default::default()
+        }))
+    }
+}

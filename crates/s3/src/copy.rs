@@ -1,0 +1,212 @@
+//! Server-side copies: CopyObject and UploadPartCopy stream the source through
+//! the normal write path (never buffering the object).
+
+use crate::CairnS3;
+use crate::error::{s3_error, to_s3};
+use crate::headers::{
+    Conditions, StandardHeaders, etag, last_modified, precondition_failed, stored_headers,
+};
+use cairn_object::{Body, NoCheck, ObjectReader, PutRequest};
+use futures::StreamExt;
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+/// Largest object CopyObject copies in one request, as S3: 5 GiB.
+const COPY_BYTES_MAX: u64 = 5 << 30;
+
+fn source_of(copy_source: &CopySource) -> S3Result<(String, String)> {
+    match copy_source {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
+            if version_id.as_deref().is_some_and(|v| v != "null") {
+                return Err(s3_error(
+                    S3ErrorCode::NoSuchVersion,
+                    "versioning is not enabled; only the null version exists",
+                ));
+            }
+            Ok((bucket.to_string(), key.to_string()))
+        }
+        _ => Err(s3_error(
+            S3ErrorCode::NotImplemented,
+            "copy sources other than bucket/key are not supported",
+        )),
+    }
+}
+
+/// Turns an object stream into a request body.
+fn as_body(reader: ObjectReader, offset: u64, length: u64) -> Body {
+    Box::pin(
+        reader
+            .stream(offset, length)
+            .map(|chunk| chunk.map_err(|e| format!("copy source: {e}"))),
+    )
+}
+
+/// Parses `bytes=first-last` of x-amz-copy-source-range against the source size.
+fn parse_copy_range(range: &str, size: u64) -> S3Result<(u64, u64)> {
+    let invalid = || {
+        s3_error(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+        )
+    };
+    let spec = range.trim().strip_prefix("bytes=").ok_or_else(invalid)?;
+    let (first, last) = spec.split_once('-').ok_or_else(invalid)?;
+    let first: u64 = first.parse().map_err(|_| invalid())?;
+    let last: u64 = last.parse().map_err(|_| invalid())?;
+    if first > last {
+        return Err(invalid());
+    }
+    if last >= size {
+        let mut error = s3_error(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        );
+        error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        return Err(error);
+    }
+    Ok((first, last - first + 1))
+}
+
+impl CairnS3 {
+    pub(crate) async fn do_copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        let (source_bucket, source_key) = source_of(&input.copy_source)?;
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        if source_bucket == input.bucket && source_key == input.key && !replace {
+            return Err(s3_error(
+                S3ErrorCode::InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
+        let reader = self
+            .store
+            .open_object(&source_bucket, &source_key)
+            .await
+            .map_err(to_s3)?;
+        let conditions = Conditions {
+            if_match: input.copy_source_if_match,
+            if_none_match: input.copy_source_if_none_match,
+            if_modified_since: input.copy_source_if_modified_since,
+            if_unmodified_since: input.copy_source_if_unmodified_since,
+        };
+        conditions.check(&reader.info, precondition_failed)?;
+        if reader.info.size > COPY_BYTES_MAX {
+            return Err(s3_error(
+                S3ErrorCode::InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+            ));
+        }
+        let headers = if replace {
+            let standard = StandardHeaders {
+                content_type: input.content_type,
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires,
+            };
+            stored_headers(standard, input.metadata)?
+        } else {
+            reader.info.headers.clone()
+        };
+        let size = reader.info.size;
+        let request = PutRequest {
+            bucket: input.bucket,
+            key: input.key,
+            body: as_body(reader, 0, size),
+            check: Box::new(NoCheck),
+            headers,
+        };
+        let info = self.store.put_object(request).await.map_err(to_s3)?;
+        let result = CopyObjectResult {
+            e_tag: Some(etag(&info)),
+            last_modified: Some(last_modified(&info)),
+            ..Default::default()
+        };
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(result),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        let (source_bucket, source_key) = source_of(&input.copy_source)?;
+        let reader = self
+            .store
+            .open_object(&source_bucket, &source_key)
+            .await
+            .map_err(to_s3)?;
+        let conditions = Conditions {
+            if_match: input.copy_source_if_match,
+            if_none_match: input.copy_source_if_none_match,
+            if_modified_since: input.copy_source_if_modified_since,
+            if_unmodified_since: input.copy_source_if_unmodified_since,
+        };
+        conditions.check(&reader.info, precondition_failed)?;
+        let (offset, length) = match &input.copy_source_range {
+            Some(range) => parse_copy_range(range, reader.info.size)?,
+            None => (0, reader.info.size),
+        };
+        if length > COPY_BYTES_MAX {
+            return Err(s3_error(
+                S3ErrorCode::InvalidRequest,
+                "a copied part may be at most 5 GiB",
+            ));
+        }
+        let part_number = u32::try_from(input.part_number)
+            .map_err(|_| s3_error(S3ErrorCode::InvalidArgument, "invalid part number"))?;
+        let request = PutRequest {
+            bucket: input.bucket,
+            key: input.key,
+            body: as_body(reader, offset, length),
+            check: Box::new(NoCheck),
+            headers: Default::default(),
+        };
+        let part = self
+            .store
+            .upload_part(request, &input.upload_id, part_number)
+            .await
+            .map_err(to_s3)?;
+        let result = CopyPartResult {
+            e_tag: Some(ETag::Strong(part.etag)),
+            last_modified: Some(crate::bucket::timestamp_of(part.mod_time_unix_nanos)),
+            ..Default::default()
+        };
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(result),
+            ..Default::default()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_copy_range;
+
+    #[test]
+    fn copy_ranges() {
+        assert_eq!(parse_copy_range("bytes=0-9", 100).expect("valid"), (0, 10));
+        assert_eq!(
+            parse_copy_range("bytes=90-99", 100).expect("valid"),
+            (90, 10)
+        );
+        assert!(parse_copy_range("bytes=90-100", 100).is_err());
+        assert!(parse_copy_range("bytes=5-1", 100).is_err());
+        assert!(parse_copy_range("0-1", 100).is_err());
+    }
+}

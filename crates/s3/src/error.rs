@@ -1,0 +1,64 @@
+//! The one place where internal errors become S3 error codes and HTTP statuses.
+
+use cairn_object::ObjectError;
+use http::StatusCode;
+use s3s::{S3Error, S3ErrorCode};
+
+/// Marks a body error caused by a bad aws-chunked signature, so it maps to SignatureDoesNotMatch.
+pub(crate) const CHUNK_SIGNATURE_ERROR: &str = "chunk signature does not match";
+
+fn custom(code: &'static str, status: StatusCode, message: String) -> S3Error {
+    let mut error = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
+    error.set_status_code(status);
+    error
+}
+
+/// Maps an object-layer error to the S3 error a client expects.
+pub(crate) fn to_s3(error: ObjectError) -> S3Error {
+    let message = error.to_string();
+    let code = match error {
+        ObjectError::BucketNotFound => S3ErrorCode::NoSuchBucket,
+        ObjectError::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
+        ObjectError::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
+        ObjectError::ObjectNotFound => S3ErrorCode::NoSuchKey,
+        ObjectError::InvalidKey(_) => {
+            return custom(
+                "XMinioInvalidObjectName",
+                StatusCode::BAD_REQUEST,
+                format!("Object name contains unsupported characters: {message}"),
+            );
+        }
+        ObjectError::KeyTooLong => S3ErrorCode::KeyTooLongError,
+        ObjectError::WriteQuorum { .. } | ObjectError::ReadQuorum | ObjectError::LockTimeout => {
+            return custom(
+                "SlowDown",
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("Please reduce your request rate: {message}"),
+            );
+        }
+        ObjectError::StorageFull => {
+            return custom("XMinioStorageFull", StatusCode::INSUFFICIENT_STORAGE, "Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.".into());
+        }
+        ObjectError::Unrecoverable(_) | ObjectError::Internal(_) => {
+            tracing::error!(%message, "internal error");
+            S3ErrorCode::InternalError
+        }
+        ObjectError::Body(ref why) if why.contains(CHUNK_SIGNATURE_ERROR) => {
+            S3ErrorCode::SignatureDoesNotMatch
+        }
+        ObjectError::Body(_) => S3ErrorCode::IncompleteBody,
+        ObjectError::BadDigest(_) => S3ErrorCode::BadDigest,
+        ObjectError::EntityTooLarge => S3ErrorCode::EntityTooLarge,
+        ObjectError::UploadNotFound => S3ErrorCode::NoSuchUpload,
+        ObjectError::InvalidPart(_) => S3ErrorCode::InvalidPart,
+        ObjectError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
+        ObjectError::EntityTooSmall { .. } => S3ErrorCode::EntityTooSmall,
+        ObjectError::InvalidArgument(_) => S3ErrorCode::InvalidArgument,
+    };
+    S3Error::with_message(code, message)
+}
+
+/// An S3 error with a code and message.
+pub(crate) fn s3_error(code: S3ErrorCode, message: impl Into<String>) -> S3Error {
+    S3Error::with_message(code, message.into())
+}

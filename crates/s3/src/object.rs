@@ -1,0 +1,306 @@
+//! Single-object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
+
+use crate::digest::{Declared, DigestCheck, response_checksums};
+use crate::error::{s3_error, to_s3};
+use crate::headers::{
+    Conditions, StandardHeaders, etag, last_modified, not_modified, standard_headers,
+    stored_headers, user_metadata,
+};
+use crate::{CairnS3, body_of};
+use cairn_object::{ObjectError, ObjectInfo, PutRequest};
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+/// Largest single PUT, as S3: 5 GiB (bigger objects use multipart).
+const PUT_BYTES_MAX: i64 = 5 << 30;
+/// Most keys one DeleteObjects request may name, as S3.
+const DELETE_KEYS_MAX: usize = 1000;
+
+fn check_storage_class(storage_class: Option<&StorageClass>) -> S3Result<()> {
+    match storage_class.map(StorageClass::as_str) {
+        None | Some("STANDARD" | "REDUCED_REDUNDANCY") => Ok(()),
+        Some(other) => Err(s3_error(
+            S3ErrorCode::InvalidStorageClass,
+            format!("storage class {other} is not supported"),
+        )),
+    }
+}
+
+/// Conditional writes need an atomic check inside the commit; refuse rather than ignore them.
+pub(crate) fn refuse_conditional_write(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<()> {
+    if if_match.is_some() || if_none_match.is_some() {
+        return Err(s3_error(
+            S3ErrorCode::NotImplemented,
+            "conditional writes (If-Match / If-None-Match on PUT) are not supported yet",
+        ));
+    }
+    Ok(())
+}
+
+/// The response fields every GET/HEAD shares.
+struct Described {
+    standard: StandardHeaders,
+    metadata: Option<Metadata>,
+    checksum: Checksum,
+}
+
+fn describe(info: &ObjectInfo) -> Described {
+    Described {
+        standard: standard_headers(&info.headers),
+        metadata: user_metadata(&info.headers),
+        checksum: response_checksums(&info.checksums),
+    }
+}
+
+impl CairnS3 {
+    pub(crate) async fn do_put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = req.input;
+        check_storage_class(input.storage_class.as_ref())?;
+        refuse_conditional_write(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        if input
+            .content_length
+            .is_some_and(|length| length > PUT_BYTES_MAX)
+        {
+            return Err(s3_error(
+                S3ErrorCode::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size of 5 GiB; use multipart upload",
+            ));
+        }
+        let standard = StandardHeaders {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires,
+        };
+        let headers = stored_headers(standard, input.metadata)?;
+        let check = DigestCheck::new(Declared {
+            content_md5: input.content_md5,
+            checksums: Checksum {
+                checksum_crc32: input.checksum_crc32,
+                checksum_crc32c: input.checksum_crc32c,
+                checksum_sha1: input.checksum_sha1,
+                checksum_sha256: input.checksum_sha256,
+                checksum_crc64nvme: input.checksum_crc64nvme,
+                checksum_type: None,
+            },
+            algorithm: input.checksum_algorithm,
+            trailer: req
+                .headers
+                .get("x-amz-trailer")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            trailers: req.trailing_headers,
+        })?;
+        let request = PutRequest {
+            bucket: input.bucket,
+            key: input.key,
+            body: body_of(input.body),
+            check: Box::new(check),
+            headers,
+        };
+        let info = self.store.put_object(request).await.map_err(to_s3)?;
+        let checksum = response_checksums(&info.checksums);
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(etag(&info)),
+            checksum_crc32: checksum.checksum_crc32,
+            checksum_crc32c: checksum.checksum_crc32c,
+            checksum_sha1: checksum.checksum_sha1,
+            checksum_sha256: checksum.checksum_sha256,
+            checksum_crc64nvme: checksum.checksum_crc64nvme,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        if input.part_number.is_some() {
+            return Err(s3_error(
+                S3ErrorCode::NotImplemented,
+                "GET by partNumber is not supported yet; use a Range",
+            ));
+        }
+        let reader = self
+            .store
+            .open_object(&input.bucket, &input.key)
+            .await
+            .map_err(to_s3)?;
+        let info = reader.info.clone();
+        let conditions = Conditions {
+            if_match: input.if_match,
+            if_none_match: input.if_none_match,
+            if_modified_since: input.if_modified_since,
+            if_unmodified_since: input.if_unmodified_since,
+        };
+        conditions.check(&info, not_modified)?;
+        let (start, end, content_range) = match input.range {
+            None => (0, info.size, None),
+            Some(range) => {
+                let span = range.check(info.size).map_err(|_| {
+                    let mut error = s3_error(
+                        S3ErrorCode::InvalidRange,
+                        "The requested range is not satisfiable",
+                    );
+                    error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+                    error
+                })?;
+                let content_range = format!("bytes {}-{}/{}", span.start, span.end - 1, info.size);
+                (span.start, span.end, Some(content_range))
+            }
+        };
+        let whole = content_range.is_none();
+        let body = reader.stream(start, end - start);
+        let described = describe(&info);
+        let checksum = if whole {
+            described.checksum
+        } else {
+            Checksum::default()
+        };
+        let standard = described.standard;
+        let mut response = S3Response::new(GetObjectOutput {
+            body: Some(StreamingBlob::wrap(body)),
+            content_length: Some(i64::try_from(end - start).unwrap_or(i64::MAX)),
+            content_range,
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(etag(&info)),
+            last_modified: Some(last_modified(&info)),
+            metadata: described.metadata,
+            content_type: input.response_content_type.or(standard.content_type),
+            content_encoding: input
+                .response_content_encoding
+                .or(standard.content_encoding),
+            content_disposition: input
+                .response_content_disposition
+                .or(standard.content_disposition),
+            content_language: input
+                .response_content_language
+                .or(standard.content_language),
+            cache_control: input.response_cache_control.or(standard.cache_control),
+            expires: input.response_expires.or(standard.expires),
+            parts_count: (info.part_count > 1).then(|| info.part_count as i32),
+            checksum_crc32: checksum.checksum_crc32,
+            checksum_crc32c: checksum.checksum_crc32c,
+            checksum_sha1: checksum.checksum_sha1,
+            checksum_sha256: checksum.checksum_sha256,
+            checksum_crc64nvme: checksum.checksum_crc64nvme,
+            ..Default::default()
+        });
+        if !whole {
+            response.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(response)
+    }
+
+    pub(crate) async fn do_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        let info = self
+            .store
+            .object_info(&input.bucket, &input.key)
+            .await
+            .map_err(to_s3)?;
+        let conditions = Conditions {
+            if_match: input.if_match,
+            if_none_match: input.if_none_match,
+            if_modified_since: input.if_modified_since,
+            if_unmodified_since: input.if_unmodified_since,
+        };
+        conditions.check(&info, not_modified)?;
+        let described = describe(&info);
+        let standard = described.standard;
+        let checksum = described.checksum;
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(i64::try_from(info.size).unwrap_or(i64::MAX)),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(etag(&info)),
+            last_modified: Some(last_modified(&info)),
+            metadata: described.metadata,
+            content_type: input.response_content_type.or(standard.content_type),
+            content_encoding: input
+                .response_content_encoding
+                .or(standard.content_encoding),
+            content_disposition: input
+                .response_content_disposition
+                .or(standard.content_disposition),
+            content_language: input
+                .response_content_language
+                .or(standard.content_language),
+            cache_control: input.response_cache_control.or(standard.cache_control),
+            expires: input.response_expires.or(standard.expires),
+            parts_count: (info.part_count > 1).then(|| info.part_count as i32),
+            checksum_crc32: checksum.checksum_crc32,
+            checksum_crc32c: checksum.checksum_crc32c,
+            checksum_sha1: checksum.checksum_sha1,
+            checksum_sha256: checksum.checksum_sha256,
+            checksum_crc64nvme: checksum.checksum_crc64nvme,
+            ..Default::default()
+        }))
+    }
+
+    /// Deletes one key; a missing key is success, as in S3.
+    async fn delete_key(&self, bucket: &str, key: &str) -> S3Result<()> {
+        match self.store.delete_object(bucket, key).await {
+            Ok(()) | Err(ObjectError::ObjectNotFound) => Ok(()),
+            Err(error) => Err(to_s3(error)),
+        }
+    }
+
+    pub(crate) async fn do_delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
+        self.delete_key(&input.bucket, &input.key).await?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    pub(crate) async fn do_delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        if input.delete.objects.len() > DELETE_KEYS_MAX {
+            return Err(s3_error(
+                S3ErrorCode::MalformedXML,
+                format!("a delete request may name at most {DELETE_KEYS_MAX} keys"),
+            ));
+        }
+        self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for object in input.delete.objects {
+            match self.delete_key(&input.bucket, &object.key).await {
+                Ok(()) if !quiet => deleted.push(DeletedObject {
+                    key: Some(object.key),
+                    ..Default::default()
+                }),
+                Ok(()) => {}
+                Err(error) => errors.push(Error {
+                    code: Some(error.code().as_str().to_owned()),
+                    key: Some(object.key),
+                    message: error.message().map(str::to_owned),
+                    version_id: None,
+                }),
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: Some(errors),
+            ..Default::default()
+        }))
+    }
+}

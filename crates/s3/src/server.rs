@@ -1,0 +1,199 @@
+//! The HTTP server: accepts connections (TCP_NODELAY on every socket), answers the
+//! MinIO-compatible health endpoints, hands everything else to the s3s service,
+//! stamps `x-amz-request-id` on every response and logs one line per request.
+
+use crate::CairnS3;
+use cairn_object::ObjectStore;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use s3s::Body;
+use s3s::auth::SimpleAuth;
+use s3s::host::SingleDomain;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+
+/// How long in-flight requests may run after shutdown is requested.
+const SHUTDOWN_GRACE_MS: u64 = 10_000;
+/// Pause after a failed accept (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF_MS: u64 = 50;
+
+/// What the S3 server needs besides the store.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Root access key.
+    pub access_key: String,
+    /// Root secret key.
+    pub secret_key: String,
+    /// Base domain for virtual-host-style requests (`bucket.domain`), if any.
+    pub domain: Option<String>,
+}
+
+struct State {
+    s3: S3Service,
+    store: ObjectStore,
+    /// Prefix of request ids: the server's start time, so ids differ across restarts.
+    id_prefix: u64,
+    next_id: AtomicU64,
+}
+
+/// Builds the s3s service for `store`.
+fn s3_service(store: ObjectStore, config: &ServerConfig) -> std::io::Result<S3Service> {
+    let mut builder = S3ServiceBuilder::new(CairnS3::new(store));
+    builder.set_auth(SimpleAuth::from_single(
+        config.access_key.clone(),
+        config.secret_key.clone(),
+    ));
+    if let Some(domain) = &config.domain {
+        let host = SingleDomain::new(domain)
+            .map_err(|e| std::io::Error::other(format!("invalid domain {domain:?}: {e}")))?;
+        builder.set_host(host);
+    }
+    Ok(builder.build())
+}
+
+/// Serves S3 on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    store: ObjectStore,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let state = Arc::new(State {
+        s3: s3_service(store.clone(), &config)?,
+        store,
+        id_prefix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs(),
+        next_id: AtomicU64::new(1),
+    });
+    let builder = Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(ACCEPT_BACKOFF_MS)).await;
+                        continue;
+                    }
+                };
+                // Small responses otherwise wait ~40 ms on delayed ACKs.
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::warn!(%error, "cannot set TCP_NODELAY");
+                }
+                let state = Arc::clone(&state);
+                let service = hyper::service::service_fn(move |request| handle(Arc::clone(&state), request));
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(
+        Duration::from_millis(SHUTDOWN_GRACE_MS),
+        graceful.shutdown(),
+    )
+    .await
+    .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within the shutdown grace period");
+    }
+    Ok(())
+}
+
+async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let request_id = format!(
+        "{:X}{:08X}",
+        state.id_prefix,
+        state.next_id.fetch_add(1, Ordering::Relaxed)
+    );
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let bytes_in = content_length(request.headers());
+    let mut response = if let Some(check) = path.strip_prefix("/minio/health/") {
+        health(&state.store, &method, check).await
+    } else {
+        match state.s3.call(request.map(Body::from)).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(%request_id, ?error, "request failed outside the S3 layer");
+                status_only(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amz-request-id", value);
+    }
+    response
+        .headers_mut()
+        .insert(http::header::SERVER, HeaderValue::from_static("Cairn"));
+    let status = response.status().as_u16();
+    let bytes_out = content_length(response.headers());
+    tracing::info!(
+        target: "cairn::request",
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status,
+        bytes_in,
+        bytes_out,
+        duration_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    Ok(response)
+}
+
+fn content_length(headers: &http::HeaderMap) -> u64 {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn status_only(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// MinIO's health endpoints: `live` (the process answers), `ready` and `cluster`
+/// (a write quorum of drives answers in every set), `cluster/read` (a read quorum does).
+async fn health(store: &ObjectStore, method: &Method, check: &str) -> Response<Body> {
+    if method != Method::GET && method != Method::HEAD {
+        return status_only(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let healthy = match check {
+        "live" => true,
+        "ready" | "cluster" => store.quorum_status().await.write,
+        "cluster/read" => store.quorum_status().await.read,
+        _ => return status_only(StatusCode::NOT_FOUND),
+    };
+    status_only(if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    })
+}
