@@ -21,9 +21,7 @@ pub struct RootCredentials {
 
 impl std::fmt::Debug for RootCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RootCredentials")
-            .field("access_key", &self.access_key)
-            .finish_non_exhaustive()
+        f.debug_struct("RootCredentials").field("access_key", &self.access_key).finish_non_exhaustive()
     }
 }
 
@@ -44,22 +42,12 @@ pub enum CredentialsError {
 }
 
 /// Reads credentials through `lookup` (the environment in production).
-pub fn from_lookup(
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<RootCredentials, CredentialsError> {
-    let pick = |ours: &str, theirs: &str| {
-        lookup(ours)
-            .or_else(|| lookup(theirs))
-            .filter(|v| !v.is_empty())
-    };
+pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<RootCredentials, CredentialsError> {
+    let pick = |ours: &str, theirs: &str| lookup(ours).or_else(|| lookup(theirs)).filter(|v| !v.is_empty());
     let user = pick("CAIRN_ROOT_USER", "MINIO_ROOT_USER");
     let password = pick("CAIRN_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD");
     let (access_key, secret_key, is_default) = match (user, password) {
-        (None, None) => (
-            DEFAULT_CREDENTIAL.to_owned(),
-            DEFAULT_CREDENTIAL.to_owned(),
-            true,
-        ),
+        (None, None) => (DEFAULT_CREDENTIAL.to_owned(), DEFAULT_CREDENTIAL.to_owned(), true),
         (Some(user), Some(password)) => (user, password, false),
         _ => return Err(CredentialsError::Incomplete),
     };
@@ -69,11 +57,7 @@ pub fn from_lookup(
     if secret_key.len() < SECRET_KEY_BYTES_MIN {
         return Err(CredentialsError::SecretTooShort);
     }
-    Ok(RootCredentials {
-        access_key,
-        secret_key,
-        is_default,
-    })
+    Ok(RootCredentials { access_key, secret_key, is_default })
 }
 
 #[cfg(test)]
@@ -82,29 +66,17 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         move |name| map.get(name).cloned()
     }
 
     #[test]
     fn reads_ours_then_minio() {
-        let ours = from_lookup(env(&[
-            ("CAIRN_ROOT_USER", "admin"),
-            ("CAIRN_ROOT_PASSWORD", "s3cr3t-pass"),
-        ]))
-        .expect("valid");
-        assert_eq!(
-            (ours.access_key.as_str(), ours.is_default),
-            ("admin", false)
-        );
-        let minio = from_lookup(env(&[
-            ("MINIO_ROOT_USER", "mini"),
-            ("MINIO_ROOT_PASSWORD", "password1"),
-        ]))
-        .expect("valid");
+        let ours =
+            from_lookup(env(&[("CAIRN_ROOT_USER", "admin"), ("CAIRN_ROOT_PASSWORD", "s3cr3t-pass")])).expect("valid");
+        assert_eq!((ours.access_key.as_str(), ours.is_default), ("admin", false));
+        let minio =
+            from_lookup(env(&[("MINIO_ROOT_USER", "mini"), ("MINIO_ROOT_PASSWORD", "password1")])).expect("valid");
         assert_eq!(minio.access_key, "mini");
         assert!(from_lookup(env(&[])).expect("default").is_default);
     }
@@ -112,23 +84,15 @@ mod tests {
     #[test]
     fn refuses_weak_or_partial() {
         assert_eq!(
-            from_lookup(env(&[
-                ("CAIRN_ROOT_USER", "admin"),
-                ("CAIRN_ROOT_PASSWORD", "short")
-            ]))
-            .unwrap_err(),
+            from_lookup(env(&[("CAIRN_ROOT_USER", "admin"), ("CAIRN_ROOT_PASSWORD", "short")])).expect_err("refused"),
             CredentialsError::SecretTooShort
         );
         assert_eq!(
-            from_lookup(env(&[("CAIRN_ROOT_USER", "admin")])).unwrap_err(),
+            from_lookup(env(&[("CAIRN_ROOT_USER", "admin")])).expect_err("refused"),
             CredentialsError::Incomplete
         );
         assert_eq!(
-            from_lookup(env(&[
-                ("CAIRN_ROOT_USER", "ab"),
-                ("CAIRN_ROOT_PASSWORD", "longenough")
-            ]))
-            .unwrap_err(),
+            from_lookup(env(&[("CAIRN_ROOT_USER", "ab"), ("CAIRN_ROOT_PASSWORD", "longenough")])).expect_err("refused"),
             CredentialsError::AccessKeyTooShort
         );
     }

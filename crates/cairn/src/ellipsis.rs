@@ -34,10 +34,7 @@ fn find_ranges(argument: &str) -> Result<Vec<Range>, EllipsisError> {
     let mut ranges = Vec::new();
     let mut cursor = 0;
     while let Some(open) = argument[cursor..].find('{').map(|i| i + cursor) {
-        let close = argument[open..]
-            .find('}')
-            .map(|i| i + open)
-            .ok_or_else(malformed)?;
+        let close = argument[open..].find('}').map(|i| i + open).ok_or_else(malformed)?;
         let inner = &argument[open + 1..close];
         let (low, high) = inner.split_once("...").ok_or_else(malformed)?;
         let start: u64 = low.parse().map_err(|_| malformed())?;
@@ -45,17 +42,8 @@ fn find_ranges(argument: &str) -> Result<Vec<Range>, EllipsisError> {
         if end < start {
             return Err(EllipsisError::Backwards(argument.to_owned()));
         }
-        let width = if low.starts_with('0') && low.len() > 1 {
-            low.len()
-        } else {
-            0
-        };
-        ranges.push(Range {
-            span: (open, close + 1),
-            start,
-            end,
-            width,
-        });
+        let width = if low.starts_with('0') && low.len() > 1 { low.len() } else { 0 };
+        ranges.push(Range { span: (open, close + 1), start, end, width });
         cursor = close + 1;
     }
     Ok(ranges)
@@ -75,17 +63,13 @@ pub fn expand(argument: &str) -> Result<Vec<String>, EllipsisError> {
         results = results
             .iter()
             .flat_map(|prefix| {
-                (range.start..=range.end)
-                    .map(move |n| format!("{prefix}{literal}{n:0width$}", width = range.width))
+                (range.start..=range.end).map(move |n| format!("{prefix}{literal}{n:0width$}", width = range.width))
             })
             .collect();
         tail_start = range.span.1;
     }
     let tail = &argument[tail_start..];
-    Ok(results
-        .into_iter()
-        .map(|prefix| format!("{prefix}{tail}"))
-        .collect())
+    Ok(results.into_iter().map(|prefix| format!("{prefix}{tail}")).collect())
 }
 
 #[cfg(test)]
@@ -95,46 +79,20 @@ mod tests {
     #[test]
     fn expands_ranges_and_padding() {
         assert_eq!(expand("/data").expect("valid"), vec!["/data"]);
-        assert_eq!(
-            expand("./d{1...3}").expect("valid"),
-            vec!["./d1", "./d2", "./d3"]
-        );
-        assert_eq!(
-            expand("/mnt/d{08...10}").expect("valid"),
-            vec!["/mnt/d08", "/mnt/d09", "/mnt/d10"]
-        );
+        assert_eq!(expand("./d{1...3}").expect("valid"), vec!["./d1", "./d2", "./d3"]);
+        assert_eq!(expand("/mnt/d{08...10}").expect("valid"), vec!["/mnt/d08", "/mnt/d09", "/mnt/d10"]);
         assert_eq!(
             expand("http://host{1...2}:9000/d{1...2}").expect("valid"),
-            vec![
-                "http://host1:9000/d1",
-                "http://host1:9000/d2",
-                "http://host2:9000/d1",
-                "http://host2:9000/d2"
-            ]
+            vec!["http://host1:9000/d1", "http://host1:9000/d2", "http://host2:9000/d1", "http://host2:9000/d2"]
         );
     }
 
     #[test]
     fn refuses_malformed_ranges() {
-        assert!(matches!(
-            expand("/d{1..4}"),
-            Err(EllipsisError::Malformed(_))
-        ));
-        assert!(matches!(
-            expand("/d{a...4}"),
-            Err(EllipsisError::Malformed(_))
-        ));
-        assert!(matches!(
-            expand("/d{1...4"),
-            Err(EllipsisError::Malformed(_))
-        ));
-        assert!(matches!(
-            expand("/d{4...1}"),
-            Err(EllipsisError::Backwards(_))
-        ));
-        assert!(matches!(
-            expand("/d{1...100000}"),
-            Err(EllipsisError::TooMany(_))
-        ));
+        assert!(matches!(expand("/d{1..4}"), Err(EllipsisError::Malformed(_))));
+        assert!(matches!(expand("/d{a...4}"), Err(EllipsisError::Malformed(_))));
+        assert!(matches!(expand("/d{1...4"), Err(EllipsisError::Malformed(_))));
+        assert!(matches!(expand("/d{4...1}"), Err(EllipsisError::Backwards(_))));
+        assert!(matches!(expand("/d{1...100000}"), Err(EllipsisError::TooMany(_))));
     }
 }

@@ -25,13 +25,8 @@ pub struct ServerArgs {
 
 /// Turns `:9000` into `0.0.0.0:9000`, as MinIO does.
 pub fn parse_address(address: &str) -> Result<SocketAddr, String> {
-    let full = if address.starts_with(':') {
-        format!("0.0.0.0{address}")
-    } else {
-        address.to_owned()
-    };
-    full.parse()
-        .map_err(|_| format!("invalid address {address:?}; use host:port or :port"))
+    let full = if address.starts_with(':') { format!("0.0.0.0{address}") } else { address.to_owned() };
+    full.parse().map_err(|_| format!("invalid address {address:?}; use host:port or :port"))
 }
 
 fn init_logging() {
@@ -39,46 +34,31 @@ fn init_logging() {
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 /// Raises the open-file limit to its hard maximum: every connection and shard file is a descriptor.
 fn raise_file_limit() {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    let raised = rustix::process::Rlimit {
-        current: limit.maximum,
-        maximum: limit.maximum,
-    };
+    let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
     if let Err(error) = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised) {
         tracing::warn!(%error, "cannot raise the open-file limit");
     }
 }
 
 fn env_first(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|name| std::env::var(name).ok())
-        .filter(|v| !v.is_empty())
+    names.iter().find_map(|name| std::env::var(name).ok()).filter(|v| !v.is_empty())
 }
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServerArgs) -> Result<(), String> {
     init_logging();
     raise_file_limit();
-    let root =
-        credentials::from_lookup(|name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+    let root = credentials::from_lookup(|name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
     if root.is_default {
         tracing::warn!("=================================================================");
-        tracing::warn!(
-            "WARNING: running with the well-known default credentials minioadmin:minioadmin."
-        );
-        tracing::warn!(
-            "Anyone can read and write every bucket. Set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD."
-        );
+        tracing::warn!("WARNING: running with the well-known default credentials minioadmin:minioadmin.");
+        tracing::warn!("Anyone can read and write every bucket. Set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD.");
         tracing::warn!("=================================================================");
     }
     let mut paths = Vec::new();
@@ -95,16 +75,11 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         let drive = LocalDrive::open(path).map_err(|e| format!("drive {path}: {e}"))?;
         drives.push(Arc::new(drive));
     }
-    let parity = match env_first(&[
-        "CAIRN_STORAGE_CLASS_STANDARD",
-        "MINIO_STORAGE_CLASS_STANDARD",
-    ]) {
+    let parity = match env_first(&["CAIRN_STORAGE_CLASS_STANDARD", "MINIO_STORAGE_CLASS_STANDARD"]) {
         Some(value) => Some(parse_storage_class(&value).map_err(|e| e.to_string())?),
         None => None,
     };
-    let store = ObjectStore::open(drives, parity)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = ObjectStore::open(drives, parity).await.map_err(|e| e.to_string())?;
     let layout = store.layout();
     tracing::info!(
         deployment = %store.deployment_id(),
@@ -115,9 +90,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         "storage ready"
     );
     let address = parse_address(&args.address)?;
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(console = %args.console_address, "the web console is not part of this build yet");
     // Printed on stdout so scripts and tests can find an ephemeral port.
@@ -127,9 +100,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         secret_key: root.secret_key,
         domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]),
     };
-    cairn_s3::serve(listener, store, config, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    cairn_s3::serve(listener, store, config, shutdown_signal()).await.map_err(|e| e.to_string())?;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -156,10 +127,7 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(
-            parse_address(":9000").expect("valid").to_string(),
-            "0.0.0.0:9000"
-        );
+        assert_eq!(parse_address(":9000").expect("valid").to_string(), "0.0.0.0:9000");
         assert_eq!(parse_address("127.0.0.1:0").expect("valid").port(), 0);
         assert!(parse_address("nonsense").is_err());
     }

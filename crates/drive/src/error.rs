@@ -51,9 +51,7 @@ impl DriveError {
             io::ErrorKind::NotFound => DriveError::FileNotFound,
             io::ErrorKind::StorageFull => DriveError::DiskFull,
             io::ErrorKind::InvalidFilename => DriveError::KeyTooLong,
-            _ if source.raw_os_error() == Some(libc::ENOSPC)
-                || source.raw_os_error() == Some(libc::EDQUOT) =>
-            {
+            _ if source.raw_os_error() == Some(libc::ENOSPC) || source.raw_os_error() == Some(libc::EDQUOT) => {
                 DriveError::DiskFull
             }
             _ if source.raw_os_error() == Some(libc::ENAMETOOLONG) => DriveError::KeyTooLong,

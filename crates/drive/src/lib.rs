@@ -23,8 +23,7 @@ mod local;
 mod path;
 
 pub use api::{
-    CommitRequest, DiskInfo, Drive, PartSource, ShardReader, ShardWriter, VolumeInfo, WalkEntry,
-    WalkOptions,
+    CommitRequest, DiskInfo, Drive, PartSource, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
 };
 pub use error::DriveError;
 pub use local::LocalDrive;

@@ -38,24 +38,18 @@ pub fn validate_key(key: &str) -> Result<Vec<String>, DriveError> {
     let mut segments: Vec<String> = Vec::new();
     for segment in body.split('/') {
         if segment.is_empty() {
-            return Err(DriveError::InvalidKey(
-                "key has an empty path segment (leading '/' or '//')",
-            ));
+            return Err(DriveError::InvalidKey("key has an empty path segment (leading '/' or '//')"));
         }
         if segment == "." || segment == ".." {
             return Err(DriveError::InvalidKey("key has a '.' or '..' path segment"));
         }
         if segment == META_FILE_NAME || segment.ends_with(DIR_OBJECT_SUFFIX) {
-            return Err(DriveError::InvalidKey(
-                "key has a path segment reserved by the server",
-            ));
+            return Err(DriveError::InvalidKey("key has a path segment reserved by the server"));
         }
         segments.push(segment.to_owned());
     }
     if is_dir_object {
-        let last = segments
-            .last_mut()
-            .expect("split yields at least one segment");
+        let last = segments.last_mut().expect("split yields at least one segment");
         last.push_str(DIR_OBJECT_SUFFIX);
     }
     if segments.iter().any(|s| s.len() > SEGMENT_BYTES_MAX) {
@@ -83,27 +77,16 @@ pub(crate) fn validate_volume(volume: &str) -> Result<(), DriveError> {
         && volume.len() <= SEGMENT_BYTES_MAX
         && !volume.starts_with('.')
         && volume.bytes().all(allowed);
-    if ok {
-        Ok(())
-    } else {
-        Err(DriveError::InvalidKey("invalid volume name"))
-    }
+    if ok { Ok(()) } else { Err(DriveError::InvalidKey("invalid volume name")) }
 }
 
 /// Checks a path inside the system volume built by Cairn itself (upload ids, uuids):
 /// relative, only normal components.
 pub fn validate_sys_path(path: &str) -> Result<(), DriveError> {
     let relative = Path::new(path);
-    let normal = !path.is_empty()
-        && !path.contains('\0')
-        && relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-    if normal {
-        Ok(())
-    } else {
-        Err(DriveError::InvalidKey("invalid system path"))
-    }
+    let normal =
+        !path.is_empty() && !path.contains('\0') && relative.components().all(|c| matches!(c, Component::Normal(_)));
+    if normal { Ok(()) } else { Err(DriveError::InvalidKey("invalid system path")) }
 }
 
 /// The directory that holds `key`'s metadata and data in `volume` under `root`.
@@ -113,10 +96,7 @@ pub(crate) fn object_dir(root: &Path, volume: &str, key: &str) -> Result<PathBuf
     for segment in validate_key(key)? {
         path.push(segment);
     }
-    assert!(
-        path.starts_with(root.join(volume)),
-        "validated key escaped its volume"
-    );
+    assert!(path.starts_with(root.join(volume)), "validated key escaped its volume");
     Ok(path)
 }
 
@@ -133,44 +113,19 @@ mod tests {
 
     #[test]
     fn hostile_keys_are_refused() {
-        for key in [
-            "",
-            "../etc/passwd",
-            "a/../../b",
-            "a//b",
-            "/abs",
-            "a/./b",
-            "a\0b",
-            "a/xl.meta",
-            "x__XLDIR__/y",
-        ] {
+        for key in ["", "../etc/passwd", "a/../../b", "a//b", "/abs", "a/./b", "a\0b", "a/xl.meta", "x__XLDIR__/y"] {
             assert!(validate_key(key).is_err(), "{key:?} should be refused");
         }
-        assert!(matches!(
-            validate_key(&"k".repeat(1025)),
-            Err(DriveError::KeyTooLong)
-        ));
-        assert!(matches!(
-            validate_key(&"k".repeat(256)),
-            Err(DriveError::KeyTooLong)
-        ));
+        assert!(matches!(validate_key(&"k".repeat(1025)), Err(DriveError::KeyTooLong)));
+        assert!(matches!(validate_key(&"k".repeat(256)), Err(DriveError::KeyTooLong)));
     }
 
     #[test]
     fn ordinary_keys_are_accepted() {
-        assert_eq!(
-            validate_key("a/b/c.txt").expect("valid"),
-            vec!["a", "b", "c.txt"]
-        );
-        assert_eq!(
-            validate_key("folder/").expect("valid"),
-            vec!["folder__XLDIR__"]
-        );
+        assert_eq!(validate_key("a/b/c.txt").expect("valid"), vec!["a", "b", "c.txt"]);
+        assert_eq!(validate_key("folder/").expect("valid"), vec!["folder__XLDIR__"]);
         assert_eq!(validate_key("日本/ü ñ.txt").expect("valid").len(), 2);
-        assert_eq!(
-            validate_key("back\\slash").expect("valid"),
-            vec!["back\\slash"]
-        );
+        assert_eq!(validate_key("back\\slash").expect("valid"), vec!["back\\slash"]);
         assert_eq!(decode_segment("folder__XLDIR__"), "folder/");
     }
 

@@ -25,10 +25,7 @@ pub(crate) fn shard_hash(shard: &[u8]) -> [u8; BITROT_HASH_BYTES] {
 pub fn verify_frame(frame: &[u8], shard_len: usize) -> Result<&[u8], ErasureError> {
     let expected = BITROT_HASH_BYTES.saturating_add(shard_len);
     if frame.len() != expected {
-        return Err(ErasureError::FrameLength {
-            expected,
-            actual: frame.len(),
-        });
+        return Err(ErasureError::FrameLength { expected, actual: frame.len() });
     }
     let (hash, shard) = frame.split_at(BITROT_HASH_BYTES);
     if hash != shard_hash(shard) {
@@ -40,10 +37,7 @@ pub fn verify_frame(frame: &[u8], shard_len: usize) -> Result<&[u8], ErasureErro
 /// Fills in the hash of every frame in `frames`, a run of frames of
 /// `frame_len` bytes each whose hash slots were left as placeholders.
 pub(crate) fn seal_frames(frames: &mut [u8], frame_len: usize) {
-    assert!(
-        frame_len >= BITROT_HASH_BYTES,
-        "a frame holds at least its hash"
-    );
+    assert!(frame_len >= BITROT_HASH_BYTES, "a frame holds at least its hash");
     assert_eq!(frames.len() % frame_len, 0, "frames must be whole");
     for frame in frames.chunks_exact_mut(frame_len) {
         let (hash, shard) = frame.split_at_mut(BITROT_HASH_BYTES);
@@ -66,30 +60,15 @@ mod tests {
     #[test]
     fn frame_round_trips_and_hash_is_big_endian() {
         let frame = frame_shard(b"shard bytes!");
-        assert_eq!(
-            &frame[..BITROT_HASH_BYTES],
-            &xxh3_128(b"shard bytes!").to_be_bytes()
-        );
+        assert_eq!(&frame[..BITROT_HASH_BYTES], &xxh3_128(b"shard bytes!").to_be_bytes());
         assert_eq!(verify_frame(&frame, 12), Ok(&b"shard bytes!"[..]));
     }
 
     #[test]
     fn wrong_length_is_rejected() {
         let frame = frame_shard(b"abcd");
-        assert_eq!(
-            verify_frame(&frame, 6),
-            Err(ErasureError::FrameLength {
-                expected: 22,
-                actual: 20
-            })
-        );
-        assert_eq!(
-            verify_frame(&frame[..19], 4),
-            Err(ErasureError::FrameLength {
-                expected: 20,
-                actual: 19
-            })
-        );
+        assert_eq!(verify_frame(&frame, 6), Err(ErasureError::FrameLength { expected: 22, actual: 20 }));
+        assert_eq!(verify_frame(&frame[..19], 4), Err(ErasureError::FrameLength { expected: 20, actual: 19 }));
     }
 
     #[test]

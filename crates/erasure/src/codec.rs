@@ -32,22 +32,15 @@ pub(crate) fn with_encoder<R>(
     shard_len: usize,
     f: impl FnOnce(&mut ReedSolomonEncoder) -> Result<R, ErasureError>,
 ) -> Result<R, ErasureError> {
-    assert!(
-        parity > 0,
-        "reed-solomon-simd needs at least one recovery shard"
-    );
+    assert!(parity > 0, "reed-solomon-simd needs at least one recovery shard");
     ENCODER.with(|cell| {
         let mut slot = cell.borrow_mut();
         let encoder = match slot.as_mut() {
             Some(encoder) => {
-                encoder
-                    .reset(data, parity, shard_len)
-                    .map_err(ErasureError::codec)?;
+                encoder.reset(data, parity, shard_len).map_err(ErasureError::codec)?;
                 encoder
             }
-            None => slot.insert(
-                ReedSolomonEncoder::new(data, parity, shard_len).map_err(ErasureError::codec)?,
-            ),
+            None => slot.insert(ReedSolomonEncoder::new(data, parity, shard_len).map_err(ErasureError::codec)?),
         };
         f(encoder)
     })
@@ -63,22 +56,15 @@ pub(crate) fn with_decoder<R>(
     shard_len: usize,
     f: impl FnOnce(&mut ReedSolomonDecoder) -> Result<R, ErasureError>,
 ) -> Result<R, ErasureError> {
-    assert!(
-        parity > 0,
-        "reed-solomon-simd needs at least one recovery shard"
-    );
+    assert!(parity > 0, "reed-solomon-simd needs at least one recovery shard");
     DECODER.with(|cell| {
         let mut slot = cell.borrow_mut();
         let decoder = match slot.as_mut() {
             Some(decoder) => {
-                decoder
-                    .reset(data, parity, shard_len)
-                    .map_err(ErasureError::codec)?;
+                decoder.reset(data, parity, shard_len).map_err(ErasureError::codec)?;
                 decoder
             }
-            None => slot.insert(
-                ReedSolomonDecoder::new(data, parity, shard_len).map_err(ErasureError::codec)?,
-            ),
+            None => slot.insert(ReedSolomonDecoder::new(data, parity, shard_len).map_err(ErasureError::codec)?),
         };
         f(decoder)
     })
@@ -94,9 +80,7 @@ pub(crate) fn compute_parity(
 ) -> Result<(), ErasureError> {
     with_encoder(data_shards.len(), parity, shard_len, |encoder| {
         for shard in data_shards {
-            encoder
-                .add_original_shard(shard)
-                .map_err(ErasureError::codec)?;
+            encoder.add_original_shard(shard).map_err(ErasureError::codec)?;
         }
         let result = encoder.encode().map_err(ErasureError::codec)?;
         for (index, recovery) in result.recovery_iter().enumerate() {

@@ -47,17 +47,8 @@ impl Erasure {
     ///
     /// # Panics
     /// If `index >= total_shards()` or `block_len > block_size()`.
-    pub fn verify_shard<'a>(
-        &self,
-        index: usize,
-        frame: &'a [u8],
-        block_len: usize,
-    ) -> Result<&'a [u8], ErasureError> {
-        assert!(
-            index < self.total_shards(),
-            "shard index {index} out of range for {} shards",
-            self.total_shards()
-        );
+    pub fn verify_shard<'a>(&self, index: usize, frame: &'a [u8], block_len: usize) -> Result<&'a [u8], ErasureError> {
+        assert!(index < self.total_shards(), "shard index {index} out of range for {} shards", self.total_shards());
         verify_frame(frame, self.shard_len(block_len)).map_err(|_| ErasureError::Corrupt { index })
     }
 
@@ -76,11 +67,7 @@ impl Erasure {
     /// # Panics
     /// If `framed.len() != total_shards()` or `block_len` is not in
     /// `1..=block_size()`.
-    pub fn decode_block(
-        &self,
-        framed: &[Option<Bytes>],
-        block_len: usize,
-    ) -> Result<DecodedBlock, ErasureError> {
+    pub fn decode_block(&self, framed: &[Option<Bytes>], block_len: usize) -> Result<DecodedBlock, ErasureError> {
         let survey = self.survey(framed, block_len);
         let shard_len = self.shard_len(block_len);
         let data = self.data_shards();
@@ -95,16 +82,9 @@ impl Erasure {
             (Some(frame), Some(_)) if block_len <= shard_len && !reconstructed => {
                 frame.slice(BITROT_HASH_BYTES..BITROT_HASH_BYTES + block_len)
             }
-            _ => {
-                self.with_data_shards(&survey, shard_len, |shards| Ok(concat(shards, block_len)))?
-            }
+            _ => self.with_data_shards(&survey, shard_len, |shards| Ok(concat(shards, block_len)))?,
         };
-        Ok(DecodedBlock {
-            data: bytes,
-            corrupt: survey.corrupt,
-            missing: survey.missing,
-            reconstructed,
-        })
+        Ok(DecodedBlock { data: bytes, corrupt: survey.corrupt, missing: survey.missing, reconstructed })
     }
 
     /// For healing: rebuilds every shard's frame (data and parity) of a block of
@@ -120,11 +100,7 @@ impl Erasure {
     /// # Panics
     /// If `framed.len() != total_shards()` or `block_len` is not in
     /// `1..=block_size()`.
-    pub fn reconstruct_all(
-        &self,
-        framed: &[Option<Bytes>],
-        block_len: usize,
-    ) -> Result<Vec<Bytes>, ErasureError> {
+    pub fn reconstruct_all(&self, framed: &[Option<Bytes>], block_len: usize) -> Result<Vec<Bytes>, ErasureError> {
         let survey = self.survey(framed, block_len);
         let shard_len = self.shard_len(block_len);
         let data = self.data_shards();
@@ -141,15 +117,10 @@ impl Erasure {
                 // yields exactly the parity frames in order.
                 frames.extend(framed[data..].iter().flatten().cloned());
             } else {
-                codec::compute_parity(
-                    data_shards,
-                    self.parity_shards(),
-                    shard_len,
-                    |parity_index, shard| {
-                        let index = data + parity_index;
-                        frames.push(reuse_or_frame(&framed[index], survey.shards[index], shard));
-                    },
-                )?;
+                codec::compute_parity(data_shards, self.parity_shards(), shard_len, |parity_index, shard| {
+                    let index = data + parity_index;
+                    frames.push(reuse_or_frame(&framed[index], survey.shards[index], shard));
+                })?;
             }
             assert_eq!(frames.len(), total, "one frame per shard");
             Ok(frames)
@@ -158,23 +129,15 @@ impl Erasure {
 
     /// Checks the arguments of a decode and verifies every present frame.
     fn survey<'a>(&self, framed: &'a [Option<Bytes>], block_len: usize) -> Survey<'a> {
-        assert_eq!(
-            framed.len(),
-            self.total_shards(),
-            "framed must hold one slot per shard"
-        );
+        assert_eq!(framed.len(), self.total_shards(), "framed must hold one slot per shard");
         assert!(
             block_len >= 1 && block_len <= self.block_size(),
             "block_len must be 1..={}, got {block_len}",
             self.block_size()
         );
         let shard_len = self.shard_len(block_len);
-        let mut survey = Survey {
-            shards: [None; MAX_TOTAL_SHARDS],
-            valid: 0,
-            corrupt: Vec::new(),
-            missing: Vec::new(),
-        };
+        let mut survey =
+            Survey { shards: [None; MAX_TOTAL_SHARDS], valid: 0, corrupt: Vec::new(), missing: Vec::new() };
         for (index, frame) in framed.iter().enumerate() {
             match frame {
                 None => survey.missing.push(index),
@@ -201,17 +164,11 @@ impl Erasure {
     ) -> Result<R, ErasureError> {
         let data = self.data_shards();
         if survey.valid < data {
-            return Err(ErasureError::TooFewShards {
-                needed: data,
-                available: survey.valid,
-            });
+            return Err(ErasureError::TooFewShards { needed: data, available: survey.valid });
         }
         if survey.shards[..data].iter().all(Option::is_some) {
             let mut shards: [&[u8]; MAX_TOTAL_SHARDS] = [&[]; MAX_TOTAL_SHARDS];
-            for (slot, shard) in shards
-                .iter_mut()
-                .zip(survey.shards[..data].iter().flatten())
-            {
+            for (slot, shard) in shards.iter_mut().zip(survey.shards[..data].iter().flatten()) {
                 *slot = shard;
             }
             return f(&shards[..data]);
@@ -245,9 +202,8 @@ impl Erasure {
             }
             let mut shards: [&[u8]; MAX_TOTAL_SHARDS] = [&[]; MAX_TOTAL_SHARDS];
             for (index, (slot, shard)) in shards.iter_mut().zip(&restored[..data]).enumerate() {
-                *slot = shard.ok_or_else(|| {
-                    ErasureError::Codec(format!("decoder did not restore data shard {index}"))
-                })?;
+                *slot =
+                    shard.ok_or_else(|| ErasureError::Codec(format!("decoder did not restore data shard {index}")))?;
             }
             f(&shards[..data])
         })
@@ -326,20 +282,8 @@ mod tests {
         let frames = e.encode_block(b"x").expect("encode");
         // Shard 0 alone holds the whole 1-byte block, but quorum still applies.
         let framed = vec![Some(frames[0].clone()), None, None];
-        assert_eq!(
-            e.decode_block(&framed, 1),
-            Err(ErasureError::TooFewShards {
-                needed: 2,
-                available: 1
-            })
-        );
-        assert_eq!(
-            e.reconstruct_all(&framed, 1),
-            Err(ErasureError::TooFewShards {
-                needed: 2,
-                available: 1
-            })
-        );
+        assert_eq!(e.decode_block(&framed, 1), Err(ErasureError::TooFewShards { needed: 2, available: 1 }));
+        assert_eq!(e.reconstruct_all(&framed, 1), Err(ErasureError::TooFewShards { needed: 2, available: 1 }));
     }
 
     #[test]
@@ -350,13 +294,7 @@ mod tests {
         assert_eq!(&decoded.data[..], b"0123456789");
         let mut framed = some(&frames);
         framed[1] = None;
-        assert_eq!(
-            e.decode_block(&framed, 10),
-            Err(ErasureError::TooFewShards {
-                needed: 3,
-                available: 2
-            })
-        );
+        assert_eq!(e.decode_block(&framed, 10), Err(ErasureError::TooFewShards { needed: 3, available: 2 }));
         assert_eq!(e.reconstruct_all(&some(&frames), 10), Ok(frames));
     }
 
@@ -367,15 +305,9 @@ mod tests {
         assert_eq!(e.verify_shard(1, &frames[1], 6), Ok(&b"ef\0\0"[..]));
         let mut rotten = frames[2].to_vec();
         rotten[BITROT_HASH_BYTES] ^= 0x40;
-        assert_eq!(
-            e.verify_shard(2, &rotten, 6),
-            Err(ErasureError::Corrupt { index: 2 })
-        );
+        assert_eq!(e.verify_shard(2, &rotten, 6), Err(ErasureError::Corrupt { index: 2 }));
         // A 2-byte block has 2-byte shards, so a 4-byte shard's frame is too long.
-        assert_eq!(
-            e.verify_shard(0, &frames[0], 2),
-            Err(ErasureError::Corrupt { index: 0 })
-        );
+        assert_eq!(e.verify_shard(0, &frames[0], 2), Err(ErasureError::Corrupt { index: 0 }));
     }
 
     #[test]
@@ -384,18 +316,13 @@ mod tests {
         let frames = e.encode_block(b"abc").expect("encode");
         let decoded = e.decode_block(&some(&frames), 3).expect("decode");
         assert_eq!(&decoded.data[..], b"abc");
-        assert_eq!(
-            decoded.data.as_ptr(),
-            frames[0][BITROT_HASH_BYTES..].as_ptr()
-        );
+        assert_eq!(decoded.data.as_ptr(), frames[0][BITROT_HASH_BYTES..].as_ptr());
     }
 
     #[test]
     fn one_mib_block_round_trip() {
         let e = Erasure::new(2, 2, 1 << 20).expect("valid layout");
-        let block: Vec<u8> = (0..1u32 << 20)
-            .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[3])
-            .collect();
+        let block: Vec<u8> = (0..1u32 << 20).map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[3]).collect();
         let frames = e.encode_block(&block).expect("encode");
         let mut framed = some(&frames);
         framed[0] = None;

@@ -64,17 +64,11 @@ impl Erasure {
                 Ok(())
             })?;
         }
-        assert_eq!(
-            buf.len(),
-            self.total_shards() * frame_len,
-            "every shard produced exactly one frame"
-        );
+        assert_eq!(buf.len(), self.total_shards() * frame_len, "every shard produced exactly one frame");
 
         seal_frames(&mut buf, frame_len);
         let buf = Bytes::from(buf);
-        Ok((0..self.total_shards())
-            .map(|index| buf.slice(index * frame_len..(index + 1) * frame_len))
-            .collect())
+        Ok((0..self.total_shards()).map(|index| buf.slice(index * frame_len..(index + 1) * frame_len)).collect())
     }
 }
 

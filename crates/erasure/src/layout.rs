@@ -33,11 +33,7 @@ impl Erasure {
     /// Requires `data_shards >= 1`, `data_shards + parity_shards <=
     /// MAX_TOTAL_SHARDS` and `block_size_bytes >= 1`; otherwise returns
     /// [`ErasureError::InvalidLayout`].
-    pub fn new(
-        data_shards: usize,
-        parity_shards: usize,
-        block_size_bytes: usize,
-    ) -> Result<Self, ErasureError> {
+    pub fn new(data_shards: usize, parity_shards: usize, block_size_bytes: usize) -> Result<Self, ErasureError> {
         let total = data_shards.saturating_add(parity_shards);
         if data_shards == 0 || total > MAX_TOTAL_SHARDS || block_size_bytes == 0 {
             return Err(ErasureError::InvalidLayout {
@@ -46,11 +42,7 @@ impl Erasure {
                 block_size: block_size_bytes,
             });
         }
-        Ok(Self {
-            data_shards,
-            parity_shards,
-            block_size_bytes,
-        })
+        Ok(Self { data_shards, parity_shards, block_size_bytes })
     }
 
     /// Number of data shards (`>= 1`).
@@ -104,8 +96,7 @@ impl Erasure {
         // usize -> u64 is lossless on every target Cairn supports (<= 64-bit).
         let block = self.block_size_bytes as u64;
         let full_blocks = part_size / block;
-        let tail = usize::try_from(part_size % block)
-            .expect("remainder is below block_size, which is a usize");
+        let tail = usize::try_from(part_size % block).expect("remainder is below block_size, which is a usize");
         let mut size = full_blocks * self.frame_len(self.block_size_bytes) as u64;
         if tail > 0 {
             size += self.frame_len(tail) as u64;
@@ -129,16 +120,10 @@ mod tests {
         assert!(Erasure::new(1, 0, 1).is_ok());
         assert!(Erasure::new(8, 8, 1 << 20).is_ok());
         assert!(Erasure::new(16, 0, 1).is_ok());
-        for (data, parity, block_size) in
-            [(0, 2, 1024), (9, 8, 1024), (2, 2, 0), (1, usize::MAX, 1)]
-        {
+        for (data, parity, block_size) in [(0, 2, 1024), (9, 8, 1024), (2, 2, 0), (1, usize::MAX, 1)] {
             assert_eq!(
                 Erasure::new(data, parity, block_size),
-                Err(ErasureError::InvalidLayout {
-                    data,
-                    parity,
-                    block_size
-                })
+                Err(ErasureError::InvalidLayout { data, parity, block_size })
             );
         }
     }
@@ -186,9 +171,7 @@ mod tests {
 
     #[test]
     fn shard_file_size_is_sum_of_frames_and_offsets_line_up() {
-        for (data, parity, block_size) in
-            [(1, 0, 1), (1, 0, 7), (2, 1, 10), (3, 2, 64), (5, 3, 1000)]
-        {
+        for (data, parity, block_size) in [(1, 0, 1), (1, 0, 7), (2, 1, 10), (3, 2, 64), (5, 3, 1000)] {
             let e = Erasure::new(data, parity, block_size).expect("valid layout");
             for part_size in 0..(4 * block_size as u64 + 3) {
                 let mut remaining = part_size;
@@ -201,11 +184,7 @@ mod tests {
                     remaining -= block_len;
                     index += 1;
                 }
-                assert_eq!(
-                    e.shard_file_size(part_size),
-                    offset,
-                    "{e:?} part {part_size}"
-                );
+                assert_eq!(e.shard_file_size(part_size), offset, "{e:?} part {part_size}");
             }
         }
     }

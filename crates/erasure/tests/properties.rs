@@ -22,15 +22,12 @@ struct Case {
 /// Layouts with 1..=8 data and 0..=4 parity shards, and a block of 1 byte,
 /// exactly a full block, or anything in between.
 fn case() -> impl Strategy<Value = Case> {
-    (1usize..=8, 0usize..=4, 1usize..=MAX_BLOCK_SIZE_BYTES).prop_flat_map(
-        |(data, parity, block_size)| {
-            let erasure =
-                Erasure::new(data, parity, block_size).expect("strategy yields valid layouts");
-            prop_oneof![Just(1), Just(block_size), 1..=block_size]
-                .prop_flat_map(|len| vec(any::<u8>(), len))
-                .prop_map(move |block| Case { erasure, block })
-        },
-    )
+    (1usize..=8, 0usize..=4, 1usize..=MAX_BLOCK_SIZE_BYTES).prop_flat_map(|(data, parity, block_size)| {
+        let erasure = Erasure::new(data, parity, block_size).expect("strategy yields valid layouts");
+        prop_oneof![Just(1), Just(block_size), 1..=block_size]
+            .prop_flat_map(|len| vec(any::<u8>(), len))
+            .prop_map(move |block| Case { erasure, block })
+    })
 }
 
 /// How one shard is damaged.
@@ -93,11 +90,7 @@ fn apply(frames: &[Bytes], damaged: &[(usize, Damage)]) -> Vec<Option<Bytes>> {
 }
 
 fn indices(damaged: &[(usize, Damage)], dropped: bool) -> Vec<usize> {
-    damaged
-        .iter()
-        .filter(|(_, how)| matches!(how, Damage::Drop) == dropped)
-        .map(|(index, _)| *index)
-        .collect()
+    damaged.iter().filter(|(_, how)| matches!(how, Damage::Drop) == dropped).map(|(index, _)| *index).collect()
 }
 
 /// Decodes and heals `case` after `damaged` and checks everything comes back.
@@ -107,20 +100,14 @@ fn assert_survives(case: &Case, damaged: &[(usize, Damage)]) -> Result<(), TestC
     prop_assert_eq!(frames.len(), erasure.total_shards());
     let framed = apply(&frames, damaged);
 
-    let decoded = erasure
-        .decode_block(&framed, block.len())
-        .expect("decode within parity");
+    let decoded = erasure.decode_block(&framed, block.len()).expect("decode within parity");
     prop_assert_eq!(&decoded.data[..], &block[..]);
     prop_assert_eq!(decoded.missing, indices(damaged, true));
     prop_assert_eq!(decoded.corrupt, indices(damaged, false));
-    let data_hit = damaged
-        .iter()
-        .any(|(index, _)| *index < erasure.data_shards());
+    let data_hit = damaged.iter().any(|(index, _)| *index < erasure.data_shards());
     prop_assert_eq!(decoded.reconstructed, data_hit);
 
-    let healed = erasure
-        .reconstruct_all(&framed, block.len())
-        .expect("heal within parity");
+    let healed = erasure.reconstruct_all(&framed, block.len()).expect("heal within parity");
     prop_assert_eq!(healed, frames);
     Ok(())
 }

@@ -20,9 +20,7 @@ fn mib_per_s(bytes: usize, secs: f64) -> f64 {
 #[test]
 #[ignore = "timing, run by hand in release mode"]
 fn encode_decode_throughput_1mib() {
-    let block: Vec<u8> = (0..BLOCK_SIZE_BYTES)
-        .map(|i| (i.wrapping_mul(31) >> 3) as u8)
-        .collect();
+    let block: Vec<u8> = (0..BLOCK_SIZE_BYTES).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
     for (data, parity) in [(2, 2), (2, 1), (4, 2), (1, 1)] {
         let erasure = Erasure::new(data, parity, BLOCK_SIZE_BYTES).expect("valid layout");
 
@@ -36,11 +34,7 @@ fn encode_decode_throughput_1mib() {
         let all: Vec<Option<Bytes>> = frames.iter().cloned().map(Some).collect();
         let start = Instant::now();
         for _ in 0..ROUNDS {
-            black_box(
-                erasure
-                    .decode_block(black_box(&all), BLOCK_SIZE_BYTES)
-                    .expect("decode"),
-            );
+            black_box(erasure.decode_block(black_box(&all), BLOCK_SIZE_BYTES).expect("decode"));
         }
         let fast = start.elapsed().as_secs_f64();
 
@@ -48,11 +42,7 @@ fn encode_decode_throughput_1mib() {
         degraded[0] = None;
         let start = Instant::now();
         for _ in 0..ROUNDS {
-            black_box(
-                erasure
-                    .decode_block(black_box(&degraded), BLOCK_SIZE_BYTES)
-                    .expect("decode"),
-            );
+            black_box(erasure.decode_block(black_box(&degraded), BLOCK_SIZE_BYTES).expect("decode"));
         }
         let slow = start.elapsed().as_secs_f64();
 

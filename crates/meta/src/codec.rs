@@ -22,8 +22,7 @@ pub fn encode_record<T: Serialize>(magic: [u8; 4], value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&magic);
     out.extend_from_slice(&RECORD_FORMAT_VERSION.to_le_bytes());
-    rmp_serde::encode::write_named(&mut out, value)
-        .expect("serialising plain data into a Vec cannot fail");
+    rmp_serde::encode::write_named(&mut out, value).expect("serialising plain data into a Vec cannot fail");
     out
 }
 
@@ -37,10 +36,7 @@ pub fn decode_record<T: DeserializeOwned>(magic: [u8; 4], bytes: &[u8]) -> Resul
     }
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
     if version > RECORD_FORMAT_VERSION {
-        return Err(MetaError::UnsupportedVersion {
-            found: version,
-            supported: RECORD_FORMAT_VERSION,
-        });
+        return Err(MetaError::UnsupportedVersion { found: version, supported: RECORD_FORMAT_VERSION });
     }
     rmp_serde::from_slice(&bytes[HEADER_BYTES..]).map_err(|e| MetaError::Body(e.to_string()))
 }

@@ -28,8 +28,7 @@ impl FormatFile {
 
     /// Decodes, refusing versions newer than this build.
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::MetaError> {
-        let format: FormatFile =
-            serde_json::from_slice(bytes).map_err(|e| crate::MetaError::Body(e.to_string()))?;
+        let format: FormatFile = serde_json::from_slice(bytes).map_err(|e| crate::MetaError::Body(e.to_string()))?;
         if format.version > FORMAT_VERSION {
             return Err(crate::MetaError::UnsupportedVersion {
                 found: u16::try_from(format.version).unwrap_or(u16::MAX),
@@ -41,11 +40,9 @@ impl FormatFile {
 
     /// Where this drive sits: (set index, drive index in the set).
     pub fn position(&self) -> Option<(usize, usize)> {
-        self.sets.iter().enumerate().find_map(|(set, drives)| {
-            drives
-                .iter()
-                .position(|d| *d == self.this)
-                .map(|d| (set, d))
-        })
+        self.sets
+            .iter()
+            .enumerate()
+            .find_map(|(set, drives)| drives.iter().position(|d| *d == self.this).map(|d| (set, d)))
     }
 }

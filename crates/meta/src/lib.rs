@@ -14,8 +14,7 @@ mod object;
 mod upload;
 
 pub use codec::{
-    BUCKET_MAGIC, OBJECT_MAGIC, PART_MAGIC, RECORD_FORMAT_VERSION, UPLOAD_MAGIC, decode_record,
-    encode_record,
+    BUCKET_MAGIC, OBJECT_MAGIC, PART_MAGIC, RECORD_FORMAT_VERSION, UPLOAD_MAGIC, decode_record, encode_record,
 };
 pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};

@@ -69,9 +69,7 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Metadata holding a single version.
     pub fn single(version: ObjectVersion) -> Self {
-        Self {
-            versions: vec![version],
-        }
+        Self { versions: vec![version] }
     }
 
     /// The newest version, if any.
@@ -128,45 +126,26 @@ mod tests {
             proptest::collection::btree_map("[a-z0-9-]{1,20}", "\\PC{0,40}", 0..6),
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
         )
-            .prop_map(
-                |(
-                    version,
-                    mod_time,
+            .prop_map(|(version, mod_time, size, etag, data_dir, (k, m, block), parts, headers, inline)| {
+                ObjectVersion {
+                    version_id: version.map(Uuid::from_u128),
+                    mod_time_unix_nanos: mod_time,
                     size,
                     etag,
-                    data_dir,
-                    (k, m, block),
-                    parts,
+                    data_dir: data_dir.map(Uuid::from_u128),
+                    erasure: ErasureInfo {
+                        data_shards: k,
+                        parity_shards: m,
+                        block_size_bytes: block,
+                        shard_index: 0,
+                        distribution: (0..k + m).collect(),
+                    },
+                    parts: parts.into_iter().map(|(number, size, etag)| PartInfo { number, size, etag }).collect(),
+                    checksums: headers.iter().take(2).map(|(k, v)| (k.to_uppercase(), v.clone())).collect(),
                     headers,
-                    inline,
-                )| {
-                    ObjectVersion {
-                        version_id: version.map(Uuid::from_u128),
-                        mod_time_unix_nanos: mod_time,
-                        size,
-                        etag,
-                        data_dir: data_dir.map(Uuid::from_u128),
-                        erasure: ErasureInfo {
-                            data_shards: k,
-                            parity_shards: m,
-                            block_size_bytes: block,
-                            shard_index: 0,
-                            distribution: (0..k + m).collect(),
-                        },
-                        parts: parts
-                            .into_iter()
-                            .map(|(number, size, etag)| PartInfo { number, size, etag })
-                            .collect(),
-                        checksums: headers
-                            .iter()
-                            .take(2)
-                            .map(|(k, v)| (k.to_uppercase(), v.clone()))
-                            .collect(),
-                        headers,
-                        inline_data: inline.map(Bytes::from),
-                    }
-                },
-            )
+                    inline_data: inline.map(Bytes::from),
+                }
+            })
     }
 
     proptest! {
@@ -189,24 +168,11 @@ mod tests {
 
     #[test]
     fn wrong_kind_and_newer_version_are_refused() {
-        let bucket = BucketRecord {
-            name: "b".into(),
-            created_unix_nanos: 1,
-        }
-        .encode();
-        assert!(matches!(
-            ObjectMeta::decode(&bucket),
-            Err(MetaError::WrongMagic { .. })
-        ));
+        let bucket = BucketRecord { name: "b".into(), created_unix_nanos: 1 }.encode();
+        assert!(matches!(ObjectMeta::decode(&bucket), Err(MetaError::WrongMagic { .. })));
         let mut newer = ObjectMeta::default().encode();
         newer[4] = 9;
-        assert!(matches!(
-            ObjectMeta::decode(&newer),
-            Err(MetaError::UnsupportedVersion { found: 9, .. })
-        ));
-        assert!(matches!(
-            ObjectMeta::decode(b"CX"),
-            Err(MetaError::Truncated)
-        ));
+        assert!(matches!(ObjectMeta::decode(&newer), Err(MetaError::UnsupportedVersion { found: 9, .. })));
+        assert!(matches!(ObjectMeta::decode(b"CX"), Err(MetaError::Truncated)));
     }
 }

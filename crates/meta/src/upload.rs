@@ -79,10 +79,7 @@ mod tests {
             headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
             checksum_algorithm: Some("CRC32".into()),
         };
-        assert_eq!(
-            UploadRecord::decode(&upload.encode()).expect("decodes"),
-            upload
-        );
+        assert_eq!(UploadRecord::decode(&upload.encode()).expect("decodes"), upload);
         let part = PartRecord {
             number: 3,
             size: 5 << 20,

@@ -44,12 +44,7 @@ pub(crate) struct BlockReader {
 
 impl BlockReader {
     pub(crate) fn new(body: Body) -> Self {
-        Self {
-            body,
-            pending: Bytes::new(),
-            finished: false,
-            total_bytes: 0,
-        }
+        Self { body, pending: Bytes::new(), finished: false, total_bytes: 0 }
     }
 
     /// The next block of exactly `size` bytes, or a shorter last block, or None at the end.
@@ -96,9 +91,7 @@ mod tests {
     use super::*;
 
     fn body_of(chunks: Vec<&'static [u8]>) -> Body {
-        Box::pin(futures::stream::iter(
-            chunks.into_iter().map(|c| Ok(Bytes::from_static(c))),
-        ))
+        Box::pin(futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from_static(c)))))
     }
 
     #[tokio::test]
@@ -108,27 +101,14 @@ mod tests {
         while let Some(block) = reader.next_block(4).await.expect("no error") {
             blocks.push(block);
         }
-        assert_eq!(
-            blocks,
-            vec![
-                Bytes::from_static(b"abcd"),
-                Bytes::from_static(b"efgh"),
-                Bytes::from_static(b"i")
-            ]
-        );
+        assert_eq!(blocks, vec![Bytes::from_static(b"abcd"), Bytes::from_static(b"efgh"), Bytes::from_static(b"i")]);
         assert_eq!(reader.total_bytes, 9);
     }
 
     #[tokio::test]
     async fn body_errors_surface() {
-        let body: Body = Box::pin(futures::stream::iter(vec![
-            Ok(Bytes::from_static(b"ab")),
-            Err("reset".to_owned()),
-        ]));
+        let body: Body = Box::pin(futures::stream::iter(vec![Ok(Bytes::from_static(b"ab")), Err("reset".to_owned())]));
         let mut reader = BlockReader::new(body);
-        assert!(matches!(
-            reader.next_block(4).await,
-            Err(ObjectError::Body(_))
-        ));
+        assert!(matches!(reader.next_block(4).await, Err(ObjectError::Body(_))));
     }
 }

@@ -45,37 +45,27 @@ impl Layout {
     /// `parity_override` is the `EC:n` storage class, if set.
     pub fn for_drives(drive_count: usize, parity_override: Option<usize>) -> Result<Self> {
         if drive_count == 0 {
-            return Err(ObjectError::InvalidArgument(
-                "at least one drive is needed".into(),
-            ));
+            return Err(ObjectError::InvalidArgument("at least one drive is needed".into()));
         }
         let drives_per_set = (SET_DRIVES_MIN..=SET_DRIVES_MAX.min(drive_count))
             .rev()
-            .find(|size| drive_count % size == 0 && (*size > 1 || drive_count == 1))
+            .find(|size| drive_count.is_multiple_of(*size) && (*size > 1 || drive_count == 1))
             .ok_or_else(|| {
                 ObjectError::InvalidArgument(format!(
                     "{drive_count} drives cannot be split into equal erasure sets of 2 to 16 drives; use a multiple of a size between 2 and 16"
                 ))
             })?;
         let parity = parity_override.unwrap_or_else(|| parity_for_set_size(drives_per_set));
-        if drives_per_set > 1
-            && (parity == 0 && parity_override.is_none() || parity > drives_per_set / 2)
-        {
+        if drives_per_set > 1 && (parity == 0 && parity_override.is_none() || parity > drives_per_set / 2) {
             return Err(ObjectError::InvalidArgument(format!(
                 "parity EC:{parity} does not fit a set of {drives_per_set} drives; use EC:1 to EC:{}",
                 drives_per_set / 2
             )));
         }
         if drives_per_set == 1 && parity != 0 {
-            return Err(ObjectError::InvalidArgument(
-                "a single drive cannot hold parity; use EC:0".into(),
-            ));
+            return Err(ObjectError::InvalidArgument("a single drive cannot hold parity; use EC:0".into()));
         }
-        Ok(Self {
-            sets: drive_count / drives_per_set,
-            drives_per_set,
-            parity,
-        })
+        Ok(Self { sets: drive_count / drives_per_set, drives_per_set, parity })
     }
 
     /// Data shards per object (k).
@@ -90,11 +80,7 @@ impl Layout {
 
     /// Drives that must commit a write: k, or k + 1 when k == m (so two halves cannot both win).
     pub fn write_quorum(&self) -> usize {
-        if self.data() == self.parity {
-            self.data() + 1
-        } else {
-            self.data()
-        }
+        if self.data() == self.parity { self.data() + 1 } else { self.data() }
     }
 }
 
@@ -104,11 +90,7 @@ pub fn parse_storage_class(value: &str) -> Result<usize> {
         .trim()
         .strip_prefix("EC:")
         .and_then(|n| n.parse::<usize>().ok())
-        .ok_or_else(|| {
-            ObjectError::InvalidArgument(format!(
-                "storage class {value:?} is not of the form EC:<parity>"
-            ))
-        })
+        .ok_or_else(|| ObjectError::InvalidArgument(format!("storage class {value:?} is not of the form EC:<parity>")))
 }
 
 #[cfg(test)]
@@ -119,32 +101,18 @@ mod tests {
     fn default_layouts() {
         let four = Layout::for_drives(4, None).expect("valid");
         assert_eq!(
-            (
-                four.sets,
-                four.drives_per_set,
-                four.parity,
-                four.write_quorum(),
-                four.read_quorum()
-            ),
+            (four.sets, four.drives_per_set, four.parity, four.write_quorum(), four.read_quorum()),
             (1, 4, 2, 3, 2)
         );
         let three = Layout::for_drives(3, None).expect("valid");
-        assert_eq!(
-            (three.parity, three.write_quorum(), three.read_quorum()),
-            (1, 2, 2)
-        );
+        assert_eq!((three.parity, three.write_quorum(), three.read_quorum()), (1, 2, 2));
         let one = Layout::for_drives(1, None).expect("valid");
         assert_eq!((one.parity, one.write_quorum()), (0, 1));
         let many = Layout::for_drives(32, None).expect("valid");
         assert_eq!((many.sets, many.drives_per_set, many.parity), (2, 16, 4));
         assert!(Layout::for_drives(17, None).is_err());
         assert!(Layout::for_drives(4, Some(3)).is_err());
-        assert_eq!(
-            Layout::for_drives(4, Some(1))
-                .expect("valid")
-                .write_quorum(),
-            3
-        );
+        assert_eq!(Layout::for_drives(4, Some(1)).expect("valid").write_quorum(), 3);
         assert_eq!(parse_storage_class("EC:2").expect("valid"), 2);
         assert!(parse_storage_class("RRS").is_err());
     }

@@ -67,6 +67,9 @@ pub enum ObjectError {
         /// The offending part.
         part_number: u32,
     },
+    /// A conditional write's condition does not hold.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(&'static str),
     /// An argument is out of range (part number, layout, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -21,22 +21,14 @@ pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout) -
     let found = join_all(drives.iter().map(|drive| async move {
         match drive.read_sys_file(FORMAT_FILE).await {
             Ok(bytes) => FormatFile::decode(&bytes).map(Some).map_err(|e| {
-                ObjectError::InvalidArgument(format!(
-                    "drive {}: unreadable {FORMAT_FILE}: {e}",
-                    drive.endpoint()
-                ))
+                ObjectError::InvalidArgument(format!("drive {}: unreadable {FORMAT_FILE}: {e}", drive.endpoint()))
             }),
             Err(DriveError::FileNotFound) => Ok(None),
-            Err(error) => Err(ObjectError::InvalidArgument(format!(
-                "drive {}: {error}",
-                drive.endpoint()
-            ))),
+            Err(error) => Err(ObjectError::InvalidArgument(format!("drive {}: {error}", drive.endpoint()))),
         }
     }))
     .await;
-    let formats = found
-        .into_iter()
-        .collect::<Result<Vec<Option<FormatFile>>>>()?;
+    let formats = found.into_iter().collect::<Result<Vec<Option<FormatFile>>>>()?;
 
     let reference = match formats.iter().flatten().next() {
         Some(existing) => existing.clone(),
@@ -44,9 +36,7 @@ pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout) -
             version: FORMAT_VERSION,
             deployment_id: Uuid::new_v4(),
             this: Uuid::nil(),
-            sets: (0..layout.sets)
-                .map(|_| (0..layout.drives_per_set).map(|_| Uuid::new_v4()).collect())
-                .collect(),
+            sets: (0..layout.sets).map(|_| (0..layout.drives_per_set).map(|_| Uuid::new_v4()).collect()).collect(),
         },
     };
     let shape: Vec<usize> = reference.sets.iter().map(Vec::len).collect();
@@ -60,8 +50,7 @@ pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout) -
         )));
     }
     for (position, (drive, format)) in drives.iter().zip(&formats).enumerate() {
-        let expected =
-            reference.sets[position / layout.drives_per_set][position % layout.drives_per_set];
+        let expected = reference.sets[position / layout.drives_per_set][position % layout.drives_per_set];
         match format {
             Some(format) if format.deployment_id != reference.deployment_id => {
                 return Err(ObjectError::InvalidArgument(format!(
@@ -81,9 +70,7 @@ pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout) -
             None => {
                 let mut own = reference.clone();
                 own.this = expected;
-                drive
-                    .write_sys_file(FORMAT_FILE, Bytes::from(own.encode()))
-                    .await?;
+                drive.write_sys_file(FORMAT_FILE, Bytes::from(own.encode())).await?;
                 tracing::info!(drive = drive.endpoint(), deployment = %reference.deployment_id, "formatted drive");
             }
         }

@@ -18,15 +18,15 @@ mod types;
 
 pub use body::{Body, BodyCheck, NoCheck};
 pub use config::{
-    BLOCK_SIZE_BYTES, INLINE_BYTES_MAX, Layout, PART_SIZE_BYTES_MIN, PARTS_MAX,
-    parity_for_set_size, parse_storage_class,
+    BLOCK_SIZE_BYTES, INLINE_BYTES_MAX, Layout, PART_SIZE_BYTES_MIN, PARTS_MAX, parity_for_set_size,
+    parse_storage_class,
 };
 pub use error::ObjectError;
 pub use list::{ListPage, ListRequest};
 pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{ObjectStore, QuorumStatus, StoreStats};
 pub use types::{
-    BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
+    BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage, WriteCondition,
 };
 
 /// Result of object-layer operations.

@@ -3,6 +3,7 @@
 //! so memory stays bounded by one directory and one page.
 
 use crate::Result;
+use crate::config::Layout;
 use crate::quorum::pick_version;
 use crate::set::{ErasureSet, object_info};
 use crate::types::ObjectInfo;
@@ -71,23 +72,19 @@ struct SetWalk {
     receivers: Vec<mpsc::Receiver<cairn_drive::Result<WalkEntry>>>,
     heads: Vec<Option<WalkEntry>>,
     exhausted: Vec<bool>,
-    quorum: usize,
+    layout: Layout,
 }
 
 impl SetWalk {
     fn start(set: &ErasureSet, bucket: &str, options: &WalkOptions) -> Self {
-        let receivers: Vec<_> = set
-            .drives
-            .iter()
-            .map(|drive| drive.walk(bucket, options.clone()))
-            .collect();
+        let receivers: Vec<_> = set.drives.iter().map(|drive| drive.walk(bucket, options.clone())).collect();
         let drives = receivers.len();
         Self {
             bucket: bucket.to_owned(),
             receivers,
             heads: vec![None; drives],
             exhausted: vec![false; drives],
-            quorum: set.layout.read_quorum(),
+            layout: set.layout,
         }
     }
 
@@ -121,28 +118,21 @@ impl SetWalk {
                     holders += 1;
                     match head.take() {
                         Some(WalkEntry::Object { meta, .. }) => {
-                            metas.push(
-                                ObjectMeta::decode(&meta)
-                                    .map_err(|e| DriveError::Corrupt(e.to_string())),
-                            );
+                            metas.push(ObjectMeta::decode(&meta).map_err(|e| DriveError::Corrupt(e.to_string())));
                         }
                         Some(WalkEntry::Prefix(_)) => prefix = true,
                         None => {}
                     }
                 }
             }
-            if holders < self.quorum {
+            if holders < self.layout.read_quorum() {
                 continue; // Seen on too few drives: a leftover of an incomplete write or delete.
             }
             if prefix {
                 return Some(Listed::Prefix(smallest));
             }
-            if let Ok((version, _)) = pick_version(&metas, self.quorum) {
-                return Some(Listed::Object(object_info(
-                    &self.bucket,
-                    &smallest,
-                    &version,
-                )));
+            if let Ok((version, _)) = pick_version(&metas, &self.layout) {
+                return Some(Listed::Object(object_info(&self.bucket, &smallest, &version)));
             }
         }
     }
@@ -157,16 +147,9 @@ pub(crate) struct StoreWalk {
 
 impl StoreWalk {
     pub(crate) fn start(sets: &[Arc<ErasureSet>], bucket: &str, options: &WalkOptions) -> Self {
-        let sets: Vec<SetWalk> = sets
-            .iter()
-            .map(|set| SetWalk::start(set, bucket, options))
-            .collect();
+        let sets: Vec<SetWalk> = sets.iter().map(|set| SetWalk::start(set, bucket, options)).collect();
         let count = sets.len();
-        Self {
-            sets,
-            heads: vec![None; count],
-            exhausted: vec![false; count],
-        }
+        Self { sets, heads: vec![None; count], exhausted: vec![false; count] }
     }
 
     pub(crate) async fn next(&mut self) -> Option<Listed> {
@@ -176,13 +159,7 @@ impl StoreWalk {
                 self.exhausted[s] = self.heads[s].is_none();
             }
         }
-        let smallest = self
-            .heads
-            .iter()
-            .flatten()
-            .map(Listed::key)
-            .min()?
-            .to_owned();
+        let smallest = self.heads.iter().flatten().map(Listed::key).min()?.to_owned();
         let mut chosen = None;
         for head in &mut self.heads {
             if head.as_ref().is_some_and(|e| e.key() == smallest) {
@@ -208,31 +185,23 @@ pub(crate) async fn list_page(sets: &[Arc<ErasureSet>], request: &ListRequest) -
         recursive: !slash_delimited,
     };
     let mut walk = StoreWalk::start(sets, &request.bucket, &options);
-    let delimiter = request
-        .delimiter
-        .as_deref()
-        .filter(|d| !d.is_empty() && !slash_delimited);
+    let delimiter = request.delimiter.as_deref().filter(|d| !d.is_empty() && !slash_delimited);
     let mut last_prefix: Option<String> = None;
     let mut count = 0;
     while let Some(entry) = walk.next().await {
         let entry = match (entry, delimiter) {
-            (Listed::Object(info), Some(delimiter)) => {
-                match common_prefix(&request.prefix, &info.key, delimiter) {
-                    Some(prefix) => {
-                        let seen = last_prefix.as_deref() == Some(prefix.as_str())
-                            || request
-                                .start_after
-                                .as_deref()
-                                .is_some_and(|start| prefix.as_str() <= start);
-                        if seen {
-                            continue;
-                        }
-                        last_prefix = Some(prefix.clone());
-                        Listed::Prefix(prefix)
+            (Listed::Object(info), Some(delimiter)) => match common_prefix(&request.prefix, &info.key, delimiter) {
+                Some(prefix) => {
+                    let seen = last_prefix.as_deref() == Some(prefix.as_str())
+                        || request.start_after.as_deref().is_some_and(|start| prefix.as_str() <= start);
+                    if seen {
+                        continue;
                     }
-                    None => Listed::Object(info),
+                    last_prefix = Some(prefix.clone());
+                    Listed::Prefix(prefix)
                 }
-            }
+                None => Listed::Object(info),
+            },
             (entry, _) => entry,
         };
         if count == max_keys {
@@ -261,11 +230,7 @@ fn common_prefix(prefix: &str, key: &str, delimiter: &str) -> Option<String> {
 
 /// True when the bucket holds at least one object (any set).
 pub(crate) async fn bucket_has_objects(sets: &[Arc<ErasureSet>], bucket: &str) -> Result<bool> {
-    let options = WalkOptions {
-        prefix: String::new(),
-        start_after: None,
-        recursive: true,
-    };
+    let options = WalkOptions { prefix: String::new(), start_after: None, recursive: true };
     let mut walk = StoreWalk::start(sets, bucket, &options);
     Ok(walk.next().await.is_some())
 }

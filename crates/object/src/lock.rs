@@ -37,29 +37,19 @@ impl NamespaceLocks {
     /// Takes a shared lock on `name`.
     pub async fn read(self: &Arc<Self>, name: String) -> Result<LockGuard> {
         let lock = self.entry(&name);
-        let guard =
-            tokio::time::timeout(Duration::from_millis(LOCK_WAIT_MS_MAX), lock.read_owned())
-                .await
-                .map_err(|_| ObjectError::LockTimeout)?;
-        Ok(LockGuard {
-            held: Some(Held::Read(guard)),
-            locks: Arc::clone(self),
-            name,
-        })
+        let guard = tokio::time::timeout(Duration::from_millis(LOCK_WAIT_MS_MAX), lock.read_owned())
+            .await
+            .map_err(|_| ObjectError::LockTimeout)?;
+        Ok(LockGuard { held: Some(Held::Read(guard)), locks: Arc::clone(self), name })
     }
 
     /// Takes an exclusive lock on `name`.
     pub async fn write(self: &Arc<Self>, name: String) -> Result<LockGuard> {
         let lock = self.entry(&name);
-        let guard =
-            tokio::time::timeout(Duration::from_millis(LOCK_WAIT_MS_MAX), lock.write_owned())
-                .await
-                .map_err(|_| ObjectError::LockTimeout)?;
-        Ok(LockGuard {
-            held: Some(Held::Write(guard)),
-            locks: Arc::clone(self),
-            name,
-        })
+        let guard = tokio::time::timeout(Duration::from_millis(LOCK_WAIT_MS_MAX), lock.write_owned())
+            .await
+            .map_err(|_| ObjectError::LockTimeout)?;
+        Ok(LockGuard { held: Some(Held::Write(guard)), locks: Arc::clone(self), name })
     }
 
     #[cfg(test)]
@@ -73,10 +63,7 @@ impl Drop for LockGuard {
         self.held = None;
         let mut entries = self.locks.entries.lock().expect("lock map poisoned");
         // Only the map still refers to the lock: nobody holds or waits for it.
-        if entries
-            .get(&self.name)
-            .is_some_and(|lock| Arc::strong_count(lock) == 1)
-        {
+        if entries.get(&self.name).is_some_and(|lock| Arc::strong_count(lock) == 1) {
             entries.remove(&self.name);
         }
     }

@@ -1,6 +1,7 @@
 //! Reducing per-drive answers to one answer: which version a quorum of drives
 //! agrees on, and which error to report when none does.
 
+use crate::config::Layout;
 use crate::{ObjectError, Result};
 use cairn_drive::DriveError;
 use cairn_meta::{ObjectMeta, ObjectVersion};
@@ -19,24 +20,18 @@ fn same_version(a: &ObjectVersion, b: &ObjectVersion) -> bool {
 /// metadata from one holder) and, per drive, whether it holds that version.
 pub(crate) fn pick_version(
     metas: &[std::result::Result<ObjectMeta, DriveError>],
-    quorum: usize,
+    layout: &Layout,
 ) -> Result<(ObjectVersion, Vec<bool>)> {
-    let latest: Vec<Option<&ObjectVersion>> = metas
-        .iter()
-        .map(|m| m.as_ref().ok().and_then(ObjectMeta::latest))
-        .collect();
+    let quorum = layout.read_quorum();
+    let latest: Vec<Option<&ObjectVersion>> =
+        metas.iter().map(|m| m.as_ref().ok().and_then(ObjectMeta::latest)).collect();
     let mut best: Option<(&ObjectVersion, Vec<bool>)> = None;
     for candidate in latest.iter().flatten() {
-        let holders: Vec<bool> = latest
-            .iter()
-            .map(|v| v.is_some_and(|v| same_version(v, candidate)))
-            .collect();
+        let holders: Vec<bool> = latest.iter().map(|v| v.is_some_and(|v| same_version(v, candidate))).collect();
         if holders.iter().filter(|h| **h).count() < quorum {
             continue;
         }
-        let newer = best
-            .as_ref()
-            .is_none_or(|(b, _)| candidate.mod_time_unix_nanos > b.mod_time_unix_nanos);
+        let newer = best.as_ref().is_none_or(|(b, _)| candidate.mod_time_unix_nanos > b.mod_time_unix_nanos);
         if newer {
             best = Some((candidate, holders));
         }
@@ -44,31 +39,18 @@ pub(crate) fn pick_version(
     if let Some((version, holders)) = best {
         return Ok((version.clone(), holders));
     }
-    Err(no_quorum_error(metas, quorum))
+    Err(no_quorum_error(metas, layout.write_quorum()))
 }
 
 /// The error to report when no version reaches quorum.
-fn no_quorum_error(
-    metas: &[std::result::Result<ObjectMeta, DriveError>],
-    quorum: usize,
-) -> ObjectError {
-    let not_found = metas
-        .iter()
-        .filter(|m| matches!(m, Err(e) if e.is_not_found()))
-        .count();
-    let bucket_missing = metas
-        .iter()
-        .filter(|m| matches!(m, Err(DriveError::VolumeNotFound)))
-        .count();
+fn no_quorum_error(metas: &[std::result::Result<ObjectMeta, DriveError>], quorum: usize) -> ObjectError {
+    let not_found = metas.iter().filter(|m| matches!(m, Err(e) if e.is_not_found())).count();
+    let bucket_missing = metas.iter().filter(|m| matches!(m, Err(DriveError::VolumeNotFound))).count();
     // If too many drives positively lack the object for any quorum to exist, it does not exist.
     if bucket_missing > metas.len() - quorum {
         return ObjectError::BucketNotFound;
     }
-    if not_found > metas.len() - quorum
-        || metas
-            .iter()
-            .all(|m| m.is_ok() || matches!(m, Err(e) if e.is_not_found()))
-    {
+    if not_found > metas.len() - quorum || metas.iter().all(|m| m.is_ok() || matches!(m, Err(e) if e.is_not_found())) {
         return ObjectError::ObjectNotFound;
     }
     ObjectError::ReadQuorum
@@ -76,19 +58,12 @@ fn no_quorum_error(
 
 /// Reduces per-drive results of a write-like operation: Ok when at least `quorum`
 /// succeeded, else the most telling error.
-pub(crate) fn reduce_write<T>(
-    results: &[std::result::Result<T, DriveError>],
-    quorum: usize,
-) -> Result<()> {
+pub(crate) fn reduce_write<T>(results: &[std::result::Result<T, DriveError>], quorum: usize) -> Result<()> {
     let succeeded = results.iter().filter(|r| r.is_ok()).count();
     if succeeded >= quorum {
         return Ok(());
     }
-    Err(reduce_errors(
-        results.iter().filter_map(|r| r.as_ref().err()),
-        succeeded,
-        quorum,
-    ))
+    Err(reduce_errors(results.iter().filter_map(|r| r.as_ref().err()), succeeded, quorum))
 }
 
 /// Picks the error to report from drive errors: a shared "expected" error
@@ -110,17 +85,11 @@ pub(crate) fn reduce_errors<'a>(
     if count(|e| matches!(e, DriveError::DiskFull)) >= 1 {
         return ObjectError::StorageFull;
     }
-    if let Some(DriveError::InvalidKey(why)) = errors
-        .iter()
-        .find(|e| matches!(e, DriveError::InvalidKey(_)))
-    {
+    if let Some(DriveError::InvalidKey(why)) = errors.iter().find(|e| matches!(e, DriveError::InvalidKey(_))) {
         return ObjectError::InvalidKey(why);
     }
     if errors.iter().any(|e| matches!(e, DriveError::KeyTooLong)) {
         return ObjectError::KeyTooLong;
     }
-    ObjectError::WriteQuorum {
-        succeeded,
-        needed: quorum,
-    }
+    ObjectError::WriteQuorum { succeeded, needed: quorum }
 }

@@ -9,7 +9,7 @@ use crate::set::multipart::parse_upload_id;
 use crate::set::read::ObjectReader;
 use crate::set::{ErasureSet, key_hash, now_unix_nanos};
 use crate::types::{
-    BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
+    BucketInfo, CompletePart, CompositeChecksums, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
 };
 use crate::{BLOCK_SIZE_BYTES, ObjectError, Result};
 use bytes::Bytes;
@@ -88,12 +88,7 @@ impl ObjectStore {
                 })
             })
             .collect();
-        Ok(Self {
-            sets: Arc::new(sets),
-            layout,
-            deployment_id,
-            stats,
-        })
+        Ok(Self { sets: Arc::new(sets), layout, deployment_id, stats })
     }
 
     /// The erasure layout.
@@ -121,9 +116,7 @@ impl ObjectStore {
     }
 
     fn drives(&self) -> impl Iterator<Item = (&Arc<ErasureSet>, &Arc<dyn Drive>)> {
-        self.sets
-            .iter()
-            .flat_map(|set| set.drives.iter().map(move |drive| (set, drive)))
+        self.sets.iter().flat_map(|set| set.drives.iter().map(move |drive| (set, drive)))
     }
 
     /// Ok when every set reached its write quorum in `results` (one per drive, in drive order).
@@ -136,10 +129,7 @@ impl ObjectStore {
 
     /// Whether every set has a write (and a read) quorum of drives that answer.
     pub async fn quorum_status(&self) -> QuorumStatus {
-        let mut status = QuorumStatus {
-            write: true,
-            read: true,
-        };
+        let mut status = QuorumStatus { write: true, read: true };
         for set in self.sets.iter() {
             let answers = join_all(set.drives.iter().map(|drive| drive.disk_info())).await;
             let online = answers.iter().filter(|a| a.is_ok()).count();
@@ -152,35 +142,17 @@ impl ObjectStore {
     /// Creates a bucket on every drive.
     pub async fn make_bucket(&self, bucket: &str) -> Result<()> {
         let results = join_all(self.drives().map(|(_, drive)| drive.make_volume(bucket))).await;
-        let existing = results
-            .iter()
-            .filter(|r| matches!(r, Err(DriveError::VolumeExists)))
-            .count();
+        let existing = results.iter().filter(|r| matches!(r, Err(DriveError::VolumeExists))).count();
         if existing > results.len() / 2 {
             return Err(ObjectError::BucketExists);
         }
-        let results: Vec<_> = results
-            .into_iter()
-            .map(|r| {
-                if matches!(r, Err(DriveError::VolumeExists)) {
-                    Ok(())
-                } else {
-                    r
-                }
-            })
-            .collect();
+        let results: Vec<_> =
+            results.into_iter().map(|r| if matches!(r, Err(DriveError::VolumeExists)) { Ok(()) } else { r }).collect();
         self.per_set_quorum(&results)?;
-        let record = BucketRecord {
-            name: bucket.to_owned(),
-            created_unix_nanos: now_unix_nanos(),
-        };
+        let record = BucketRecord { name: bucket.to_owned(), created_unix_nanos: now_unix_nanos() };
         let bytes = Bytes::from(record.encode());
         let path = bucket_record_path(bucket);
-        let written = join_all(
-            self.drives()
-                .map(|(_, drive)| drive.write_sys_file(&path, bytes.clone())),
-        )
-        .await;
+        let written = join_all(self.drives().map(|(_, drive)| drive.write_sys_file(&path, bytes.clone()))).await;
         self.per_set_quorum(&written)
     }
 
@@ -189,23 +161,12 @@ impl ObjectStore {
         self.sets[0].require_bucket(bucket).await?;
         let path = bucket_record_path(bucket);
         for (_, drive) in self.drives() {
-            if let Some(record) = drive
-                .read_sys_file(&path)
-                .await
-                .ok()
-                .and_then(|b| BucketRecord::decode(&b).ok())
-            {
-                return Ok(BucketInfo {
-                    name: record.name,
-                    created_unix_nanos: record.created_unix_nanos,
-                });
+            if let Some(record) = drive.read_sys_file(&path).await.ok().and_then(|b| BucketRecord::decode(&b).ok()) {
+                return Ok(BucketInfo { name: record.name, created_unix_nanos: record.created_unix_nanos });
             }
         }
         let info = self.sets[0].drives[0].stat_volume(bucket).await?;
-        Ok(BucketInfo {
-            name: info.name,
-            created_unix_nanos: i64::try_from(info.created_unix_nanos).unwrap_or(0),
-        })
+        Ok(BucketInfo { name: info.name, created_unix_nanos: i64::try_from(info.created_unix_nanos).unwrap_or(0) })
     }
 
     /// Lists buckets that a read quorum of the first set's drives holds.
@@ -234,13 +195,7 @@ impl ObjectStore {
         let results = join_all(self.drives().map(|(_, drive)| drive.delete_volume(bucket))).await;
         let results: Vec<_> = results
             .into_iter()
-            .map(|r| {
-                if matches!(r, Err(DriveError::VolumeNotFound)) {
-                    Ok(())
-                } else {
-                    r
-                }
-            })
+            .map(|r| if matches!(r, Err(DriveError::VolumeNotFound)) { Ok(()) } else { r })
             .collect();
         self.per_set_quorum(&results)?;
         let record = bucket_record_path(bucket);
@@ -290,46 +245,21 @@ impl ObjectStore {
         headers: BTreeMap<String, String>,
         checksum_algorithm: Option<String>,
     ) -> Result<String> {
-        let id = self
-            .set_for(key)
-            .create_upload(bucket, key, headers, checksum_algorithm)
-            .await?;
+        let id = self.set_for(key).create_upload(bucket, key, headers, checksum_algorithm).await?;
         Ok(id.to_string())
     }
 
     /// Stores one part of an upload.
-    pub async fn upload_part(
-        &self,
-        request: PutRequest,
-        upload_id: &str,
-        part_number: u32,
-    ) -> Result<PartSummary> {
+    pub async fn upload_part(&self, request: PutRequest, upload_id: &str, part_number: u32) -> Result<PartSummary> {
         let id = parse_upload_id(upload_id)?;
-        let PutRequest {
-            bucket,
-            key,
-            body,
-            check,
-            ..
-        } = request;
-        self.set_for(&key)
-            .upload_part(&bucket, &key, id, part_number, body, check)
-            .await
+        let PutRequest { bucket, key, body, check, .. } = request;
+        self.set_for(&key).upload_part(&bucket, &key, id, part_number, body, check).await
     }
 
     /// The checksum algorithm an upload was created with, if any.
-    pub async fn upload_checksum_algorithm(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<Option<String>> {
+    pub async fn upload_checksum_algorithm(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Option<String>> {
         let id = parse_upload_id(upload_id)?;
-        Ok(self
-            .set_for(key)
-            .read_upload(bucket, key, id)
-            .await?
-            .checksum_algorithm)
+        Ok(self.set_for(key).read_upload(bucket, key, id).await?.checksum_algorithm)
     }
 
     /// Lists parts of an upload after `marker`.
@@ -342,9 +272,7 @@ impl ObjectStore {
         max_parts: usize,
     ) -> Result<(Vec<PartSummary>, bool)> {
         let id = parse_upload_id(upload_id)?;
-        self.set_for(key)
-            .list_parts(bucket, key, id, marker, max_parts)
-            .await
+        self.set_for(key).list_parts(bucket, key, id, marker, max_parts).await
     }
 
     /// Completes an upload.
@@ -354,20 +282,14 @@ impl ObjectStore {
         key: &str,
         upload_id: &str,
         parts: &[CompletePart],
+        composite: CompositeChecksums,
     ) -> Result<ObjectInfo> {
         let id = parse_upload_id(upload_id)?;
-        self.set_for(key)
-            .complete_upload(bucket, key, id, parts)
-            .await
+        self.set_for(key).complete_upload(bucket, key, id, parts, composite).await
     }
 
     /// Aborts an upload.
-    pub async fn abort_multipart_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<()> {
+    pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
         let id = parse_upload_id(upload_id)?;
         self.set_for(key).abort_upload(bucket, key, id).await
     }
@@ -386,12 +308,8 @@ impl ObjectStore {
         for set in self.sets.iter() {
             records.extend(set.uploads(bucket).await);
         }
-        records.retain(|r| {
-            r.key.starts_with(prefix) && key_marker.is_none_or(|marker| r.key.as_str() > marker)
-        });
-        records.sort_by(|a, b| {
-            (&a.key, a.initiated_unix_nanos).cmp(&(&b.key, b.initiated_unix_nanos))
-        });
+        records.retain(|r| r.key.starts_with(prefix) && key_marker.is_none_or(|marker| r.key.as_str() > marker));
+        records.sort_by(|a, b| (&a.key, a.initiated_unix_nanos).cmp(&(&b.key, b.initiated_unix_nanos)));
         let mut page = UploadPage::default();
         for record in records {
             if page.uploads.len() + page.prefixes.len() == max_uploads {

@@ -45,6 +45,22 @@ pub struct PutRequest {
     pub check: Box<dyn BodyCheck>,
     /// System headers and user metadata to store.
     pub headers: BTreeMap<String, String>,
+    /// Only commit if the key's current state allows it (checked under the key's lock).
+    pub condition: Option<WriteCondition>,
+}
+
+/// Computes a completed multipart object's checksums from the upload's checksum
+/// algorithm and each part's checksums, in part order (S3's composite checksums).
+pub type CompositeChecksums =
+    Box<dyn FnOnce(Option<&str>, &[BTreeMap<String, String>]) -> BTreeMap<String, String> + Send>;
+
+/// A conditional write (If-None-Match / If-Match on PUT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Only if no object exists under the key.
+    IfNoneMatchAny,
+    /// Only if the current object's ETag (without quotes) is this one.
+    IfMatch(String),
 }
 
 /// A multipart upload in progress.

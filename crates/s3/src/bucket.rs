@@ -16,8 +16,7 @@ pub(crate) fn owner() -> Owner {
 
 pub(crate) fn timestamp_of(unix_nanos: i64) -> Timestamp {
     Timestamp::from(
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_nanos))
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_nanos)).unwrap_or(OffsetDateTime::UNIX_EPOCH),
     )
 }
 
@@ -28,33 +27,22 @@ impl CairnS3 {
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let bucket = req.input.bucket;
         self.store.make_bucket(&bucket).await.map_err(to_s3)?;
-        Ok(S3Response::new(CreateBucketOutput {
-            location: Some(format!("/{bucket}")),
-        }))
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{bucket}")) }))
     }
 
     pub(crate) async fn do_head_bucket(
         &self,
         req: S3Request<HeadBucketInput>,
     ) -> S3Result<S3Response<HeadBucketOutput>> {
-        self.store
-            .bucket_info(&req.input.bucket)
-            .await
-            .map_err(to_s3)?;
-        Ok(S3Response::new(HeadBucketOutput {
-            bucket_region: Some("us-east-1".into()),
-            ..Default::default()
-        }))
+        self.store.bucket_info(&req.input.bucket).await.map_err(to_s3)?;
+        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some("us-east-1".into()), ..Default::default() }))
     }
 
     pub(crate) async fn do_delete_bucket(
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.store
-            .delete_bucket(&req.input.bucket)
-            .await
-            .map_err(to_s3)?;
+        self.store.delete_bucket(&req.input.bucket).await.map_err(to_s3)?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
@@ -62,14 +50,9 @@ impl CairnS3 {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        self.store
-            .bucket_info(&req.input.bucket)
-            .await
-            .map_err(to_s3)?;
+        self.store.bucket_info(&req.input.bucket).await.map_err(to_s3)?;
         // us-east-1 is reported as an empty location constraint, as AWS does.
-        Ok(S3Response::new(GetBucketLocationOutput {
-            location_constraint: None,
-        }))
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint: None }))
     }
 
     pub(crate) async fn do_list_buckets(
@@ -85,10 +68,6 @@ impl CairnS3 {
                 bucket_region: None,
             })
             .collect();
-        Ok(S3Response::new(ListBucketsOutput {
-            buckets: Some(buckets),
-            owner: Some(owner()),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner()), ..Default::default() }))
     }
 }

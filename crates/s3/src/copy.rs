@@ -2,10 +2,9 @@
 //! the normal write path (never buffering the object).
 
 use crate::CairnS3;
+use crate::digest::{DigestCheck, recheck_of, response_checksums};
 use crate::error::{s3_error, to_s3};
-use crate::headers::{
-    Conditions, StandardHeaders, etag, last_modified, precondition_failed, stored_headers,
-};
+use crate::headers::{Conditions, StandardHeaders, etag, last_modified, precondition_failed, stored_headers};
 use cairn_object::{Body, NoCheck, ObjectReader, PutRequest};
 use futures::StreamExt;
 use s3s::dto::*;
@@ -16,11 +15,7 @@ const COPY_BYTES_MAX: u64 = 5 << 30;
 
 fn source_of(copy_source: &CopySource) -> S3Result<(String, String)> {
     match copy_source {
-        CopySource::Bucket {
-            bucket,
-            key,
-            version_id,
-        } => {
+        CopySource::Bucket { bucket, key, version_id } => {
             if version_id.as_deref().is_some_and(|v| v != "null") {
                 return Err(s3_error(
                     S3ErrorCode::NoSuchVersion,
@@ -29,20 +24,13 @@ fn source_of(copy_source: &CopySource) -> S3Result<(String, String)> {
             }
             Ok((bucket.to_string(), key.to_string()))
         }
-        _ => Err(s3_error(
-            S3ErrorCode::NotImplemented,
-            "copy sources other than bucket/key are not supported",
-        )),
+        _ => Err(s3_error(S3ErrorCode::NotImplemented, "copy sources other than bucket/key are not supported")),
     }
 }
 
 /// Turns an object stream into a request body.
 fn as_body(reader: ObjectReader, offset: u64, length: u64) -> Body {
-    Box::pin(
-        reader
-            .stream(offset, length)
-            .map(|chunk| chunk.map_err(|e| format!("copy source: {e}"))),
-    )
+    Box::pin(reader.stream(offset, length).map(|chunk| chunk.map_err(|e| format!("copy source: {e}"))))
 }
 
 /// Parses `bytes=first-last` of x-amz-copy-source-range against the source size.
@@ -61,10 +49,7 @@ fn parse_copy_range(range: &str, size: u64) -> S3Result<(u64, u64)> {
         return Err(invalid());
     }
     if last >= size {
-        let mut error = s3_error(
-            S3ErrorCode::InvalidRange,
-            "The requested range is not satisfiable",
-        );
+        let mut error = s3_error(S3ErrorCode::InvalidRange, "The requested range is not satisfiable");
         error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
         return Err(error);
     }
@@ -78,10 +63,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
         let (source_bucket, source_key) = source_of(&input.copy_source)?;
-        let replace = input
-            .metadata_directive
-            .as_ref()
-            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
         if source_bucket == input.bucket && source_key == input.key && !replace {
             return Err(s3_error(
                 S3ErrorCode::InvalidRequest,
@@ -89,11 +71,7 @@ impl CairnS3 {
             ));
         }
         self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
-        let reader = self
-            .store
-            .open_object(&source_bucket, &source_key)
-            .await
-            .map_err(to_s3)?;
+        let reader = self.store.open_object(&source_bucket, &source_key).await.map_err(to_s3)?;
         let conditions = Conditions {
             if_match: input.copy_source_if_match,
             if_none_match: input.copy_source_if_none_match,
@@ -121,23 +99,29 @@ impl CairnS3 {
             reader.info.headers.clone()
         };
         let size = reader.info.size;
+        // The copy recomputes the source's checksums on the way, so a copy is verified end to end.
+        let check = DigestCheck::new(recheck_of(&reader.info.checksums))?;
         let request = PutRequest {
             bucket: input.bucket,
             key: input.key,
             body: as_body(reader, 0, size),
-            check: Box::new(NoCheck),
+            check: Box::new(check),
             headers,
+            condition: None,
         };
         let info = self.store.put_object(request).await.map_err(to_s3)?;
+        let checksum = response_checksums(&info.checksums);
         let result = CopyObjectResult {
             e_tag: Some(etag(&info)),
             last_modified: Some(last_modified(&info)),
+            checksum_crc32: checksum.checksum_crc32,
+            checksum_crc32c: checksum.checksum_crc32c,
+            checksum_sha1: checksum.checksum_sha1,
+            checksum_sha256: checksum.checksum_sha256,
+            checksum_crc64nvme: checksum.checksum_crc64nvme,
             ..Default::default()
         };
-        Ok(S3Response::new(CopyObjectOutput {
-            copy_object_result: Some(result),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
     }
 
     pub(crate) async fn do_upload_part_copy(
@@ -146,11 +130,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
         let (source_bucket, source_key) = source_of(&input.copy_source)?;
-        let reader = self
-            .store
-            .open_object(&source_bucket, &source_key)
-            .await
-            .map_err(to_s3)?;
+        let reader = self.store.open_object(&source_bucket, &source_key).await.map_err(to_s3)?;
         let conditions = Conditions {
             if_match: input.copy_source_if_match,
             if_none_match: input.copy_source_if_none_match,
@@ -163,10 +143,7 @@ impl CairnS3 {
             None => (0, reader.info.size),
         };
         if length > COPY_BYTES_MAX {
-            return Err(s3_error(
-                S3ErrorCode::InvalidRequest,
-                "a copied part may be at most 5 GiB",
-            ));
+            return Err(s3_error(S3ErrorCode::InvalidRequest, "a copied part may be at most 5 GiB"));
         }
         let part_number = u32::try_from(input.part_number)
             .map_err(|_| s3_error(S3ErrorCode::InvalidArgument, "invalid part number"))?;
@@ -176,21 +153,15 @@ impl CairnS3 {
             body: as_body(reader, offset, length),
             check: Box::new(NoCheck),
             headers: Default::default(),
+            condition: None,
         };
-        let part = self
-            .store
-            .upload_part(request, &input.upload_id, part_number)
-            .await
-            .map_err(to_s3)?;
+        let part = self.store.upload_part(request, &input.upload_id, part_number).await.map_err(to_s3)?;
         let result = CopyPartResult {
             e_tag: Some(ETag::Strong(part.etag)),
             last_modified: Some(crate::bucket::timestamp_of(part.mod_time_unix_nanos)),
             ..Default::default()
         };
-        Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(result),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
     }
 }
 
@@ -201,10 +172,7 @@ mod tests {
     #[test]
     fn copy_ranges() {
         assert_eq!(parse_copy_range("bytes=0-9", 100).expect("valid"), (0, 10));
-        assert_eq!(
-            parse_copy_range("bytes=90-99", 100).expect("valid"),
-            (90, 10)
-        );
+        assert_eq!(parse_copy_range("bytes=90-99", 100).expect("valid"), (90, 10));
         assert!(parse_copy_range("bytes=90-100", 100).is_err());
         assert!(parse_copy_range("bytes=5-1", 100).is_err());
         assert!(parse_copy_range("0-1", 100).is_err());

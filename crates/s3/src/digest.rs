@@ -66,6 +66,58 @@ fn enable(hasher: &mut ChecksumHasher, algorithm: &str) {
     }
 }
 
+/// Adds checksums carried in a presigned URL's query (`x-amz-checksum-crc32=...`),
+/// which are signed like headers, to those sent as headers.
+pub(crate) fn with_query_checksums(mut checksums: Checksum, query: Option<&str>) -> Checksum {
+    for pair in query.unwrap_or_default().split('&') {
+        let Some((name, value)) = pair.split_once('=') else { continue };
+        let name = name.to_ascii_lowercase();
+        let Some((algorithm, _)) = ALGORITHMS.iter().find(|(_, header)| *header == name) else { continue };
+        if value_of(&checksums, algorithm).is_none() {
+            let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned();
+            set_value(&mut checksums, algorithm, value);
+        }
+    }
+    checksums
+}
+
+/// Declarations that make a copy re-verify the source's whole-object checksums
+/// (composite multipart checksums, `...-N`, cannot be recomputed from the bytes).
+pub(crate) fn recheck_of(stored: &BTreeMap<String, String>) -> Declared {
+    let mut checksums = Checksum::default();
+    for (algorithm, value) in stored.iter().filter(|(_, v)| !v.contains('-')) {
+        set_value(&mut checksums, algorithm, value.clone());
+    }
+    Declared { content_md5: None, checksums, algorithm: None, trailer: None, trailers: None }
+}
+
+/// S3's composite checksum of a multipart object: the algorithm applied to the
+/// concatenated raw part checksums, suffixed with `-<parts>`. Empty when the upload
+/// named no algorithm, a part lacks the checksum, or the algorithm has no composite
+/// form (CRC64NVME is full-object only).
+pub(crate) fn composite_checksums(
+    algorithm: Option<&str>,
+    parts: &[BTreeMap<String, String>],
+) -> BTreeMap<String, String> {
+    use s3s::crypto::{Checksum as _, Crc32, Crc32c, Sha1, Sha256};
+    let mut out = BTreeMap::new();
+    let Some(algorithm) = algorithm.map(str::to_ascii_uppercase) else { return out };
+    let mut raw = Vec::new();
+    for part in parts {
+        let Some(decoded) = part.get(&algorithm).and_then(|value| STANDARD.decode(value).ok()) else { return out };
+        raw.extend_from_slice(&decoded);
+    }
+    let digest: Vec<u8> = match algorithm.as_str() {
+        "CRC32" => Crc32::checksum(&raw).as_ref().to_vec(),
+        "CRC32C" => Crc32c::checksum(&raw).as_ref().to_vec(),
+        "SHA1" => Sha1::checksum(&raw).as_ref().to_vec(),
+        "SHA256" => Sha256::checksum(&raw).as_ref().to_vec(),
+        _ => return out,
+    };
+    out.insert(algorithm, format!("{}-{}", STANDARD.encode(digest), parts.len()));
+    out
+}
+
 /// Fills a response's checksum fields from stored checksums.
 pub(crate) fn response_checksums(stored: &BTreeMap<String, String>) -> Checksum {
     let mut checksum = Checksum::default();
@@ -91,29 +143,17 @@ impl DigestCheck {
             None => None,
             Some(encoded) => {
                 let bytes = STANDARD.decode(encoded.trim()).map_err(|_| {
-                    s3_error(
-                        S3ErrorCode::InvalidDigest,
-                        "The Content-MD5 you specified is not valid base64",
-                    )
+                    s3_error(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified is not valid base64")
                 })?;
                 Some(<[u8; 16]>::try_from(bytes.as_slice()).map_err(|_| {
-                    s3_error(
-                        S3ErrorCode::InvalidDigest,
-                        "The Content-MD5 you specified is not a 128-bit MD5",
-                    )
+                    s3_error(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified is not a 128-bit MD5")
                 })?)
             }
         };
         let mut hasher = ChecksumHasher::default();
         let mut enabled = Vec::new();
-        let requested_algorithm = declared
-            .algorithm
-            .as_ref()
-            .map(|a| a.as_str().to_ascii_uppercase());
-        let trailer = declared
-            .trailer
-            .as_deref()
-            .map(|t| t.trim().to_ascii_lowercase());
+        let requested_algorithm = declared.algorithm.as_ref().map(|a| a.as_str().to_ascii_uppercase());
+        let trailer = declared.trailer.as_deref().map(|t| t.trim().to_ascii_lowercase());
         for (algorithm, header) in ALGORITHMS {
             let wanted = value_of(&declared.checksums, algorithm).is_some()
                 || requested_algorithm.as_deref() == Some(algorithm)
@@ -126,26 +166,14 @@ impl DigestCheck {
         if let Some(requested) = requested_algorithm
             && !ALGORITHMS.iter().any(|(name, _)| *name == requested)
         {
-            return Err(s3_error(
-                S3ErrorCode::InvalidRequest,
-                format!("unsupported checksum algorithm {requested}"),
-            ));
+            return Err(s3_error(S3ErrorCode::InvalidRequest, format!("unsupported checksum algorithm {requested}")));
         }
         if let Some(trailer) = trailer
             && !ALGORITHMS.iter().any(|(_, header)| *header == trailer)
         {
-            return Err(s3_error(
-                S3ErrorCode::InvalidRequest,
-                format!("unsupported trailer {trailer}"),
-            ));
+            return Err(s3_error(S3ErrorCode::InvalidRequest, format!("unsupported trailer {trailer}")));
         }
-        Ok(Self {
-            content_md5,
-            hasher,
-            enabled,
-            declared: declared.checksums,
-            trailers: declared.trailers,
-        })
+        Ok(Self { content_md5, hasher, enabled, declared: declared.checksums, trailers: declared.trailers })
     }
 }
 
@@ -159,9 +187,7 @@ impl BodyCheck for DigestCheck {
         if let Some(expected) = this.content_md5
             && &expected != md5
         {
-            return Err(ObjectError::BadDigest(
-                "The Content-MD5 you specified did not match what we received.".into(),
-            ));
+            return Err(ObjectError::BadDigest("The Content-MD5 you specified did not match what we received.".into()));
         }
         let mut declared = this.declared;
         if let Some(trailers) = this.trailers.and_then(|t| t.take()) {

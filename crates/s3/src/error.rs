@@ -37,14 +37,24 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
             );
         }
         ObjectError::StorageFull => {
-            return custom("XMinioStorageFull", StatusCode::INSUFFICIENT_STORAGE, "Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.".into());
+            return custom(
+                "XMinioStorageFull",
+                StatusCode::INSUFFICIENT_STORAGE,
+                "Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed."
+                    .into(),
+            );
         }
         ObjectError::Unrecoverable(_) | ObjectError::Internal(_) => {
             tracing::error!(%message, "internal error");
             S3ErrorCode::InternalError
         }
-        ObjectError::Body(ref why) if why.contains(CHUNK_SIGNATURE_ERROR) => {
-            S3ErrorCode::SignatureDoesNotMatch
+        ObjectError::Body(ref why) if why.contains(CHUNK_SIGNATURE_ERROR) => S3ErrorCode::SignatureDoesNotMatch,
+        ObjectError::Body(ref why) if why.contains("Sha256Mismatch") => {
+            return custom(
+                "XAmzContentSHA256Mismatch",
+                StatusCode::BAD_REQUEST,
+                "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
+            );
         }
         ObjectError::Body(_) => S3ErrorCode::IncompleteBody,
         ObjectError::BadDigest(_) => S3ErrorCode::BadDigest,
@@ -54,6 +64,7 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
         ObjectError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
         ObjectError::EntityTooSmall { .. } => S3ErrorCode::EntityTooSmall,
         ObjectError::InvalidArgument(_) => S3ErrorCode::InvalidArgument,
+        ObjectError::PreconditionFailed(_) => S3ErrorCode::PreconditionFailed,
     };
     S3Error::with_message(code, message)
 }

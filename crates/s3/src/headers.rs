@@ -11,6 +11,8 @@ use time::OffsetDateTime;
 
 /// Most bytes of user metadata (names plus values) S3 accepts.
 pub(crate) const USER_METADATA_BYTES_MAX: usize = 2 << 10;
+/// Content-Type of objects stored without one, as S3.
+const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
 /// Prefix of stored user metadata names.
 const META_PREFIX: &str = "x-amz-meta-";
 
@@ -37,16 +39,22 @@ pub(crate) fn stored_headers(
     metadata: Option<Metadata>,
 ) -> S3Result<BTreeMap<String, String>> {
     let mut headers = BTreeMap::new();
+    // aws-chunked describes the request's transfer framing, not the object: S3 drops it.
+    let content_encoding = standard.content_encoding.and_then(|encoding| {
+        let kept: Vec<&str> = encoding
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+            .collect();
+        (!kept.is_empty()).then(|| kept.join(","))
+    });
     let pairs = [
-        ("content-type", standard.content_type),
-        ("content-encoding", standard.content_encoding),
+        ("content-type", Some(standard.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()))),
+        ("content-encoding", content_encoding),
         ("content-disposition", standard.content_disposition),
         ("content-language", standard.content_language),
         ("cache-control", standard.cache_control),
-        (
-            "expires",
-            standard.expires.as_ref().and_then(format_http_date),
-        ),
+        ("expires", standard.expires.as_ref().and_then(format_http_date)),
     ];
     for (name, value) in pairs {
         if let Some(value) = value {
@@ -78,9 +86,7 @@ pub(crate) fn standard_headers(headers: &BTreeMap<String, String>) -> StandardHe
         content_disposition: get("content-disposition"),
         content_language: get("content-language"),
         cache_control: get("cache-control"),
-        expires: headers
-            .get("expires")
-            .and_then(|v| Timestamp::parse(TimestampFormat::HttpDate, v).ok()),
+        expires: headers.get("expires").and_then(|v| Timestamp::parse(TimestampFormat::HttpDate, v).ok()),
     }
 }
 
@@ -88,10 +94,7 @@ pub(crate) fn standard_headers(headers: &BTreeMap<String, String>) -> StandardHe
 pub(crate) fn user_metadata(headers: &BTreeMap<String, String>) -> Option<Metadata> {
     let metadata: Metadata = headers
         .iter()
-        .filter_map(|(name, value)| {
-            name.strip_prefix(META_PREFIX)
-                .map(|n| (n.to_owned(), value.clone()))
-        })
+        .filter_map(|(name, value)| name.strip_prefix(META_PREFIX).map(|n| (n.to_owned(), value.clone())))
         .collect();
     (!metadata.is_empty()).then_some(metadata)
 }
@@ -99,9 +102,7 @@ pub(crate) fn user_metadata(headers: &BTreeMap<String, String>) -> Option<Metada
 /// Last-modified of an object as an S3 timestamp.
 pub(crate) fn last_modified(info: &ObjectInfo) -> Timestamp {
     let nanos = i128::from(info.mod_time_unix_nanos);
-    Timestamp::from(
-        OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH),
-    )
+    Timestamp::from(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH))
 }
 
 /// Seconds since the epoch: HTTP dates have second precision, so comparisons do too.
@@ -133,11 +134,7 @@ pub(crate) struct Conditions {
 impl Conditions {
     /// Evaluates the conditions as RFC 9110 and S3 do. `not_modified` is the error
     /// for a failed If-None-Match / If-Modified-Since: 304 on GET/HEAD, 412 for copies.
-    pub(crate) fn check(
-        &self,
-        info: &ObjectInfo,
-        not_modified: fn() -> s3s::S3Error,
-    ) -> S3Result<()> {
+    pub(crate) fn check(&self, info: &ObjectInfo, not_modified: fn() -> s3s::S3Error) -> S3Result<()> {
         let modified = seconds(&last_modified(info));
         if let Some(condition) = &self.if_match {
             if !etag_matches(condition, &info.etag) {
@@ -176,8 +173,5 @@ pub(crate) fn not_modified() -> s3s::S3Error {
 
 /// 412 Precondition Failed (copy sources).
 pub(crate) fn precondition_failed() -> s3s::S3Error {
-    s3_error(
-        S3ErrorCode::PreconditionFailed,
-        "At least one of the pre-conditions you specified did not hold",
-    )
+    s3_error(S3ErrorCode::PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
 }

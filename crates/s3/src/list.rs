@@ -7,6 +7,7 @@ use crate::headers::last_modified;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_object::{ListPage, ListRequest, ObjectInfo};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -18,32 +19,19 @@ pub(crate) fn is_url_encoding(encoding: Option<&EncodingType>) -> bool {
     encoding.is_some_and(|e| e.as_str() == EncodingType::URL)
 }
 
-/// Percent-encodes everything but unreserved characters and `/`, as S3 does for `encoding-type=url`.
+/// Characters S3 leaves alone in `encoding-type=url` output: unreserved ones and `/`.
+const KEY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
+/// Percent-encodes a key or prefix when the client asked for `encoding-type=url`.
 pub(crate) fn encode_if(url: bool, value: &str) -> String {
-    if !url {
-        return value.to_owned();
-    }
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    if url { utf8_percent_encode(value, KEY_ENCODE_SET).to_string() } else { value.to_owned() }
 }
 
 fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     match requested {
         None => Ok(LIST_KEYS_DEFAULT),
-        Some(n) if n < 0 => Err(s3_error(
-            S3ErrorCode::InvalidArgument,
-            "max-keys cannot be negative",
-        )),
-        Some(n) => Ok(usize::try_from(n)
-            .unwrap_or(LIST_KEYS_DEFAULT)
-            .min(LIST_KEYS_DEFAULT)),
+        Some(n) if n < 0 => Err(s3_error(S3ErrorCode::InvalidArgument, "max-keys cannot be negative")),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(LIST_KEYS_DEFAULT).min(LIST_KEYS_DEFAULT)),
     }
 }
 
@@ -53,27 +41,15 @@ fn object_entry(info: ObjectInfo, url: bool, with_owner: bool) -> Object {
         size: Some(i64::try_from(info.size).unwrap_or(i64::MAX)),
         e_tag: Some(ETag::Strong(info.etag.clone())),
         last_modified: Some(last_modified(&info)),
-        storage_class: Some(ObjectStorageClass::from_static(
-            ObjectStorageClass::STANDARD,
-        )),
+        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
         owner: with_owner.then(owner),
         ..Default::default()
     }
 }
 
 fn split_page(page: ListPage, url: bool, with_owner: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
-    let objects = page
-        .objects
-        .into_iter()
-        .map(|info| object_entry(info, url, with_owner))
-        .collect();
-    let prefixes = page
-        .prefixes
-        .into_iter()
-        .map(|p| CommonPrefix {
-            prefix: Some(encode_if(url, &p)),
-        })
-        .collect();
+    let objects = page.objects.into_iter().map(|info| object_entry(info, url, with_owner)).collect();
+    let prefixes = page.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(encode_if(url, &p)) }).collect();
     (objects, prefixes)
 }
 
@@ -95,11 +71,7 @@ impl CairnS3 {
         let url = is_url_encoding(input.encoding_type.as_ref());
         let truncated = page.truncated;
         // NextMarker is only returned with a delimiter; clients use the last key otherwise.
-        let next_marker = page
-            .next_marker
-            .clone()
-            .filter(|_| input.delimiter.is_some())
-            .map(|m| encode_if(url, &m));
+        let next_marker = page.next_marker.clone().filter(|_| input.delimiter.is_some()).map(|m| encode_if(url, &m));
         let (contents, common_prefixes) = split_page(page, url, true);
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
@@ -126,9 +98,7 @@ impl CairnS3 {
             Some(token) => Some(decode_token(token)?),
             None => None,
         };
-        let start_after = continuation
-            .or_else(|| input.start_after.clone())
-            .filter(|s| !s.is_empty());
+        let start_after = continuation.or_else(|| input.start_after.clone()).filter(|s| !s.is_empty());
         let request = ListRequest {
             bucket: input.bucket.clone(),
             prefix: input.prefix.clone().unwrap_or_default(),
@@ -139,11 +109,7 @@ impl CairnS3 {
         let page = self.store.list_objects(&request).await.map_err(to_s3)?;
         let url = is_url_encoding(input.encoding_type.as_ref());
         let truncated = page.truncated;
-        let next_token = page
-            .next_marker
-            .as_deref()
-            .filter(|_| truncated)
-            .map(|m| URL_SAFE_NO_PAD.encode(m));
+        let next_token = page.next_marker.as_deref().filter(|_| truncated).map(|m| URL_SAFE_NO_PAD.encode(m));
         let (contents, common_prefixes) = split_page(page, url, input.fetch_owner.unwrap_or(false));
         let key_count = (contents.len() + common_prefixes.len()) as i32;
         Ok(S3Response::new(ListObjectsV2Output {
@@ -169,12 +135,7 @@ fn decode_token(token: &str) -> S3Result<String> {
         .decode(token)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| {
-            s3_error(
-                S3ErrorCode::InvalidArgument,
-                "The continuation token provided is incorrect",
-            )
-        })
+        .ok_or_else(|| s3_error(S3ErrorCode::InvalidArgument, "The continuation token provided is incorrect"))
 }
 
 #[cfg(test)]
@@ -185,10 +146,7 @@ mod tests {
     fn url_encoding_keeps_slashes_and_escapes_the_rest() {
         assert_eq!(encode_if(true, "a b/ü+c"), "a%20b/%C3%BC%2Bc");
         assert_eq!(encode_if(false, "a b"), "a b");
-        assert_eq!(
-            decode_token(&URL_SAFE_NO_PAD.encode("k/ü")).expect("valid"),
-            "k/ü"
-        );
+        assert_eq!(decode_token(&URL_SAFE_NO_PAD.encode("k/ü")).expect("valid"), "k/ü");
         assert!(decode_token("!!").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Multipart uploads.
 
 use crate::bucket::{owner, timestamp_of};
-use crate::digest::{Declared, DigestCheck, response_checksums};
+use crate::digest::{Declared, DigestCheck, composite_checksums, response_checksums};
 use crate::error::{s3_error, to_s3};
 use crate::headers::{StandardHeaders, stored_headers};
 use crate::list::{encode_if, is_url_encoding};
@@ -30,15 +30,9 @@ impl CairnS3 {
             expires: input.expires,
         };
         let headers = stored_headers(standard, input.metadata)?;
-        let algorithm = input
-            .checksum_algorithm
-            .as_ref()
-            .map(|a| a.as_str().to_owned());
-        let upload_id = self
-            .store
-            .create_multipart_upload(&input.bucket, &input.key, headers, algorithm)
-            .await
-            .map_err(to_s3)?;
+        let algorithm = input.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
+        let upload_id =
+            self.store.create_multipart_upload(&input.bucket, &input.key, headers, algorithm).await.map_err(to_s3)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -54,10 +48,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
         let part_number = u32::try_from(input.part_number).map_err(|_| {
-            s3_error(
-                S3ErrorCode::InvalidArgument,
-                "Part number must be an integer between 1 and 10000, inclusive",
-            )
+            s3_error(S3ErrorCode::InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
         })?;
         let check = DigestCheck::new(Declared {
             content_md5: input.content_md5,
@@ -70,11 +61,7 @@ impl CairnS3 {
                 checksum_type: None,
             },
             algorithm: input.checksum_algorithm,
-            trailer: req
-                .headers
-                .get("x-amz-trailer")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            trailer: req.headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()).map(str::to_owned),
             trailers: req.trailing_headers,
         })?;
         let request = PutRequest {
@@ -83,12 +70,9 @@ impl CairnS3 {
             body: body_of(input.body),
             check: Box::new(check),
             headers: Default::default(),
+            condition: None,
         };
-        let part = self
-            .store
-            .upload_part(request, &input.upload_id, part_number)
-            .await
-            .map_err(to_s3)?;
+        let part = self.store.upload_part(request, &input.upload_id, part_number).await.map_err(to_s3)?;
         let checksum = response_checksums(&part.checksums);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(part.etag)),
@@ -106,40 +90,39 @@ impl CairnS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
-        let named = input
-            .multipart_upload
-            .and_then(|m| m.parts)
-            .unwrap_or_default();
+        let named = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         let mut parts = Vec::with_capacity(named.len());
         for part in named {
             let (Some(number), Some(etag)) = (part.part_number, part.e_tag) else {
-                return Err(s3_error(
-                    S3ErrorCode::InvalidPart,
-                    "every part needs a PartNumber and an ETag",
-                ));
+                return Err(s3_error(S3ErrorCode::InvalidPart, "every part needs a PartNumber and an ETag"));
             };
-            let number = u32::try_from(number)
-                .map_err(|_| s3_error(S3ErrorCode::InvalidPart, "invalid part number"))?;
-            parts.push(CompletePart {
-                number,
-                etag: etag.value().to_owned(),
-            });
+            let number =
+                u32::try_from(number).map_err(|_| s3_error(S3ErrorCode::InvalidPart, "invalid part number"))?;
+            parts.push(CompletePart { number, etag: etag.value().to_owned() });
         }
         if parts.is_empty() {
-            return Err(s3_error(
-                S3ErrorCode::MalformedXML,
-                "You must specify at least one part",
-            ));
+            return Err(s3_error(S3ErrorCode::MalformedXML, "You must specify at least one part"));
         }
         let info = self
             .store
-            .complete_multipart_upload(&input.bucket, &input.key, &input.upload_id, &parts)
+            .complete_multipart_upload(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                &parts,
+                Box::new(composite_checksums),
+            )
             .await
             .map_err(to_s3)?;
+        let checksum = response_checksums(&info.checksums);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
-            e_tag: Some(ETag::Strong(info.etag)),
+            e_tag: Some(ETag::Strong(info.etag.clone())),
+            checksum_crc32: checksum.checksum_crc32,
+            checksum_crc32c: checksum.checksum_crc32c,
+            checksum_sha1: checksum.checksum_sha1,
+            checksum_sha256: checksum.checksum_sha256,
             location: Some(format!("/{}/{}", input.bucket, input.key)),
             ..Default::default()
         }))
@@ -150,33 +133,17 @@ impl CairnS3 {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let input = req.input;
-        self.store
-            .abort_multipart_upload(&input.bucket, &input.key, &input.upload_id)
-            .await
-            .map_err(to_s3)?;
+        self.store.abort_multipart_upload(&input.bucket, &input.key, &input.upload_id).await.map_err(to_s3)?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 
-    pub(crate) async fn do_list_parts(
-        &self,
-        req: S3Request<ListPartsInput>,
-    ) -> S3Result<S3Response<ListPartsOutput>> {
+    pub(crate) async fn do_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
-        let max_parts = input.max_parts.map_or(LIST_PARTS_MAX, |m| {
-            usize::try_from(m).unwrap_or(0).min(LIST_PARTS_MAX)
-        });
-        let marker = input
-            .part_number_marker
-            .map_or(0, |m| u32::try_from(m).unwrap_or(0));
+        let max_parts = input.max_parts.map_or(LIST_PARTS_MAX, |m| usize::try_from(m).unwrap_or(0).min(LIST_PARTS_MAX));
+        let marker = input.part_number_marker.map_or(0, |m| u32::try_from(m).unwrap_or(0));
         let (parts, truncated) = self
             .store
-            .list_parts(
-                &input.bucket,
-                &input.key,
-                &input.upload_id,
-                marker,
-                max_parts,
-            )
+            .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max_parts)
             .await
             .map_err(to_s3)?;
         let next_marker = parts.last().map(|p| p.number as i32);
@@ -207,10 +174,7 @@ impl CairnS3 {
             is_truncated: Some(truncated),
             parts: Some(parts),
             owner: Some(owner()),
-            initiator: Some(Initiator {
-                display_name: owner().display_name,
-                id: owner().id,
-            }),
+            initiator: Some(Initiator { display_name: owner().display_name, id: owner().id }),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             ..Default::default()
         }))
@@ -221,9 +185,8 @@ impl CairnS3 {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         let input = req.input;
-        let max_uploads = input.max_uploads.map_or(LIST_UPLOADS_MAX, |m| {
-            usize::try_from(m).unwrap_or(0).min(LIST_UPLOADS_MAX)
-        });
+        let max_uploads =
+            input.max_uploads.map_or(LIST_UPLOADS_MAX, |m| usize::try_from(m).unwrap_or(0).min(LIST_UPLOADS_MAX));
         let prefix = input.prefix.clone().unwrap_or_default();
         let page = self
             .store
@@ -247,21 +210,13 @@ impl CairnS3 {
                 upload_id: Some(u.upload_id),
                 initiated: Some(timestamp_of(u.initiated_unix_nanos)),
                 owner: Some(owner()),
-                initiator: Some(Initiator {
-                    display_name: owner().display_name,
-                    id: owner().id,
-                }),
+                initiator: Some(Initiator { display_name: owner().display_name, id: owner().id }),
                 storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                 ..Default::default()
             })
             .collect();
-        let common_prefixes = page
-            .prefixes
-            .into_iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(encode_if(url, &p)),
-            })
-            .collect();
+        let common_prefixes =
+            page.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(encode_if(url, &p)) }).collect();
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(input.bucket),
             prefix: input.prefix.map(|p| encode_if(url, &p)),
@@ -270,16 +225,8 @@ impl CairnS3 {
             upload_id_marker: input.upload_id_marker,
             max_uploads: Some(max_uploads as i32),
             is_truncated: Some(page.truncated),
-            next_key_marker: if page.truncated {
-                next_key_marker
-            } else {
-                None
-            },
-            next_upload_id_marker: if page.truncated {
-                next_upload_id_marker
-            } else {
-                None
-            },
+            next_key_marker: if page.truncated { next_key_marker } else { None },
+            next_upload_id_marker: if page.truncated { next_upload_id_marker } else { None },
             uploads: Some(uploads),
             common_prefixes: Some(common_prefixes),
             encoding_type: input.encoding_type,

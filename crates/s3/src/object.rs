@@ -1,13 +1,12 @@
 //! Single-object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
 
-use crate::digest::{Declared, DigestCheck, response_checksums};
+use crate::digest::{Declared, DigestCheck, response_checksums, with_query_checksums};
 use crate::error::{s3_error, to_s3};
 use crate::headers::{
-    Conditions, StandardHeaders, etag, last_modified, not_modified, standard_headers,
-    stored_headers, user_metadata,
+    Conditions, StandardHeaders, etag, last_modified, not_modified, standard_headers, stored_headers, user_metadata,
 };
 use crate::{CairnS3, body_of};
-use cairn_object::{ObjectError, ObjectInfo, PutRequest};
+use cairn_object::{ObjectError, ObjectInfo, PutRequest, WriteCondition};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -19,25 +18,40 @@ const DELETE_KEYS_MAX: usize = 1000;
 fn check_storage_class(storage_class: Option<&StorageClass>) -> S3Result<()> {
     match storage_class.map(StorageClass::as_str) {
         None | Some("STANDARD" | "REDUCED_REDUNDANCY") => Ok(()),
-        Some(other) => Err(s3_error(
-            S3ErrorCode::InvalidStorageClass,
-            format!("storage class {other} is not supported"),
-        )),
+        Some(other) => {
+            Err(s3_error(S3ErrorCode::InvalidStorageClass, format!("storage class {other} is not supported")))
+        }
     }
 }
 
-/// Conditional writes need an atomic check inside the commit; refuse rather than ignore them.
-pub(crate) fn refuse_conditional_write(
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-) -> S3Result<()> {
-    if if_match.is_some() || if_none_match.is_some() {
-        return Err(s3_error(
-            S3ErrorCode::NotImplemented,
-            "conditional writes (If-Match / If-None-Match on PUT) are not supported yet",
-        ));
+/// The conditional write a PUT asks for (S3 supports `If-None-Match: *` and `If-Match: <etag>`).
+pub(crate) fn write_condition(
+    if_match: Option<ETagCondition>,
+    if_none_match: Option<ETagCondition>,
+) -> S3Result<Option<WriteCondition>> {
+    match (if_match, if_none_match) {
+        (None, None) => Ok(None),
+        (None, Some(ETagCondition::Any)) => Ok(Some(WriteCondition::IfNoneMatchAny)),
+        (Some(ETagCondition::ETag(etag)), None) => Ok(Some(WriteCondition::IfMatch(etag.value().to_owned()))),
+        (Some(ETagCondition::Any), None) => {
+            Err(s3_error(S3ErrorCode::NotImplemented, "If-Match: * is not supported on PUT"))
+        }
+        _ => {
+            Err(s3_error(S3ErrorCode::NotImplemented, "only If-None-Match: * or If-Match: <etag> are supported on PUT"))
+        }
     }
-    Ok(())
+}
+
+/// The byte span a GET/HEAD covers, and its Content-Range when it is a range.
+fn resolve_range(range: Option<Range>, size: u64) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
+    let Some(range) = range else { return Ok((0..size, None)) };
+    let span = range.check(size).map_err(|_| {
+        let mut error = s3_error(S3ErrorCode::InvalidRange, "The requested range is not satisfiable");
+        error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        error
+    })?;
+    let content_range = format!("bytes {}-{}/{size}", span.start, span.end - 1);
+    Ok((span, Some(content_range)))
 }
 
 /// The response fields every GET/HEAD shares.
@@ -56,17 +70,11 @@ fn describe(info: &ObjectInfo) -> Described {
 }
 
 impl CairnS3 {
-    pub(crate) async fn do_put_object(
-        &self,
-        req: S3Request<PutObjectInput>,
-    ) -> S3Result<S3Response<PutObjectOutput>> {
+    pub(crate) async fn do_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         check_storage_class(input.storage_class.as_ref())?;
-        refuse_conditional_write(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-        if input
-            .content_length
-            .is_some_and(|length| length > PUT_BYTES_MAX)
-        {
+        let condition = write_condition(input.if_match, input.if_none_match)?;
+        if input.content_length.is_some_and(|length| length > PUT_BYTES_MAX) {
             return Err(s3_error(
                 S3ErrorCode::EntityTooLarge,
                 "Your proposed upload exceeds the maximum allowed size of 5 GiB; use multipart upload",
@@ -81,22 +89,19 @@ impl CairnS3 {
             expires: input.expires,
         };
         let headers = stored_headers(standard, input.metadata)?;
+        let declared = Checksum {
+            checksum_crc32: input.checksum_crc32,
+            checksum_crc32c: input.checksum_crc32c,
+            checksum_sha1: input.checksum_sha1,
+            checksum_sha256: input.checksum_sha256,
+            checksum_crc64nvme: input.checksum_crc64nvme,
+            checksum_type: None,
+        };
         let check = DigestCheck::new(Declared {
             content_md5: input.content_md5,
-            checksums: Checksum {
-                checksum_crc32: input.checksum_crc32,
-                checksum_crc32c: input.checksum_crc32c,
-                checksum_sha1: input.checksum_sha1,
-                checksum_sha256: input.checksum_sha256,
-                checksum_crc64nvme: input.checksum_crc64nvme,
-                checksum_type: None,
-            },
+            checksums: with_query_checksums(declared, req.uri.query()),
             algorithm: input.checksum_algorithm,
-            trailer: req
-                .headers
-                .get("x-amz-trailer")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            trailer: req.headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()).map(str::to_owned),
             trailers: req.trailing_headers,
         })?;
         let request = PutRequest {
@@ -105,6 +110,7 @@ impl CairnS3 {
             body: body_of(input.body),
             check: Box::new(check),
             headers,
+            condition,
         };
         let info = self.store.put_object(request).await.map_err(to_s3)?;
         let checksum = response_checksums(&info.checksums);
@@ -119,22 +125,12 @@ impl CairnS3 {
         }))
     }
 
-    pub(crate) async fn do_get_object(
-        &self,
-        req: S3Request<GetObjectInput>,
-    ) -> S3Result<S3Response<GetObjectOutput>> {
+    pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         if input.part_number.is_some() {
-            return Err(s3_error(
-                S3ErrorCode::NotImplemented,
-                "GET by partNumber is not supported yet; use a Range",
-            ));
+            return Err(s3_error(S3ErrorCode::NotImplemented, "GET by partNumber is not supported yet; use a Range"));
         }
-        let reader = self
-            .store
-            .open_object(&input.bucket, &input.key)
-            .await
-            .map_err(to_s3)?;
+        let reader = self.store.open_object(&input.bucket, &input.key).await.map_err(to_s3)?;
         let info = reader.info.clone();
         let conditions = Conditions {
             if_match: input.if_match,
@@ -143,31 +139,14 @@ impl CairnS3 {
             if_unmodified_since: input.if_unmodified_since,
         };
         conditions.check(&info, not_modified)?;
-        let (start, end, content_range) = match input.range {
-            None => (0, info.size, None),
-            Some(range) => {
-                let span = range.check(info.size).map_err(|_| {
-                    let mut error = s3_error(
-                        S3ErrorCode::InvalidRange,
-                        "The requested range is not satisfiable",
-                    );
-                    error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-                    error
-                })?;
-                let content_range = format!("bytes {}-{}/{}", span.start, span.end - 1, info.size);
-                (span.start, span.end, Some(content_range))
-            }
-        };
+        let (span, content_range) = resolve_range(input.range, info.size)?;
+        let (start, end) = (span.start, span.end);
         let whole = content_range.is_none();
         let body = reader.stream(start, end - start);
         let described = describe(&info);
-        let checksum = if whole {
-            described.checksum
-        } else {
-            Checksum::default()
-        };
+        let checksum = if whole { described.checksum } else { Checksum::default() };
         let standard = described.standard;
-        let mut response = S3Response::new(GetObjectOutput {
+        let response = S3Response::new(GetObjectOutput {
             body: Some(StreamingBlob::wrap(body)),
             content_length: Some(i64::try_from(end - start).unwrap_or(i64::MAX)),
             content_range,
@@ -176,18 +155,12 @@ impl CairnS3 {
             last_modified: Some(last_modified(&info)),
             metadata: described.metadata,
             content_type: input.response_content_type.or(standard.content_type),
-            content_encoding: input
-                .response_content_encoding
-                .or(standard.content_encoding),
-            content_disposition: input
-                .response_content_disposition
-                .or(standard.content_disposition),
-            content_language: input
-                .response_content_language
-                .or(standard.content_language),
+            content_encoding: input.response_content_encoding.or(standard.content_encoding),
+            content_disposition: input.response_content_disposition.or(standard.content_disposition),
+            content_language: input.response_content_language.or(standard.content_language),
             cache_control: input.response_cache_control.or(standard.cache_control),
             expires: input.response_expires.or(standard.expires),
-            parts_count: (info.part_count > 1).then(|| info.part_count as i32),
+            parts_count: (info.part_count > 1).then_some(info.part_count as i32),
             checksum_crc32: checksum.checksum_crc32,
             checksum_crc32c: checksum.checksum_crc32c,
             checksum_sha1: checksum.checksum_sha1,
@@ -195,9 +168,6 @@ impl CairnS3 {
             checksum_crc64nvme: checksum.checksum_crc64nvme,
             ..Default::default()
         });
-        if !whole {
-            response.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
         Ok(response)
     }
 
@@ -206,11 +176,7 @@ impl CairnS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        let info = self
-            .store
-            .object_info(&input.bucket, &input.key)
-            .await
-            .map_err(to_s3)?;
+        let info = self.store.object_info(&input.bucket, &input.key).await.map_err(to_s3)?;
         let conditions = Conditions {
             if_match: input.if_match,
             if_none_match: input.if_none_match,
@@ -218,35 +184,32 @@ impl CairnS3 {
             if_unmodified_since: input.if_unmodified_since,
         };
         conditions.check(&info, not_modified)?;
+        let (span, content_range) = resolve_range(input.range, info.size)?;
         let described = describe(&info);
         let standard = described.standard;
-        let checksum = described.checksum;
-        Ok(S3Response::new(HeadObjectOutput {
-            content_length: Some(i64::try_from(info.size).unwrap_or(i64::MAX)),
+        let checksum = if content_range.is_none() { described.checksum } else { Checksum::default() };
+        let response = S3Response::new(HeadObjectOutput {
+            content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
+            content_range: content_range.clone(),
             accept_ranges: Some("bytes".into()),
             e_tag: Some(etag(&info)),
             last_modified: Some(last_modified(&info)),
             metadata: described.metadata,
             content_type: input.response_content_type.or(standard.content_type),
-            content_encoding: input
-                .response_content_encoding
-                .or(standard.content_encoding),
-            content_disposition: input
-                .response_content_disposition
-                .or(standard.content_disposition),
-            content_language: input
-                .response_content_language
-                .or(standard.content_language),
+            content_encoding: input.response_content_encoding.or(standard.content_encoding),
+            content_disposition: input.response_content_disposition.or(standard.content_disposition),
+            content_language: input.response_content_language.or(standard.content_language),
             cache_control: input.response_cache_control.or(standard.cache_control),
             expires: input.response_expires.or(standard.expires),
-            parts_count: (info.part_count > 1).then(|| info.part_count as i32),
+            parts_count: (info.part_count > 1).then_some(info.part_count as i32),
             checksum_crc32: checksum.checksum_crc32,
             checksum_crc32c: checksum.checksum_crc32c,
             checksum_sha1: checksum.checksum_sha1,
             checksum_sha256: checksum.checksum_sha256,
             checksum_crc64nvme: checksum.checksum_crc64nvme,
             ..Default::default()
-        }))
+        });
+        Ok(response)
     }
 
     /// Deletes one key; a missing key is success, as in S3.
@@ -284,10 +247,7 @@ impl CairnS3 {
         let mut errors = Vec::new();
         for object in input.delete.objects {
             match self.delete_key(&input.bucket, &object.key).await {
-                Ok(()) if !quiet => deleted.push(DeletedObject {
-                    key: Some(object.key),
-                    ..Default::default()
-                }),
+                Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(object.key), ..Default::default() }),
                 Ok(()) => {}
                 Err(error) => errors.push(Error {
                     code: Some(error.code().as_str().to_owned()),
@@ -297,10 +257,6 @@ impl CairnS3 {
                 }),
             }
         }
-        Ok(S3Response::new(DeleteObjectsOutput {
-            deleted: Some(deleted),
-            errors: Some(errors),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
     }
 }

@@ -3,6 +3,7 @@
 //! stamps `x-amz-request-id` on every response and logs one line per request.
 
 use crate::CairnS3;
+use crate::auth::{DomainHost, RootAuth};
 use cairn_object::ObjectStore;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -10,8 +11,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::Body;
-use s3s::auth::SimpleAuth;
-use s3s::host::SingleDomain;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,7 +31,7 @@ pub struct ServerConfig {
     pub access_key: String,
     /// Root secret key.
     pub secret_key: String,
-    /// Base domain for virtual-host-style requests (`bucket.domain`), if any.
+    /// Base domains (comma-separated) for virtual-host-style requests (`bucket.domain`), if any.
     pub domain: Option<String>,
 }
 
@@ -45,18 +44,13 @@ struct State {
 }
 
 /// Builds the s3s service for `store`.
-fn s3_service(store: ObjectStore, config: &ServerConfig) -> std::io::Result<S3Service> {
+fn s3_service(store: ObjectStore, config: &ServerConfig) -> S3Service {
     let mut builder = S3ServiceBuilder::new(CairnS3::new(store));
-    builder.set_auth(SimpleAuth::from_single(
-        config.access_key.clone(),
-        config.secret_key.clone(),
-    ));
-    if let Some(domain) = &config.domain {
-        let host = SingleDomain::new(domain)
-            .map_err(|e| std::io::Error::other(format!("invalid domain {domain:?}: {e}")))?;
-        builder.set_host(host);
+    builder.set_auth(RootAuth::new(config.access_key.clone(), config.secret_key.clone()));
+    if let Some(domains) = &config.domain {
+        builder.set_host(DomainHost::new(domains));
     }
-    Ok(builder.build())
+    builder.build()
 }
 
 /// Serves S3 on `listener` until `shutdown` resolves, then drains in-flight requests.
@@ -67,12 +61,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let state = Arc::new(State {
-        s3: s3_service(store.clone(), &config)?,
+        s3: s3_service(store.clone(), &config),
         store,
-        id_prefix: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs(),
+        id_prefix: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
         next_id: AtomicU64::new(1),
     });
     let builder = Builder::new(TokioExecutor::new());
@@ -107,28 +98,15 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(
-        Duration::from_millis(SHUTDOWN_GRACE_MS),
-        graceful.shutdown(),
-    )
-    .await
-    .is_err()
-    {
+    if tokio::time::timeout(Duration::from_millis(SHUTDOWN_GRACE_MS), graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests did not finish within the shutdown grace period");
     }
     Ok(())
 }
 
-async fn handle(
-    state: Arc<State>,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
-    let request_id = format!(
-        "{:X}{:08X}",
-        state.id_prefix,
-        state.next_id.fetch_add(1, Ordering::Relaxed)
-    );
+    let request_id = format!("{:X}{:08X}", state.id_prefix, state.next_id.fetch_add(1, Ordering::Relaxed));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let bytes_in = content_length(request.headers());
@@ -143,12 +121,17 @@ async fn handle(
             }
         }
     };
+    // s3s answers a ranged HEAD with 200; S3 says 206, as for the GET it describes.
+    if method == Method::HEAD
+        && response.status() == StatusCode::OK
+        && response.headers().contains_key(http::header::CONTENT_RANGE)
+    {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amz-request-id", value);
     }
-    response
-        .headers_mut()
-        .insert(http::header::SERVER, HeaderValue::from_static("Cairn"));
+    response.headers_mut().insert(http::header::SERVER, HeaderValue::from_static("Cairn"));
     let status = response.status().as_u16();
     let bytes_out = content_length(response.headers());
     tracing::info!(
@@ -166,11 +149,7 @@ async fn handle(
 }
 
 fn content_length(headers: &http::HeaderMap) -> u64 {
-    headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 fn status_only(status: StatusCode) -> Response<Body> {
@@ -191,9 +170,5 @@ async fn health(store: &ObjectStore, method: &Method, check: &str) -> Response<B
         "cluster/read" => store.quorum_status().await.read,
         _ => return status_only(StatusCode::NOT_FOUND),
     };
-    status_only(if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    })
+    status_only(if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE })
 }

@@ -14,19 +14,14 @@ where
 {
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
-        Err(join_error) => Err(DriveError::Io {
-            op: "blocking task",
-            source: std::io::Error::other(join_error),
-        }),
+        Err(join_error) => Err(DriveError::Io { op: "blocking task", source: std::io::Error::other(join_error) }),
     }
 }
 
 /// Fsyncs a directory so that names created or removed in it survive a crash.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     let handle = File::open(dir).map_err(|e| DriveError::io("open dir for fsync", e))?;
-    handle
-        .sync_all()
-        .map_err(|e| DriveError::io("fsync dir", e))
+    handle.sync_all().map_err(|e| DriveError::io("fsync dir", e))
 }
 
 /// Creates `dir` and any missing parents below `base` (which must exist), fsyncing
@@ -61,10 +56,8 @@ pub(crate) fn write_file_atomic(staging: &Path, target: &Path, data: &[u8]) -> R
         .create_new(true)
         .open(staging)
         .map_err(|e| DriveError::io("create staging file", e))?;
-    let written = file
-        .write_all(data)
-        .and_then(|()| file.sync_data())
-        .map_err(|e| DriveError::io("write staging file", e));
+    let written =
+        file.write_all(data).and_then(|()| file.sync_data()).map_err(|e| DriveError::io("write staging file", e));
     if let Err(error) = written {
         let _ = fs::remove_file(staging);
         return Err(error);

@@ -4,16 +4,11 @@ mod io;
 mod shard;
 mod walk;
 
-use crate::api::{
-    CommitRequest, DiskInfo, Drive, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
-};
+use crate::api::{CommitRequest, DiskInfo, Drive, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions};
 use crate::path::{META_FILE_NAME, SYSTEM_VOLUME, object_dir, sys_path, validate_volume};
 use crate::{DriveError, Result};
 use bytes::Bytes;
-use io::{
-    blocking, create_dir_all_durable, fsync_dir, remove_empty_parents, remove_tree,
-    write_file_atomic,
-};
+use io::{blocking, create_dir_all_durable, fsync_dir, remove_empty_parents, remove_tree, write_file_atomic};
 use shard::{LocalShardReader, LocalShardWriter};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -51,12 +46,7 @@ impl LocalDrive {
         let tmp = root.join(SYSTEM_VOLUME).join(TMP_DIR);
         remove_tree(&tmp)?;
         fs::create_dir_all(&tmp).map_err(|e| DriveError::io("create staging dir", e))?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                root,
-                endpoint: given.display().to_string(),
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { root, endpoint: given.display().to_string() }) })
     }
 
     fn root(&self) -> &Path {
@@ -69,19 +59,19 @@ impl LocalDrive {
     }
 
     fn staging_path(&self) -> PathBuf {
-        self.root()
-            .join(SYSTEM_VOLUME)
-            .join(TMP_DIR)
-            .join(Uuid::new_v4().to_string())
+        self.root().join(SYSTEM_VOLUME).join(TMP_DIR).join(Uuid::new_v4().to_string())
+    }
+
+    /// Fails with `DriveNotFound` when the drive's system folder is gone (disk
+    /// unmounted, folder deleted): the drive is offline, which is not the same as
+    /// "this drive has no such object".
+    fn ensure_online(&self) -> Result<()> {
+        if self.root().join(SYSTEM_VOLUME).is_dir() { Ok(()) } else { Err(DriveError::DriveNotFound) }
     }
 
     fn require_volume(&self, volume: &str) -> Result<PathBuf> {
         let dir = self.volume_dir(volume)?;
-        if dir.is_dir() {
-            Ok(dir)
-        } else {
-            Err(DriveError::VolumeNotFound)
-        }
+        if dir.is_dir() { Ok(dir) } else { Err(DriveError::VolumeNotFound) }
     }
 }
 
@@ -90,18 +80,9 @@ fn volume_info(name: String, path: &Path) -> Result<VolumeInfo> {
     if !meta.is_dir() {
         return Err(DriveError::VolumeNotFound);
     }
-    let created = meta
-        .created()
-        .or_else(|_| meta.modified())
-        .unwrap_or(UNIX_EPOCH);
-    let created_unix_nanos = created
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0);
-    Ok(VolumeInfo {
-        name,
-        created_unix_nanos,
-    })
+    let created = meta.created().or_else(|_| meta.modified()).unwrap_or(UNIX_EPOCH);
+    let created_unix_nanos = created.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
+    Ok(VolumeInfo { name, created_unix_nanos })
 }
 
 #[async_trait::async_trait]
@@ -111,36 +92,32 @@ impl Drive for LocalDrive {
     }
 
     async fn disk_info(&self) -> Result<DiskInfo> {
+        self.ensure_online()?;
         let root = self.root().to_path_buf();
         blocking(move || {
-            let stat =
-                rustix::fs::statvfs(&root).map_err(|e| DriveError::io("statvfs", e.into()))?;
+            let stat = rustix::fs::statvfs(&root).map_err(|e| DriveError::io("statvfs", e.into()))?;
             let total_bytes = stat.f_blocks * stat.f_frsize;
             let free_bytes = stat.f_bavail * stat.f_frsize;
             let used_bytes = total_bytes.saturating_sub(stat.f_bfree * stat.f_frsize);
-            Ok(DiskInfo {
-                total_bytes,
-                free_bytes,
-                used_bytes,
-            })
+            Ok(DiskInfo { total_bytes, free_bytes, used_bytes })
         })
         .await
     }
 
     async fn make_volume(&self, volume: &str) -> Result<()> {
+        self.ensure_online()?;
         let dir = self.volume_dir(volume)?;
         let root = self.root().to_path_buf();
         blocking(move || match fs::create_dir(&dir) {
             Ok(()) => fsync_dir(&root),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(DriveError::VolumeExists)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DriveError::VolumeExists),
             Err(e) => Err(DriveError::io("create volume", e)),
         })
         .await
     }
 
     async fn list_volumes(&self) -> Result<Vec<VolumeInfo>> {
+        self.ensure_online()?;
         let root = self.root().to_path_buf();
         blocking(move || {
             let mut volumes = Vec::new();
@@ -163,21 +140,17 @@ impl Drive for LocalDrive {
     }
 
     async fn stat_volume(&self, volume: &str) -> Result<VolumeInfo> {
+        self.ensure_online()?;
         let dir = self.volume_dir(volume)?;
         let name = volume.to_owned();
         blocking(move || {
-            volume_info(name, &dir).map_err(|e| {
-                if e.is_not_found() {
-                    DriveError::VolumeNotFound
-                } else {
-                    e
-                }
-            })
+            volume_info(name, &dir).map_err(|e| if e.is_not_found() { DriveError::VolumeNotFound } else { e })
         })
         .await
     }
 
     async fn delete_volume(&self, volume: &str) -> Result<()> {
+        self.ensure_online()?;
         let dir = self.require_volume(volume)?;
         let root = self.root().to_path_buf();
         blocking(move || {
@@ -191,6 +164,7 @@ impl Drive for LocalDrive {
     }
 
     async fn read_meta(&self, volume: &str, key: &str) -> Result<Bytes> {
+        self.ensure_online()?;
         let path = object_dir(self.root(), volume, key)?.join(META_FILE_NAME);
         let volume_dir = self.volume_dir(volume)?;
         blocking(move || match fs::read(&path) {
@@ -198,15 +172,14 @@ impl Drive for LocalDrive {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !volume_dir.is_dir() => {
                 Err(DriveError::VolumeNotFound)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
-                Err(DriveError::FileNotFound)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(DriveError::FileNotFound),
             Err(e) => Err(DriveError::io("read metadata", e)),
         })
         .await
     }
 
     async fn write_meta(&self, volume: &str, key: &str, meta: Bytes) -> Result<()> {
+        self.ensure_online()?;
         let dir = object_dir(self.root(), volume, key)?;
         let volume_dir = self.require_volume(volume)?;
         let staging = self.staging_path();
@@ -218,6 +191,7 @@ impl Drive for LocalDrive {
     }
 
     async fn commit(&self, request: CommitRequest) -> Result<()> {
+        self.ensure_online()?;
         let dir = object_dir(self.root(), &request.volume, &request.key)?;
         let volume_dir = self.require_volume(&request.volume)?;
         let mut sources = Vec::with_capacity(request.parts.len());
@@ -230,16 +204,14 @@ impl Drive for LocalDrive {
             create_dir_all_durable(&volume_dir, &dir)?;
             if let Some(data_dir) = request.data_dir {
                 // Assemble the data directory in staging, then move it into place in one rename.
-                fs::create_dir(&staging_dir)
-                    .map_err(|e| DriveError::io("create staging data dir", e))?;
+                fs::create_dir(&staging_dir).map_err(|e| DriveError::io("create staging data dir", e))?;
                 for (source, part_number) in &sources {
                     fs::rename(source, staging_dir.join(format!("part.{part_number}")))
                         .map_err(|e| DriveError::io("move part into data dir", e))?;
                 }
                 fsync_dir(&staging_dir)?;
                 let target = dir.join(data_dir.to_string());
-                fs::rename(&staging_dir, &target)
-                    .map_err(|e| DriveError::io("move data dir into place", e))?;
+                fs::rename(&staging_dir, &target).map_err(|e| DriveError::io("move data dir into place", e))?;
             } else {
                 assert!(sources.is_empty(), "parts without a data directory");
             }
@@ -256,6 +228,7 @@ impl Drive for LocalDrive {
     }
 
     async fn delete_object(&self, volume: &str, key: &str) -> Result<()> {
+        self.ensure_online()?;
         let dir = object_dir(self.root(), volume, key)?;
         let volume_dir = self.require_volume(volume)?;
         blocking(move || {
@@ -271,15 +244,9 @@ impl Drive for LocalDrive {
             }
             fsync_dir(&dir)?;
             // Data directories hold only part files; nested keys hold a metadata file somewhere below.
-            for entry in fs::read_dir(&dir)
-                .map_err(|e| DriveError::io("list object dir", e))?
-                .flatten()
-            {
+            for entry in fs::read_dir(&dir).map_err(|e| DriveError::io("list object dir", e))?.flatten() {
                 let path = entry.path();
-                let is_data_dir = entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| Uuid::parse_str(n).is_ok())
+                let is_data_dir = entry.file_name().to_str().is_some_and(|n| Uuid::parse_str(n).is_ok())
                     && !walk::subtree_has_object(&path, 0);
                 if is_data_dir {
                     remove_tree(&path)?;
@@ -298,9 +265,8 @@ impl Drive for LocalDrive {
         data_dir: Uuid,
         part_number: u32,
     ) -> Result<Box<dyn ShardReader>> {
-        let path = object_dir(self.root(), volume, key)?
-            .join(data_dir.to_string())
-            .join(format!("part.{part_number}"));
+        self.ensure_online()?;
+        let path = object_dir(self.root(), volume, key)?.join(data_dir.to_string()).join(format!("part.{part_number}"));
         blocking(move || {
             let file = File::open(&path).map_err(|e| DriveError::io("open shard", e))?;
             Ok(Box::new(LocalShardReader::new(file)) as Box<dyn ShardReader>)
@@ -309,6 +275,7 @@ impl Drive for LocalDrive {
     }
 
     async fn create_sys_file(&self, sys_relative: &str) -> Result<Box<dyn ShardWriter>> {
+        self.ensure_online()?;
         let path = sys_path(self.root(), sys_relative)?;
         let system = self.root().join(SYSTEM_VOLUME);
         blocking(move || {
@@ -326,6 +293,7 @@ impl Drive for LocalDrive {
     }
 
     async fn open_sys_file(&self, sys_relative: &str) -> Result<Box<dyn ShardReader>> {
+        self.ensure_online()?;
         let path = sys_path(self.root(), sys_relative)?;
         blocking(move || {
             let file = File::open(&path).map_err(|e| DriveError::io("open system file", e))?;
@@ -335,6 +303,7 @@ impl Drive for LocalDrive {
     }
 
     async fn write_sys_file(&self, sys_relative: &str, data: Bytes) -> Result<()> {
+        self.ensure_online()?;
         let path = sys_path(self.root(), sys_relative)?;
         let system = self.root().join(SYSTEM_VOLUME);
         let staging = self.staging_path();
@@ -346,16 +315,13 @@ impl Drive for LocalDrive {
     }
 
     async fn read_sys_file(&self, sys_relative: &str) -> Result<Bytes> {
+        self.ensure_online()?;
         let path = sys_path(self.root(), sys_relative)?;
-        blocking(move || {
-            fs::read(&path)
-                .map(Bytes::from)
-                .map_err(|e| DriveError::io("read system file", e))
-        })
-        .await
+        blocking(move || fs::read(&path).map(Bytes::from).map_err(|e| DriveError::io("read system file", e))).await
     }
 
     async fn list_sys_dir(&self, sys_relative: &str) -> Result<Vec<String>> {
+        self.ensure_online()?;
         let path = sys_path(self.root(), sys_relative)?;
         blocking(move || {
             let mut names = Vec::new();
@@ -372,6 +338,7 @@ impl Drive for LocalDrive {
     }
 
     async fn rename_sys(&self, from: &str, to: &str) -> Result<()> {
+        self.ensure_online()?;
         let source = sys_path(self.root(), from)?;
         let target = sys_path(self.root(), to)?;
         let system = self.root().join(SYSTEM_VOLUME);
@@ -388,13 +355,14 @@ impl Drive for LocalDrive {
     }
 
     async fn delete_sys(&self, sys_relative: &str) -> Result<()> {
+        self.ensure_online()?;
         let path = sys_path(self.root(), sys_relative)?;
         blocking(move || remove_tree(&path)).await
     }
 
     fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkEntry>> {
         let (sender, receiver) = mpsc::channel(WALK_CHANNEL_CAPACITY);
-        match self.volume_dir(volume) {
+        match self.ensure_online().and_then(|()| self.volume_dir(volume)) {
             Ok(dir) => {
                 tokio::task::spawn_blocking(move || walk::walk_blocking(dir, options, sender));
             }

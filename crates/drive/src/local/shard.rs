@@ -21,11 +21,7 @@ pub(crate) struct LocalShardWriter {
 
 impl LocalShardWriter {
     pub(crate) fn new(file: File, path: PathBuf) -> Self {
-        Self {
-            file: Some(file),
-            path,
-            finished: false,
-        }
+        Self { file: Some(file), path, finished: false }
     }
 }
 
@@ -34,8 +30,7 @@ impl ShardWriter for LocalShardWriter {
     async fn write(&mut self, data: Bytes) -> Result<()> {
         let mut file = self.file.take().expect("a failed write is never retried");
         let file = blocking(move || {
-            file.write_all(&data)
-                .map_err(|e| DriveError::io("write shard", e))?;
+            file.write_all(&data).map_err(|e| DriveError::io("write shard", e))?;
             Ok(file)
         })
         .await?;
@@ -44,15 +39,8 @@ impl ShardWriter for LocalShardWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<()> {
-        let file = self
-            .file
-            .take()
-            .expect("finish is called once, after successful writes");
-        blocking(move || {
-            file.sync_data()
-                .map_err(|e| DriveError::io("fsync shard", e))
-        })
-        .await?;
+        let file = self.file.take().expect("finish is called once, after successful writes");
+        blocking(move || file.sync_data().map_err(|e| DriveError::io("fsync shard", e))).await?;
         self.finished = true;
         Ok(())
     }
@@ -74,9 +62,7 @@ pub(crate) struct LocalShardReader {
 
 impl LocalShardReader {
     pub(crate) fn new(file: File) -> Self {
-        Self {
-            file: Arc::new(file),
-        }
+        Self { file: Arc::new(file) }
     }
 }
 
@@ -89,10 +75,7 @@ impl ShardReader for LocalShardReader {
             match file.read_exact_at(&mut buffer, offset) {
                 Ok(()) => Ok(Bytes::from(buffer)),
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    Err(DriveError::Corrupt(format!(
-                        "shard shorter than {} bytes",
-                        offset + len as u64
-                    )))
+                    Err(DriveError::Corrupt(format!("shard shorter than {} bytes", offset + len as u64)))
                 }
                 Err(e) => Err(DriveError::io("read shard", e)),
             }

@@ -29,20 +29,13 @@ struct Walker {
 }
 
 /// Runs a walk of `volume_dir` on the current (blocking) thread.
-pub(crate) fn walk_blocking(
-    volume_dir: PathBuf,
-    options: WalkOptions,
-    sender: mpsc::Sender<Result<WalkEntry>>,
-) {
+pub(crate) fn walk_blocking(volume_dir: PathBuf, options: WalkOptions, sender: mpsc::Sender<Result<WalkEntry>>) {
     if !volume_dir.is_dir() {
         let _ = sender.blocking_send(Err(DriveError::VolumeNotFound));
         return;
     }
     let (dir_prefix, name_filter) = match options.prefix.rfind('/') {
-        Some(index) => (
-            options.prefix[..=index].to_owned(),
-            options.prefix[index + 1..].to_owned(),
-        ),
+        Some(index) => (options.prefix[..=index].to_owned(), options.prefix[index + 1..].to_owned()),
         None => (String::new(), options.prefix.clone()),
     };
     let walker = Walker { options, sender };
@@ -52,21 +45,16 @@ pub(crate) fn walk_blocking(
         let Ok(segments) = crate::path::validate_key(&dir_prefix) else {
             return;
         };
-        let (last, parents) = segments
-            .split_last()
-            .expect("a non-empty prefix has segments");
+        let (last, parents) = segments.split_last().expect("a non-empty prefix has segments");
         for segment in parents {
             start_dir.push(segment);
         }
-        // The folder object named exactly like the prefix sorts first.
+        // The folder object named exactly like the prefix sorts first (when the prefix ends at the '/').
         let folder_object = start_dir.join(last);
-        if walker.emit_object(&folder_object, &dir_prefix).is_err() {
+        if name_filter.is_empty() && walker.emit_object(&folder_object, &dir_prefix).is_err() {
             return;
         }
-        start_dir.push(
-            last.strip_suffix(DIR_OBJECT_SUFFIX)
-                .expect("a prefix ending in '/' encodes as a folder"),
-        );
+        start_dir.push(last.strip_suffix(DIR_OBJECT_SUFFIX).expect("a prefix ending in '/' encodes as a folder"));
     }
     let _ = walker.walk_dir(&start_dir, &dir_prefix, &name_filter, 0);
 }
@@ -77,10 +65,7 @@ impl Walker {
     }
 
     fn after_start(&self, key: &str) -> bool {
-        self.options
-            .start_after
-            .as_deref()
-            .is_none_or(|start| key > start)
+        self.options.start_after.as_deref().is_none_or(|start| key > start)
     }
 
     /// Sends the object stored in `dir` if it exists and sorts after `start_after`.
@@ -89,15 +74,9 @@ impl Walker {
             return Ok(());
         }
         match fs::read(dir.join(META_FILE_NAME)) {
-            Ok(meta) => self.send(Ok(WalkEntry::Object {
-                key: key.to_owned(),
-                meta: Bytes::from(meta),
-            })),
+            Ok(meta) => self.send(Ok(WalkEntry::Object { key: key.to_owned(), meta: Bytes::from(meta) })),
             // Deleted between listing and reading: not an object any more.
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    || e.kind() == std::io::ErrorKind::NotADirectory =>
-            {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => {
                 Ok(())
             }
             Err(e) => {
@@ -107,13 +86,7 @@ impl Walker {
         }
     }
 
-    fn walk_dir(
-        &self,
-        dir: &Path,
-        key_prefix: &str,
-        name_filter: &str,
-        depth: usize,
-    ) -> std::result::Result<(), Stop> {
+    fn walk_dir(&self, dir: &Path, key_prefix: &str, name_filter: &str, depth: usize) -> std::result::Result<(), Stop> {
         assert!(depth <= WALK_DEPTH_MAX, "walk deeper than any valid key");
         let mut tokens = match self.read_tokens(dir, key_prefix, name_filter) {
             Ok(tokens) => tokens,
@@ -123,14 +96,14 @@ impl Walker {
                 return Err(Stop::Failed);
             }
         };
-        tokens
-            .sort_unstable_by(|a, b| (a.key.as_str(), a.descend).cmp(&(b.key.as_str(), b.descend)));
+        tokens.sort_unstable_by(|a, b| (a.key.as_str(), a.descend).cmp(&(b.key.as_str(), b.descend)));
         // In a delimited walk a folder object `x/` and the subtree `x/` fold into one prefix.
         let mut last_prefix: Option<String> = None;
         for token in tokens {
             let child = dir.join(&token.name);
-            let folder_object = token.key.ends_with('/');
-            if !token.descend && !(folder_object && !self.options.recursive) {
+            // A folder object `x/` in a delimited walk is reported as the prefix `x/`.
+            let folds_into_prefix = token.key.ends_with('/') && !self.options.recursive;
+            if !token.descend && !folds_into_prefix {
                 self.emit_object(&child, &token.key)?;
                 continue;
             }
@@ -152,7 +125,7 @@ impl Walker {
             }
             if self.options.recursive {
                 self.walk_dir(&child, &token.key, "", depth + 1)?;
-            } else if self.after_start(&token.key) && subtree_has_object(&child, 0) {
+            } else if self.after_start(&token.key) && has_object_below(&child) {
                 self.send(Ok(WalkEntry::Prefix(token.key)))?;
             }
         }
@@ -178,23 +151,11 @@ impl Walker {
             }
             let key = format!("{key_prefix}{segment}");
             if name.ends_with(DIR_OBJECT_SUFFIX) {
-                tokens.push(Token {
-                    key,
-                    name,
-                    descend: false,
-                });
+                tokens.push(Token { key, name, descend: false });
                 continue;
             }
-            tokens.push(Token {
-                key: format!("{key}/"),
-                name: name.clone(),
-                descend: true,
-            });
-            tokens.push(Token {
-                key,
-                name,
-                descend: false,
-            });
+            tokens.push(Token { key: format!("{key}/"), name: name.clone(), descend: true });
+            tokens.push(Token { key, name, descend: false });
         }
         Ok(tokens)
     }
@@ -208,6 +169,12 @@ struct Token {
     name: String,
     /// True for a subtree to walk, false for the object stored in this directory.
     descend: bool,
+}
+
+/// True when an object is stored in a subdirectory of `dir` (the object stored in `dir` itself does not count).
+fn has_object_below(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else { return false };
+    entries.flatten().any(|entry| entry.file_type().is_ok_and(|t| t.is_dir()) && subtree_has_object(&entry.path(), 1))
 }
 
 /// True when any object is stored at or below `dir`.

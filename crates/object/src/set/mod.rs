@@ -39,9 +39,7 @@ pub(crate) struct ErasureSet {
 
 /// Current time as nanoseconds since the Unix epoch.
 pub(crate) fn now_unix_nanos() -> i64 {
-    let elapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
 }
 
@@ -58,9 +56,7 @@ impl ErasureSet {
     pub(crate) fn distribution(&self, key: &str) -> Vec<u8> {
         let drives = self.drives.len();
         let rotation = (key_hash(self.deployment_id, key) % drives as u64) as usize;
-        (0..drives)
-            .map(|d| ((d + rotation) % drives) as u8)
-            .collect()
+        (0..drives).map(|d| ((d + rotation) % drives) as u8).collect()
     }
 
     /// Erasure info as stored on drive `drive` for an object with `distribution`.
@@ -87,11 +83,7 @@ impl ErasureSet {
     }
 
     /// Reads and decodes `xl.meta` from every drive in parallel.
-    pub(crate) async fn read_metas(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Vec<std::result::Result<ObjectMeta, DriveError>> {
+    pub(crate) async fn read_metas(&self, bucket: &str, key: &str) -> Vec<std::result::Result<ObjectMeta, DriveError>> {
         join_all(self.drives.iter().map(|drive| async move {
             let bytes = drive.read_meta(bucket, key).await?;
             ObjectMeta::decode(&bytes).map_err(|e| DriveError::Corrupt(format!("xl.meta: {e}")))
@@ -106,10 +98,7 @@ impl ErasureSet {
         if present >= self.layout.read_quorum() {
             return Ok(());
         }
-        let missing = results
-            .iter()
-            .filter(|r| matches!(r, Err(DriveError::VolumeNotFound)))
-            .count();
+        let missing = results.iter().filter(|r| matches!(r, Err(DriveError::VolumeNotFound))).count();
         if missing > self.drives.len() - self.layout.read_quorum() {
             Err(ObjectError::BucketNotFound)
         } else {
@@ -122,7 +111,7 @@ impl ErasureSet {
         cairn_drive::validate_key(key)?;
         let _guard = self.lock_read(bucket, key).await?;
         let metas = self.read_metas(bucket, key).await;
-        let (version, _) = pick_version(&metas, self.layout.read_quorum())?;
+        let (version, _) = pick_version(&metas, &self.layout)?;
         Ok(object_info(bucket, key, &version))
     }
 
@@ -130,16 +119,8 @@ impl ErasureSet {
     pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         cairn_drive::validate_key(key)?;
         let _guard = self.lock_write(bucket, key).await?;
-        let results = join_all(
-            self.drives
-                .iter()
-                .map(|drive| drive.delete_object(bucket, key)),
-        )
-        .await;
-        if results
-            .iter()
-            .all(|r| matches!(r, Err(DriveError::FileNotFound)))
-        {
+        let results = join_all(self.drives.iter().map(|drive| drive.delete_object(bucket, key))).await;
+        if results.iter().all(|r| matches!(r, Err(DriveError::FileNotFound))) {
             return Err(ObjectError::ObjectNotFound);
         }
         let gone: Vec<std::result::Result<(), DriveError>> = results

@@ -8,12 +8,12 @@
 //! .cairn.sys/multipart/<bucket>/<upload-id>/<data-file-uuid> (this drive's shard file)
 //! ```
 
-use super::write::Stored;
+use super::write::{Commit, Stored};
 use super::{ErasureSet, now_unix_nanos, object_info};
 use crate::body::{Body, BodyCheck};
 use crate::config::{PART_SIZE_BYTES_MIN, PARTS_MAX};
 use crate::quorum::reduce_write;
-use crate::types::{CompletePart, ObjectInfo, PartSummary};
+use crate::types::{CompletePart, CompositeChecksums, ObjectInfo, PartSummary};
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{DriveError, PartSource};
@@ -41,9 +41,7 @@ fn check_part_number(part_number: u32) -> Result<()> {
     if (1..=PARTS_MAX).contains(&part_number) {
         Ok(())
     } else {
-        Err(ObjectError::InvalidArgument(format!(
-            "part number must be between 1 and {PARTS_MAX}"
-        )))
+        Err(ObjectError::InvalidArgument(format!("part number must be between 1 and {PARTS_MAX}")))
     }
 }
 
@@ -78,30 +76,17 @@ impl ErasureSet {
         };
         let path = format!("{}/upload.meta", upload_dir(bucket, upload_id));
         let bytes = Bytes::from(record.encode());
-        let results = join_all(
-            self.drives
-                .iter()
-                .map(|drive| drive.write_sys_file(&path, bytes.clone())),
-        )
-        .await;
+        let results = join_all(self.drives.iter().map(|drive| drive.write_sys_file(&path, bytes.clone()))).await;
         reduce_write(&results, self.layout.write_quorum())?;
         Ok(upload_id)
     }
 
     /// Reads an upload's record as a read quorum holds it.
-    pub(crate) async fn read_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: Uuid,
-    ) -> Result<UploadRecord> {
+    pub(crate) async fn read_upload(&self, bucket: &str, key: &str, upload_id: Uuid) -> Result<UploadRecord> {
         let path = format!("{}/upload.meta", upload_dir(bucket, upload_id));
         let results = join_all(self.drives.iter().map(|drive| drive.read_sys_file(&path))).await;
-        let records: Vec<UploadRecord> = results
-            .into_iter()
-            .filter_map(|r| r.ok())
-            .filter_map(|b| UploadRecord::decode(&b).ok())
-            .collect();
+        let records: Vec<UploadRecord> =
+            results.into_iter().filter_map(|r| r.ok()).filter_map(|b| UploadRecord::decode(&b).ok()).collect();
         let record = records
             .first()
             .filter(|_| records.len() >= self.layout.read_quorum())
@@ -128,19 +113,14 @@ impl ErasureSet {
         let distribution = self.distribution(key);
         let data_file = Uuid::new_v4();
         let data_path = format!("{}/{data_file}", upload_dir(bucket, upload_id));
-        let written = match self
-            .write_body(body, check, &distribution, &data_path, false)
-            .await
-        {
+        let written = match self.write_body(body, check, &distribution, &data_path, false).await {
             Ok(written) => written,
             Err(error) => {
                 self.discard_staged(&data_path).await;
                 return Err(error);
             }
         };
-        let Stored::Files(live) = written.stored else {
-            unreachable!("parts are never inline")
-        };
+        let Stored::Files(live) = written.stored else { unreachable!("parts are never inline") };
         let record = PartRecord {
             number: part_number,
             size: written.size,
@@ -152,19 +132,8 @@ impl ErasureSet {
         let record_path = part_record_path(bucket, upload_id, part_number);
         let bytes = Bytes::from(record.encode());
         // Writers of the same part number take turns; the last one to record wins.
-        let _part_guard = self
-            .locks
-            .write(format!(
-                "{}/{part_number}",
-                Self::upload_lock_name(upload_id)
-            ))
-            .await?;
-        let previous = join_all(
-            self.drives
-                .iter()
-                .map(|drive| drive.read_sys_file(&record_path)),
-        )
-        .await;
+        let _part_guard = self.locks.write(format!("{}/{part_number}", Self::upload_lock_name(upload_id))).await?;
+        let previous = join_all(self.drives.iter().map(|drive| drive.read_sys_file(&record_path))).await;
         let results = join_all(self.drives.iter().enumerate().map(|(d, drive)| {
             let bytes = bytes.clone();
             let record_path = &record_path;
@@ -179,22 +148,11 @@ impl ErasureSet {
         .await;
         reduce_write(&results, self.layout.write_quorum())?;
         // The replaced attempt's data is unreachable now.
-        join_all(
-            self.drives
-                .iter()
-                .zip(previous)
-                .map(|(drive, old)| async move {
-                    if let Some(old) = old.ok().and_then(|b| PartRecord::decode(&b).ok()) {
-                        let _ = drive
-                            .delete_sys(&format!(
-                                "{}/{}",
-                                upload_dir(bucket, upload_id),
-                                old.data_file
-                            ))
-                            .await;
-                    }
-                }),
-        )
+        join_all(self.drives.iter().zip(previous).map(|(drive, old)| async move {
+            if let Some(old) = old.ok().and_then(|b| PartRecord::decode(&b).ok()) {
+                let _ = drive.delete_sys(&format!("{}/{}", upload_dir(bucket, upload_id), old.data_file)).await;
+            }
+        }))
         .await;
         Ok(PartSummary {
             number: part_number,
@@ -206,25 +164,13 @@ impl ErasureSet {
     }
 
     /// Reads one part's record as a read quorum holds it.
-    async fn read_part(
-        &self,
-        bucket: &str,
-        upload_id: Uuid,
-        part_number: u32,
-    ) -> Result<Option<PartRecord>> {
+    async fn read_part(&self, bucket: &str, upload_id: Uuid, part_number: u32) -> Result<Option<PartRecord>> {
         let path = part_record_path(bucket, upload_id, part_number);
         let results = join_all(self.drives.iter().map(|drive| drive.read_sys_file(&path))).await;
-        let records: Vec<PartRecord> = results
-            .into_iter()
-            .filter_map(|r| r.ok())
-            .filter_map(|b| PartRecord::decode(&b).ok())
-            .collect();
+        let records: Vec<PartRecord> =
+            results.into_iter().filter_map(|r| r.ok()).filter_map(|b| PartRecord::decode(&b).ok()).collect();
         let agreed = records.iter().find(|candidate| {
-            records
-                .iter()
-                .filter(|r| r.data_file == candidate.data_file)
-                .count()
-                >= self.layout.read_quorum()
+            records.iter().filter(|r| r.data_file == candidate.data_file).count() >= self.layout.read_quorum()
         });
         Ok(agreed.cloned())
     }
@@ -245,12 +191,7 @@ impl ErasureSet {
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|name| {
-                name.strip_prefix("part.")?
-                    .strip_suffix(".meta")?
-                    .parse::<u32>()
-                    .ok()
-            })
+            .filter_map(|name| name.strip_prefix("part.")?.strip_suffix(".meta")?.parse::<u32>().ok())
             .filter(|n| *n > marker)
             .collect();
         numbers.sort_unstable();
@@ -283,18 +224,14 @@ impl ErasureSet {
         key: &str,
         upload_id: Uuid,
         parts: &[CompletePart],
+        composite: CompositeChecksums,
     ) -> Result<ObjectInfo> {
         let _upload_guard = self.locks.write(Self::upload_lock_name(upload_id)).await?;
         let upload = self.read_upload(bucket, key, upload_id).await?;
         if parts.is_empty() {
-            return Err(ObjectError::InvalidArgument(
-                "at least one part must be specified".into(),
-            ));
+            return Err(ObjectError::InvalidArgument("at least one part must be specified".into()));
         }
-        if parts
-            .windows(2)
-            .any(|pair| pair[0].number >= pair[1].number)
-        {
+        if parts.windows(2).any(|pair| pair[0].number >= pair[1].number) {
             return Err(ObjectError::InvalidPartOrder);
         }
         let mut records = Vec::with_capacity(parts.len());
@@ -303,9 +240,7 @@ impl ErasureSet {
             let record = self
                 .read_part(bucket, upload_id, part.number)
                 .await?
-                .ok_or_else(|| {
-                    ObjectError::InvalidPart(format!("part {} was not uploaded", part.number))
-                })?;
+                .ok_or_else(|| ObjectError::InvalidPart(format!("part {} was not uploaded", part.number)))?;
             if record.etag != bare_etag(&part.etag) {
                 return Err(ObjectError::InvalidPart(format!(
                     "part {} has ETag {:?}, not {:?}",
@@ -314,19 +249,19 @@ impl ErasureSet {
             }
             let is_last = position + 1 == parts.len();
             if !is_last && record.size < PART_SIZE_BYTES_MIN {
-                return Err(ObjectError::EntityTooSmall {
-                    part_number: part.number,
-                });
+                return Err(ObjectError::EntityTooSmall { part_number: part.number });
             }
             records.push(record);
         }
         let mut md5_of_md5s = Md5::new();
         for record in &records {
-            let binary = hex::decode(&record.etag)
-                .map_err(|_| ObjectError::Internal("stored part ETag is not hex".into()))?;
+            let binary =
+                hex::decode(&record.etag).map_err(|_| ObjectError::Internal("stored part ETag is not hex".into()))?;
             md5_of_md5s.update(&binary);
         }
         let etag = format!("{}-{}", hex::encode(md5_of_md5s.finalize()), records.len());
+        let part_checksums: Vec<BTreeMap<String, String>> = records.iter().map(|r| r.checksums.clone()).collect();
+        let checksums = composite(upload.checksum_algorithm.as_deref(), &part_checksums);
         let distribution = self.distribution(key);
         let version = ObjectVersion {
             version_id: None,
@@ -335,47 +270,33 @@ impl ErasureSet {
             etag,
             data_dir: Some(Uuid::new_v4()),
             erasure: self.erasure_info(&distribution, 0),
-            parts: records
-                .iter()
-                .map(|r| PartInfo {
-                    number: r.number,
-                    size: r.size,
-                    etag: r.etag.clone(),
-                })
-                .collect(),
-            checksums: BTreeMap::new(),
+            parts: records.iter().map(|r| PartInfo { number: r.number, size: r.size, etag: r.etag.clone() }).collect(),
+            checksums,
             headers: upload.headers,
             inline_data: None,
         };
         let dir = upload_dir(bucket, upload_id);
-        let sources: Vec<PartSource> = records
+        let parts: Vec<PartSource> = records
             .iter()
-            .map(|r| PartSource {
-                sys_path: format!("{dir}/{}", r.data_file),
-                part_number: r.number,
-            })
+            .map(|r| PartSource { sys_path: format!("{dir}/{}", r.data_file), part_number: r.number })
             .collect();
         let all = Stored::Files(vec![true; self.drives.len()]);
-        self.commit_version(
+        let commit = Commit {
             bucket,
             key,
-            &version,
-            &distribution,
-            &all,
-            vec![sources; self.drives.len()],
-        )
-        .await?;
+            version: &version,
+            distribution: &distribution,
+            stored: &all,
+            parts,
+            condition: None,
+        };
+        self.commit_version(commit).await?;
         join_all(self.drives.iter().map(|drive| drive.delete_sys(&dir))).await;
         Ok(object_info(bucket, key, &version))
     }
 
     /// Abandons an upload and frees its parts.
-    pub(crate) async fn abort_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: Uuid,
-    ) -> Result<()> {
+    pub(crate) async fn abort_upload(&self, bucket: &str, key: &str, upload_id: Uuid) -> Result<()> {
         let _upload_guard = self.locks.write(Self::upload_lock_name(upload_id)).await?;
         self.read_upload(bucket, key, upload_id).await?;
         let dir = upload_dir(bucket, upload_id);
@@ -388,23 +309,15 @@ impl ErasureSet {
     pub(crate) async fn uploads(&self, bucket: &str) -> Vec<UploadRecord> {
         let dir = format!("multipart/{bucket}");
         let listings = join_all(self.drives.iter().map(|drive| drive.list_sys_dir(&dir))).await;
-        let mut ids: Vec<Uuid> = listings
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|name| Uuid::parse_str(&name).ok())
-            .collect();
+        let mut ids: Vec<Uuid> =
+            listings.into_iter().flatten().flatten().filter_map(|name| Uuid::parse_str(&name).ok()).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
             let path = format!("{}/upload.meta", upload_dir(bucket, id));
             for drive in &self.drives {
-                if let Some(record) = drive
-                    .read_sys_file(&path)
-                    .await
-                    .ok()
-                    .and_then(|b| UploadRecord::decode(&b).ok())
+                if let Some(record) = drive.read_sys_file(&path).await.ok().and_then(|b| UploadRecord::decode(&b).ok())
                 {
                     records.push(record);
                     break;

@@ -40,15 +40,11 @@ pub struct ObjectReader {
 
 impl ErasureSet {
     /// Opens an object for reading under a shared lock.
-    pub(crate) async fn open_object(
-        self: &Arc<Self>,
-        bucket: &str,
-        key: &str,
-    ) -> Result<ObjectReader> {
+    pub(crate) async fn open_object(self: &Arc<Self>, bucket: &str, key: &str) -> Result<ObjectReader> {
         cairn_drive::validate_key(key)?;
         let guard = self.lock_read(bucket, key).await?;
         let metas = self.read_metas(bucket, key).await;
-        let (version, holders) = pick_version(&metas, self.layout.read_quorum())?;
+        let (version, holders) = pick_version(&metas, &self.layout)?;
         let shards = self.erasure.total_shards();
         let mut drive_of_shard = vec![None; shards];
         let mut inline_frames = vec![None; shards];
@@ -61,37 +57,21 @@ impl ErasureSet {
             };
             let index = stored.erasure.shard_index as usize;
             if index >= shards {
-                tracing::warn!(
-                    drive = self.drives[d].endpoint(),
-                    index,
-                    "xl.meta names a shard outside the layout"
-                );
+                tracing::warn!(drive = self.drives[d].endpoint(), index, "xl.meta names a shard outside the layout");
                 continue;
             }
             drive_of_shard[index] = Some(d);
             inline_frames[index] = stored.inline_data.clone();
         }
         let info = object_info(bucket, key, &version);
-        Ok(ObjectReader {
-            info,
-            version,
-            drive_of_shard,
-            inline_frames,
-            set: Arc::clone(self),
-            _guard: guard,
-        })
+        Ok(ObjectReader { info, version, drive_of_shard, inline_frames, set: Arc::clone(self), _guard: guard })
     }
 }
 
 impl ObjectReader {
     /// Streams `length` bytes from `offset` (the whole object for `(0, size)`).
     pub fn stream(self, offset: u64, length: u64) -> ObjectStream {
-        assert!(
-            offset
-                .checked_add(length)
-                .is_some_and(|end| end <= self.info.size),
-            "range outside the object"
-        );
+        assert!(offset.checked_add(length).is_some_and(|end| end <= self.info.size), "range outside the object");
         let (sender, mut receiver) = mpsc::channel(READ_AHEAD_BLOCKS);
         tokio::spawn(async move {
             let mut state = ReadState::new(&self);
@@ -121,12 +101,7 @@ struct ReadState {
 impl ReadState {
     fn new(reader: &ObjectReader) -> Self {
         let failed = reader.drive_of_shard.iter().map(Option::is_none).collect();
-        Self {
-            readers: Vec::new(),
-            readers_part: None,
-            failed,
-            reconstructed: false,
-        }
+        Self { readers: Vec::new(), readers_part: None, failed, reconstructed: false }
     }
 
     async fn send_range(
@@ -154,16 +129,10 @@ impl ReadState {
             while block_index * block_size < to {
                 let block_start = block_index * block_size;
                 let block_len = (part.size - block_start).min(block_size) as usize;
-                let block = self
-                    .read_block(reader, part.number, block_index, block_len)
-                    .await?;
+                let block = self.read_block(reader, part.number, block_index, block_len).await?;
                 let slice_from = from.saturating_sub(block_start) as usize;
                 let slice_to = (to - block_start).min(block_len as u64) as usize;
-                if sender
-                    .send(Ok(block.slice(slice_from..slice_to)))
-                    .await
-                    .is_err()
-                {
+                if sender.send(Ok(block.slice(slice_from..slice_to))).await.is_err() {
                     return Ok(()); // The client went away.
                 }
                 block_index += 1;
@@ -190,20 +159,16 @@ impl ReadState {
         }
         loop {
             if reader.version.data_dir.is_some() {
-                self.fetch_frames(reader, part_number, block_index, block_len, &mut frames)
-                    .await;
+                self.fetch_frames(reader, part_number, block_index, block_len, &mut frames).await;
             }
             match erasure.decode_block(&frames, block_len) {
                 Ok(decoded) => {
-                    for index in decoded.corrupt.iter().chain(decoded.missing.iter()) {
+                    // Only corrupt frames mark a shard failed: "missing" also lists shards that were simply not read.
+                    for index in &decoded.corrupt {
                         self.failed[*index] = true;
                     }
                     if !decoded.corrupt.is_empty() {
-                        reader
-                            .set
-                            .stats
-                            .corrupt_shards
-                            .fetch_add(decoded.corrupt.len() as u64, Ordering::Relaxed);
+                        reader.set.stats.corrupt_shards.fetch_add(decoded.corrupt.len() as u64, Ordering::Relaxed);
                         tracing::warn!(bucket = %reader.info.bucket, key = %reader.info.key, part_number, block_index, shards = ?decoded.corrupt, "corrupt shard detected (bitrot hash mismatch); reconstructed from parity");
                     }
                     self.reconstructed |= decoded.reconstructed;
@@ -221,11 +186,7 @@ impl ReadState {
                             dropped += 1;
                         }
                     }
-                    reader
-                        .set
-                        .stats
-                        .corrupt_shards
-                        .fetch_add(dropped, Ordering::Relaxed);
+                    reader.set.stats.corrupt_shards.fetch_add(dropped, Ordering::Relaxed);
                     let untried = (0..shards).any(|i| frames[i].is_none() && !self.failed[i]);
                     if dropped == 0 || !untried || reader.version.data_dir.is_none() {
                         return Err(ObjectError::Unrecoverable(format!(
@@ -264,8 +225,7 @@ impl ReadState {
                 return;
             }
             let results = join_all(wanted.iter().map(|index| {
-                let drive_index =
-                    reader.drive_of_shard[*index].expect("healthy shards have a drive");
+                let drive_index = reader.drive_of_shard[*index].expect("healthy shards have a drive");
                 let drive = Arc::clone(&reader.set.drives[drive_index]);
                 let info = &reader.info;
                 let data_dir = reader.version.data_dir.expect("file-backed object");
@@ -273,11 +233,7 @@ impl ReadState {
                 async move {
                     let shard = match existing {
                         Some(shard) => shard,
-                        None => {
-                            drive
-                                .open_shard(&info.bucket, &info.key, data_dir, part_number)
-                                .await?
-                        }
+                        None => drive.open_shard(&info.bucket, &info.key, data_dir, part_number).await?,
                     };
                     let frame = shard.read_at(offset, frame_len).await;
                     Ok::<_, DriveError>((shard, frame?))
@@ -292,11 +248,7 @@ impl ReadState {
                     }
                     Err(error) => {
                         tracing::warn!(bucket = %reader.info.bucket, key = %reader.info.key, shard = index, %error, "shard unavailable; reading parity instead");
-                        reader
-                            .set
-                            .stats
-                            .missing_shards
-                            .fetch_add(1, Ordering::Relaxed);
+                        reader.set.stats.missing_shards.fetch_add(1, Ordering::Relaxed);
                         self.failed[index] = true;
                     }
                 }
@@ -307,19 +259,13 @@ impl ReadState {
     /// Counts a degraded read once per object read.
     fn report(&self, reader: &ObjectReader) {
         if self.reconstructed || self.failed.iter().any(|f| *f) {
-            reader
-                .set
-                .stats
-                .degraded_reads
-                .fetch_add(1, Ordering::Relaxed);
+            reader.set.stats.degraded_reads.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 impl std::fmt::Debug for ObjectReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectReader")
-            .field("info", &self.info)
-            .finish_non_exhaustive()
+        f.debug_struct("ObjectReader").field("info", &self.info).finish_non_exhaustive()
     }
 }

@@ -5,8 +5,8 @@
 use super::{ErasureSet, now_unix_nanos, object_info};
 use crate::body::{BlockReader, Body, BodyCheck};
 use crate::config::{INLINE_BYTES_MAX, OBJECT_SIZE_BYTES_MAX};
-use crate::quorum::{reduce_errors, reduce_write};
-use crate::types::{ObjectInfo, PutRequest};
+use crate::quorum::{pick_version, reduce_errors, reduce_write};
+use crate::types::{ObjectInfo, PutRequest, WriteCondition};
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{CommitRequest, DriveError, PartSource, ShardWriter};
@@ -39,6 +39,22 @@ pub(crate) struct Written {
     pub(crate) stored: Stored,
 }
 
+/// A new version ready to be made visible.
+pub(crate) struct Commit<'a> {
+    pub(crate) bucket: &'a str,
+    pub(crate) key: &'a str,
+    /// The version, drive-neutral (each drive gets its own shard index and inline frame).
+    pub(crate) version: &'a ObjectVersion,
+    /// Which shard each drive holds.
+    pub(crate) distribution: &'a [u8],
+    /// Where the data is: inline frames, or staged files on the live drives.
+    pub(crate) stored: &'a Stored,
+    /// Staged files each drive moves into the new data directory.
+    pub(crate) parts: Vec<PartSource>,
+    /// A conditional write's condition, checked under the lock.
+    pub(crate) condition: Option<&'a WriteCondition>,
+}
+
 /// Open shard writers, one per drive.
 struct ShardSink {
     writers: Vec<Option<Box<dyn ShardWriter>>>,
@@ -55,28 +71,17 @@ impl ShardSink {
         if self.live() >= self.quorum {
             return Ok(());
         }
-        Err(reduce_errors(
-            self.errors.iter().flatten(),
-            self.live(),
-            self.quorum,
-        ))
+        Err(reduce_errors(self.errors.iter().flatten(), self.live(), self.quorum))
     }
 
     /// Writes shard `distribution[d]` to drive d; a drive that fails drops out.
     async fn write(&mut self, frames: &[Bytes], distribution: &[u8]) -> Result<()> {
-        let results = join_all(
-            self.writers
-                .iter_mut()
-                .enumerate()
-                .map(|(d, slot)| async move {
-                    match slot {
-                        Some(writer) => {
-                            Some(writer.write(frames[distribution[d] as usize].clone()).await)
-                        }
-                        None => None,
-                    }
-                }),
-        )
+        let results = join_all(self.writers.iter_mut().enumerate().map(|(d, slot)| async move {
+            match slot {
+                Some(writer) => Some(writer.write(frames[distribution[d] as usize].clone()).await),
+                None => None,
+            }
+        }))
         .await;
         for (d, result) in results.into_iter().enumerate() {
             if let Some(Err(error)) = result {
@@ -108,31 +113,21 @@ impl ShardSink {
         }
         let succeeded = live.iter().filter(|l| **l).count();
         if succeeded < self.quorum {
-            return Err(reduce_errors(
-                self.errors.iter().flatten(),
-                succeeded,
-                self.quorum,
-            ));
+            return Err(reduce_errors(self.errors.iter().flatten(), succeeded, self.quorum));
         }
         Ok(live)
     }
 }
 
 /// Hashes and encodes one block on the blocking pool (MD5 and Reed-Solomon are CPU work).
-async fn hash_and_encode(
-    mut hashing: Hashing,
-    block: Bytes,
-    erasure: Erasure,
-) -> Result<(Hashing, Vec<Bytes>)> {
+async fn hash_and_encode(mut hashing: Hashing, block: Bytes, erasure: Erasure) -> Result<(Hashing, Vec<Bytes>)> {
     let task = tokio::task::spawn_blocking(move || {
         hashing.md5.update(&block);
         hashing.check.update(&block);
         let frames = erasure.encode_block(&block);
         (hashing, frames)
     });
-    let (hashing, frames) = task
-        .await
-        .map_err(|e| ObjectError::Internal(format!("encode task: {e}")))?;
+    let (hashing, frames) = task.await.map_err(|e| ObjectError::Internal(format!("encode task: {e}")))?;
     let frames = frames.map_err(|e| ObjectError::Internal(format!("erasure encode: {e}")))?;
     Ok((hashing, frames))
 }
@@ -169,10 +164,7 @@ impl ErasureSet {
     ) -> Result<Written> {
         let erasure = self.erasure;
         let mut reader = BlockReader::new(body);
-        let mut hashing = Hashing {
-            md5: Md5::new(),
-            check,
-        };
+        let mut hashing = Hashing { md5: Md5::new(), check };
         let first = reader.next_block(erasure.block_size()).await?;
         let inline = allow_inline && first.as_ref().is_none_or(|b| b.len() <= INLINE_BYTES_MAX);
         if inline {
@@ -196,10 +188,8 @@ impl ErasureSet {
         hashing = done;
         loop {
             // Write this block while the next one is read from the network and encoded.
-            let (written, next) = tokio::join!(
-                sink.write(&frames, distribution),
-                next_frames(&mut reader, hashing, erasure)
-            );
+            let (written, next) =
+                tokio::join!(sink.write(&frames, distribution), next_frames(&mut reader, hashing, erasure));
             written?;
             let (done, next) = next?;
             hashing = done;
@@ -213,17 +203,8 @@ impl ErasureSet {
     }
 
     async fn open_writers(&self, sys_path: &str) -> Result<ShardSink> {
-        let opened = join_all(
-            self.drives
-                .iter()
-                .map(|drive| drive.create_sys_file(sys_path)),
-        )
-        .await;
-        let mut sink = ShardSink {
-            writers: Vec::new(),
-            errors: Vec::new(),
-            quorum: self.layout.write_quorum(),
-        };
+        let opened = join_all(self.drives.iter().map(|drive| drive.create_sys_file(sys_path))).await;
+        let mut sink = ShardSink { writers: Vec::new(), errors: Vec::new(), quorum: self.layout.write_quorum() };
         for result in opened {
             match result {
                 Ok(writer) => {
@@ -248,21 +229,12 @@ impl ErasureSet {
 
     /// Stores a whole object (PutObject).
     pub(crate) async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
-        let PutRequest {
-            bucket,
-            key,
-            body,
-            check,
-            headers,
-        } = request;
+        let PutRequest { bucket, key, body, check, headers, condition } = request;
         cairn_drive::validate_key(&key)?;
         self.require_bucket(&bucket).await?;
         let distribution = self.distribution(&key);
         let staged = format!("tmp/{}", Uuid::new_v4());
-        let written = match self
-            .write_body(body, check, &distribution, &staged, true)
-            .await
-        {
+        let written = match self.write_body(body, check, &distribution, &staged, true).await {
             Ok(written) => written,
             Err(error) => {
                 self.discard_staged(&staged).await;
@@ -278,35 +250,25 @@ impl ErasureSet {
             etag: etag.clone(),
             data_dir,
             erasure: self.erasure_info(&distribution, 0),
-            parts: vec![PartInfo {
-                number: 1,
-                size: written.size,
-                etag,
-            }],
+            parts: vec![PartInfo { number: 1, size: written.size, etag }],
             checksums: written.checksums,
             headers,
             inline_data: None,
         };
-        let sources: Vec<Vec<PartSource>> = match &written.stored {
-            Stored::Inline(_) => vec![Vec::new(); self.drives.len()],
-            Stored::Files(_) => vec![
-                vec![PartSource {
-                    sys_path: staged.clone(),
-                    part_number: 1
-                }];
-                self.drives.len()
-            ],
+        let parts = match &written.stored {
+            Stored::Inline(_) => Vec::new(),
+            Stored::Files(_) => vec![PartSource { sys_path: staged.clone(), part_number: 1 }],
         };
-        let result = self
-            .commit_version(
-                &bucket,
-                &key,
-                &version,
-                &distribution,
-                &written.stored,
-                sources,
-            )
-            .await;
+        let commit = Commit {
+            bucket: &bucket,
+            key: &key,
+            version: &version,
+            distribution: &distribution,
+            stored: &written.stored,
+            parts,
+            condition: condition.as_ref(),
+        };
+        let result = self.commit_version(commit).await;
         if result.is_err() {
             self.discard_staged(&staged).await;
         }
@@ -314,54 +276,41 @@ impl ErasureSet {
         Ok(object_info(&bucket, &key, &version))
     }
 
-    /// Makes `version` the object's current version on every drive that holds its
-    /// data (`stored`), under the key's write lock; succeeds on a write quorum.
-    pub(crate) async fn commit_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version: &ObjectVersion,
-        distribution: &[u8],
-        stored: &Stored,
-        sources: Vec<Vec<PartSource>>,
-    ) -> Result<()> {
+    /// Makes a new version the object's current version on every drive that holds
+    /// its data, under the key's write lock; succeeds on a write quorum.
+    pub(crate) async fn commit_version(&self, commit: Commit<'_>) -> Result<()> {
+        let Commit { bucket, key, version, distribution, stored, parts, condition } = commit;
         let _guard = self.lock_write(bucket, key).await?;
         let previous = self.read_metas(bucket, key).await;
-        let commits = self
-            .drives
-            .iter()
-            .zip(sources)
-            .enumerate()
-            .map(|(d, (drive, parts))| {
-                let holds_data = match stored {
-                    Stored::Inline(_) => true,
-                    Stored::Files(live) => live[d],
-                };
-                let mut meta = version.clone();
-                meta.erasure = self.erasure_info(distribution, d);
-                if let Stored::Inline(frames) = stored {
-                    meta.inline_data = Some(frames[distribution[d] as usize].clone());
+        if let Some(condition) = condition {
+            check_condition(condition, &previous, &self.layout)?;
+        }
+        let commits = self.drives.iter().enumerate().map(|(d, drive)| {
+            let holds_data = match stored {
+                Stored::Inline(_) => true,
+                Stored::Files(live) => live[d],
+            };
+            let mut meta = version.clone();
+            meta.erasure = self.erasure_info(distribution, d);
+            if let Stored::Inline(frames) = stored {
+                meta.inline_data = Some(frames[distribution[d] as usize].clone());
+            }
+            let replaced_data_dir = previous[d].as_ref().ok().and_then(|m| m.latest()).and_then(|v| v.data_dir);
+            let request = CommitRequest {
+                volume: bucket.to_owned(),
+                key: key.to_owned(),
+                data_dir: version.data_dir,
+                parts: parts.clone(),
+                meta: Bytes::from(ObjectMeta::single(meta).encode()),
+                replaced_data_dir,
+            };
+            async move {
+                if !holds_data {
+                    return Err(DriveError::FileNotFound);
                 }
-                let replaced_data_dir = previous[d]
-                    .as_ref()
-                    .ok()
-                    .and_then(|m| m.latest())
-                    .and_then(|v| v.data_dir);
-                let request = CommitRequest {
-                    volume: bucket.to_owned(),
-                    key: key.to_owned(),
-                    data_dir: version.data_dir,
-                    parts,
-                    meta: Bytes::from(ObjectMeta::single(meta).encode()),
-                    replaced_data_dir,
-                };
-                async move {
-                    if !holds_data {
-                        return Err(DriveError::FileNotFound);
-                    }
-                    drive.commit(request).await
-                }
-            });
+                drive.commit(request).await
+            }
+        });
         let results = join_all(commits).await;
         for (d, result) in results.iter().enumerate() {
             if let Err(error) = result {
@@ -372,13 +321,29 @@ impl ErasureSet {
     }
 }
 
+/// Evaluates a conditional write against the key's current version (read under the write lock).
+fn check_condition(
+    condition: &WriteCondition,
+    previous: &[std::result::Result<ObjectMeta, DriveError>],
+    layout: &crate::config::Layout,
+) -> Result<()> {
+    let current = match pick_version(previous, layout) {
+        Ok((version, _)) => Some(version),
+        Err(ObjectError::ObjectNotFound) => None,
+        Err(error) => return Err(error),
+    };
+    match (condition, current) {
+        (WriteCondition::IfNoneMatchAny, Some(_)) => Err(ObjectError::PreconditionFailed("the object already exists")),
+        (WriteCondition::IfMatch(_), None) => Err(ObjectError::ObjectNotFound),
+        (WriteCondition::IfMatch(etag), Some(version)) if *etag != version.etag => {
+            Err(ObjectError::PreconditionFailed("the object's ETag does not match"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn finish_digests(hashing: Hashing, size: u64, stored: Stored) -> Result<Written> {
     let md5: [u8; 16] = hashing.md5.finalize().into();
     let checksums = hashing.check.finish(&md5)?;
-    Ok(Written {
-        size,
-        md5,
-        checksums,
-        stored,
-    })
+    Ok(Written { size, md5, checksums, stored })
 }

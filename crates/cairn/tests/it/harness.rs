@@ -1,0 +1,260 @@
+//! Starting and stopping real servers, and S3 clients for them.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use md5::{Digest, Md5};
+use rand::RngCore;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const ACCESS_KEY: &str = "cairn-test-admin";
+pub const SECRET_KEY: &str = "cairn-test-secret-key";
+/// How long a server may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `cairn server` over temporary drives; killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    pub endpoint: String,
+    /// Holds the drives and the log; removed on drop.
+    pub dir: tempfile::TempDir,
+    pub drive_count: usize,
+}
+
+impl Server {
+    /// Starts a server over `drive_count` drives in a fresh temporary folder.
+    pub fn start(drive_count: usize) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, drive_count, &[])
+    }
+
+    /// Starts a server over drives that already exist (or not) under `dir`.
+    pub fn start_in(dir: tempfile::TempDir, drive_count: usize, env: &[(&str, &str)]) -> Server {
+        let drives = format!("{}/d{{1...{drive_count}}}", dir.path().display());
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command
+            .args(["server", "--address", "127.0.0.1:0", &drives])
+            .env("CAIRN_ROOT_USER", ACCESS_KEY)
+            .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
+            .env("CAIRN_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("spawn cairn");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("API: ") {
+                    let _ = sender.send(address.to_owned());
+                }
+            }
+        });
+        let endpoint = match receiver.recv_timeout(START_TIMEOUT) {
+            Ok(endpoint) => endpoint,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+                panic!("server did not start within {START_TIMEOUT:?}; log:\n{log}");
+            }
+        };
+        Server { child: Some(child), endpoint, dir, drive_count }
+    }
+
+    /// Path of drive `n` (1-based).
+    pub fn drive(&self, n: usize) -> PathBuf {
+        self.dir.path().join(format!("d{n}"))
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Stops the server and hands back its folder (to restart over the same drives).
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.kill();
+        let placeholder = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, placeholder)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// An S3 client with the root credentials.
+    pub fn client(&self) -> Client {
+        client_for(&self.endpoint, ACCESS_KEY, SECRET_KEY)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An S3 client for `endpoint` (path-style, us-east-1, plain HTTP).
+pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "test"))
+        .force_path_style(true)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    Client::from_conf(config)
+}
+
+/// `len` random bytes (incompressible, never deduplicable).
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
+
+/// Creates a bucket with a unique name.
+pub async fn new_bucket(client: &Client, stem: &str) -> String {
+    let name = format!("{stem}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    client.create_bucket().bucket(&name).send().await.expect("create bucket");
+    name
+}
+
+pub async fn put(client: &Client, bucket: &str, key: &str, body: &[u8]) -> String {
+    let output = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    output.e_tag().expect("etag").trim_matches('"').to_owned()
+}
+
+pub async fn get(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    let output =
+        client.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("get {key}: {e:?}"));
+    output.body.collect().await.expect("body").into_bytes().to_vec()
+}
+
+/// The S3 error code of a failed SDK call.
+pub fn error_code<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    error.as_service_error().and_then(|e| e.code()).map(str::to_owned).unwrap_or_else(|| format!("{error:?}"))
+}
+
+/// The HTTP status of a failed SDK call.
+pub fn error_status<E>(error: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>) -> u16 {
+    error.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+/// Every file below `dir`.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A raw HTTP/1.1 exchange (for anonymous requests and health probes): returns the status and body.
+pub fn raw_request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    raw_request_with(endpoint, method, path, &[], body)
+}
+
+/// A raw request signed with SigV4 by the root credentials, with any body (even malformed XML).
+pub fn signed_request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
+    let address = endpoint.trim_start_matches("http://");
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{endpoint}{path}"))
+        .header("host", address)
+        .body(())
+        .expect("request");
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let identity = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .expect("signing params")
+        .into();
+    let headers: Vec<(String, String)> =
+        request.headers().iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().expect("ascii").to_owned())).collect();
+    let uri = request.uri().to_string();
+    let signable = SignableRequest::new(
+        method,
+        uri,
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+    instructions.apply_to_request_http1x(&mut request);
+    let extra: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .filter(|(n, _)| n.as_str() != "host")
+        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().expect("ascii").to_owned()))
+        .collect();
+    raw_request_with(endpoint, method, path, &extra, body)
+}
+
+fn raw_request_with(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write head");
+    stream.write_all(body).expect("write body");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read response");
+    let text = String::from_utf8_lossy(&response);
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body_start = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |i| i + 4);
+    (status, response[body_start..].to_vec())
+}

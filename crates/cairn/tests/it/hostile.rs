@@ -1,0 +1,125 @@
+//! Hostile input: keys that try to escape, oversized names, malformed XML,
+//! truncated bodies. Each gets a clear error and nothing is lost or escapes.
+
+use crate::harness::*;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn escaping_and_reserved_keys_are_refused() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "hostile").await;
+    put(&client, &bucket, "keep", b"precious").await;
+    for key in ["../escape", "a/../../escape", "a//b", "a/./b", "nul\0byte", "x/xl.meta", "trick__XLDIR__/y"] {
+        let result = client.put_object().bucket(&bucket).key(key).body(ByteStream::from_static(b"evil")).send().await;
+        let error = result.expect_err(&format!("{key:?} must be refused"));
+        assert_eq!(error_status(&error), 400, "{key:?}: {error:?}");
+    }
+    let long = "k".repeat(1025);
+    let error = client
+        .put_object()
+        .bucket(&bucket)
+        .key(&long)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("too long");
+    assert_eq!(error_code(&error), "KeyTooLongError");
+    let long_segment = format!("dir/{}", "s".repeat(300));
+    let error = client
+        .put_object()
+        .bucket(&bucket)
+        .key(&long_segment)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("segment too long");
+    assert_eq!(error_code(&error), "KeyTooLongError");
+
+    for ok in ["back\\slash", "日本語/キー", "trailing/", "spaces in key", "a/b/c/d/e/f/g"] {
+        put(&client, &bucket, ok, ok.as_bytes()).await;
+        assert_eq!(get(&client, &bucket, ok).await, ok.as_bytes());
+    }
+    assert_eq!(get(&client, &bucket, "keep").await, b"precious");
+    for entry in std::fs::read_dir(server.dir.path()).expect("read dir").flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        assert!(name.starts_with('d') || name == "server.log", "something escaped the drives: {name}");
+    }
+    for drive in 1..=4 {
+        let root = server.drive(drive);
+        let names: Vec<String> = std::fs::read_dir(&root)
+            .expect("drive")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(names.iter().all(|n| n == ".cairn.sys" || n == &bucket), "drive {drive} has {names:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_xml_is_refused() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "xml").await;
+    put(&client, &bucket, "survivor", b"x").await;
+    let path = format!("/{bucket}?delete");
+    for body in [&b"<Delete><Object><Key>survivor"[..], b"not xml at all", b"<Delete></Wrong>"] {
+        let (status, response) = signed_request(&server.endpoint, "POST", &path, body);
+        assert_eq!(status, 400, "body {:?} gave {}", String::from_utf8_lossy(body), String::from_utf8_lossy(&response));
+        assert!(String::from_utf8_lossy(&response).contains("MalformedXML"), "{}", String::from_utf8_lossy(&response));
+    }
+    assert_eq!(get(&client, &bucket, "survivor").await, b"x");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandoned_upload_commits_nothing_and_leaves_no_staging() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "abandon").await;
+    let presigned = client
+        .put_object()
+        .bucket(&bucket)
+        .key("half")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).expect("config"))
+        .await
+        .expect("presign");
+    let address = server.endpoint.trim_start_matches("http://").to_owned();
+    let path = presigned.uri().trim_start_matches(&server.endpoint).to_owned();
+    let declared = 8 << 20;
+    {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        let head = format!("PUT {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {declared}\r\n\r\n");
+        stream.write_all(head.as_bytes()).expect("head");
+        stream.write_all(&random_bytes(3 << 20)).expect("partial body");
+        stream.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(300));
+        // The client goes away with 5 MiB still owed.
+    }
+    let mut clean = false;
+    for _ in 0..100 {
+        let staged: usize = (1..=4).map(|d| files_below(&server.drive(d).join(".cairn.sys/tmp")).len()).sum();
+        if staged == 0 {
+            clean = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(clean, "staging files were left behind");
+    let error = client.head_object().bucket(&bucket).key("half").send().await.expect_err("nothing committed");
+    assert_eq!(error_status(&error), 404);
+
+    // The same for a body that is simply shorter than declared, with the connection kept open.
+    let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 100\r\n\r\n");
+    stream.write_all(head.as_bytes()).expect("head");
+    stream.write_all(&[7u8; 40]).expect("short body");
+    stream.shutdown(std::net::Shutdown::Write).expect("half close");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let error = client.head_object().bucket(&bucket).key("half").send().await.expect_err("nothing committed");
+    assert_eq!(error_status(&error), 404);
+}

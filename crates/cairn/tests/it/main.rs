@@ -1,0 +1,11 @@
+//! End-to-end tests: each starts the real `cairn` binary on 127.0.0.1 with an
+//! ephemeral port and temporary drives, and talks to it with aws-sdk-s3.
+
+mod auth;
+mod degraded;
+mod durability;
+mod harness;
+mod hostile;
+mod listing;
+mod multipart;
+mod objects;

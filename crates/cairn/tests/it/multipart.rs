@@ -1,0 +1,218 @@
+//! Multipart uploads.
+
+use crate::harness::*;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use md5::{Digest, Md5};
+
+const MIB: usize = 1 << 20;
+
+async fn upload_part(client: &Client, bucket: &str, key: &str, upload_id: &str, number: i32, body: &[u8]) -> String {
+    client
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .expect("upload part")
+        .e_tag()
+        .expect("etag")
+        .to_owned()
+}
+
+fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
+    CompletedMultipartUpload::builder()
+        .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build()).collect()))
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_upload_complete_list_abort() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "mpu").await;
+    let key = "big/object.bin";
+    let created = client
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key(key)
+        .content_type("application/x-test")
+        .send()
+        .await
+        .expect("create");
+    let upload_id = created.upload_id().expect("upload id").to_owned();
+    let bodies: Vec<Vec<u8>> =
+        vec![random_bytes(5 * MIB), random_bytes(5 * MIB + 3), random_bytes(5 * MIB), random_bytes(1234)];
+    let mut parts = Vec::new();
+    // Uploaded out of order, with part 2 uploaded twice (the second one wins).
+    for number in [3, 1, 2, 4, 2] {
+        let etag = upload_part(&client, &bucket, key, &upload_id, number, &bodies[(number - 1) as usize]).await;
+        parts.retain(|(n, _)| *n != number);
+        parts.push((number, etag));
+    }
+    parts.sort();
+    let listed = client.list_parts().bucket(&bucket).key(key).upload_id(&upload_id).send().await.expect("list parts");
+    let numbers: Vec<i32> = listed.parts().iter().filter_map(|p| p.part_number()).collect();
+    assert_eq!(numbers, vec![1, 2, 3, 4]);
+    let uploads = client.list_multipart_uploads().bucket(&bucket).send().await.expect("list uploads");
+    assert_eq!(uploads.uploads().len(), 1);
+    assert_eq!(uploads.uploads()[0].upload_id(), Some(upload_id.as_str()));
+
+    let done = client
+        .complete_multipart_upload()
+        .bucket(&bucket)
+        .key(key)
+        .upload_id(&upload_id)
+        .multipart_upload(completed(&parts))
+        .send()
+        .await
+        .expect("complete");
+    let mut md5s = Md5::new();
+    for body in &bodies {
+        md5s.update(Md5::digest(body));
+    }
+    let expected_etag = format!("\"{}-4\"", hex::encode(md5s.finalize()));
+    assert_eq!(done.e_tag(), Some(expected_etag.as_str()));
+    let whole: Vec<u8> = bodies.concat();
+    assert_eq!(get(&client, &bucket, key).await, whole);
+    let head = client.head_object().bucket(&bucket).key(key).send().await.expect("head");
+    assert_eq!(head.content_type(), Some("application/x-test"));
+    assert_eq!(head.e_tag(), Some(expected_etag.as_str()));
+    // A range across a part boundary.
+    let range = client
+        .get_object()
+        .bucket(&bucket)
+        .key(key)
+        .range(format!("bytes={}-{}", 5 * MIB - 10, 5 * MIB + 10))
+        .send()
+        .await
+        .expect("range");
+    let bytes = range.body.collect().await.expect("body").into_bytes();
+    assert_eq!(&bytes[..], &whole[5 * MIB - 10..=5 * MIB + 10]);
+    let uploads = client.list_multipart_uploads().bucket(&bucket).send().await.expect("list uploads");
+    assert!(uploads.uploads().is_empty(), "completed uploads are gone");
+
+    // Abort frees the upload.
+    let upload_id = client
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key("aborted")
+        .send()
+        .await
+        .expect("create")
+        .upload_id()
+        .expect("id")
+        .to_owned();
+    upload_part(&client, &bucket, "aborted", &upload_id, 1, &random_bytes(MIB)).await;
+    client.abort_multipart_upload().bucket(&bucket).key("aborted").upload_id(&upload_id).send().await.expect("abort");
+    let error =
+        client.list_parts().bucket(&bucket).key("aborted").upload_id(&upload_id).send().await.expect_err("gone");
+    assert_eq!(error_code(&error), "NoSuchUpload");
+    for drive in 1..=4 {
+        let leftovers = files_below(&server.drive(drive).join(".cairn.sys/multipart"));
+        assert!(leftovers.is_empty(), "drive {drive} kept {leftovers:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_rules_are_enforced() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "rules").await;
+    let upload_id = client
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key("k")
+        .send()
+        .await
+        .expect("create")
+        .upload_id()
+        .expect("id")
+        .to_owned();
+    let small = upload_part(&client, &bucket, "k", &upload_id, 1, &random_bytes(1000)).await;
+    let last = upload_part(&client, &bucket, "k", &upload_id, 2, &random_bytes(1000)).await;
+    let complete = |parts: Vec<(i32, String)>| {
+        let client = client.clone();
+        let bucket = bucket.clone();
+        let upload_id = upload_id.clone();
+        async move {
+            client
+                .complete_multipart_upload()
+                .bucket(&bucket)
+                .key("k")
+                .upload_id(&upload_id)
+                .multipart_upload(completed(&parts))
+                .send()
+                .await
+        }
+    };
+    let error = complete(vec![(1, small.clone()), (2, last.clone())]).await.expect_err("too small");
+    assert_eq!(error_code(&error), "EntityTooSmall");
+    let error = complete(vec![(1, "\"ffffffffffffffffffffffffffffffff\"".into())]).await.expect_err("wrong etag");
+    assert_eq!(error_code(&error), "InvalidPart");
+    let error = complete(vec![(2, last.clone()), (1, small.clone())]).await.expect_err("order");
+    assert_eq!(error_code(&error), "InvalidPartOrder");
+    let error = complete(vec![(7, small.clone())]).await.expect_err("missing part");
+    assert_eq!(error_code(&error), "InvalidPart");
+    // A single small part is a valid upload.
+    complete(vec![(1, small)]).await.expect("single part");
+    let error = client
+        .upload_part()
+        .bucket(&bucket)
+        .key("k")
+        .upload_id("not-an-upload")
+        .part_number(1)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("unknown upload");
+    assert_eq!(error_code(&error), "NoSuchUpload");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_part_copy_with_ranges() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "partcopy").await;
+    let source = random_bytes(7 * MIB);
+    put(&client, &bucket, "source", &source).await;
+    let upload_id = client
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key("dest")
+        .send()
+        .await
+        .expect("create")
+        .upload_id()
+        .expect("id")
+        .to_owned();
+    let mut parts = Vec::new();
+    for (number, range) in [(1, (0, 5 * MIB - 1)), (2, (5 * MIB, 7 * MIB - 1))] {
+        let output = client
+            .upload_part_copy()
+            .bucket(&bucket)
+            .key("dest")
+            .upload_id(&upload_id)
+            .part_number(number)
+            .copy_source(format!("{bucket}/source"))
+            .copy_source_range(format!("bytes={}-{}", range.0, range.1))
+            .send()
+            .await
+            .expect("upload part copy");
+        parts.push((number, output.copy_part_result().and_then(|r| r.e_tag()).expect("etag").to_owned()));
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(&bucket)
+        .key("dest")
+        .upload_id(&upload_id)
+        .multipart_upload(completed(&parts))
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(get(&client, &bucket, "dest").await, source);
+}
