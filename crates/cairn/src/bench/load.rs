@@ -1,0 +1,242 @@
+//! The client side of the benchmark: aws-sdk-s3 over loopback, payload signing and
+//! client checksums off (UNSIGNED-PAYLOAD), so the numbers measure the server.
+
+use super::server::{ACCESS_KEY, BenchServer, SECRET_KEY};
+use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use rand::RngCore;
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1 << 20;
+/// Size of the throughput-phase objects.
+const LARGE_OBJECT_BYTES: usize = 64 * MIB;
+/// Concurrent streams in the throughput phase.
+const LARGE_STREAMS: usize = 4;
+/// Size of the latency-phase objects.
+const SMALL_OBJECT_BYTES: usize = 4 << 10;
+/// Uploads and size of the memory phase.
+const MEMORY_UPLOADS: usize = 16;
+const MEMORY_OBJECT_BYTES: usize = 256 * MIB;
+/// Distinct small bodies cycled through (each random).
+const SMALL_BODIES: usize = 1024;
+const BUCKET: &str = "bench";
+
+/// Throughput of 64 MiB objects, MB/s (10^6 bytes).
+#[derive(Debug, Clone, Copy)]
+pub struct Large {
+    pub objects: usize,
+    pub put_mb_s: f64,
+    pub get_mb_s: f64,
+}
+
+/// Rate and latency of one small-object operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub ops: usize,
+    pub ops_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Small-object results at one concurrency.
+#[derive(Debug, Clone, Copy)]
+pub struct Small {
+    pub clients: usize,
+    pub put: Stats,
+    pub get: Stats,
+}
+
+/// Server memory during concurrent large uploads.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    pub uploads: usize,
+    pub object_mib: usize,
+    pub seconds: f64,
+    pub peak_rss_mib: f64,
+}
+
+fn random(len: usize) -> Bytes {
+    let mut bytes = vec![0u8; len];
+    rand::rng().fill_bytes(&mut bytes);
+    Bytes::from(bytes)
+}
+
+fn stats(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        let index = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1).min(latencies.len().saturating_sub(1));
+        latencies.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Stats {
+        ops: latencies.len(),
+        ops_per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    s3: aws_sdk_s3::Client,
+}
+
+impl Client {
+    pub async fn new(endpoint: &str) -> Result<Self, String> {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "bench"))
+            .force_path_style(true)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(config);
+        s3.create_bucket().bucket(BUCKET).send().await.map_err(|e| format!("create bucket: {e:?}"))?;
+        Ok(Self { s3 })
+    }
+
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), String> {
+        self.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(ByteStream::from(body))
+            .customize()
+            .disable_payload_signing()
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("put {key}: {e:?}"))
+    }
+
+    /// Reads an object to the end without keeping it; returns its length.
+    async fn get(&self, key: &str) -> Result<usize, String> {
+        let output = self.s3.get_object().bucket(BUCKET).key(key).send().await.map_err(|e| format!("get {key}: {e:?}"))?;
+        let mut body = output.body;
+        let mut total = 0;
+        while let Some(chunk) = body.next().await {
+            total += chunk.map_err(|e| format!("get {key}: {e}"))?.len();
+        }
+        Ok(total)
+    }
+
+    pub async fn large_objects(&self, count: usize) -> Result<Large, String> {
+        let per_stream = count.div_ceil(LARGE_STREAMS);
+        let bodies: Vec<Bytes> = (0..LARGE_STREAMS).map(|_| random(LARGE_OBJECT_BYTES)).collect();
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (stream, body) in bodies.into_iter().enumerate() {
+            let client = self.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..per_stream {
+                    client.put(&format!("large/{stream}/{i}"), body.clone()).await?;
+                }
+                Ok::<(), String>(())
+            }));
+        }
+        for task in tasks {
+            task.await.map_err(|e| e.to_string())??;
+        }
+        let bytes = per_stream * LARGE_STREAMS * LARGE_OBJECT_BYTES;
+        let put_mb_s = super::raw::mb_per_s(bytes, started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for stream in 0..LARGE_STREAMS {
+            let client = self.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut total = 0;
+                for i in 0..per_stream {
+                    total += client.get(&format!("large/{stream}/{i}")).await?;
+                }
+                Ok::<usize, String>(total)
+            }));
+        }
+        let mut read = 0;
+        for task in tasks {
+            read += task.await.map_err(|e| e.to_string())??;
+        }
+        let get_mb_s = super::raw::mb_per_s(read, started.elapsed().as_secs_f64());
+        Ok(Large { objects: per_stream * LARGE_STREAMS, put_mb_s, get_mb_s })
+    }
+
+    pub async fn small_objects(&self, clients: usize, seconds: u64) -> Result<Small, String> {
+        let bodies: Vec<Bytes> = (0..SMALL_BODIES).map(|_| random(SMALL_OBJECT_BYTES)).collect();
+        let phase = Duration::from_secs(seconds);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for client_index in 0..clients {
+            let client = self.clone();
+            let bodies = bodies.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = 0;
+                while started.elapsed() < phase {
+                    let body = bodies[(client_index * 7919 + i) % bodies.len()].clone();
+                    let began = Instant::now();
+                    client.put(&format!("small-{clients}/{client_index}/{i}"), body).await?;
+                    latencies.push(began.elapsed());
+                    i += 1;
+                }
+                Ok::<(Vec<Duration>, usize), String>((latencies, i))
+            }));
+        }
+        let mut put_latencies = Vec::new();
+        let mut written = Vec::new();
+        for task in tasks {
+            let (latencies, count) = task.await.map_err(|e| e.to_string())??;
+            put_latencies.extend(latencies);
+            written.push(count);
+        }
+        let put = stats(put_latencies, started.elapsed());
+
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (client_index, count) in written.into_iter().enumerate() {
+            let client = self.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = 0;
+                while started.elapsed() < phase && count > 0 {
+                    let key = format!("small-{clients}/{client_index}/{}", (i * 31) % count);
+                    let began = Instant::now();
+                    let length = client.get(&key).await?;
+                    latencies.push(began.elapsed());
+                    if length != SMALL_OBJECT_BYTES {
+                        return Err(format!("{key}: read {length} bytes"));
+                    }
+                    i += 1;
+                }
+                Ok::<Vec<Duration>, String>(latencies)
+            }));
+        }
+        let mut get_latencies = Vec::new();
+        for task in tasks {
+            get_latencies.extend(task.await.map_err(|e| e.to_string())??);
+        }
+        let get = stats(get_latencies, started.elapsed());
+        Ok(Small { clients, put, get })
+    }
+
+    pub async fn memory_phase(&self, server: &BenchServer) -> Result<Memory, String> {
+        let body = random(MEMORY_OBJECT_BYTES);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for upload in 0..MEMORY_UPLOADS {
+            let client = self.clone();
+            let body = body.clone();
+            tasks.push(tokio::spawn(async move { client.put(&format!("memory/{upload}"), body).await }));
+        }
+        for task in tasks {
+            task.await.map_err(|e| e.to_string())??;
+        }
+        Ok(Memory {
+            uploads: MEMORY_UPLOADS,
+            object_mib: MEMORY_OBJECT_BYTES / MIB,
+            seconds: started.elapsed().as_secs_f64(),
+            peak_rss_mib: server.peak_rss_mib()?,
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! `cairn bench`: measures, in one run on one filesystem, what the disk and the
+//! loopback network can do raw, and what Cairn does over them: 64 MiB PUT/GET
+//! throughput, 4 KiB PUT/GET latency and rate at 4 and 32 clients, and the
+//! server's peak memory during 16 concurrent 256 MiB uploads. Numbers are printed
+//! as a Markdown report (see docs/benchmarks.md); nothing is asserted.
+
+mod load;
+mod raw;
+mod report;
+mod server;
+
+use report::Report;
+use std::path::PathBuf;
+
+/// Arguments of `cairn bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Folder for the raw-disk test and the server's drives (on the filesystem to measure).
+    #[arg(long, default_value = "./bench-data")]
+    dir: PathBuf,
+    /// Drives of the benchmarked server (one erasure set).
+    #[arg(long, default_value_t = 4)]
+    drives: usize,
+    /// Seconds each small-object phase runs.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Number of 64 MiB objects written and read in the throughput phase.
+    #[arg(long, default_value_t = 16)]
+    large_objects: usize,
+    /// Skip the 16 x 256 MiB memory phase (it writes 4 GiB).
+    #[arg(long)]
+    skip_memory: bool,
+    /// Keep the data folder afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// Runs every phase and prints the report.
+pub async fn run(args: BenchArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
+    let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
+    let mut report = Report::default();
+    eprintln!("bench: raw disk");
+    report.raw_disk = Some(raw::disk(&dir.join("raw")).map_err(|e| format!("raw disk: {e}"))?);
+    eprintln!("bench: raw loopback");
+    report.loopback_mb_s = Some(raw::loopback().await.map_err(|e| format!("loopback: {e}"))?);
+    let drives_dir = dir.join("drives");
+    let _ = std::fs::remove_dir_all(&drives_dir);
+    let server = server::BenchServer::start(&drives_dir, args.drives)?;
+    report.layout = Some(server.layout);
+    let client = load::Client::new(&server.endpoint).await?;
+    eprintln!("bench: 64 MiB objects");
+    report.large = Some(client.large_objects(args.large_objects).await?);
+    for clients in [4, 32] {
+        eprintln!("bench: 4 KiB objects, {clients} clients");
+        report.small.push(client.small_objects(clients, args.seconds).await?);
+    }
+    if !args.skip_memory {
+        eprintln!("bench: memory during 16 x 256 MiB uploads");
+        report.memory = Some(client.memory_phase(&server).await?);
+    }
+    drop(server);
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!("{}", report.render());
+    Ok(())
+}

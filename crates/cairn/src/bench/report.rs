@@ -1,0 +1,64 @@
+//! The benchmark report, as Markdown.
+
+use super::load::{Large, Memory, Small};
+use super::raw::RawDisk;
+use super::server::Layout;
+use std::fmt::Write;
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub raw_disk: Option<RawDisk>,
+    pub loopback_mb_s: Option<f64>,
+    pub layout: Option<Layout>,
+    pub large: Option<Large>,
+    pub small: Vec<Small>,
+    pub memory: Option<Memory>,
+}
+
+impl Report {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let _ = writeln!(out, "## cairn bench ({cores} cores; MB = 10^6 bytes)\n");
+        let _ = writeln!(out, "| measurement | result |\n| --- | --- |");
+        if let Some(raw) = self.raw_disk {
+            let _ = writeln!(out, "| raw disk sequential write, 1 GiB + fsync | {:.0} MB/s |", raw.write_mb_s);
+            let _ = writeln!(out, "| raw disk sequential read, 1 GiB, cache dropped | {:.0} MB/s |", raw.read_mb_s);
+        }
+        if let Some(loopback) = self.loopback_mb_s {
+            let _ = writeln!(out, "| TCP loopback, one stream | {loopback:.0} MB/s |");
+        }
+        if let Some(layout) = self.layout {
+            let _ = writeln!(out, "| server layout | {} drives on this disk, EC {}+{} |", layout.drives, layout.data, layout.parity);
+        }
+        if let Some(large) = self.large {
+            let _ = writeln!(out, "| PUT 64 MiB x {} (4 streams) | {:.0} MB/s |", large.objects, large.put_mb_s);
+            if let (Some(raw), Some(layout)) = (self.raw_disk, self.layout) {
+                let limit = raw.write_mb_s * layout.data as f64 / (layout.data + layout.parity) as f64;
+                let _ = writeln!(
+                    out,
+                    "| PUT as a share of raw write x k/(k+m) = {limit:.0} MB/s | {:.2} |",
+                    large.put_mb_s / limit
+                );
+            }
+            let _ = writeln!(out, "| GET 64 MiB x {} (4 streams) | {:.0} MB/s |", large.objects, large.get_mb_s);
+        }
+        for small in &self.small {
+            for (name, stats) in [("PUT", small.put), ("GET", small.get)] {
+                let _ = writeln!(
+                    out,
+                    "| 4 KiB {name}, {} clients | {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms ({} ops) |",
+                    small.clients, stats.ops_per_s, stats.p50_ms, stats.p99_ms, stats.ops
+                );
+            }
+        }
+        if let Some(memory) = self.memory {
+            let _ = writeln!(
+                out,
+                "| server peak RSS, {} concurrent {} MiB uploads ({:.1} s) | {:.0} MiB |",
+                memory.uploads, memory.object_mib, memory.seconds, memory.peak_rss_mib
+            );
+        }
+        out
+    }
+}
