@@ -7,6 +7,7 @@
 
 mod body;
 mod config;
+mod cpu;
 mod error;
 mod format;
 mod list;

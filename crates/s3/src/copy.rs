@@ -4,7 +4,7 @@
 use crate::CairnS3;
 use crate::digest::{DigestCheck, recheck_of, response_checksums};
 use crate::error::{s3_error, to_s3};
-use crate::headers::{Conditions, StandardHeaders, etag, last_modified, precondition_failed, stored_headers};
+use crate::headers::{etag, last_modified, precondition_failed, stored_headers};
 use cairn_object::{Body, NoCheck, ObjectReader, PutRequest};
 use futures::StreamExt;
 use s3s::dto::*;
@@ -72,13 +72,7 @@ impl CairnS3 {
         }
         self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
         let reader = self.store.open_object(&source_bucket, &source_key).await.map_err(to_s3)?;
-        let conditions = Conditions {
-            if_match: input.copy_source_if_match,
-            if_none_match: input.copy_source_if_none_match,
-            if_modified_since: input.copy_source_if_modified_since,
-            if_unmodified_since: input.copy_source_if_unmodified_since,
-        };
-        conditions.check(&reader.info, precondition_failed)?;
+        conditions_of!(copy input).check(&reader.info, precondition_failed)?;
         if reader.info.size > COPY_BYTES_MAX {
             return Err(s3_error(
                 S3ErrorCode::InvalidRequest,
@@ -86,14 +80,7 @@ impl CairnS3 {
             ));
         }
         let headers = if replace {
-            let standard = StandardHeaders {
-                content_type: input.content_type,
-                content_encoding: input.content_encoding,
-                content_disposition: input.content_disposition,
-                content_language: input.content_language,
-                cache_control: input.cache_control,
-                expires: input.expires,
-            };
+            let standard = standard_headers_of!(input);
             stored_headers(standard, input.metadata)?
         } else {
             reader.info.headers.clone()
@@ -110,17 +97,10 @@ impl CairnS3 {
             condition: None,
         };
         let info = self.store.put_object(request).await.map_err(to_s3)?;
-        let checksum = response_checksums(&info.checksums);
-        let result = CopyObjectResult {
-            e_tag: Some(etag(&info)),
-            last_modified: Some(last_modified(&info)),
-            checksum_crc32: checksum.checksum_crc32,
-            checksum_crc32c: checksum.checksum_crc32c,
-            checksum_sha1: checksum.checksum_sha1,
-            checksum_sha256: checksum.checksum_sha256,
-            checksum_crc64nvme: checksum.checksum_crc64nvme,
-            ..Default::default()
-        };
+        let result = with_checksums!(
+            CopyObjectResult { e_tag: Some(etag(&info)), last_modified: Some(last_modified(&info)) },
+            response_checksums(&info.checksums)
+        );
         Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
     }
 
@@ -131,13 +111,7 @@ impl CairnS3 {
         let input = req.input;
         let (source_bucket, source_key) = source_of(&input.copy_source)?;
         let reader = self.store.open_object(&source_bucket, &source_key).await.map_err(to_s3)?;
-        let conditions = Conditions {
-            if_match: input.copy_source_if_match,
-            if_none_match: input.copy_source_if_none_match,
-            if_modified_since: input.copy_source_if_modified_since,
-            if_unmodified_since: input.copy_source_if_unmodified_since,
-        };
-        conditions.check(&reader.info, precondition_failed)?;
+        conditions_of!(copy input).check(&reader.info, precondition_failed)?;
         let (offset, length) = match &input.copy_source_range {
             Some(range) => parse_copy_range(range, reader.info.size)?,
             None => (0, reader.info.size),

@@ -3,6 +3,8 @@
 //! S3 operation over the object layer, maps errors to S3 codes in one place
 //! (`error.rs`), and runs the HTTP server with health endpoints and request logs.
 
+#[macro_use]
+mod fields;
 mod auth;
 mod bucket;
 mod copy;

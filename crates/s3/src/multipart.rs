@@ -3,7 +3,7 @@
 use crate::bucket::{owner, timestamp_of};
 use crate::digest::{Declared, DigestCheck, composite_checksums, response_checksums};
 use crate::error::{s3_error, to_s3};
-use crate::headers::{StandardHeaders, stored_headers};
+use crate::headers::stored_headers;
 use crate::list::{encode_if, is_url_encoding};
 use crate::{CairnS3, body_of};
 use cairn_object::{CompletePart, PutRequest};
@@ -21,14 +21,7 @@ impl CairnS3 {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
-        let standard = StandardHeaders {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires,
-        };
+        let standard = standard_headers_of!(input);
         let headers = stored_headers(standard, input.metadata)?;
         let algorithm = input.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
         let upload_id =
@@ -52,14 +45,7 @@ impl CairnS3 {
         })?;
         let check = DigestCheck::new(Declared {
             content_md5: input.content_md5,
-            checksums: Checksum {
-                checksum_crc32: input.checksum_crc32,
-                checksum_crc32c: input.checksum_crc32c,
-                checksum_sha1: input.checksum_sha1,
-                checksum_sha256: input.checksum_sha256,
-                checksum_crc64nvme: input.checksum_crc64nvme,
-                checksum_type: None,
-            },
+            checksums: declared_checksums_of!(input),
             algorithm: input.checksum_algorithm,
             trailer: req.headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()).map(str::to_owned),
             trailers: req.trailing_headers,
@@ -73,16 +59,11 @@ impl CairnS3 {
             condition: None,
         };
         let part = self.store.upload_part(request, &input.upload_id, part_number).await.map_err(to_s3)?;
-        let checksum = response_checksums(&part.checksums);
-        Ok(S3Response::new(UploadPartOutput {
-            e_tag: Some(ETag::Strong(part.etag)),
-            checksum_crc32: checksum.checksum_crc32,
-            checksum_crc32c: checksum.checksum_crc32c,
-            checksum_sha1: checksum.checksum_sha1,
-            checksum_sha256: checksum.checksum_sha256,
-            checksum_crc64nvme: checksum.checksum_crc64nvme,
-            ..Default::default()
-        }))
+        let output = with_checksums!(
+            UploadPartOutput { e_tag: Some(ETag::Strong(part.etag)) },
+            response_checksums(&part.checksums)
+        );
+        Ok(S3Response::new(output))
     }
 
     pub(crate) async fn do_complete_multipart_upload(
@@ -114,18 +95,16 @@ impl CairnS3 {
             )
             .await
             .map_err(to_s3)?;
-        let checksum = response_checksums(&info.checksums);
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            bucket: Some(input.bucket.clone()),
-            key: Some(input.key.clone()),
-            e_tag: Some(ETag::Strong(info.etag.clone())),
-            checksum_crc32: checksum.checksum_crc32,
-            checksum_crc32c: checksum.checksum_crc32c,
-            checksum_sha1: checksum.checksum_sha1,
-            checksum_sha256: checksum.checksum_sha256,
-            location: Some(format!("/{}/{}", input.bucket, input.key)),
-            ..Default::default()
-        }))
+        let output = with_checksums!(
+            CompleteMultipartUploadOutput {
+                bucket: Some(input.bucket.clone()),
+                key: Some(input.key.clone()),
+                e_tag: Some(ETag::Strong(info.etag.clone())),
+                location: Some(format!("/{}/{}", input.bucket, input.key)),
+            },
+            response_checksums(&info.checksums)
+        );
+        Ok(S3Response::new(output))
     }
 
     pub(crate) async fn do_abort_multipart_upload(
@@ -150,18 +129,15 @@ impl CairnS3 {
         let parts = parts
             .into_iter()
             .map(|p| {
-                let checksum = response_checksums(&p.checksums);
-                Part {
-                    part_number: Some(p.number as i32),
-                    size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
-                    e_tag: Some(ETag::Strong(p.etag)),
-                    last_modified: Some(timestamp_of(p.mod_time_unix_nanos)),
-                    checksum_crc32: checksum.checksum_crc32,
-                    checksum_crc32c: checksum.checksum_crc32c,
-                    checksum_sha1: checksum.checksum_sha1,
-                    checksum_sha256: checksum.checksum_sha256,
-                    checksum_crc64nvme: checksum.checksum_crc64nvme,
-                }
+                with_checksums!(
+                    Part {
+                        part_number: Some(p.number as i32),
+                        size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                        e_tag: Some(ETag::Strong(p.etag)),
+                        last_modified: Some(timestamp_of(p.mod_time_unix_nanos)),
+                    },
+                    response_checksums(&p.checksums)
+                )
             })
             .collect();
         Ok(S3Response::new(ListPartsOutput {

@@ -2,11 +2,9 @@
 
 use crate::digest::{Declared, DigestCheck, response_checksums, with_query_checksums};
 use crate::error::{s3_error, to_s3};
-use crate::headers::{
-    Conditions, StandardHeaders, etag, last_modified, not_modified, standard_headers, stored_headers, user_metadata,
-};
+use crate::headers::{etag, not_modified, stored_headers};
 use crate::{CairnS3, body_of};
-use cairn_object::{ObjectError, ObjectInfo, PutRequest, WriteCondition};
+use cairn_object::{ObjectError, PutRequest, WriteCondition};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -54,21 +52,6 @@ fn resolve_range(range: Option<Range>, size: u64) -> S3Result<(std::ops::Range<u
     Ok((span, Some(content_range)))
 }
 
-/// The response fields every GET/HEAD shares.
-struct Described {
-    standard: StandardHeaders,
-    metadata: Option<Metadata>,
-    checksum: Checksum,
-}
-
-fn describe(info: &ObjectInfo) -> Described {
-    Described {
-        standard: standard_headers(&info.headers),
-        metadata: user_metadata(&info.headers),
-        checksum: response_checksums(&info.checksums),
-    }
-}
-
 impl CairnS3 {
     pub(crate) async fn do_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
@@ -80,23 +63,9 @@ impl CairnS3 {
                 "Your proposed upload exceeds the maximum allowed size of 5 GiB; use multipart upload",
             ));
         }
-        let standard = StandardHeaders {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires,
-        };
+        let standard = standard_headers_of!(input);
         let headers = stored_headers(standard, input.metadata)?;
-        let declared = Checksum {
-            checksum_crc32: input.checksum_crc32,
-            checksum_crc32c: input.checksum_crc32c,
-            checksum_sha1: input.checksum_sha1,
-            checksum_sha256: input.checksum_sha256,
-            checksum_crc64nvme: input.checksum_crc64nvme,
-            checksum_type: None,
-        };
+        let declared = declared_checksums_of!(input);
         let check = DigestCheck::new(Declared {
             content_md5: input.content_md5,
             checksums: with_query_checksums(declared, req.uri.query()),
@@ -113,16 +82,8 @@ impl CairnS3 {
             condition,
         };
         let info = self.store.put_object(request).await.map_err(to_s3)?;
-        let checksum = response_checksums(&info.checksums);
-        Ok(S3Response::new(PutObjectOutput {
-            e_tag: Some(etag(&info)),
-            checksum_crc32: checksum.checksum_crc32,
-            checksum_crc32c: checksum.checksum_crc32c,
-            checksum_sha1: checksum.checksum_sha1,
-            checksum_sha256: checksum.checksum_sha256,
-            checksum_crc64nvme: checksum.checksum_crc64nvme,
-            ..Default::default()
-        }))
+        let output = with_checksums!(PutObjectOutput { e_tag: Some(etag(&info)) }, response_checksums(&info.checksums));
+        Ok(S3Response::new(output))
     }
 
     pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
@@ -132,43 +93,13 @@ impl CairnS3 {
         }
         let reader = self.store.open_object(&input.bucket, &input.key).await.map_err(to_s3)?;
         let info = reader.info.clone();
-        let conditions = Conditions {
-            if_match: input.if_match,
-            if_none_match: input.if_none_match,
-            if_modified_since: input.if_modified_since,
-            if_unmodified_since: input.if_unmodified_since,
-        };
-        conditions.check(&info, not_modified)?;
+        conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_range(input.range, info.size)?;
-        let (start, end) = (span.start, span.end);
-        let whole = content_range.is_none();
-        let body = reader.stream(start, end - start);
-        let described = describe(&info);
-        let checksum = if whole { described.checksum } else { Checksum::default() };
-        let standard = described.standard;
-        let response = S3Response::new(GetObjectOutput {
+        let body = reader.stream(span.start, span.end - span.start);
+        let output = object_output!(GetObjectOutput, input, &info, span, content_range, {
             body: Some(StreamingBlob::wrap(body)),
-            content_length: Some(i64::try_from(end - start).unwrap_or(i64::MAX)),
-            content_range,
-            accept_ranges: Some("bytes".into()),
-            e_tag: Some(etag(&info)),
-            last_modified: Some(last_modified(&info)),
-            metadata: described.metadata,
-            content_type: input.response_content_type.or(standard.content_type),
-            content_encoding: input.response_content_encoding.or(standard.content_encoding),
-            content_disposition: input.response_content_disposition.or(standard.content_disposition),
-            content_language: input.response_content_language.or(standard.content_language),
-            cache_control: input.response_cache_control.or(standard.cache_control),
-            expires: input.response_expires.or(standard.expires),
-            parts_count: (info.part_count > 1).then_some(info.part_count as i32),
-            checksum_crc32: checksum.checksum_crc32,
-            checksum_crc32c: checksum.checksum_crc32c,
-            checksum_sha1: checksum.checksum_sha1,
-            checksum_sha256: checksum.checksum_sha256,
-            checksum_crc64nvme: checksum.checksum_crc64nvme,
-            ..Default::default()
         });
-        Ok(response)
+        Ok(S3Response::new(output))
     }
 
     pub(crate) async fn do_head_object(
@@ -177,39 +108,9 @@ impl CairnS3 {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         let info = self.store.object_info(&input.bucket, &input.key).await.map_err(to_s3)?;
-        let conditions = Conditions {
-            if_match: input.if_match,
-            if_none_match: input.if_none_match,
-            if_modified_since: input.if_modified_since,
-            if_unmodified_since: input.if_unmodified_since,
-        };
-        conditions.check(&info, not_modified)?;
+        conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_range(input.range, info.size)?;
-        let described = describe(&info);
-        let standard = described.standard;
-        let checksum = if content_range.is_none() { described.checksum } else { Checksum::default() };
-        let response = S3Response::new(HeadObjectOutput {
-            content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
-            content_range: content_range.clone(),
-            accept_ranges: Some("bytes".into()),
-            e_tag: Some(etag(&info)),
-            last_modified: Some(last_modified(&info)),
-            metadata: described.metadata,
-            content_type: input.response_content_type.or(standard.content_type),
-            content_encoding: input.response_content_encoding.or(standard.content_encoding),
-            content_disposition: input.response_content_disposition.or(standard.content_disposition),
-            content_language: input.response_content_language.or(standard.content_language),
-            cache_control: input.response_cache_control.or(standard.cache_control),
-            expires: input.response_expires.or(standard.expires),
-            parts_count: (info.part_count > 1).then_some(info.part_count as i32),
-            checksum_crc32: checksum.checksum_crc32,
-            checksum_crc32c: checksum.checksum_crc32c,
-            checksum_sha1: checksum.checksum_sha1,
-            checksum_sha256: checksum.checksum_sha256,
-            checksum_crc64nvme: checksum.checksum_crc64nvme,
-            ..Default::default()
-        });
-        Ok(response)
+        Ok(S3Response::new(object_output!(HeadObjectOutput, input, &info, span, content_range, {})))
     }
 
     /// Deletes one key; a missing key is success, as in S3.

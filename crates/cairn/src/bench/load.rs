@@ -65,7 +65,8 @@ fn random(len: usize) -> Bytes {
 fn stats(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
     latencies.sort_unstable();
     let at = |q: f64| {
-        let index = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1).min(latencies.len().saturating_sub(1));
+        let index =
+            ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1).min(latencies.len().saturating_sub(1));
         latencies.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     Stats {
@@ -114,7 +115,8 @@ impl Client {
 
     /// Reads an object to the end without keeping it; returns its length.
     async fn get(&self, key: &str) -> Result<usize, String> {
-        let output = self.s3.get_object().bucket(BUCKET).key(key).send().await.map_err(|e| format!("get {key}: {e:?}"))?;
+        let output =
+            self.s3.get_object().bucket(BUCKET).key(key).send().await.map_err(|e| format!("get {key}: {e:?}"))?;
         let mut body = output.body;
         let mut total = 0;
         while let Some(chunk) = body.next().await {

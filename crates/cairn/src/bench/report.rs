@@ -29,7 +29,11 @@ impl Report {
             let _ = writeln!(out, "| TCP loopback, one stream | {loopback:.0} MB/s |");
         }
         if let Some(layout) = self.layout {
-            let _ = writeln!(out, "| server layout | {} drives on this disk, EC {}+{} |", layout.drives, layout.data, layout.parity);
+            let _ = writeln!(
+                out,
+                "| server layout | {} drives on this disk, EC {}+{} |",
+                layout.drives, layout.data, layout.parity
+            );
         }
         if let Some(large) = self.large {
             let _ = writeln!(out, "| PUT 64 MiB x {} (4 streams) | {:.0} MB/s |", large.objects, large.put_mb_s);
