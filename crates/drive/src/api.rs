@@ -47,10 +47,9 @@ pub struct CommitRequest {
     pub data_dir: Option<Uuid>,
     /// Shard files to move into `data_dir`. Empty when `data_dir` is None.
     pub parts: Vec<PartSource>,
-    /// The encoded metadata file to install.
+    /// The encoded metadata file to install. Data directories of the version it
+    /// replaces are removed after it is in place.
     pub meta: Bytes,
-    /// The data directory of the version being replaced on this drive, removed after the commit.
-    pub replaced_data_dir: Option<Uuid>,
 }
 
 /// Options of a namespace walk.
@@ -117,7 +116,7 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     /// Replaces an object's metadata file atomically (staging, fsync, rename).
     async fn write_meta(&self, volume: &str, key: &str, meta: Bytes) -> Result<()>;
     /// Makes a new object version visible: moves its parts into place, then
-    /// installs its metadata, then removes the replaced data directory.
+    /// installs its metadata, then removes the replaced version's data directories.
     async fn commit(&self, request: CommitRequest) -> Result<()>;
     /// Removes an object (metadata and data) and any parent directories left empty.
     async fn delete_object(&self, volume: &str, key: &str) -> Result<()>;

@@ -41,7 +41,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
     let mut report = Report::default();
     eprintln!("bench: raw disk");
-    report.raw_disk = Some(raw::disk(&dir.join("raw")).map_err(|e| format!("raw disk: {e}"))?);
+    report.raw_disk = Some(raw::disk(&dir.join("raw"), args.drives).map_err(|e| format!("raw disk: {e}"))?);
     eprintln!("bench: raw loopback");
     report.loopback_mb_s = Some(raw::loopback().await.map_err(|e| format!("loopback: {e}"))?);
     let drives_dir = dir.join("drives");

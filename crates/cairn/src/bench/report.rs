@@ -22,8 +22,19 @@ impl Report {
         let _ = writeln!(out, "## cairn bench ({cores} cores; MB = 10^6 bytes)\n");
         let _ = writeln!(out, "| measurement | result |\n| --- | --- |");
         if let Some(raw) = self.raw_disk {
-            let _ = writeln!(out, "| raw disk sequential write, 1 GiB + fsync | {:.0} MB/s |", raw.write_mb_s);
-            let _ = writeln!(out, "| raw disk sequential read, 1 GiB, cache dropped | {:.0} MB/s |", raw.read_mb_s);
+            let writers = self.layout.map_or(1, |l| l.drives);
+            let _ = writeln!(
+                out,
+                "| raw disk write, 1 GiB as {writers} parallel files + fsync | {:.0} MB/s |",
+                raw.write_mb_s
+            );
+            let _ = writeln!(out, "| raw disk read, same files, page cache dropped | {:.0} MB/s |", raw.read_mb_s);
+            let _ = writeln!(
+                out,
+                "| raw small commits (mkdir, 4 KiB write, fdatasync, rename, dir fsync), 32 threads | {:.0} /s; / {writers} drives = {:.0} small PUT/s ceiling |",
+                raw.commits_per_s,
+                raw.commits_per_s / writers as f64
+            );
         }
         if let Some(loopback) = self.loopback_mb_s {
             let _ = writeln!(out, "| TCP loopback, one stream | {loopback:.0} MB/s |");

@@ -75,6 +75,20 @@ impl LocalDrive {
     }
 }
 
+/// Removes the data directories in an object's directory, except `keep`. Data
+/// directories are named by a UUID and hold only part files; a UUID-named directory
+/// with an object somewhere below it is a nested key and stays.
+fn remove_data_dirs(object_dir: &Path, keep: Option<Uuid>) -> Result<()> {
+    for entry in fs::read_dir(object_dir).map_err(|e| DriveError::io("list object dir", e))?.flatten() {
+        let Some(id) = entry.file_name().to_str().and_then(|n| Uuid::parse_str(n).ok()) else { continue };
+        let path = entry.path();
+        if Some(id) != keep && path.is_dir() && !walk::subtree_has_object(&path, 0) {
+            remove_tree(&path)?;
+        }
+    }
+    Ok(())
+}
+
 fn volume_info(name: String, path: &Path) -> Result<VolumeInfo> {
     let meta = fs::metadata(path).map_err(|e| DriveError::io("stat volume", e))?;
     if !meta.is_dir() {
@@ -217,11 +231,8 @@ impl Drive for LocalDrive {
             }
             // The metadata rename is the commit point; its fsync covers the data dir rename too.
             write_file_atomic(&staging_meta, &dir.join(META_FILE_NAME), &request.meta)?;
-            if let Some(old) = request.replaced_data_dir
-                && Some(old) != request.data_dir
-            {
-                remove_tree(&dir.join(old.to_string()))?;
-            }
+            // Whatever version this one replaced, its data is unreachable now.
+            remove_data_dirs(&dir, request.data_dir)?;
             Ok(())
         })
         .await
@@ -243,15 +254,7 @@ impl Drive for LocalDrive {
                 Err(e) => return Err(DriveError::io("delete metadata", e)),
             }
             fsync_dir(&dir)?;
-            // Data directories hold only part files; nested keys hold a metadata file somewhere below.
-            for entry in fs::read_dir(&dir).map_err(|e| DriveError::io("list object dir", e))?.flatten() {
-                let path = entry.path();
-                let is_data_dir = entry.file_name().to_str().is_some_and(|n| Uuid::parse_str(n).is_ok())
-                    && !walk::subtree_has_object(&path, 0);
-                if is_data_dir {
-                    remove_tree(&path)?;
-                }
-            }
+            remove_data_dirs(&dir, None)?;
             remove_empty_parents(&dir, &volume_dir);
             Ok(())
         })

@@ -113,7 +113,7 @@ impl ErasureSet {
         let distribution = self.distribution(key);
         let data_file = Uuid::new_v4();
         let data_path = format!("{}/{data_file}", upload_dir(bucket, upload_id));
-        let written = match self.write_body(body, check, &distribution, &data_path, false).await {
+        let written = match self.write_body(bucket, body, check, &distribution, &data_path, false).await {
             Ok(written) => written,
             Err(error) => {
                 self.discard_staged(&data_path).await;

@@ -156,6 +156,7 @@ impl ErasureSet {
     /// drive gets a shard file at `sys_path` (inside the system volume).
     pub(crate) async fn write_body(
         &self,
+        bucket: &str,
         body: Body,
         check: Box<dyn BodyCheck>,
         distribution: &[u8],
@@ -179,6 +180,9 @@ impl ErasureSet {
             return finish_digests(hashing, reader.total_bytes, Stored::Inline(frames));
         }
 
+        // A missing bucket must fail before a large body is streamed; small ones
+        // find out at the commit, which needs the bucket directory on a quorum.
+        self.require_bucket(bucket).await?;
         let mut sink = self.open_writers(sys_path).await?;
         let Some(first) = first else {
             let live = sink.finish().await?;
@@ -231,10 +235,9 @@ impl ErasureSet {
     pub(crate) async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
         let PutRequest { bucket, key, body, check, headers, condition } = request;
         cairn_drive::validate_key(&key)?;
-        self.require_bucket(&bucket).await?;
         let distribution = self.distribution(&key);
         let staged = format!("tmp/{}", Uuid::new_v4());
-        let written = match self.write_body(body, check, &distribution, &staged, true).await {
+        let written = match self.write_body(&bucket, body, check, &distribution, &staged, true).await {
             Ok(written) => written,
             Err(error) => {
                 self.discard_staged(&staged).await;
@@ -281,9 +284,8 @@ impl ErasureSet {
     pub(crate) async fn commit_version(&self, commit: Commit<'_>) -> Result<()> {
         let Commit { bucket, key, version, distribution, stored, parts, condition } = commit;
         let _guard = self.lock_write(bucket, key).await?;
-        let previous = self.read_metas(bucket, key).await;
         if let Some(condition) = condition {
-            check_condition(condition, &previous, &self.layout)?;
+            check_condition(condition, &self.read_metas(bucket, key).await, &self.layout)?;
         }
         let commits = self.drives.iter().enumerate().map(|(d, drive)| {
             let holds_data = match stored {
@@ -295,14 +297,12 @@ impl ErasureSet {
             if let Stored::Inline(frames) = stored {
                 meta.inline_data = Some(frames[distribution[d] as usize].clone());
             }
-            let replaced_data_dir = previous[d].as_ref().ok().and_then(|m| m.latest()).and_then(|v| v.data_dir);
             let request = CommitRequest {
                 volume: bucket.to_owned(),
                 key: key.to_owned(),
                 data_dir: version.data_dir,
                 parts: parts.clone(),
                 meta: Bytes::from(ObjectMeta::single(meta).encode()),
-                replaced_data_dir,
             };
             async move {
                 if !holds_data {
