@@ -28,6 +28,9 @@ pub struct Large {
     pub objects: usize,
     pub put_mb_s: f64,
     pub get_mb_s: f64,
+    /// Server CPU seconds per GB (10^9 bytes) stored, and per GB served.
+    pub put_cpu_s_per_gb: f64,
+    pub get_cpu_s_per_gb: f64,
 }
 
 /// Rate and latency of one small-object operation.
@@ -125,9 +128,10 @@ impl Client {
         Ok(total)
     }
 
-    pub async fn large_objects(&self, count: usize) -> Result<Large, String> {
+    pub async fn large_objects(&self, count: usize, server: &BenchServer) -> Result<Large, String> {
         let per_stream = count.div_ceil(LARGE_STREAMS);
         let bodies: Vec<Bytes> = (0..LARGE_STREAMS).map(|_| random(LARGE_OBJECT_BYTES)).collect();
+        let cpu_before = server.cpu_seconds()?;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for (stream, body) in bodies.into_iter().enumerate() {
@@ -144,6 +148,7 @@ impl Client {
         }
         let bytes = per_stream * LARGE_STREAMS * LARGE_OBJECT_BYTES;
         let put_mb_s = super::raw::mb_per_s(bytes, started.elapsed().as_secs_f64());
+        let cpu_after_put = server.cpu_seconds()?;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for stream in 0..LARGE_STREAMS {
@@ -161,7 +166,14 @@ impl Client {
             read += task.await.map_err(|e| e.to_string())??;
         }
         let get_mb_s = super::raw::mb_per_s(read, started.elapsed().as_secs_f64());
-        Ok(Large { objects: per_stream * LARGE_STREAMS, put_mb_s, get_mb_s })
+        let cpu_after_get = server.cpu_seconds()?;
+        Ok(Large {
+            objects: per_stream * LARGE_STREAMS,
+            put_mb_s,
+            get_mb_s,
+            put_cpu_s_per_gb: (cpu_after_put - cpu_before) / (bytes as f64 / 1e9),
+            get_cpu_s_per_gb: (cpu_after_get - cpu_after_put) / (read as f64 / 1e9),
+        })
     }
 
     pub async fn small_objects(&self, clients: usize, seconds: u64) -> Result<Small, String> {

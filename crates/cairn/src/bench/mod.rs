@@ -50,7 +50,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     report.layout = Some(server.layout);
     let client = load::Client::new(&server.endpoint).await?;
     eprintln!("bench: 64 MiB objects");
-    report.large = Some(client.large_objects(args.large_objects).await?);
+    report.large = Some(client.large_objects(args.large_objects, &server).await?);
     for clients in [4, 32] {
         eprintln!("bench: 4 KiB objects, {clients} clients");
         report.small.push(client.small_objects(clients, args.seconds).await?);

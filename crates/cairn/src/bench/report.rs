@@ -47,7 +47,11 @@ impl Report {
             );
         }
         if let Some(large) = self.large {
-            let _ = writeln!(out, "| PUT 64 MiB x {} (4 streams) | {:.0} MB/s |", large.objects, large.put_mb_s);
+            let _ = writeln!(
+                out,
+                "| PUT 64 MiB x {} (4 streams) | {:.0} MB/s; server CPU {:.2} core-s per GB |",
+                large.objects, large.put_mb_s, large.put_cpu_s_per_gb
+            );
             if let (Some(raw), Some(layout)) = (self.raw_disk, self.layout) {
                 let limit = raw.write_mb_s * layout.data as f64 / (layout.data + layout.parity) as f64;
                 let _ = writeln!(
@@ -56,7 +60,11 @@ impl Report {
                     large.put_mb_s / limit
                 );
             }
-            let _ = writeln!(out, "| GET 64 MiB x {} (4 streams) | {:.0} MB/s |", large.objects, large.get_mb_s);
+            let _ = writeln!(
+                out,
+                "| GET 64 MiB x {} (4 streams) | {:.0} MB/s; server CPU {:.2} core-s per GB |",
+                large.objects, large.get_mb_s, large.get_cpu_s_per_gb
+            );
         }
         for small in &self.small {
             for (name, stats) in [("PUT", small.put), ("GET", small.get)] {

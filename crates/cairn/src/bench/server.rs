@@ -66,6 +66,20 @@ impl BenchServer {
     }
 }
 
+impl BenchServer {
+    /// CPU time (user + system) the server has used so far, in seconds.
+    pub fn cpu_seconds(&self) -> Result<f64, String> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).map_err(|e| e.to_string())?;
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok()).ok_or("malformed /proc stat");
+        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
+        let total = ticks(11)? + ticks(12)?;
+        Ok(total / rustix::param::clock_ticks_per_second() as f64)
+    }
+}
+
 impl Drop for BenchServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
