@@ -29,8 +29,8 @@ pub struct ObjectInfo {
     pub headers: BTreeMap<String, String>,
     /// Whole-object checksums: algorithm name to base64 value.
     pub checksums: BTreeMap<String, String>,
-    /// Number of parts (1 for single PUTs).
-    pub part_count: usize,
+    /// Size in bytes of each part, in object order (one part for single PUTs).
+    pub part_sizes: Vec<u64>,
 }
 
 /// A new object (or part) to store.

@@ -99,7 +99,7 @@ macro_rules! object_output {
                 content_language: $input.response_content_language.or(standard.content_language),
                 cache_control: $input.response_cache_control.or(standard.cache_control),
                 expires: $input.response_expires.or(standard.expires),
-                parts_count: (info.part_count > 1).then_some(info.part_count as i32),
+                parts_count: (info.part_sizes.len() > 1).then_some(info.part_sizes.len() as i32),
             },
             checksum
         )

@@ -40,6 +40,36 @@ pub(crate) fn write_condition(
     }
 }
 
+/// The byte span a GET/HEAD covers (a Range, or the n-th part with `partNumber`,
+/// counted in object order as MinIO does), and its Content-Range when partial.
+fn resolve_span(
+    range: Option<Range>,
+    part_number: Option<i32>,
+    info: &cairn_object::ObjectInfo,
+) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
+    let size = info.size;
+    let Some(part_number) = part_number else { return resolve_range(range, size) };
+    if range.is_some() {
+        return Err(s3_error(
+            S3ErrorCode::InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    let index = usize::try_from(part_number).ok().and_then(|n| n.checked_sub(1)).filter(|i| *i < info.part_sizes.len());
+    let Some(index) = index else {
+        let mut error =
+            s3_error(S3ErrorCode::Custom("InvalidPartNumber".into()), "The requested partnumber is not satisfiable");
+        error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        return Err(error);
+    };
+    let start: u64 = info.part_sizes[..index].iter().sum();
+    let end = start + info.part_sizes[index];
+    if start == end {
+        return Ok((start..end, None));
+    }
+    Ok((start..end, Some(format!("bytes {start}-{}/{size}", end - 1))))
+}
+
 /// The byte span a GET/HEAD covers, and its Content-Range when it is a range.
 fn resolve_range(range: Option<Range>, size: u64) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
     let Some(range) = range else { return Ok((0..size, None)) };
@@ -88,13 +118,10 @@ impl CairnS3 {
 
     pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        if input.part_number.is_some() {
-            return Err(s3_error(S3ErrorCode::NotImplemented, "GET by partNumber is not supported yet; use a Range"));
-        }
         let reader = self.store.open_object(&input.bucket, &input.key).await.map_err(to_s3)?;
         let info = reader.info.clone();
         conditions_of!(input).check(&info, not_modified)?;
-        let (span, content_range) = resolve_range(input.range, info.size)?;
+        let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
         let body = reader.stream(span.start, span.end - span.start);
         let output = object_output!(GetObjectOutput, input, &info, span, content_range, {
             body: Some(StreamingBlob::wrap(body)),
@@ -109,7 +136,7 @@ impl CairnS3 {
         let input = req.input;
         let info = self.store.object_info(&input.bucket, &input.key).await.map_err(to_s3)?;
         conditions_of!(input).check(&info, not_modified)?;
-        let (span, content_range) = resolve_range(input.range, info.size)?;
+        let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
         Ok(S3Response::new(object_output!(HeadObjectOutput, input, &info, span, content_range, {})))
     }
 

@@ -93,6 +93,13 @@ async fn multipart_upload_complete_list_abort() {
         .expect("range");
     let bytes = range.body.collect().await.expect("body").into_bytes();
     assert_eq!(&bytes[..], &whole[5 * MIB - 10..=5 * MIB + 10]);
+    // GET by part number, as multipart-aware downloaders do.
+    let part = client.get_object().bucket(&bucket).key(key).part_number(2).send().await.expect("part 2");
+    assert_eq!(part.parts_count(), Some(4));
+    assert_eq!(part.content_range(), Some(format!("bytes {}-{}/{}", 5 * MIB, 10 * MIB + 2, whole.len()).as_str()));
+    assert_eq!(&part.body.collect().await.expect("body").into_bytes()[..], &bodies[1][..]);
+    let error = client.head_object().bucket(&bucket).key(key).part_number(5).send().await.expect_err("no part 5");
+    assert_eq!(error_status(&error), 416);
     let uploads = client.list_multipart_uploads().bucket(&bucket).send().await.expect("list uploads");
     assert!(uploads.uploads().is_empty(), "completed uploads are gone");
 

@@ -144,6 +144,6 @@ pub(crate) fn object_info(bucket: &str, key: &str, version: &ObjectVersion) -> O
         mod_time_unix_nanos: version.mod_time_unix_nanos,
         headers: version.headers.clone(),
         checksums: version.checksums.clone(),
-        part_count: version.parts.len(),
+        part_sizes: version.parts.iter().map(|p| p.size).collect(),
     }
 }
