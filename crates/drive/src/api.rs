@@ -47,9 +47,11 @@ pub struct CommitRequest {
     pub data_dir: Option<Uuid>,
     /// Shard files to move into `data_dir`. Empty when `data_dir` is None.
     pub parts: Vec<PartSource>,
-    /// The encoded metadata file to install. Data directories of the version it
-    /// replaces are removed after it is in place.
+    /// The encoded metadata file to install.
     pub meta: Bytes,
+    /// Names this commit for [`Drive::finish_commit`] / [`Drive::undo_commit`], which
+    /// keep or restore the metadata it replaced.
+    pub commit_id: Uuid,
 }
 
 /// Options of a namespace walk.
@@ -115,10 +117,18 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     async fn read_meta(&self, volume: &str, key: &str) -> Result<Bytes>;
     /// Replaces an object's metadata file atomically (staging, fsync, rename).
     async fn write_meta(&self, volume: &str, key: &str, meta: Bytes) -> Result<()>;
-    /// Makes a new object version visible: moves its parts into place, then
-    /// installs its metadata, then removes the replaced version's data directories.
+    /// Makes a new object version visible: links its parts into a new data directory
+    /// (the sources stay until the caller removes them), then atomically replaces the
+    /// metadata. The replaced metadata is kept aside and its data left in place, so
+    /// the commit can be undone until [`Drive::finish_commit`].
     async fn commit(&self, request: CommitRequest) -> Result<()>;
-    /// Removes an object (metadata and data) and any parent directories left empty.
+    /// After a write quorum committed: drops the replaced metadata and every data
+    /// directory of the object other than `keep`.
+    async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Option<Uuid>) -> Result<()>;
+    /// After the write quorum failed: puts the replaced metadata back (or removes the
+    /// object if there was none) and removes the new data directory.
+    async fn undo_commit(&self, volume: &str, key: &str, commit_id: Uuid, data_dir: Option<Uuid>) -> Result<()>;
+    /// Removes an object (metadata and data directories) and any parent directories left empty.
     async fn delete_object(&self, volume: &str, key: &str) -> Result<()>;
     /// Opens part `part_number` of an object's data directory for reading.
     async fn open_shard(

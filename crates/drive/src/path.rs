@@ -15,6 +15,9 @@ pub const SYSTEM_VOLUME: &str = ".cairn.sys";
 pub const META_FILE_NAME: &str = "xl.meta";
 /// Suffix marking the directory of a key that ends in `/`.
 pub const DIR_OBJECT_SUFFIX: &str = "__XLDIR__";
+/// Suffix of a data directory's name (`<uuid>__XLDATA__`): no key segment may end
+/// in it, so a data directory can never be mistaken for a key and vice versa.
+pub const DATA_DIR_SUFFIX: &str = "__XLDATA__";
 /// Longest key S3 accepts, in bytes.
 pub const KEY_BYTES_MAX: usize = 1024;
 /// Longest file name the filesystems we support accept, in bytes.
@@ -43,7 +46,7 @@ pub fn validate_key(key: &str) -> Result<Vec<String>, DriveError> {
         if segment == "." || segment == ".." {
             return Err(DriveError::InvalidKey("key has a '.' or '..' path segment"));
         }
-        if segment == META_FILE_NAME || segment.ends_with(DIR_OBJECT_SUFFIX) {
+        if segment == META_FILE_NAME || segment.ends_with(DIR_OBJECT_SUFFIX) || segment.ends_with(DATA_DIR_SUFFIX) {
             return Err(DriveError::InvalidKey("key has a path segment reserved by the server"));
         }
         segments.push(segment.to_owned());
@@ -56,6 +59,11 @@ pub fn validate_key(key: &str) -> Result<Vec<String>, DriveError> {
         return Err(DriveError::KeyTooLong);
     }
     Ok(segments)
+}
+
+/// The directory name of data directory `id` inside an object's directory.
+pub(crate) fn data_dir_name(id: uuid::Uuid) -> String {
+    format!("{id}{DATA_DIR_SUFFIX}")
 }
 
 /// Turns one directory name found on disk back into the key segment it stores,

@@ -2,11 +2,11 @@
 //! a read quorum of drives agrees on; across sets, another merge. Streams entries,
 //! so memory stays bounded by one directory and one page.
 
-use crate::Result;
 use crate::config::Layout;
 use crate::quorum::pick_version;
 use crate::set::{ErasureSet, object_info};
 use crate::types::ObjectInfo;
+use crate::{ObjectError, Result};
 use cairn_drive::{DriveError, WalkEntry, WalkOptions};
 use cairn_meta::ObjectMeta;
 use std::sync::Arc;
@@ -72,6 +72,8 @@ struct SetWalk {
     receivers: Vec<mpsc::Receiver<cairn_drive::Result<WalkEntry>>>,
     heads: Vec<Option<WalkEntry>>,
     exhausted: Vec<bool>,
+    /// Drives whose walk failed (or lack the bucket): keys after the failure may be missing from them.
+    failed: usize,
     layout: Layout,
 }
 
@@ -84,6 +86,7 @@ impl SetWalk {
             receivers,
             heads: vec![None; drives],
             exhausted: vec![false; drives],
+            failed: 0,
             layout: set.layout,
         }
     }
@@ -100,15 +103,20 @@ impl SetWalk {
                         tracing::warn!(drive = d, %error, "walk failed on a drive; listing from the others");
                     }
                     self.exhausted[d] = true;
+                    self.failed += 1;
                 }
                 None => self.exhausted[d] = true,
             }
         }
     }
 
-    async fn next(&mut self) -> Option<Listed> {
+    async fn next(&mut self) -> Option<Result<Listed>> {
         loop {
             self.fill().await;
+            if self.receivers.len() - self.failed < self.layout.read_quorum() {
+                // Too few walks left to tell which keys exist: fail rather than end the listing early.
+                return Some(Err(ObjectError::ReadQuorum));
+            }
             let smallest = self.heads.iter().flatten().map(entry_key).min()?.to_owned();
             let mut metas = Vec::new();
             let mut holders = 0;
@@ -129,10 +137,10 @@ impl SetWalk {
                 continue; // Seen on too few drives: a leftover of an incomplete write or delete.
             }
             if prefix {
-                return Some(Listed::Prefix(smallest));
+                return Some(Ok(Listed::Prefix(smallest)));
             }
             if let Ok((version, _)) = pick_version(&metas, &self.layout) {
-                return Some(Listed::Object(object_info(&self.bucket, &smallest, &version)));
+                return Some(Ok(Listed::Object(object_info(&self.bucket, &smallest, &version))));
             }
         }
     }
@@ -152,11 +160,14 @@ impl StoreWalk {
         Self { sets, heads: vec![None; count], exhausted: vec![false; count] }
     }
 
-    pub(crate) async fn next(&mut self) -> Option<Listed> {
+    pub(crate) async fn next(&mut self) -> Option<Result<Listed>> {
         for s in 0..self.sets.len() {
             if self.heads[s].is_none() && !self.exhausted[s] {
-                self.heads[s] = self.sets[s].next().await;
-                self.exhausted[s] = self.heads[s].is_none();
+                match self.sets[s].next().await {
+                    Some(Ok(entry)) => self.heads[s] = Some(entry),
+                    Some(Err(error)) => return Some(Err(error)),
+                    None => self.exhausted[s] = true,
+                }
             }
         }
         let smallest = self.heads.iter().flatten().map(Listed::key).min()?.to_owned();
@@ -167,7 +178,7 @@ impl StoreWalk {
                 chosen = head.take();
             }
         }
-        chosen
+        chosen.map(Ok)
     }
 }
 
@@ -189,7 +200,7 @@ pub(crate) async fn list_page(sets: &[Arc<ErasureSet>], request: &ListRequest) -
     let mut last_prefix: Option<String> = None;
     let mut count = 0;
     while let Some(entry) = walk.next().await {
-        let entry = match (entry, delimiter) {
+        let entry = match (entry?, delimiter) {
             (Listed::Object(info), Some(delimiter)) => match common_prefix(&request.prefix, &info.key, delimiter) {
                 Some(prefix) => {
                     let seen = last_prefix.as_deref() == Some(prefix.as_str())
@@ -232,7 +243,7 @@ fn common_prefix(prefix: &str, key: &str, delimiter: &str) -> Option<String> {
 pub(crate) async fn bucket_has_objects(sets: &[Arc<ErasureSet>], bucket: &str) -> Result<bool> {
     let options = WalkOptions { prefix: String::new(), start_after: None, recursive: true };
     let mut walk = StoreWalk::start(sets, bucket, &options);
-    Ok(walk.next().await.is_some())
+    walk.next().await.transpose().map(|first| first.is_some())
 }
 
 #[cfg(test)]

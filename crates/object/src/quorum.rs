@@ -66,8 +66,10 @@ pub(crate) fn reduce_write<T>(results: &[std::result::Result<T, DriveError>], qu
     Err(reduce_errors(results.iter().filter_map(|r| r.as_ref().err()), succeeded, quorum))
 }
 
-/// Picks the error to report from drive errors: a shared "expected" error
-/// (not found, full, invalid key) wins over a generic quorum failure.
+/// Picks the error to report from drive errors of a write: a missing bucket, a full
+/// drive or an invalid key wins over a generic quorum failure. A missing file never
+/// becomes "no such key" here: on a write it means a drive failed, not that the
+/// object is absent.
 pub(crate) fn reduce_errors<'a>(
     errors: impl Iterator<Item = &'a DriveError>,
     succeeded: usize,
@@ -78,9 +80,6 @@ pub(crate) fn reduce_errors<'a>(
     let threshold = quorum.saturating_sub(succeeded).max(1);
     if count(|e| matches!(e, DriveError::VolumeNotFound)) >= threshold {
         return ObjectError::BucketNotFound;
-    }
-    if count(|e| matches!(e, DriveError::FileNotFound)) >= threshold {
-        return ObjectError::ObjectNotFound;
     }
     if count(|e| matches!(e, DriveError::DiskFull)) >= 1 {
         return ObjectError::StorageFull;

@@ -285,7 +285,7 @@ impl ObjectStore {
         composite: CompositeChecksums,
     ) -> Result<ObjectInfo> {
         let id = parse_upload_id(upload_id)?;
-        self.set_for(key).complete_upload(bucket, key, id, parts, composite).await
+        self.set_for(key).complete_upload(bucket, key, id, parts.to_vec(), composite).await
     }
 
     /// Aborts an upload.
@@ -300,36 +300,61 @@ impl ObjectStore {
         bucket: &str,
         prefix: &str,
         delimiter: Option<&str>,
-        key_marker: Option<&str>,
+        markers: (Option<&str>, Option<&str>),
         max_uploads: usize,
     ) -> Result<UploadPage> {
+        let (key_marker, upload_id_marker) = markers;
         self.sets[0].require_bucket(bucket).await?;
         let mut records = Vec::new();
         for set in self.sets.iter() {
             records.extend(set.uploads(bucket).await);
         }
-        records.retain(|r| r.key.starts_with(prefix) && key_marker.is_none_or(|marker| r.key.as_str() > marker));
-        records.sort_by(|a, b| (&a.key, a.initiated_unix_nanos).cmp(&(&b.key, b.initiated_unix_nanos)));
+        records.retain(|r| r.key.starts_with(prefix));
+        records.sort_by(|a, b| {
+            (&a.key, a.initiated_unix_nanos, a.upload_id).cmp(&(&b.key, b.initiated_unix_nanos, b.upload_id))
+        });
+        // Resume after the marker upload (same key, later in the order), or after the marker key.
+        let start = match (key_marker, upload_id_marker) {
+            (Some(key), Some(id)) => records
+                .iter()
+                .position(|r| r.key == key && r.upload_id.to_string() == id)
+                .map(|at| at + 1)
+                .unwrap_or_else(|| records.partition_point(|r| r.key.as_str() <= key)),
+            (Some(key), None) => records.partition_point(|r| r.key.as_str() <= key),
+            (None, _) => 0,
+        };
+        let delimiter = delimiter.filter(|d| !d.is_empty());
         let mut page = UploadPage::default();
-        for record in records {
+        for record in records.into_iter().skip(start) {
+            let common = delimiter.and_then(|d| {
+                let index = record.key[prefix.len()..].find(d)?;
+                Some(record.key[..prefix.len() + index + d.len()].to_owned())
+            });
+            if let Some(common) = &common
+                && (page.prefixes.last() == Some(common) || key_marker.is_some_and(|m| common.as_str() <= m))
+            {
+                continue; // Rolled into a prefix already returned, on this page or an earlier one.
+            }
             if page.uploads.len() + page.prefixes.len() == max_uploads {
                 page.truncated = true;
                 break;
             }
-            if let Some(delimiter) = delimiter.filter(|d| !d.is_empty())
-                && let Some(index) = record.key[prefix.len()..].find(delimiter)
-            {
-                let common = record.key[..prefix.len() + index + delimiter.len()].to_owned();
-                if page.prefixes.last() != Some(&common) {
+            match common {
+                Some(common) => {
+                    page.next_key_marker = Some(common.clone());
+                    page.next_upload_id_marker = None;
                     page.prefixes.push(common);
                 }
-                continue;
+                None => {
+                    page.next_key_marker = Some(record.key.clone());
+                    page.next_upload_id_marker = Some(record.upload_id.to_string());
+                    page.uploads.push(MultipartUpload {
+                        key: record.key,
+                        upload_id: record.upload_id.to_string(),
+                        initiated_unix_nanos: record.initiated_unix_nanos,
+                    });
+                }
             }
-            page.uploads.push(MultipartUpload {
-                key: record.key,
-                upload_id: record.upload_id.to_string(),
-                initiated_unix_nanos: record.initiated_unix_nanos,
-            });
         }
         Ok(page)
     }

@@ -83,6 +83,10 @@ pub struct UploadPage {
     pub prefixes: Vec<String>,
     /// More uploads follow.
     pub truncated: bool,
+    /// Key (or common prefix) of the last entry returned: where the next page starts.
+    pub next_key_marker: Option<String>,
+    /// Upload id of the last upload returned, when the last entry is an upload.
+    pub next_upload_id_marker: Option<String>,
 }
 
 /// An uploaded part.

@@ -170,14 +170,14 @@ impl CairnS3 {
                 &input.bucket,
                 &prefix,
                 input.delimiter.as_deref(),
-                input.key_marker.as_deref(),
+                (input.key_marker.as_deref(), input.upload_id_marker.as_deref()),
                 max_uploads,
             )
             .await
             .map_err(to_s3)?;
         let url = is_url_encoding(input.encoding_type.as_ref());
-        let next_key_marker = page.uploads.last().map(|u| encode_if(url, &u.key));
-        let next_upload_id_marker = page.uploads.last().map(|u| u.upload_id.clone());
+        let next_key_marker = page.next_key_marker.as_deref().map(|k| encode_if(url, k));
+        let next_upload_id_marker = page.next_upload_id_marker.clone();
         let uploads = page
             .uploads
             .into_iter()

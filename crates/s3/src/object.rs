@@ -73,11 +73,13 @@ fn resolve_span(
 /// The byte span a GET/HEAD covers, and its Content-Range when it is a range.
 fn resolve_range(range: Option<Range>, size: u64) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
     let Some(range) = range else { return Ok((0..size, None)) };
-    let span = range.check(size).map_err(|_| {
+    let unsatisfiable = || {
         let mut error = s3_error(S3ErrorCode::InvalidRange, "The requested range is not satisfiable");
         error.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
         error
-    })?;
+    };
+    // An empty object has no byte a range could name (s3s lets `bytes=-5` through as 0..0).
+    let span = range.check(size).ok().filter(|span| span.start < span.end).ok_or_else(unsatisfiable)?;
     let content_range = format!("bytes {}-{}/{size}", span.start, span.end - 1);
     Ok((span, Some(content_range)))
 }

@@ -113,3 +113,21 @@ async fn url_encoded_listing_of_unusual_keys() {
         assert_eq!(get(&client, &bucket, key).await, b"x");
     }
 }
+
+/// Regression: a 512-segment key (1023 bytes) with a non-inline body once made the walk
+/// panic at its data directory, ending every full listing at that key.
+#[tokio::test(flavor = "multi_thread")]
+async fn deepest_keys_do_not_end_listings() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "deep").await;
+    let deep = vec!["a"; 512].join("/");
+    assert_eq!(deep.len(), 1023);
+    put(&client, &bucket, &deep, &random_bytes(200 << 10)).await;
+    put(&client, &bucket, "b-after", b"x").await;
+    put(&client, &bucket, "0-before", b"x").await;
+    let output = client.list_objects_v2().bucket(&bucket).send().await.expect("list");
+    let keys: Vec<&str> = output.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, vec!["0-before", deep.as_str(), "b-after"]);
+    assert_eq!(output.is_truncated(), Some(false));
+}

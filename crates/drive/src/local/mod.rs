@@ -5,7 +5,9 @@ mod shard;
 mod walk;
 
 use crate::api::{CommitRequest, DiskInfo, Drive, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions};
-use crate::path::{META_FILE_NAME, SYSTEM_VOLUME, object_dir, sys_path, validate_volume};
+use crate::path::{
+    DATA_DIR_SUFFIX, META_FILE_NAME, SYSTEM_VOLUME, data_dir_name, object_dir, sys_path, validate_volume,
+};
 use crate::{DriveError, Result};
 use bytes::Bytes;
 use io::{blocking, create_dir_all_durable, fsync_dir, remove_empty_parents, remove_tree, write_file_atomic};
@@ -17,8 +19,9 @@ use std::time::UNIX_EPOCH;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// Entries a walk may run ahead of its reader.
-const WALK_CHANNEL_CAPACITY: usize = 256;
+/// Entries a walk may run ahead of its reader. Each carries a whole `xl.meta`
+/// (up to 128 KiB / k of inline data), so this bounds a listing's memory per drive.
+const WALK_CHANNEL_CAPACITY: usize = 16;
 /// Staging directory inside the system volume.
 const TMP_DIR: &str = "tmp";
 
@@ -58,6 +61,11 @@ impl LocalDrive {
         Ok(self.root().join(volume))
     }
 
+    /// Where a commit keeps the metadata it replaced until it is finished or undone.
+    fn undo_path(&self, commit_id: Uuid) -> PathBuf {
+        self.root().join(SYSTEM_VOLUME).join(TMP_DIR).join(format!("undo-{commit_id}"))
+    }
+
     fn staging_path(&self) -> PathBuf {
         self.root().join(SYSTEM_VOLUME).join(TMP_DIR).join(Uuid::new_v4().to_string())
     }
@@ -75,15 +83,20 @@ impl LocalDrive {
     }
 }
 
-/// Removes the data directories in an object's directory, except `keep`. Data
-/// directories are named by a UUID and hold only part files; a UUID-named directory
-/// with an object somewhere below it is a nested key and stays.
+/// Removes the data directories in an object's directory, except `keep`. Their
+/// names carry a suffix no key segment may have, so nested keys are never touched.
 fn remove_data_dirs(object_dir: &Path, keep: Option<Uuid>) -> Result<()> {
-    for entry in fs::read_dir(object_dir).map_err(|e| DriveError::io("list object dir", e))?.flatten() {
-        let Some(id) = entry.file_name().to_str().and_then(|n| Uuid::parse_str(n).ok()) else { continue };
-        let path = entry.path();
-        if Some(id) != keep && path.is_dir() && !walk::subtree_has_object(&path, 0) {
-            remove_tree(&path)?;
+    let keep = keep.map(data_dir_name);
+    let entries = match fs::read_dir(object_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(DriveError::io("list object dir", e)),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(DATA_DIR_SUFFIX) && Some(name) != keep.as_deref() {
+            remove_tree(&entry.path())?;
         }
     }
     Ok(())
@@ -167,11 +180,15 @@ impl Drive for LocalDrive {
         self.ensure_online()?;
         let dir = self.require_volume(volume)?;
         let root = self.root().to_path_buf();
+        let aside = self.staging_path();
         blocking(move || {
-            if walk::subtree_has_object(&dir, 0) {
+            // Move the bucket out of reach first, so no write can land between the check and the removal.
+            fs::rename(&dir, &aside).map_err(|e| DriveError::io("move volume aside", e))?;
+            if walk::subtree_has_object(&aside, 0) {
+                fs::rename(&aside, &dir).map_err(|e| DriveError::io("restore volume", e))?;
                 return Err(DriveError::VolumeNotEmpty);
             }
-            remove_tree(&dir)?;
+            remove_tree(&aside)?;
             fsync_dir(&root)
         })
         .await
@@ -214,25 +231,79 @@ impl Drive for LocalDrive {
         }
         let staging_dir = self.staging_path();
         let staging_meta = self.staging_path();
+        let undo = self.undo_path(request.commit_id);
         blocking(move || {
             create_dir_all_durable(&volume_dir, &dir)?;
             if let Some(data_dir) = request.data_dir {
                 // Assemble the data directory in staging, then move it into place in one rename.
+                // Parts are linked, not moved: their sources stay valid if this commit is undone.
                 fs::create_dir(&staging_dir).map_err(|e| DriveError::io("create staging data dir", e))?;
                 for (source, part_number) in &sources {
-                    fs::rename(source, staging_dir.join(format!("part.{part_number}")))
-                        .map_err(|e| DriveError::io("move part into data dir", e))?;
+                    fs::hard_link(source, staging_dir.join(format!("part.{part_number}")))
+                        .map_err(|e| DriveError::io("link part into data dir", e))?;
                 }
                 fsync_dir(&staging_dir)?;
-                let target = dir.join(data_dir.to_string());
+                let target = dir.join(data_dir_name(data_dir));
                 fs::rename(&staging_dir, &target).map_err(|e| DriveError::io("move data dir into place", e))?;
             } else {
                 assert!(sources.is_empty(), "parts without a data directory");
             }
+            // Keep the replaced metadata reachable (a second link) until the commit is finished or undone.
+            let meta_path = dir.join(META_FILE_NAME);
+            match fs::hard_link(&meta_path, &undo) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(DriveError::io("keep replaced metadata", e)),
+            }
             // The metadata rename is the commit point; its fsync covers the data dir rename too.
-            write_file_atomic(&staging_meta, &dir.join(META_FILE_NAME), &request.meta)?;
-            // Whatever version this one replaced, its data is unreachable now.
-            remove_data_dirs(&dir, request.data_dir)?;
+            write_file_atomic(&staging_meta, &meta_path, &request.meta)
+        })
+        .await
+    }
+
+    async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Option<Uuid>) -> Result<()> {
+        self.ensure_online()?;
+        let dir = object_dir(self.root(), volume, key)?;
+        let undo = self.undo_path(commit_id);
+        blocking(move || {
+            let replaced = undo.exists();
+            remove_tree(&undo)?;
+            // A key written for the first time has no older data to drop.
+            if replaced || keep.is_none() {
+                remove_data_dirs(&dir, keep)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn undo_commit(&self, volume: &str, key: &str, commit_id: Uuid, data_dir: Option<Uuid>) -> Result<()> {
+        self.ensure_online()?;
+        let dir = object_dir(self.root(), volume, key)?;
+        let volume_dir = self.require_volume(volume)?;
+        let undo = self.undo_path(commit_id);
+        blocking(move || {
+            let meta_path = dir.join(META_FILE_NAME);
+            let restored = match fs::rename(&undo, &meta_path) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => return Err(DriveError::io("restore replaced metadata", e)),
+            };
+            if !restored {
+                // There was no earlier version: the object did not exist before this commit.
+                match fs::remove_file(&meta_path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(DriveError::io("remove uncommitted metadata", e)),
+                }
+            }
+            if let Some(data_dir) = data_dir {
+                remove_tree(&dir.join(data_dir_name(data_dir)))?;
+            }
+            fsync_dir(&dir)?;
+            if !restored {
+                remove_empty_parents(&dir, &volume_dir);
+            }
             Ok(())
         })
         .await
@@ -269,7 +340,8 @@ impl Drive for LocalDrive {
         part_number: u32,
     ) -> Result<Box<dyn ShardReader>> {
         self.ensure_online()?;
-        let path = object_dir(self.root(), volume, key)?.join(data_dir.to_string()).join(format!("part.{part_number}"));
+        let path =
+            object_dir(self.root(), volume, key)?.join(data_dir_name(data_dir)).join(format!("part.{part_number}"));
         blocking(move || {
             let file = File::open(&path).map_err(|e| DriveError::io("open shard", e))?;
             Ok(Box::new(LocalShardReader::new(file)) as Box<dyn ShardReader>)
@@ -374,5 +446,81 @@ impl Drive for LocalDrive {
             }
         }
         receiver
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PartSource;
+
+    async fn stage_part(drive: &LocalDrive, name: &str, content: &[u8]) -> String {
+        let path = format!("tmp/{name}");
+        let mut writer = drive.create_sys_file(&path).await.expect("create");
+        writer.write(Bytes::copy_from_slice(content)).await.expect("write");
+        writer.finish().await.expect("finish");
+        path
+    }
+
+    fn request(data_dir: Uuid, part: &str, meta: &'static [u8], commit_id: Uuid) -> CommitRequest {
+        CommitRequest {
+            volume: "bucket".into(),
+            key: "k".into(),
+            data_dir: Some(data_dir),
+            parts: vec![PartSource { sys_path: part.into(), part_number: 1 }],
+            meta: Bytes::from_static(meta),
+            commit_id,
+        }
+    }
+
+    async fn read_part(drive: &LocalDrive, data_dir: Uuid) -> Option<Bytes> {
+        let shard = drive.open_shard("bucket", "k", data_dir, 1).await.ok()?;
+        shard.read_at(0, 3).await.ok()
+    }
+
+    #[tokio::test]
+    async fn undo_restores_the_replaced_version_and_finish_drops_it() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let drive = LocalDrive::open(root.path()).expect("open");
+        drive.make_volume("bucket").await.expect("volume");
+        let (old_dir, new_dir, newer_dir) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+
+        let part = stage_part(&drive, "a", b"old").await;
+        let first = Uuid::new_v4();
+        drive.commit(request(old_dir, &part, b"meta-old", first)).await.expect("commit");
+        drive.finish_commit("bucket", "k", first, Some(old_dir)).await.expect("finish");
+        assert!(
+            std::path::Path::new(&root.path().join(".cairn.sys").join(&part)).exists(),
+            "sources are linked, not moved"
+        );
+
+        // A commit that loses its quorum is undone: the old metadata and data are back.
+        let part = stage_part(&drive, "b", b"new").await;
+        let second = Uuid::new_v4();
+        drive.commit(request(new_dir, &part, b"meta-new", second)).await.expect("commit");
+        assert_eq!(drive.read_meta("bucket", "k").await.expect("meta"), Bytes::from_static(b"meta-new"));
+        drive.undo_commit("bucket", "k", second, Some(new_dir)).await.expect("undo");
+        assert_eq!(drive.read_meta("bucket", "k").await.expect("meta"), Bytes::from_static(b"meta-old"));
+        assert_eq!(read_part(&drive, old_dir).await.as_deref(), Some(&b"old"[..]));
+        assert!(read_part(&drive, new_dir).await.is_none());
+
+        // A commit that reaches its quorum is finished: only the new data remains.
+        let part = stage_part(&drive, "c", b"nwr").await;
+        let third = Uuid::new_v4();
+        drive.commit(request(newer_dir, &part, b"meta-newer", third)).await.expect("commit");
+        drive.finish_commit("bucket", "k", third, Some(newer_dir)).await.expect("finish");
+        assert!(read_part(&drive, old_dir).await.is_none());
+        assert_eq!(read_part(&drive, newer_dir).await.as_deref(), Some(&b"nwr"[..]));
+
+        // Undoing the first version of a key removes the key.
+        let part = stage_part(&drive, "d", b"xyz").await;
+        let fresh = Uuid::new_v4();
+        let mut first_version = request(Uuid::new_v4(), &part, b"meta", fresh);
+        first_version.key = "fresh/key".into();
+        let data_dir = first_version.data_dir;
+        drive.commit(first_version).await.expect("commit");
+        drive.undo_commit("bucket", "fresh/key", fresh, data_dir).await.expect("undo");
+        assert!(matches!(drive.read_meta("bucket", "fresh/key").await, Err(DriveError::FileNotFound)));
+        assert!(!root.path().join("bucket/fresh").exists(), "empty parents are removed");
     }
 }

@@ -5,7 +5,7 @@
 //! byte order, which is S3's key order. Whole subtrees that sort before
 //! `start_after` are skipped without being read.
 
-use crate::path::{DIR_OBJECT_SUFFIX, META_FILE_NAME, decode_segment};
+use crate::path::{DATA_DIR_SUFFIX, DIR_OBJECT_SUFFIX, META_FILE_NAME, decode_segment};
 use crate::{DriveError, Result, WalkEntry, WalkOptions};
 use bytes::Bytes;
 use std::fs;
@@ -87,7 +87,11 @@ impl Walker {
     }
 
     fn walk_dir(&self, dir: &Path, key_prefix: &str, name_filter: &str, depth: usize) -> std::result::Result<(), Stop> {
-        assert!(depth <= WALK_DEPTH_MAX, "walk deeper than any valid key");
+        if depth > WALK_DEPTH_MAX {
+            // Only a tampered drive nests deeper than any valid key; report it instead of looping.
+            let _ = self.send(Err(DriveError::Corrupt(format!("{} nests deeper than any key", dir.display()))));
+            return Err(Stop::Failed);
+        }
         let mut tokens = match self.read_tokens(dir, key_prefix, name_filter) {
             Ok(tokens) => tokens,
             Err(DriveError::FileNotFound) => return Ok(()),
@@ -145,6 +149,10 @@ impl Walker {
             if !is_dir {
                 continue;
             }
+            // Data directories hold part files, never keys.
+            if name.ends_with(DATA_DIR_SUFFIX) {
+                continue;
+            }
             let segment = decode_segment(&name);
             if !segment.starts_with(name_filter) {
                 continue;
@@ -191,7 +199,8 @@ pub(crate) fn subtree_has_object(dir: &Path, depth: usize) -> bool {
         if name == META_FILE_NAME {
             return true;
         }
-        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+        let is_data_dir = name.to_str().is_some_and(|n| n.ends_with(DATA_DIR_SUFFIX));
+        if !is_data_dir && entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             subdirs.push(entry.path());
         }
     }

@@ -37,6 +37,17 @@ pub(crate) struct ErasureSet {
     pub(crate) stats: Arc<Stats>,
 }
 
+/// Runs `work` to completion in its own task, even if the caller is dropped (the
+/// client went away): work that holds a namespace lock must not be cut off while
+/// its disk operations, which run on other threads, carry on.
+pub(crate) async fn detached<T, F>(work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+{
+    tokio::spawn(work).await.map_err(|e| ObjectError::Internal(format!("task failed: {e}")))?
+}
+
 /// Current time as nanoseconds since the Unix epoch.
 pub(crate) fn now_unix_nanos() -> i64 {
     let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -116,8 +127,14 @@ impl ErasureSet {
     }
 
     /// Removes an object from every drive.
-    pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+    pub(crate) async fn delete_object(self: &Arc<Self>, bucket: &str, key: &str) -> Result<()> {
         cairn_drive::validate_key(key)?;
+        let set = Arc::clone(self);
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        detached(async move { set.delete_locked(&bucket, &key).await }).await
+    }
+
+    async fn delete_locked(&self, bucket: &str, key: &str) -> Result<()> {
         let _guard = self.lock_write(bucket, key).await?;
         let results = join_all(self.drives.iter().map(|drive| drive.delete_object(bucket, key))).await;
         if results.iter().all(|r| matches!(r, Err(DriveError::FileNotFound))) {

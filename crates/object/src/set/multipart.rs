@@ -9,7 +9,7 @@
 //! ```
 
 use super::write::{Commit, Stored};
-use super::{ErasureSet, now_unix_nanos, object_info};
+use super::{ErasureSet, detached, now_unix_nanos, object_info};
 use crate::body::{Body, BodyCheck};
 use crate::config::{PART_SIZE_BYTES_MIN, PARTS_MAX};
 use crate::quorum::reduce_write;
@@ -21,6 +21,7 @@ use cairn_meta::{ObjectVersion, PartInfo, PartRecord, UploadRecord};
 use futures::future::join_all;
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The system-volume directory of an upload.
@@ -97,9 +98,10 @@ impl ErasureSet {
         Ok(record.clone())
     }
 
-    /// Stores one part.
+    /// Stores one part: streams it into staging without holding the upload's lock
+    /// (a long part upload must not block Abort or Complete), then records it.
     pub(crate) async fn upload_part(
-        &self,
+        self: &Arc<Self>,
         bucket: &str,
         key: &str,
         upload_id: Uuid,
@@ -108,15 +110,14 @@ impl ErasureSet {
         check: Box<dyn BodyCheck>,
     ) -> Result<PartSummary> {
         check_part_number(part_number)?;
-        let _upload_guard = self.locks.read(Self::upload_lock_name(upload_id)).await?;
         self.read_upload(bucket, key, upload_id).await?;
         let distribution = self.distribution(key);
         let data_file = Uuid::new_v4();
-        let data_path = format!("{}/{data_file}", upload_dir(bucket, upload_id));
-        let written = match self.write_body(bucket, body, check, &distribution, &data_path, false).await {
+        let staged = format!("tmp/{data_file}");
+        let written = match self.write_body(bucket, body, check, &distribution, &staged, false).await {
             Ok(written) => written,
             Err(error) => {
-                self.discard_staged(&data_path).await;
+                self.discard_staged(&staged).await;
                 return Err(error);
             }
         };
@@ -129,33 +130,60 @@ impl ErasureSet {
             mod_time_unix_nanos: now_unix_nanos(),
             checksums: written.checksums,
         };
-        let record_path = part_record_path(bucket, upload_id, part_number);
-        let bytes = Bytes::from(record.encode());
+        let set = Arc::clone(self);
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let recorded = detached(async move { set.record_part(&bucket, &key, upload_id, record, live).await }).await;
+        if recorded.is_err() {
+            self.discard_staged(&staged).await;
+        }
+        recorded
+    }
+
+    /// Moves a staged part into its upload and records it, under the upload's lock.
+    async fn record_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: Uuid,
+        record: PartRecord,
+        live: Vec<bool>,
+    ) -> Result<PartSummary> {
+        let _upload_guard = self.locks.read(Self::upload_lock_name(upload_id)).await?;
         // Writers of the same part number take turns; the last one to record wins.
-        let _part_guard = self.locks.write(format!("{}/{part_number}", Self::upload_lock_name(upload_id))).await?;
+        let _part_guard = self.locks.write(format!("{}/{}", Self::upload_lock_name(upload_id), record.number)).await?;
+        // Aborted or completed while the part was streaming: there is nothing to add it to.
+        self.read_upload(bucket, key, upload_id).await?;
+        let dir = upload_dir(bucket, upload_id);
+        let record_path = part_record_path(bucket, upload_id, record.number);
+        let bytes = Bytes::from(record.encode());
         let previous = join_all(self.drives.iter().map(|drive| drive.read_sys_file(&record_path))).await;
         let results = join_all(self.drives.iter().enumerate().map(|(d, drive)| {
             let bytes = bytes.clone();
-            let record_path = &record_path;
+            let (record_path, staged, target) =
+                (&record_path, format!("tmp/{}", record.data_file), format!("{dir}/{}", record.data_file));
             let holds_data = live[d];
             async move {
                 if !holds_data {
-                    return Err(DriveError::FileNotFound);
+                    return Err(DriveError::DriveNotFound);
                 }
+                drive.rename_sys(&staged, &target).await?;
                 drive.write_sys_file(record_path, bytes).await
             }
         }))
         .await;
         reduce_write(&results, self.layout.write_quorum())?;
         // The replaced attempt's data is unreachable now.
-        join_all(self.drives.iter().zip(previous).map(|(drive, old)| async move {
-            if let Some(old) = old.ok().and_then(|b| PartRecord::decode(&b).ok()) {
-                let _ = drive.delete_sys(&format!("{}/{}", upload_dir(bucket, upload_id), old.data_file)).await;
+        join_all(self.drives.iter().zip(previous).map(|(drive, old)| {
+            let dir = &dir;
+            async move {
+                if let Some(old) = old.ok().and_then(|b| PartRecord::decode(&b).ok()) {
+                    let _ = drive.delete_sys(&format!("{dir}/{}", old.data_file)).await;
+                }
             }
         }))
         .await;
         Ok(PartSummary {
-            number: part_number,
+            number: record.number,
             size: record.size,
             etag: record.etag,
             mod_time_unix_nanos: record.mod_time_unix_nanos,
@@ -217,9 +245,23 @@ impl ErasureSet {
         Ok((parts, truncated))
     }
 
-    /// Completes an upload: validates the named parts and commits the object.
+    /// Completes an upload: validates the named parts and commits the object. Runs
+    /// to the end even if the client goes away (it holds the upload's lock).
     pub(crate) async fn complete_upload(
-        &self,
+        self: &Arc<Self>,
+        bucket: &str,
+        key: &str,
+        upload_id: Uuid,
+        parts: Vec<CompletePart>,
+        composite: CompositeChecksums,
+    ) -> Result<ObjectInfo> {
+        let set = Arc::clone(self);
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        detached(async move { set.complete_locked(&bucket, &key, upload_id, &parts, composite).await }).await
+    }
+
+    async fn complete_locked(
+        self: &Arc<Self>,
         bucket: &str,
         key: &str,
         upload_id: Uuid,
@@ -280,19 +322,20 @@ impl ErasureSet {
             .iter()
             .map(|r| PartSource { sys_path: format!("{dir}/{}", r.data_file), part_number: r.number })
             .collect();
-        let all = Stored::Files(vec![true; self.drives.len()]);
+        let info = object_info(bucket, key, &version);
         let commit = Commit {
-            bucket,
-            key,
-            version: &version,
-            distribution: &distribution,
-            stored: &all,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version,
+            distribution,
+            stored: Stored::Files(vec![true; self.drives.len()]),
             parts,
             condition: None,
         };
         self.commit_version(commit).await?;
+        // The object's data directory holds its own links to the part files.
         join_all(self.drives.iter().map(|drive| drive.delete_sys(&dir))).await;
-        Ok(object_info(bucket, key, &version))
+        Ok(info)
     }
 
     /// Abandons an upload and frees its parts.

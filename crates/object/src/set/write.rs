@@ -15,6 +15,7 @@ use cairn_meta::{ObjectMeta, ObjectVersion, PartInfo};
 use futures::future::join_all;
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Running digests of a body.
@@ -24,6 +25,7 @@ struct Hashing {
 }
 
 /// Where a body's shards ended up.
+#[derive(Clone)]
 pub(crate) enum Stored {
     /// Small enough to keep in `xl.meta`: the frames, by shard index.
     Inline(Vec<Bytes>),
@@ -40,19 +42,19 @@ pub(crate) struct Written {
 }
 
 /// A new version ready to be made visible.
-pub(crate) struct Commit<'a> {
-    pub(crate) bucket: &'a str,
-    pub(crate) key: &'a str,
+pub(crate) struct Commit {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
     /// The version, drive-neutral (each drive gets its own shard index and inline frame).
-    pub(crate) version: &'a ObjectVersion,
+    pub(crate) version: ObjectVersion,
     /// Which shard each drive holds.
-    pub(crate) distribution: &'a [u8],
+    pub(crate) distribution: Vec<u8>,
     /// Where the data is: inline frames, or staged files on the live drives.
-    pub(crate) stored: &'a Stored,
-    /// Staged files each drive moves into the new data directory.
+    pub(crate) stored: Stored,
+    /// Staged files each drive links into the new data directory.
     pub(crate) parts: Vec<PartSource>,
     /// A conditional write's condition, checked under the lock.
-    pub(crate) condition: Option<&'a WriteCondition>,
+    pub(crate) condition: Option<WriteCondition>,
 }
 
 /// Open shard writers, one per drive.
@@ -232,7 +234,7 @@ impl ErasureSet {
     }
 
     /// Stores a whole object (PutObject).
-    pub(crate) async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
+    pub(crate) async fn put_object(self: &Arc<Self>, request: PutRequest) -> Result<ObjectInfo> {
         let PutRequest { bucket, key, body, check, headers, condition } = request;
         cairn_drive::validate_key(&key)?;
         let distribution = self.distribution(&key);
@@ -262,51 +264,53 @@ impl ErasureSet {
             Stored::Inline(_) => Vec::new(),
             Stored::Files(_) => vec![PartSource { sys_path: staged.clone(), part_number: 1 }],
         };
-        let commit = Commit {
-            bucket: &bucket,
-            key: &key,
-            version: &version,
-            distribution: &distribution,
-            stored: &written.stored,
-            parts,
-            condition: condition.as_ref(),
-        };
+        let info = object_info(&bucket, &key, &version);
+        let commit = Commit { bucket, key, version, distribution, stored: written.stored, parts, condition };
         let result = self.commit_version(commit).await;
-        if result.is_err() {
-            self.discard_staged(&staged).await;
-        }
+        // The committed data directory holds its own links to the staged files.
+        self.discard_staged(&staged).await;
         result?;
-        Ok(object_info(&bucket, &key, &version))
+        Ok(info)
     }
 
     /// Makes a new version the object's current version on every drive that holds
-    /// its data, under the key's write lock; succeeds on a write quorum.
-    pub(crate) async fn commit_version(&self, commit: Commit<'_>) -> Result<()> {
+    /// its data, under the key's write lock; succeeds on a write quorum. Runs in its
+    /// own task, so that the lock covers all of its disk work even if the client
+    /// goes away mid-commit.
+    pub(crate) async fn commit_version(self: &Arc<Self>, commit: Commit) -> Result<()> {
+        let set = Arc::clone(self);
+        super::detached(async move { set.commit_locked(commit).await }).await
+    }
+
+    async fn commit_locked(&self, commit: Commit) -> Result<()> {
         let Commit { bucket, key, version, distribution, stored, parts, condition } = commit;
-        let _guard = self.lock_write(bucket, key).await?;
-        if let Some(condition) = condition {
-            check_condition(condition, &self.read_metas(bucket, key).await, &self.layout)?;
+        let _guard = self.lock_write(&bucket, &key).await?;
+        if let Some(condition) = &condition {
+            check_condition(condition, &self.read_metas(&bucket, &key).await, &self.layout)?;
         }
+        let commit_id = Uuid::new_v4();
         let commits = self.drives.iter().enumerate().map(|(d, drive)| {
-            let holds_data = match stored {
+            let holds_data = match &stored {
                 Stored::Inline(_) => true,
                 Stored::Files(live) => live[d],
             };
             let mut meta = version.clone();
-            meta.erasure = self.erasure_info(distribution, d);
-            if let Stored::Inline(frames) = stored {
+            meta.erasure = self.erasure_info(&distribution, d);
+            if let Stored::Inline(frames) = &stored {
                 meta.inline_data = Some(frames[distribution[d] as usize].clone());
             }
             let request = CommitRequest {
-                volume: bucket.to_owned(),
-                key: key.to_owned(),
+                volume: bucket.clone(),
+                key: key.clone(),
                 data_dir: version.data_dir,
                 parts: parts.clone(),
                 meta: Bytes::from(ObjectMeta::single(meta).encode()),
+                commit_id,
             };
             async move {
                 if !holds_data {
-                    return Err(DriveError::FileNotFound);
+                    // Dropped out while the data was written: takes no part in the commit.
+                    return Err(DriveError::DriveNotFound);
                 }
                 drive.commit(request).await
             }
@@ -317,7 +321,29 @@ impl ErasureSet {
                 tracing::warn!(drive = self.drives[d].endpoint(), %error, bucket, key, "commit failed on drive");
             }
         }
-        reduce_write(&results, self.layout.write_quorum())
+        let committed = results.iter().map(|r| r.is_ok());
+        match reduce_write(&results, self.layout.write_quorum()) {
+            Ok(()) => {
+                // Only now may the replaced version's metadata and data go.
+                join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
+                    if let Err(error) = drive.finish_commit(&bucket, &key, commit_id, version.data_dir).await {
+                        tracing::warn!(drive = drive.endpoint(), %error, bucket, key, "cleanup after commit failed");
+                    }
+                }))
+                .await;
+                Ok(())
+            }
+            Err(error) => {
+                // Below quorum: put every drive that did commit back the way it was.
+                join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
+                    if let Err(undo_error) = drive.undo_commit(&bucket, &key, commit_id, version.data_dir).await {
+                        tracing::error!(drive = drive.endpoint(), %undo_error, bucket, key, "cannot undo a failed commit");
+                    }
+                }))
+                .await;
+                Err(error)
+            }
+        }
     }
 }
 
