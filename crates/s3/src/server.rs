@@ -110,6 +110,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let bytes_in = content_length(request.headers());
+    let has_body = bytes_in > 0 || request.headers().contains_key(http::header::TRANSFER_ENCODING);
+    let http1 = request.version() < http::Version::HTTP_2;
     let mut response = if let Some(check) = path.strip_prefix("/minio/health/") {
         health(&state.store, &method, check).await
     } else {
@@ -127,6 +129,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         && response.headers().contains_key(http::header::CONTENT_RANGE)
     {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
+    // An error may be sent before the request body was read (a refused key, a missing
+    // bucket): the rest of the body is still on the wire, so the connection cannot carry
+    // another request. Say so, or a client's next request on it finds it closed.
+    if has_body && http1 && (response.status().is_client_error() || response.status().is_server_error()) {
+        response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amz-request-id", value);

@@ -123,3 +123,22 @@ async fn an_abandoned_upload_commits_nothing_and_leaves_no_staging() {
     let error = client.head_object().bucket(&bucket).key("half").send().await.expect_err("nothing committed");
     assert_eq!(error_status(&error), 404);
 }
+
+/// Regression: an error sent before the body was read left the connection open, and a
+/// client's next request on it (boto3's pool) found it closed.
+#[tokio::test(flavor = "multi_thread")]
+async fn early_errors_close_the_connection() {
+    let server = Server::start(4);
+    let address = server.endpoint.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let body = random_bytes(1 << 20);
+    let head = format!("PUT /no-such-bucket/key HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n", body.len());
+    stream.write_all(head.as_bytes()).expect("head");
+    let _ = stream.write_all(&body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 403"), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+}
