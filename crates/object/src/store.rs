@@ -5,6 +5,7 @@ use crate::config::Layout;
 use crate::format::load_or_create;
 use crate::list::{ListPage, ListRequest, bucket_has_objects, list_page};
 use crate::lock::NamespaceLocks;
+use crate::set::heal::{HEAL_QUEUE_MAX, HealRequest};
 use crate::set::multipart::parse_upload_id;
 use crate::set::read::ObjectReader;
 use crate::set::{ErasureSet, key_hash, now_unix_nanos};
@@ -31,6 +32,10 @@ pub struct Stats {
     pub(crate) missing_shards: AtomicU64,
     /// Object reads that needed parity or skipped a failed drive.
     pub(crate) degraded_reads: AtomicU64,
+    /// Objects rewritten on at least one drive by healing.
+    pub(crate) objects_healed: AtomicU64,
+    /// Drives a heal could not rewrite.
+    pub(crate) heal_failures: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -42,6 +47,10 @@ pub struct StoreStats {
     pub missing_shards: u64,
     /// Object reads that needed parity or skipped a failed drive.
     pub degraded_reads: u64,
+    /// Objects rewritten on at least one drive by healing.
+    pub objects_healed: u64,
+    /// Drives a heal could not rewrite.
+    pub heal_failures: u64,
 }
 
 /// Whether the store can serve writes and reads right now.
@@ -62,6 +71,19 @@ pub struct ObjectStore {
     stats: Arc<Stats>,
 }
 
+/// Heals the objects that reads queue, one at a time, for as long as the store lives.
+async fn heal_worker(store: ObjectStore, mut requests: tokio::sync::mpsc::Receiver<HealRequest>) {
+    while let Some((bucket, key)) = requests.recv().await {
+        match store.heal_object(&bucket, &key).await {
+            Ok(_) | Err(ObjectError::ObjectNotFound) => {}
+            Err(error) => {
+                store.stats.heal_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(bucket, key, %error, "heal failed");
+            }
+        }
+    }
+}
+
 fn bucket_record_path(bucket: &str) -> String {
     format!("buckets/{bucket}.meta")
 }
@@ -75,7 +97,8 @@ impl ObjectStore {
             .map_err(|e| ObjectError::InvalidArgument(e.to_string()))?;
         let locks = Arc::new(NamespaceLocks::default());
         let stats = Arc::new(Stats::default());
-        let sets = drives
+        let (heal_queue, heal_requests) = tokio::sync::mpsc::channel(HEAL_QUEUE_MAX);
+        let sets: Vec<Arc<ErasureSet>> = drives
             .chunks(layout.drives_per_set)
             .map(|chunk| {
                 Arc::new(ErasureSet {
@@ -85,10 +108,13 @@ impl ObjectStore {
                     deployment_id,
                     locks: Arc::clone(&locks),
                     stats: Arc::clone(&stats),
+                    heal_queue: heal_queue.clone(),
                 })
             })
             .collect();
-        Ok(Self { sets: Arc::new(sets), layout, deployment_id, stats })
+        let store = Self { sets: Arc::new(sets), layout, deployment_id, stats };
+        tokio::spawn(heal_worker(store.clone(), heal_requests));
+        Ok(store)
     }
 
     /// The erasure layout.
@@ -107,6 +133,8 @@ impl ObjectStore {
             corrupt_shards: self.stats.corrupt_shards.load(Ordering::Relaxed),
             missing_shards: self.stats.missing_shards.load(Ordering::Relaxed),
             degraded_reads: self.stats.degraded_reads.load(Ordering::Relaxed),
+            objects_healed: self.stats.objects_healed.load(Ordering::Relaxed),
+            heal_failures: self.stats.heal_failures.load(Ordering::Relaxed),
         }
     }
 
@@ -209,6 +237,12 @@ impl ObjectStore {
         }))
         .await;
         Ok(())
+    }
+
+    /// Heals one object: rewrites every drive whose copy is missing, stale or corrupt.
+    /// Returns how many drives were rewritten.
+    pub async fn heal_object(&self, bucket: &str, key: &str) -> Result<usize> {
+        self.set_for(key).heal_object(bucket, key).await
     }
 
     /// Stores an object.

@@ -244,6 +244,8 @@ impl Drive for LocalDrive {
                 }
                 fsync_dir(&staging_dir)?;
                 let target = dir.join(data_dir_name(data_dir));
+                // Only a heal rewrites an existing data directory (its copy was corrupt).
+                remove_tree(&target)?;
                 fs::rename(&staging_dir, &target).map_err(|e| DriveError::io("move data dir into place", e))?;
             } else {
                 assert!(sources.is_empty(), "parts without a data directory");

@@ -1,5 +1,6 @@
 //! One erasure set: k + m drives that every object of the set is spread over.
 
+pub(crate) mod heal;
 pub(crate) mod multipart;
 pub mod read;
 mod write;
@@ -35,6 +36,8 @@ pub(crate) struct ErasureSet {
     pub(crate) locks: Arc<NamespaceLocks>,
     /// Counters shared by the whole store.
     pub(crate) stats: Arc<Stats>,
+    /// Where reads send objects they had to repair on the fly.
+    pub(crate) heal_queue: tokio::sync::mpsc::Sender<heal::HealRequest>,
 }
 
 /// Runs `work` to completion in its own task, even if the caller is dropped (the

@@ -260,6 +260,7 @@ impl ReadState {
     fn report(&self, reader: &ObjectReader) {
         if self.reconstructed || self.failed.iter().any(|f| *f) {
             reader.set.stats.degraded_reads.fetch_add(1, Ordering::Relaxed);
+            reader.set.queue_heal(&reader.info.bucket, &reader.info.key);
         }
     }
 }
