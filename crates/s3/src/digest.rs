@@ -33,6 +33,21 @@ pub(crate) struct Declared {
     pub(crate) trailers: Option<TrailingHeaders>,
 }
 
+impl Declared {
+    /// What a PUT or UploadPart request declares: its Content-MD5 and checksum fields,
+    /// and the checksum trailer its `x-amz-trailer` header announces.
+    pub(crate) fn of_request(
+        headers: &http::HeaderMap,
+        trailers: Option<TrailingHeaders>,
+        content_md5: Option<String>,
+        checksums: Checksum,
+        algorithm: Option<ChecksumAlgorithm>,
+    ) -> Self {
+        let trailer = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Self { content_md5, checksums, algorithm, trailer, trailers }
+    }
+}
+
 fn value_of<'a>(checksum: &'a Checksum, algorithm: &str) -> Option<&'a String> {
     match algorithm {
         "CRC32" => checksum.checksum_crc32.as_ref(),

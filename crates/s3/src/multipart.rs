@@ -43,13 +43,13 @@ impl CairnS3 {
         let part_number = u32::try_from(input.part_number).map_err(|_| {
             s3_error(S3ErrorCode::InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
         })?;
-        let check = DigestCheck::new(Declared {
-            content_md5: input.content_md5,
-            checksums: declared_checksums_of!(input),
-            algorithm: input.checksum_algorithm,
-            trailer: req.headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()).map(str::to_owned),
-            trailers: req.trailing_headers,
-        })?;
+        let check = DigestCheck::new(Declared::of_request(
+            &req.headers,
+            req.trailing_headers,
+            input.content_md5,
+            declared_checksums_of!(input),
+            input.checksum_algorithm,
+        ))?;
         let request = PutRequest {
             bucket: input.bucket,
             key: input.key,

@@ -98,13 +98,13 @@ impl CairnS3 {
         let standard = standard_headers_of!(input);
         let headers = stored_headers(standard, input.metadata)?;
         let declared = declared_checksums_of!(input);
-        let check = DigestCheck::new(Declared {
-            content_md5: input.content_md5,
-            checksums: with_query_checksums(declared, req.uri.query()),
-            algorithm: input.checksum_algorithm,
-            trailer: req.headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()).map(str::to_owned),
-            trailers: req.trailing_headers,
-        })?;
+        let check = DigestCheck::new(Declared::of_request(
+            &req.headers,
+            req.trailing_headers,
+            input.content_md5,
+            with_query_checksums(declared, req.uri.query()),
+            input.checksum_algorithm,
+        ))?;
         let request = PutRequest {
             bucket: input.bucket,
             key: input.key,
