@@ -111,3 +111,22 @@ async fn a_full_drive_gives_a_clear_error_and_no_partial_object() {
         unmount(&mount);
     }
 }
+
+/// A download in progress does not hold up an overwrite of the same key: the read
+/// opened its shard files up front, and keeps reading the old version from them.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overwrite_does_not_wait_for_a_slow_download() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "slow").await;
+    let old = random_bytes(32 * MIB);
+    put(&client, &bucket, "big", &old).await;
+    // Headers received, body not read: the server's reader is stalled on back-pressure.
+    let download = client.get_object().bucket(&bucket).key("big").send().await.expect("get");
+    let new = random_bytes(MIB);
+    let overwrite = tokio::time::timeout(std::time::Duration::from_secs(15), put(&client, &bucket, "big", &new)).await;
+    assert!(overwrite.is_ok(), "the overwrite waited for the download's lock");
+    let body = download.body.collect().await.expect("body").into_bytes();
+    assert!(body[..] == old[..], "the download switched versions midway");
+    assert_eq!(get(&client, &bucket, "big").await, new);
+}

@@ -19,12 +19,20 @@ use tokio::sync::mpsc;
 
 /// Blocks a reader may run ahead of the client.
 const READ_AHEAD_BLOCKS: usize = 2;
+/// Most shard files a read opens up front (parts x shards). Open handles outlive the
+/// replacement of the version's data directory, so a read that holds them all can
+/// release the key's lock before streaming; a larger object keeps the lock instead.
+const EAGER_OPEN_SHARDS_MAX: usize = 256;
+
+/// Shard readers of one part, by shard index.
+type PartReaders = Vec<Option<Box<dyn ShardReader>>>;
 
 /// An object's bytes, streamed in order.
 pub type ObjectStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + Sync>>;
 
-/// An open object: its metadata, the drives that hold it, and a shared lock that
-/// keeps writers out until its stream has been read to the end or dropped.
+/// An open object: its metadata, the drives that hold it, and either every shard file
+/// it needs, already open, or a shared lock that keeps writers out until its stream
+/// has been read to the end or dropped.
 pub struct ObjectReader {
     /// What the object is.
     pub info: ObjectInfo,
@@ -34,8 +42,11 @@ pub struct ObjectReader {
     /// Inline frames by shard index (inline objects only).
     inline_frames: Vec<Option<Bytes>>,
     set: Arc<ErasureSet>,
-    /// Held for the reader's lifetime; moved into the streaming task.
-    _guard: LockGuard,
+    /// Shard files opened under the lock, by part number.
+    preopened: Vec<(u32, PartReaders)>,
+    /// Held for the reader's lifetime (moved into the streaming task) when the shard
+    /// files could not all be opened up front.
+    _guard: Option<LockGuard>,
 }
 
 impl ErasureSet {
@@ -64,17 +75,43 @@ impl ErasureSet {
             inline_frames[index] = stored.inline_data.clone();
         }
         let info = object_info(bucket, key, &version);
-        Ok(ObjectReader { info, version, drive_of_shard, inline_frames, set: Arc::clone(self), _guard: guard })
+        let mut preopened = Vec::new();
+        let guard = match version.data_dir {
+            // Inline data is already in memory.
+            None => None,
+            Some(data_dir) if version.parts.len() * shards <= EAGER_OPEN_SHARDS_MAX => {
+                for part in &version.parts {
+                    let readers = join_all(drive_of_shard.iter().map(|drive| async move {
+                        let drive = &self.drives[(*drive)?];
+                        drive.open_shard(bucket, key, data_dir, part.number).await.ok()
+                    }))
+                    .await;
+                    preopened.push((part.number, readers));
+                }
+                None
+            }
+            Some(_) => Some(guard),
+        };
+        Ok(ObjectReader {
+            info,
+            version,
+            drive_of_shard,
+            inline_frames,
+            set: Arc::clone(self),
+            preopened,
+            _guard: guard,
+        })
     }
 }
 
 impl ObjectReader {
     /// Streams `length` bytes from `offset` (the whole object for `(0, size)`).
-    pub fn stream(self, offset: u64, length: u64) -> ObjectStream {
+    pub fn stream(mut self, offset: u64, length: u64) -> ObjectStream {
         assert!(offset.checked_add(length).is_some_and(|end| end <= self.info.size), "range outside the object");
         let (sender, mut receiver) = mpsc::channel(READ_AHEAD_BLOCKS);
         tokio::spawn(async move {
-            let mut state = ReadState::new(&self);
+            let preopened = std::mem::take(&mut self.preopened);
+            let mut state = ReadState::new(&self, preopened);
             if let Err(error) = state.send_range(&self, offset, length, &sender).await {
                 tracing::error!(bucket = %self.info.bucket, key = %self.info.key, %error, "object read failed");
                 let _ = sender.send(Err(error)).await;
@@ -89,9 +126,11 @@ impl ObjectReader {
 /// Per-read state: open shard files and which shards have failed.
 struct ReadState {
     /// Shard readers for the current part, by shard index.
-    readers: Vec<Option<Box<dyn ShardReader>>>,
+    readers: PartReaders,
     /// Part number the readers belong to.
     readers_part: Option<u32>,
+    /// Readers opened before streaming, by part number, handed over part by part.
+    preopened: Vec<(u32, PartReaders)>,
     /// Shards that failed (missing, unreadable or corrupt) during this read.
     failed: Vec<bool>,
     /// Some block needed reconstruction.
@@ -99,9 +138,9 @@ struct ReadState {
 }
 
 impl ReadState {
-    fn new(reader: &ObjectReader) -> Self {
+    fn new(reader: &ObjectReader, preopened: Vec<(u32, PartReaders)>) -> Self {
         let failed = reader.drive_of_shard.iter().map(Option::is_none).collect();
-        Self { readers: Vec::new(), readers_part: None, failed, reconstructed: false }
+        Self { readers: Vec::new(), readers_part: None, preopened, failed, reconstructed: false }
     }
 
     async fn send_range(
@@ -210,7 +249,10 @@ impl ReadState {
         let erasure = reader.set.erasure;
         let data = erasure.data_shards();
         if self.readers_part != Some(part_number) {
-            self.readers = (0..erasure.total_shards()).map(|_| None).collect();
+            self.readers = match self.preopened.iter_mut().find(|(number, _)| *number == part_number) {
+                Some((_, readers)) => std::mem::take(readers),
+                None => (0..erasure.total_shards()).map(|_| None).collect(),
+            };
             self.readers_part = Some(part_number);
         }
         let offset = erasure.frame_offset(block_index);
