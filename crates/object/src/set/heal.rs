@@ -243,7 +243,12 @@ impl ErasureSet {
         .await;
         for error in results.iter().filter_map(|r| r.as_ref().err()) {
             self.stats.heal_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(bucket, key, %error, "could not heal a drive");
+            // An offline drive fails every heal until it returns: not worth a warning per object.
+            if matches!(error, DriveError::DriveNotFound) {
+                tracing::debug!(bucket, key, %error, "could not heal a drive");
+            } else {
+                tracing::warn!(bucket, key, %error, "could not heal a drive");
+            }
         }
         results.iter().filter(|r| r.is_ok()).count()
     }
