@@ -24,6 +24,11 @@ async fn upload_part(client: &Client, bucket: &str, key: &str, upload_id: &str, 
         .to_owned()
 }
 
+async fn create_upload(client: &Client, bucket: &str, key: &str) -> String {
+    let created = client.create_multipart_upload().bucket(bucket).key(key).send().await.expect("create");
+    created.upload_id().expect("upload id").to_owned()
+}
+
 fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build()).collect()))
@@ -104,16 +109,7 @@ async fn multipart_upload_complete_list_abort() {
     assert!(uploads.uploads().is_empty(), "completed uploads are gone");
 
     // Abort frees the upload.
-    let upload_id = client
-        .create_multipart_upload()
-        .bucket(&bucket)
-        .key("aborted")
-        .send()
-        .await
-        .expect("create")
-        .upload_id()
-        .expect("id")
-        .to_owned();
+    let upload_id = create_upload(&client, &bucket, "aborted").await;
     upload_part(&client, &bucket, "aborted", &upload_id, 1, &random_bytes(MIB)).await;
     client.abort_multipart_upload().bucket(&bucket).key("aborted").upload_id(&upload_id).send().await.expect("abort");
     let error =
@@ -130,16 +126,7 @@ async fn multipart_rules_are_enforced() {
     let server = Server::start(4);
     let client = server.client();
     let bucket = new_bucket(&client, "rules").await;
-    let upload_id = client
-        .create_multipart_upload()
-        .bucket(&bucket)
-        .key("k")
-        .send()
-        .await
-        .expect("create")
-        .upload_id()
-        .expect("id")
-        .to_owned();
+    let upload_id = create_upload(&client, &bucket, "k").await;
     let small = upload_part(&client, &bucket, "k", &upload_id, 1, &random_bytes(1000)).await;
     let last = upload_part(&client, &bucket, "k", &upload_id, 2, &random_bytes(1000)).await;
     let complete = |parts: Vec<(i32, String)>| {
@@ -187,16 +174,7 @@ async fn upload_part_copy_with_ranges() {
     let bucket = new_bucket(&client, "partcopy").await;
     let source = random_bytes(7 * MIB);
     put(&client, &bucket, "source", &source).await;
-    let upload_id = client
-        .create_multipart_upload()
-        .bucket(&bucket)
-        .key("dest")
-        .send()
-        .await
-        .expect("create")
-        .upload_id()
-        .expect("id")
-        .to_owned();
+    let upload_id = create_upload(&client, &bucket, "dest").await;
     let mut parts = Vec::new();
     for (number, range) in [(1, (0, 5 * MIB - 1)), (2, (5 * MIB, 7 * MIB - 1))] {
         let output = client
