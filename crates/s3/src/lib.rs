@@ -9,6 +9,7 @@ mod auth;
 mod bucket;
 mod copy;
 mod digest;
+mod drain;
 mod error;
 mod headers;
 mod list;

@@ -4,6 +4,7 @@
 
 use crate::CairnS3;
 use crate::auth::{DomainHost, RootAuth};
+use crate::drain::Leftover;
 use cairn_object::ObjectStore;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -112,10 +113,11 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let bytes_in = content_length(request.headers());
     let has_body = bytes_in > 0 || request.headers().contains_key(http::header::TRANSFER_ENCODING);
     let http1 = request.version() < http::Version::HTTP_2;
+    let leftover = Leftover::default();
     let mut response = if let Some(check) = path.strip_prefix("/minio/health/") {
         health(&state.store, &method, check).await
     } else {
-        match state.s3.call(request.map(Body::from)).await {
+        match state.s3.call(request.map(|body| Body::http_body(leftover.wrap(body)))).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(%request_id, ?error, "request failed outside the S3 layer");
@@ -131,9 +133,13 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
     // An error may be sent before the request body was read (a refused key, a missing
-    // bucket): the rest of the body is still on the wire, so the connection cannot carry
-    // another request. Say so, or a client's next request on it finds it closed.
+    // bucket, a full drive): the rest of the body is still on the wire. Read it (within
+    // bounds) so the client gets to read the answer, and close the connection, as what
+    // was left unread cannot be told apart from a next request.
     if has_body && http1 && (response.status().is_client_error() || response.status().is_server_error()) {
+        if !leftover.drain().await {
+            tracing::debug!(%request_id, "the rest of a refused request body was not read");
+        }
         response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
