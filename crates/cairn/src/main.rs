@@ -4,7 +4,7 @@
 
 mod bench;
 mod credentials;
-mod ellipsis;
+mod node;
 mod server;
 
 use clap::{Parser, Subcommand};

@@ -1,10 +1,10 @@
 //! `cairn server`: opens the drives, formats or checks them, and serves S3.
 
 use crate::credentials;
-use crate::ellipsis;
-use cairn_drive::{Drive, LocalDrive};
-use cairn_object::{ObjectStore, parse_storage_class};
-use cairn_s3::ServerConfig;
+use crate::node;
+use cairn_cluster::{Peer, TokenKey};
+use cairn_object::{ObjectStore, SCAN_INTERVAL_DEFAULT, StoreOptions, parse_storage_class};
+use cairn_s3::{ServerConfig, StoreSlot};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -18,7 +18,8 @@ pub struct ServerArgs {
     /// Address of the web console (not served yet; accepted so MinIO command lines work).
     #[arg(long, default_value = ":9001", env = "CAIRN_CONSOLE_ADDRESS")]
     console_address: String,
-    /// Drives: folders such as `./data/d{1...4}` (ellipses expand).
+    /// Drives: folders such as `./data/d{1...4}`, or for a cluster the same list of
+    /// URLs on every node, such as `http://cairn-{0...2}.cairn:9000/data` (ellipses expand).
     #[arg(required = true, value_name = "DRIVE")]
     drives: Vec<String>,
 }
@@ -50,6 +51,40 @@ fn env_first(names: &[&str]) -> Option<String> {
     names.iter().find_map(|name| std::env::var(name).ok()).filter(|v| !v.is_empty())
 }
 
+/// Time between background scans: `CAIRN_SCANNER_INTERVAL_SECS`, or an hour.
+fn scan_interval() -> Result<std::time::Duration, String> {
+    match env_first(&["CAIRN_SCANNER_INTERVAL_SECS"]) {
+        Some(value) => value
+            .parse::<u64>()
+            .ok()
+            .filter(|secs| *secs > 0)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| format!("CAIRN_SCANNER_INTERVAL_SECS={value:?}: give a whole number of seconds above 0")),
+        None => Ok(SCAN_INTERVAL_DEFAULT),
+    }
+}
+
+fn log_ready(store: &ObjectStore, drives: usize) {
+    let layout = store.layout();
+    tracing::info!(
+        deployment = %store.deployment_id(),
+        drives,
+        sets = layout.sets,
+        data = layout.data(),
+        parity = layout.parity,
+        "storage ready"
+    );
+}
+
+/// Scans for what `peer` missed each time it comes back online.
+async fn scan_when_back(peer: Arc<Peer>, store: ObjectStore) {
+    let mut returns = peer.returns();
+    while returns.changed().await.is_ok() {
+        tracing::info!(peer = peer.authority(), "peer returned; scanning for objects it missed");
+        store.request_scan();
+    }
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServerArgs) -> Result<(), String> {
     init_logging();
@@ -61,46 +96,58 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         tracing::warn!("Anyone can read and write every bucket. Set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD.");
         tracing::warn!("=================================================================");
     }
-    let mut paths = Vec::new();
-    for argument in &args.drives {
-        if argument.contains("://") {
-            return Err(format!(
-                "{argument}: URL drives need a cluster, which this build does not support yet; give local folders"
-            ));
-        }
-        paths.extend(ellipsis::expand(argument).map_err(|e| e.to_string())?);
-    }
-    let mut drives: Vec<Arc<dyn Drive>> = Vec::with_capacity(paths.len());
-    for path in &paths {
-        let drive = LocalDrive::open(path).map_err(|e| format!("drive {path}: {e}"))?;
-        drives.push(Arc::new(drive));
-    }
     let parity = match env_first(&["CAIRN_STORAGE_CLASS_STANDARD", "MINIO_STORAGE_CLASS_STANDARD"]) {
         Some(value) => Some(parse_storage_class(&value).map_err(|e| e.to_string())?),
         None => None,
     };
-    let store = ObjectStore::open(drives, parity).await.map_err(|e| e.to_string())?;
-    let layout = store.layout();
-    tracing::info!(
-        deployment = %store.deployment_id(),
-        drives = paths.len(),
-        sets = layout.sets,
-        data = layout.data(),
-        parity = layout.parity,
-        "storage ready"
-    );
     let address = parse_address(&args.address)?;
+    let token = TokenKey::new(&root.access_key, &root.secret_key);
+    let node = node::build(&args.drives, address, parity, &token)?;
+    let options = StoreOptions {
+        parity,
+        cluster_locks: node.locks.clone(),
+        creates_format: node.creates_format,
+        scan_interval: scan_interval()?,
+    };
+    let config = ServerConfig {
+        access_key: root.access_key,
+        secret_key: root.secret_key,
+        domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]),
+        rpc: node.rpc.clone(),
+    };
+    let slot: StoreSlot = Arc::default();
+    let drive_count = node.drives.len();
+    // A single node opens its drives before it answers; cluster nodes answer first, as
+    // they form the deployment by reading each other's drives.
+    if !node.topology.distributed {
+        let store = ObjectStore::open_with(node.drives.clone(), options.clone()).await.map_err(|e| e.to_string())?;
+        log_ready(&store, drive_count);
+        let _ = slot.set(store);
+    }
     let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(console = %args.console_address, "the web console is not part of this build yet");
     // Printed on stdout so scripts and tests can find an ephemeral port.
     println!("API: http://{bound}");
-    let config = ServerConfig {
-        access_key: root.access_key,
-        secret_key: root.secret_key,
-        domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]),
-    };
-    cairn_s3::serve(listener, store, config, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    if node.topology.distributed {
+        let (slot, drives, peers) = (Arc::clone(&slot), node.drives, node.peers);
+        tokio::spawn(async move {
+            match ObjectStore::open_with(drives, options).await {
+                Ok(store) => {
+                    log_ready(&store, drive_count);
+                    for peer in peers {
+                        tokio::spawn(scan_when_back(peer, store.clone()));
+                    }
+                    let _ = slot.set(store);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot join the cluster");
+                    std::process::exit(1);
+                }
+            }
+        });
+    }
+    cairn_s3::serve(listener, slot, config, shutdown_signal()).await.map_err(|e| e.to_string())?;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -101,6 +101,10 @@ pub trait ShardReader: Send + Sync {
 pub trait Drive: Send + Sync + std::fmt::Debug {
     /// Human-readable location (path or URL) for logs and admin output.
     fn endpoint(&self) -> &str;
+    /// True for a drive of this node; false for a drive reached over node RPC.
+    fn is_local(&self) -> bool {
+        true
+    }
     /// Capacity of the filesystem holding the drive.
     async fn disk_info(&self) -> Result<DiskInfo>;
 

@@ -31,6 +31,10 @@ pub enum DriveError {
     /// The drive is not formatted, missing, or its root is not a directory.
     #[error("drive not found or unformatted")]
     DriveNotFound,
+    /// The drive is on another node that does not answer; calls fail fast until a
+    /// background probe sees it again.
+    #[error("drive offline: {0}")]
+    Offline(String),
     /// Stored data does not match its checksum or length.
     #[error("data corrupt: {0}")]
     Corrupt(String),
@@ -57,6 +61,12 @@ impl DriveError {
             _ if source.raw_os_error() == Some(libc::ENAMETOOLONG) => DriveError::KeyTooLong,
             _ => DriveError::Io { op, source },
         }
+    }
+
+    /// True when the drive is unusable as a whole (missing, unformatted or unreachable),
+    /// rather than failing one operation.
+    pub fn is_drive_down(&self) -> bool {
+        matches!(self, DriveError::DriveNotFound | DriveError::Offline(_))
     }
 
     /// True when the error means "this drive does not have it" rather than "this drive is broken".

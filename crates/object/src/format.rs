@@ -1,6 +1,11 @@
 //! Drive formatting: every drive records the deployment it belongs to and its
 //! slot in the set layout, so drives cannot be mixed up or joined to the wrong
 //! cluster, and a fresh drive in a known slot is recognised as a replacement.
+//!
+//! In a cluster, nodes start in any order. The node holding the first drive creates
+//! the format when every drive answers and none has one; the others wait until enough
+//! drives carry it. A node formats only its own fresh drives: a drive that is down or
+//! fresh on another node is that node's to format when it starts.
 
 use crate::config::Layout;
 use crate::{ObjectError, Result};
@@ -9,36 +14,110 @@ use cairn_drive::{Drive, DriveError};
 use cairn_meta::{FORMAT_VERSION, FormatFile};
 use futures::future::join_all;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Name of the format file inside the system volume.
 pub(crate) const FORMAT_FILE: &str = "format.json";
+/// Pause between looks at the drives while waiting for other nodes.
+const FORMAT_RETRY_MS: u64 = 1_000;
+/// Waiting attempts between two "still waiting" log lines.
+const FORMAT_LOG_EVERY: u32 = 10;
 
-/// Reads every drive's format; creates a new deployment when no drive has one,
-/// formats fresh drives into their slot, and refuses drives that belong elsewhere.
-/// Returns the deployment id.
-pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout) -> Result<Uuid> {
-    let found = join_all(drives.iter().map(|drive| async move {
-        match drive.read_sys_file(FORMAT_FILE).await {
-            Ok(bytes) => FormatFile::decode(&bytes).map(Some).map_err(|e| {
-                ObjectError::InvalidArgument(format!("drive {}: unreadable {FORMAT_FILE}: {e}", drive.endpoint()))
-            }),
-            Err(DriveError::FileNotFound) => Ok(None),
-            Err(error) => Err(ObjectError::InvalidArgument(format!("drive {}: {error}", drive.endpoint()))),
+/// What one drive holds.
+enum Found {
+    Formatted(FormatFile),
+    Fresh,
+    /// A remote drive that does not answer (yet).
+    Unreachable,
+}
+
+async fn read_format(drive: &Arc<dyn Drive>) -> Result<Found> {
+    match drive.read_sys_file(FORMAT_FILE).await {
+        Ok(bytes) => FormatFile::decode(&bytes).map(Found::Formatted).map_err(|e| {
+            ObjectError::InvalidArgument(format!("drive {}: unreadable {FORMAT_FILE}: {e}", drive.endpoint()))
+        }),
+        Err(DriveError::FileNotFound) => Ok(Found::Fresh),
+        Err(_) if !drive.is_local() => Ok(Found::Unreachable),
+        Err(error) => Err(ObjectError::InvalidArgument(format!("drive {}: {error}", drive.endpoint()))),
+    }
+}
+
+/// Reads every drive's format, waiting for other nodes as needed; creates a new
+/// deployment when `creates_format` and no drive has one; formats this node's fresh
+/// drives into their slot; refuses drives that belong elsewhere. Returns the deployment id.
+pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout, creates_format: bool) -> Result<Uuid> {
+    let mut attempt = 0u32;
+    let (reference, found) = loop {
+        let found = join_all(drives.iter().map(read_format)).await.into_iter().collect::<Result<Vec<Found>>>()?;
+        if let Some(reference) = choose_reference(&found, layout) {
+            break (reference, found);
         }
-    }))
-    .await;
-    let formats = found.into_iter().collect::<Result<Vec<Option<FormatFile>>>>()?;
-
-    let reference = match formats.iter().flatten().next() {
-        Some(existing) => existing.clone(),
-        None => FormatFile {
-            version: FORMAT_VERSION,
-            deployment_id: Uuid::new_v4(),
-            this: Uuid::nil(),
-            sets: (0..layout.sets).map(|_| (0..layout.drives_per_set).map(|_| Uuid::new_v4()).collect()).collect(),
-        },
+        let all_fresh = found.iter().all(|f| matches!(f, Found::Fresh));
+        if all_fresh && creates_format {
+            let reference = FormatFile {
+                version: FORMAT_VERSION,
+                deployment_id: Uuid::new_v4(),
+                this: Uuid::nil(),
+                sets: (0..layout.sets).map(|_| (0..layout.drives_per_set).map(|_| Uuid::new_v4()).collect()).collect(),
+            };
+            tracing::info!(deployment = %reference.deployment_id, "creating a new deployment");
+            break (reference, found);
+        }
+        if attempt.is_multiple_of(FORMAT_LOG_EVERY) {
+            let answering = found.iter().filter(|f| !matches!(f, Found::Unreachable)).count();
+            tracing::info!(answering, drives = drives.len(), "waiting for the other nodes' drives to form the cluster");
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(FORMAT_RETRY_MS)).await;
     };
+    check_shape(&reference, layout)?;
+    for (position, (drive, found)) in drives.iter().zip(&found).enumerate() {
+        let expected = reference.sets[position / layout.drives_per_set][position % layout.drives_per_set];
+        match found {
+            Found::Formatted(format) if format.deployment_id != reference.deployment_id => {
+                return Err(ObjectError::InvalidArgument(format!(
+                    "drive {} belongs to deployment {}, not {}; refusing to mix deployments",
+                    drive.endpoint(),
+                    format.deployment_id,
+                    reference.deployment_id
+                )));
+            }
+            Found::Formatted(format) if format.this != expected => {
+                return Err(ObjectError::InvalidArgument(format!(
+                    "drive {} was formatted for another slot; give the drives in their original order",
+                    drive.endpoint()
+                )));
+            }
+            Found::Fresh if drive.is_local() || reference.this.is_nil() => {
+                let mut own = reference.clone();
+                own.this = expected;
+                drive.write_sys_file(FORMAT_FILE, Bytes::from(own.encode())).await?;
+                tracing::info!(drive = drive.endpoint(), deployment = %reference.deployment_id, "formatted drive");
+            }
+            _ => {}
+        }
+    }
+    Ok(reference.deployment_id)
+}
+
+/// The format to follow: the deployment most drives carry, once every set has a read
+/// quorum of drives carrying it (so that a partial format in progress is not taken).
+fn choose_reference(found: &[Found], layout: &Layout) -> Option<FormatFile> {
+    let formats: Vec<&FormatFile> =
+        found.iter().filter_map(|f| if let Found::Formatted(format) = f { Some(format) } else { None }).collect();
+    let count = |id: Uuid| formats.iter().filter(|f| f.deployment_id == id).count();
+    let best = formats.iter().max_by_key(|f| count(f.deployment_id))?;
+    let enough = found.chunks(layout.drives_per_set).all(|set| {
+        set.iter().filter(|f| matches!(f, Found::Formatted(f) if f.deployment_id == best.deployment_id)).count()
+            >= layout.read_quorum()
+    });
+    // A single node's drives all answer: whatever is formatted there is the deployment.
+    let all_answer = found.iter().all(|f| !matches!(f, Found::Unreachable));
+    (enough || all_answer).then(|| (*best).clone())
+}
+
+fn check_shape(reference: &FormatFile, layout: &Layout) -> Result<()> {
     let shape: Vec<usize> = reference.sets.iter().map(Vec::len).collect();
     if shape != vec![layout.drives_per_set; layout.sets] {
         return Err(ObjectError::InvalidArgument(format!(
@@ -49,31 +128,5 @@ pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout) -
             layout.drives_per_set
         )));
     }
-    for (position, (drive, format)) in drives.iter().zip(&formats).enumerate() {
-        let expected = reference.sets[position / layout.drives_per_set][position % layout.drives_per_set];
-        match format {
-            Some(format) if format.deployment_id != reference.deployment_id => {
-                return Err(ObjectError::InvalidArgument(format!(
-                    "drive {} belongs to deployment {}, not {}; refusing to mix deployments",
-                    drive.endpoint(),
-                    format.deployment_id,
-                    reference.deployment_id
-                )));
-            }
-            Some(format) if format.this != expected => {
-                return Err(ObjectError::InvalidArgument(format!(
-                    "drive {} was formatted for another slot; give the drives in their original order",
-                    drive.endpoint()
-                )));
-            }
-            Some(_) => {}
-            None => {
-                let mut own = reference.clone();
-                own.this = expected;
-                drive.write_sys_file(FORMAT_FILE, Bytes::from(own.encode())).await?;
-                tracing::info!(drive = drive.endpoint(), deployment = %reference.deployment_id, "formatted drive");
-            }
-        }
-    }
-    Ok(reference.deployment_id)
+    Ok(())
 }

@@ -13,6 +13,7 @@ mod format;
 mod list;
 mod lock;
 mod quorum;
+mod scanner;
 mod set;
 mod store;
 mod types;
@@ -25,7 +26,7 @@ pub use config::{
 pub use error::ObjectError;
 pub use list::{ListPage, ListRequest};
 pub use set::read::{ObjectReader, ObjectStream};
-pub use store::{ObjectStore, QuorumStatus, StoreStats};
+pub use store::{ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
 pub use types::{
     BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage, WriteCondition,
 };

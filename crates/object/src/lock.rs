@@ -1,7 +1,9 @@
-//! Namespace locks: writers of one key serialise; readers share. Local to this
-//! node for now; the distributed (quorum) lock service replaces the map later.
+//! Namespace locks: writers of one key serialise; readers share. A lock is first
+//! taken on this node (so contention between local requests costs no RPC), then, in
+//! a cluster, on a quorum of nodes through the distributed lock service.
 
 use crate::{ObjectError, Result};
+use cairn_cluster::{DistGuard, DistLocks};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +16,8 @@ pub const LOCK_WAIT_MS_MAX: u64 = 30_000;
 #[derive(Debug, Default)]
 pub struct NamespaceLocks {
     entries: Mutex<HashMap<String, Arc<RwLock<()>>>>,
+    /// The cluster's lock service; None on a single node.
+    cluster: Option<DistLocks>,
 }
 
 enum Held {
@@ -23,12 +27,27 @@ enum Held {
 
 /// A held lock; released on drop.
 pub struct LockGuard {
+    /// Dropped first: the cluster lock is released before the local one.
+    #[allow(dead_code)]
+    cluster: Option<DistGuard>,
     held: Option<Held>,
     locks: Arc<NamespaceLocks>,
     name: String,
 }
 
 impl NamespaceLocks {
+    /// Locks that also take a quorum of `cluster`'s nodes.
+    pub fn clustered(cluster: DistLocks) -> Self {
+        Self { entries: Mutex::default(), cluster: Some(cluster) }
+    }
+
+    /// Takes the cluster-wide lock after the local one, within what is left of the wait.
+    async fn cluster_lock(&self, name: &str, write: bool, started: tokio::time::Instant) -> Result<Option<DistGuard>> {
+        let Some(cluster) = &self.cluster else { return Ok(None) };
+        let left = Duration::from_millis(LOCK_WAIT_MS_MAX).saturating_sub(started.elapsed());
+        cluster.acquire(name, write, left).await.map(Some).ok_or(ObjectError::LockTimeout)
+    }
+
     fn entry(&self, name: &str) -> Arc<RwLock<()>> {
         let mut entries = self.entries.lock().expect("lock map poisoned");
         Arc::clone(entries.entry(name.to_owned()).or_default())
@@ -36,20 +55,26 @@ impl NamespaceLocks {
 
     /// Takes a shared lock on `name`.
     pub async fn read(self: &Arc<Self>, name: String) -> Result<LockGuard> {
+        let started = tokio::time::Instant::now();
         let lock = self.entry(&name);
         let guard = tokio::time::timeout(Duration::from_millis(LOCK_WAIT_MS_MAX), lock.read_owned())
             .await
             .map_err(|_| ObjectError::LockTimeout)?;
-        Ok(LockGuard { held: Some(Held::Read(guard)), locks: Arc::clone(self), name })
+        let mut held = LockGuard { cluster: None, held: Some(Held::Read(guard)), locks: Arc::clone(self), name };
+        held.cluster = self.cluster_lock(&held.name, false, started).await?;
+        Ok(held)
     }
 
     /// Takes an exclusive lock on `name`.
     pub async fn write(self: &Arc<Self>, name: String) -> Result<LockGuard> {
+        let started = tokio::time::Instant::now();
         let lock = self.entry(&name);
         let guard = tokio::time::timeout(Duration::from_millis(LOCK_WAIT_MS_MAX), lock.write_owned())
             .await
             .map_err(|_| ObjectError::LockTimeout)?;
-        Ok(LockGuard { held: Some(Held::Write(guard)), locks: Arc::clone(self), name })
+        let mut held = LockGuard { cluster: None, held: Some(Held::Write(guard)), locks: Arc::clone(self), name };
+        held.cluster = self.cluster_lock(&held.name, true, started).await?;
+        Ok(held)
     }
 
     #[cfg(test)]
@@ -60,6 +85,7 @@ impl NamespaceLocks {
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
+        self.cluster = None;
         self.held = None;
         let mut entries = self.locks.entries.lock().expect("lock map poisoned");
         // Only the map still refers to the lock: nobody holds or waits for it.

@@ -14,6 +14,7 @@ use crate::types::{
 };
 use crate::{BLOCK_SIZE_BYTES, ObjectError, Result};
 use bytes::Bytes;
+use cairn_cluster::DistLocks;
 use cairn_drive::{Drive, DriveError};
 use cairn_erasure::Erasure;
 use cairn_meta::BucketRecord;
@@ -21,6 +22,7 @@ use futures::future::join_all;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Counters of what the store has seen, shared by all sets.
@@ -36,6 +38,10 @@ pub struct Stats {
     pub(crate) objects_healed: AtomicU64,
     /// Drives a heal could not rewrite.
     pub(crate) heal_failures: AtomicU64,
+    /// Objects the scanner checked.
+    pub(crate) objects_scanned: AtomicU64,
+    /// Scans that went through every bucket.
+    pub(crate) scans_completed: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -51,6 +57,32 @@ pub struct StoreStats {
     pub objects_healed: u64,
     /// Drives a heal could not rewrite.
     pub heal_failures: u64,
+    /// Objects the scanner checked.
+    pub objects_scanned: u64,
+    /// Scans that went through every bucket.
+    pub scans_completed: u64,
+}
+
+/// How to open a store beyond its drives.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The `EC:n` storage class, if set.
+    pub parity: Option<usize>,
+    /// The cluster's lock service; None on a single node.
+    pub cluster_locks: Option<DistLocks>,
+    /// This node creates the deployment's format when no drive has one.
+    pub creates_format: bool,
+    /// Time between background scans.
+    pub scan_interval: Duration,
+}
+
+/// Default time between background scans.
+pub const SCAN_INTERVAL_DEFAULT: Duration = Duration::from_secs(3600);
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { parity: None, cluster_locks: None, creates_format: true, scan_interval: SCAN_INTERVAL_DEFAULT }
+    }
 }
 
 /// Whether the store can serve writes and reads right now.
@@ -68,7 +100,9 @@ pub struct ObjectStore {
     sets: Arc<Vec<Arc<ErasureSet>>>,
     layout: Layout,
     deployment_id: Uuid,
-    stats: Arc<Stats>,
+    pub(crate) stats: Arc<Stats>,
+    /// Wakes the scanner early.
+    pub(crate) scan_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Heals the objects that reads queue, one at a time, for as long as the store lives.
@@ -84,18 +118,27 @@ async fn heal_worker(store: ObjectStore, mut requests: tokio::sync::mpsc::Receiv
     }
 }
 
-fn bucket_record_path(bucket: &str) -> String {
+pub(crate) fn bucket_record_path(bucket: &str) -> String {
     format!("buckets/{bucket}.meta")
 }
 
 impl ObjectStore {
     /// Opens the store over `drives` (in command-line order), formatting them on first use.
     pub async fn open(drives: Vec<Arc<dyn Drive>>, parity_override: Option<usize>) -> Result<Self> {
-        let layout = Layout::for_drives(drives.len(), parity_override)?;
-        let deployment_id = load_or_create(&drives, &layout).await?;
+        Self::open_with(drives, StoreOptions { parity: parity_override, ..StoreOptions::default() }).await
+    }
+
+    /// Opens the store with `options`; in a cluster, waits for enough of the other
+    /// nodes' drives to agree on the deployment.
+    pub async fn open_with(drives: Vec<Arc<dyn Drive>>, options: StoreOptions) -> Result<Self> {
+        let layout = Layout::for_drives(drives.len(), options.parity)?;
+        let deployment_id = load_or_create(&drives, &layout, options.creates_format).await?;
         let erasure = Erasure::new(layout.data(), layout.parity, BLOCK_SIZE_BYTES)
             .map_err(|e| ObjectError::InvalidArgument(e.to_string()))?;
-        let locks = Arc::new(NamespaceLocks::default());
+        let locks = Arc::new(match options.cluster_locks {
+            Some(cluster) => NamespaceLocks::clustered(cluster),
+            None => NamespaceLocks::default(),
+        });
         let stats = Arc::new(Stats::default());
         let (heal_queue, heal_requests) = tokio::sync::mpsc::channel(HEAL_QUEUE_MAX);
         let sets: Vec<Arc<ErasureSet>> = drives
@@ -112,8 +155,12 @@ impl ObjectStore {
                 })
             })
             .collect();
-        let store = Self { sets: Arc::new(sets), layout, deployment_id, stats };
+        let scan_wake = Arc::new(tokio::sync::Notify::new());
+        let store = Self { sets: Arc::new(sets), layout, deployment_id, stats, scan_wake };
         tokio::spawn(heal_worker(store.clone(), heal_requests));
+        tokio::spawn(crate::scanner::run(store.clone(), options.scan_interval));
+        // Whatever changed while this node was down is found by a first scan.
+        store.request_scan();
         Ok(store)
     }
 
@@ -135,16 +182,28 @@ impl ObjectStore {
             degraded_reads: self.stats.degraded_reads.load(Ordering::Relaxed),
             objects_healed: self.stats.objects_healed.load(Ordering::Relaxed),
             heal_failures: self.stats.heal_failures.load(Ordering::Relaxed),
+            objects_scanned: self.stats.objects_scanned.load(Ordering::Relaxed),
+            scans_completed: self.stats.scans_completed.load(Ordering::Relaxed),
         }
     }
 
-    fn set_for(&self, key: &str) -> &Arc<ErasureSet> {
+    pub(crate) fn set_for(&self, key: &str) -> &Arc<ErasureSet> {
         let index = (key_hash(self.deployment_id, key) % self.sets.len() as u64) as usize;
         &self.sets[index]
     }
 
     fn drives(&self) -> impl Iterator<Item = (&Arc<ErasureSet>, &Arc<dyn Drive>)> {
         self.sets.iter().flat_map(|set| set.drives.iter().map(move |drive| (set, drive)))
+    }
+
+    /// Every drive of every set.
+    pub(crate) fn all_drives(&self) -> impl Iterator<Item = &Arc<dyn Drive>> {
+        self.drives().map(|(_, drive)| drive)
+    }
+
+    /// How many drives do not answer right now.
+    pub async fn drives_offline(&self) -> usize {
+        join_all(self.all_drives().map(|drive| drive.disk_info())).await.iter().filter(|a| a.is_err()).count()
     }
 
     /// Ok when every set reached its write quorum in `results` (one per drive, in drive order).

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod fields;
+mod admin;
 mod auth;
 mod bucket;
 mod copy;
@@ -18,7 +19,8 @@ mod object;
 mod s3;
 mod server;
 
-pub use server::{ServerConfig, serve};
+pub use admin::HEAL_STATUS_PATH;
+pub use server::{ServerConfig, StoreSlot, serve};
 
 use cairn_object::ObjectStore;
 

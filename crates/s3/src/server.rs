@@ -1,10 +1,17 @@
 //! The HTTP server: accepts connections (TCP_NODELAY on every socket), answers the
-//! MinIO-compatible health endpoints, hands everything else to the s3s service,
-//! stamps `x-amz-request-id` on every response and logs one line per request.
+//! MinIO-compatible health endpoints, hands node RPC to the cluster's RPC service and
+//! everything else to the s3s service, stamps `x-amz-request-id` on every response
+//! and logs one line per request.
+//!
+//! The server listens before the store is open: in a cluster, nodes form the
+//! deployment by reading each other's drives over RPC. Until the store is ready, S3
+//! requests get 503 and `/minio/health/live` answers 200.
 
 use crate::CairnS3;
+use crate::admin::HealStatusRoute;
 use crate::auth::{DomainHost, RootAuth};
 use crate::drain::Leftover;
+use cairn_cluster::{RPC_PREFIX, RpcService};
 use cairn_object::ObjectStore;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -15,8 +22,8 @@ use s3s::Body;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
@@ -34,11 +41,18 @@ pub struct ServerConfig {
     pub secret_key: String,
     /// Base domains (comma-separated) for virtual-host-style requests (`bucket.domain`), if any.
     pub domain: Option<String>,
+    /// Serves this node's drives and locks to its peers; None on a single node.
+    pub rpc: Option<Arc<RpcService>>,
 }
 
+/// The store, once it is open.
+pub type StoreSlot = Arc<OnceLock<ObjectStore>>;
+
 struct State {
-    s3: S3Service,
-    store: ObjectStore,
+    config: ServerConfig,
+    /// The S3 service, built when the store is ready.
+    s3: OnceLock<(S3Service, ObjectStore)>,
+    store: StoreSlot,
     /// Prefix of request ids: the server's start time, so ids differ across restarts.
     id_prefix: u64,
     next_id: AtomicU64,
@@ -46,7 +60,8 @@ struct State {
 
 /// Builds the s3s service for `store`.
 fn s3_service(store: ObjectStore, config: &ServerConfig) -> S3Service {
-    let mut builder = S3ServiceBuilder::new(CairnS3::new(store));
+    let mut builder = S3ServiceBuilder::new(CairnS3::new(store.clone()));
+    builder.set_route(HealStatusRoute { store });
     builder.set_auth(RootAuth::new(config.access_key.clone(), config.secret_key.clone()));
     if let Some(domains) = &config.domain {
         builder.set_host(DomainHost::new(domains));
@@ -55,14 +70,16 @@ fn s3_service(store: ObjectStore, config: &ServerConfig) -> S3Service {
 }
 
 /// Serves S3 on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// S3 requests wait for `store` to be filled.
 pub async fn serve(
     listener: TcpListener,
-    store: ObjectStore,
+    store: StoreSlot,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let state = Arc::new(State {
-        s3: s3_service(store.clone(), &config),
+        config,
+        s3: OnceLock::new(),
         store,
         id_prefix: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
         next_id: AtomicU64::new(1),
@@ -114,16 +131,26 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let has_body = bytes_in > 0 || request.headers().contains_key(http::header::TRANSFER_ENCODING);
     let http1 = request.version() < http::Version::HTTP_2;
     let leftover = Leftover::default();
+    if let Some(rpc) = &state.config.rpc
+        && path.starts_with(RPC_PREFIX)
+    {
+        return Ok(rpc.handle(request).await.map(Body::http_body_unsync));
+    }
+    let store = state.store.get().cloned();
     let mut response = if let Some(check) = path.strip_prefix("/minio/health/") {
-        health(&state.store, &method, check).await
-    } else {
-        match state.s3.call(request.map(|body| Body::http_body(leftover.wrap(body)))).await {
+        health(store.as_ref(), &method, check).await
+    } else if let Some(store) = store {
+        let (s3, _) = state.s3.get_or_init(|| (s3_service(store.clone(), &state.config), store));
+        match s3.call(request.map(|body| Body::http_body(leftover.wrap(body)))).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(%request_id, ?error, "request failed outside the S3 layer");
                 status_only(StatusCode::INTERNAL_SERVER_ERROR)
             }
         }
+    } else {
+        // Still forming the cluster: a retryable error, as MinIO's XMinioServerNotInitialized.
+        status_only(StatusCode::SERVICE_UNAVAILABLE)
     };
     // s3s answers a ranged HEAD with 200; S3 says 206, as for the GET it describes.
     if method == Method::HEAD
@@ -174,14 +201,15 @@ fn status_only(status: StatusCode) -> Response<Body> {
 
 /// MinIO's health endpoints: `live` (the process answers), `ready` and `cluster`
 /// (a write quorum of drives answers in every set), `cluster/read` (a read quorum does).
-async fn health(store: &ObjectStore, method: &Method, check: &str) -> Response<Body> {
+async fn health(store: Option<&ObjectStore>, method: &Method, check: &str) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
         return status_only(StatusCode::METHOD_NOT_ALLOWED);
     }
-    let healthy = match check {
-        "live" => true,
-        "ready" | "cluster" => store.quorum_status().await.write,
-        "cluster/read" => store.quorum_status().await.read,
+    let healthy = match (check, store) {
+        ("live", _) => true,
+        ("ready" | "cluster" | "cluster/read", None) => false,
+        ("ready" | "cluster", Some(store)) => store.quorum_status().await.write,
+        ("cluster/read", Some(store)) => store.quorum_status().await.read,
         _ => return status_only(StatusCode::NOT_FOUND),
     };
     status_only(if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE })

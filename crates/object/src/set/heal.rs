@@ -244,7 +244,7 @@ impl ErasureSet {
         for error in results.iter().filter_map(|r| r.as_ref().err()) {
             self.stats.heal_failures.fetch_add(1, Ordering::Relaxed);
             // An offline drive fails every heal until it returns: not worth a warning per object.
-            if matches!(error, DriveError::DriveNotFound) {
+            if error.is_drive_down() {
                 tracing::debug!(bucket, key, %error, "could not heal a drive");
             } else {
                 tracing::warn!(bucket, key, %error, "could not heal a drive");

@@ -1,0 +1,98 @@
+//! This node's part of the deployment: which drive arguments are its own, the drives
+//! (local folders and other nodes' drives over RPC), the RPC service and the lock
+//! service it offers its peers.
+
+use cairn_cluster::topology::{self, Endpoint, Topology};
+use cairn_cluster::{DistLocks, Granter, LockTable, Peer, RemoteDrive, RpcService, TokenKey};
+use cairn_drive::{Drive, LocalDrive};
+use cairn_object::Layout;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
+
+/// Everything this node runs besides the store itself.
+pub struct Node {
+    /// The store's drives, in erasure-set order.
+    pub drives: Vec<Arc<dyn Drive>>,
+    /// Serves this node's drives and locks to peers (clusters only).
+    pub rpc: Option<Arc<RpcService>>,
+    /// Quorum locks over every node (clusters only).
+    pub locks: Option<DistLocks>,
+    /// The other nodes.
+    pub peers: Vec<Arc<Peer>>,
+    /// This node creates the format of a brand-new deployment.
+    pub creates_format: bool,
+    /// The parsed command line.
+    pub topology: Topology,
+}
+
+/// True when `host:port` names this node, listening on `listen`: the port matches and
+/// the host is this machine's name, or resolves to the listening address (or, when
+/// listening on every interface, to an address of this machine).
+pub fn is_local(host: &str, port: u16, listen: SocketAddr) -> bool {
+    if port != listen.port() {
+        return false;
+    }
+    let hostname = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    if listen.ip().is_unspecified() && host.split('.').next() == Some(hostname.as_str()) {
+        return true;
+    }
+    let addresses: Vec<IpAddr> =
+        (host, port).to_socket_addrs().map(|a| a.map(|s| s.ip()).collect()).unwrap_or_default();
+    if listen.ip().is_unspecified() {
+        // An address can be bound only if it belongs to this machine.
+        addresses.iter().any(|ip| UdpSocket::bind((*ip, 0)).is_ok())
+    } else {
+        addresses.contains(&listen.ip())
+    }
+}
+
+/// Builds this node from the drive arguments.
+pub fn build(args: &[String], listen: SocketAddr, parity: Option<usize>, token: &TokenKey) -> Result<Node, String> {
+    let topology =
+        topology::parse(args, listen.port(), |host, port| is_local(host, port, listen)).map_err(|e| e.to_string())?;
+    if topology.pools.len() > 1 {
+        return Err("several server pools are not supported by this build yet; give one pool".into());
+    }
+    let endpoints = &topology.pools[0];
+    let layout = Layout::for_drives(endpoints.len(), parity).map_err(|e| e.to_string())?;
+    topology::check_spread(0, endpoints, layout.drives_per_set, layout.parity).map_err(|e| e.to_string())?;
+    let peers: HashMap<String, Arc<Peer>> = topology
+        .peers()
+        .into_iter()
+        .map(|authority| (authority.clone(), Peer::new(&authority, token.clone())))
+        .collect();
+    let mut drives: Vec<Arc<dyn Drive>> = Vec::with_capacity(endpoints.len());
+    let mut local: HashMap<String, Arc<dyn Drive>> = HashMap::new();
+    for endpoint in endpoints {
+        let drive: Arc<dyn Drive> = if endpoint.local {
+            let drive: Arc<dyn Drive> =
+                Arc::new(LocalDrive::open(&endpoint.path).map_err(|e| format!("drive {}: {e}", endpoint.url))?);
+            local.insert(endpoint.path.clone(), Arc::clone(&drive));
+            drive
+        } else {
+            Arc::new(RemoteDrive::new(peer_of(&peers, endpoint)?, &endpoint.path))
+        };
+        drives.push(drive);
+    }
+    let peer_list: Vec<Arc<Peer>> = topology.peers().iter().filter_map(|a| peers.get(a).cloned()).collect();
+    let (rpc, locks) = if topology.distributed {
+        let table = Arc::new(LockTable::default());
+        let mut granters = vec![Granter::Local(Arc::clone(&table))];
+        granters.extend(peer_list.iter().map(|peer| Granter::Remote(Arc::clone(peer))));
+        (Some(Arc::new(RpcService::new(local, token.clone(), table))), Some(DistLocks::new(granters)))
+    } else {
+        (None, None)
+    };
+    let creates_format = topology.is_first_node();
+    Ok(Node { drives, rpc, locks, peers: peer_list, creates_format, topology })
+}
+
+fn peer_of(peers: &HashMap<String, Arc<Peer>>, endpoint: &Endpoint) -> Result<Arc<Peer>, String> {
+    endpoint
+        .authority
+        .as_ref()
+        .and_then(|authority| peers.get(authority))
+        .cloned()
+        .ok_or_else(|| format!("{}: no node for this drive", endpoint.url))
+}

@@ -1,0 +1,129 @@
+//! The background scanner: walks every bucket and object at a bounded rate and heals
+//! what is missing or stale on some drive — objects written while a node was down,
+//! buckets and objects on a wiped or replaced drive. It runs every interval, and at
+//! once when asked (a node came back, a fresh drive was formatted).
+//!
+//! The scan compares metadata only (cheap); bitrot inside shard files is found and
+//! repaired by reads and by `heal_object`, which verifies every frame.
+
+use crate::list::ListRequest;
+use crate::quorum::pick_version;
+use crate::store::ObjectStore;
+use crate::{ObjectError, Result};
+use cairn_drive::DriveError;
+use futures::future::join_all;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Objects checked per second at most, so that a scan never starves client traffic.
+const SCAN_OBJECTS_PER_SEC_MAX: u64 = 2_000;
+/// Objects listed per page of the scan.
+const SCAN_PAGE_KEYS: usize = 1_000;
+/// Pause before a scan that was asked for, so that a burst of requests becomes one scan.
+const SCAN_SETTLE_MS: u64 = 500;
+
+/// Runs scans forever: every `interval`, and whenever one is requested.
+pub(crate) async fn run(store: ObjectStore, interval: Duration) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = store.scan_wake.notified() => {
+                tokio::time::sleep(Duration::from_millis(SCAN_SETTLE_MS)).await;
+            }
+        }
+        match store.scan_once().await {
+            Ok(()) => {
+                store.stats.scans_completed.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => tracing::warn!(%error, "scan stopped early; the next one starts over"),
+        }
+    }
+}
+
+impl ObjectStore {
+    /// Asks the scanner to run as soon as possible.
+    pub fn request_scan(&self) {
+        self.scan_wake.notify_one();
+    }
+
+    /// One pass over every bucket and object.
+    pub(crate) async fn scan_once(&self) -> Result<()> {
+        let started = tokio::time::Instant::now();
+        let mut checked = 0u64;
+        for bucket in self.list_buckets().await? {
+            self.heal_bucket(&bucket.name).await;
+            let mut start_after = None;
+            loop {
+                let request = ListRequest {
+                    bucket: bucket.name.clone(),
+                    prefix: String::new(),
+                    delimiter: None,
+                    start_after: start_after.take(),
+                    max_keys: SCAN_PAGE_KEYS,
+                };
+                let page = match self.list_objects(&request).await {
+                    Ok(page) => page,
+                    Err(ObjectError::BucketNotFound) => break, // Deleted during the scan.
+                    Err(error) => return Err(error),
+                };
+                for object in &page.objects {
+                    self.scan_object(&bucket.name, &object.key).await;
+                    checked += 1;
+                    // Keep to the rate: sleep off any time ahead of it.
+                    let due = Duration::from_micros(checked * 1_000_000 / SCAN_OBJECTS_PER_SEC_MAX);
+                    if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                        tokio::time::sleep(ahead).await;
+                    }
+                }
+                if !page.truncated {
+                    break;
+                }
+                start_after = page.next_marker;
+            }
+        }
+        Ok(())
+    }
+
+    /// Heals one object if some drive lacks its current version.
+    async fn scan_object(&self, bucket: &str, key: &str) {
+        self.stats.objects_scanned.fetch_add(1, Ordering::Relaxed);
+        let set = self.set_for(key);
+        let metas = set.read_metas(bucket, key).await;
+        let Ok((_, holders)) = pick_version(&metas, &set.layout) else { return };
+        let lacking = holders.iter().zip(&metas).any(|(holds, meta)| {
+            // A drive that is down cannot be healed now; the scan after its return will.
+            !holds && !matches!(meta, Err(error) if error.is_drive_down())
+        });
+        if !lacking {
+            return;
+        }
+        match self.heal_object(bucket, key).await {
+            Ok(_) | Err(ObjectError::ObjectNotFound) => {}
+            Err(error) => {
+                self.stats.heal_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(bucket, key, %error, "scanner could not heal an object");
+            }
+        }
+    }
+
+    /// Creates `bucket` (and its record) on every answering drive that lacks it.
+    async fn heal_bucket(&self, bucket: &str) {
+        let record = crate::store::bucket_record_path(bucket);
+        let source = join_all(self.all_drives().map(|drive| drive.read_sys_file(&record))).await;
+        let Some(bytes) = source.iter().flatten().next().cloned() else { return };
+        join_all(self.all_drives().map(|drive| {
+            let (record, bytes) = (&record, bytes.clone());
+            async move {
+                if matches!(drive.stat_volume(bucket).await, Err(DriveError::VolumeNotFound))
+                    && drive.make_volume(bucket).await.is_ok()
+                {
+                    tracing::info!(bucket, drive = drive.endpoint(), "healed bucket");
+                }
+                if matches!(drive.read_sys_file(record).await, Err(DriveError::FileNotFound)) {
+                    let _ = drive.write_sys_file(record, bytes).await;
+                }
+            }
+        }))
+        .await;
+    }
+}

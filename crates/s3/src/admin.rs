@@ -1,0 +1,40 @@
+//! Admin endpoints served next to S3, signed with SigV4 like any S3 request. Only
+//! root credentials exist so far, so a valid signature is the whole check; issue 4
+//! replaces this with MinIO's admin API and `admin:*` policy actions.
+
+use cairn_object::ObjectStore;
+use http::{HeaderMap, Method, Uri};
+use s3s::route::S3Route;
+use s3s::{Body, S3Request, S3Response, S3Result};
+
+/// Path of the healing progress report.
+pub const HEAL_STATUS_PATH: &str = "/cairn/admin/v1/heal";
+
+/// `GET /cairn/admin/v1/heal`: this node's scanning and healing counters as JSON.
+pub(crate) struct HealStatusRoute {
+    pub(crate) store: ObjectStore,
+}
+
+#[async_trait::async_trait]
+impl S3Route for HealStatusRoute {
+    fn is_match(&self, method: &Method, uri: &Uri, _headers: &HeaderMap, _extensions: &mut http::Extensions) -> bool {
+        method == Method::GET && uri.path() == HEAL_STATUS_PATH
+    }
+
+    async fn call(&self, _request: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        let stats = self.store.stats();
+        let report = serde_json::json!({
+            "objects_scanned": stats.objects_scanned,
+            "objects_healed": stats.objects_healed,
+            "heal_failures": stats.heal_failures,
+            "scans_completed": stats.scans_completed,
+            "degraded_reads": stats.degraded_reads,
+            "corrupt_shards": stats.corrupt_shards,
+            "missing_shards": stats.missing_shards,
+            "drives_offline": self.store.drives_offline().await,
+        });
+        let mut response = S3Response::new(Body::from(report.to_string()));
+        response.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        Ok(response)
+    }
+}
