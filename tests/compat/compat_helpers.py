@@ -69,15 +69,16 @@ UTC = dt.timezone.utc
 
 def make_client(access_key=ACCESS_KEY, secret_key=SECRET_KEY, addressing_style="path",
                 endpoint=ENDPOINT, **cfg):
-    config = Config(
+    settings = dict(
         signature_version="s3v4",
         region_name=REGION,
         s3={"addressing_style": addressing_style},
         retries={"total_max_attempts": 1},
         connect_timeout=10,
         read_timeout=120,
-        **cfg,
     )
+    settings.update(cfg)
+    config = Config(**settings)
     return boto3.client(
         "s3",
         endpoint_url=endpoint,

@@ -63,6 +63,18 @@ def test_empty_object(s3, bucket):
     assert s3.head_object(Bucket=bucket, Key="empty")["ContentLength"] == 0
 
 
+def test_puts_after_an_empty_put_on_one_connection(bucket):
+    # Regression: botocore sends `Expect: 100-continue` even for an empty body; the
+    # server's direct answer left botocore misreading the next response on the same
+    # connection until its read timeout.
+    # A stall surfaces as a read timeout (no retries).
+    client = make_client(read_timeout=10)
+    for round_ in range(3):
+        client.put_object(Bucket=bucket, Key=f"empty-{round_}", Body=b"")
+        client.put_object(Bucket=bucket, Key=f"small-{round_}", Body=b"x" * 100)
+    assert client.get_object(Bucket=bucket, Key="small-2")["Body"].read() == b"x" * 100
+
+
 def test_standard_headers_round_trip(s3, bucket):
     import gzip
 

@@ -130,6 +130,10 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let bytes_in = content_length(request.headers());
     let has_body = bytes_in > 0 || request.headers().contains_key(http::header::TRANSFER_ENCODING);
     let http1 = request.version() < http::Version::HTTP_2;
+    let expects_continue = request
+        .headers()
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let leftover = Leftover::default();
     if let Some(rpc) = &state.config.rpc
         && path.starts_with(RPC_PREFIX)
@@ -167,6 +171,13 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         if !leftover.drain().await {
             tracing::debug!(%request_id, "the rest of a refused request body was not read");
         }
+        response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    // An empty body sent with `Expect: 100-continue` gets its final answer without a
+    // 100 first (there is nothing to continue). botocore then keeps that answer's
+    // status for the connection's next Expect request and misreads it (a 60 s hang);
+    // closing the connection resets it.
+    if expects_continue && !has_body && http1 {
         response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
