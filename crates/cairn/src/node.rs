@@ -12,16 +12,16 @@ use std::sync::Arc;
 
 /// Everything this node runs besides the store itself.
 pub struct Node {
-    /// The store's drives, in erasure-set order.
-    pub drives: Vec<Arc<dyn Drive>>,
+    /// The store's drives: per pool, in erasure-set order.
+    pub pools: Vec<Vec<Arc<dyn Drive>>>,
     /// Serves this node's drives and locks to peers (clusters only).
     pub rpc: Option<Arc<RpcService>>,
     /// Quorum locks over every node (clusters only).
     pub locks: Option<DistLocks>,
     /// The other nodes.
     pub peers: Vec<Arc<Peer>>,
-    /// This node creates the format of a brand-new deployment.
-    pub creates_format: bool,
+    /// Per pool: this node creates the pool's format when it is brand new.
+    pub creates_format: Vec<bool>,
     /// The parsed command line.
     pub topology: Topology,
 }
@@ -51,29 +51,31 @@ pub fn is_local(host: &str, port: u16, listen: SocketAddr) -> bool {
 pub fn build(args: &[String], listen: SocketAddr, parity: Option<usize>, token: &TokenKey) -> Result<Node, String> {
     let topology =
         topology::parse(args, listen.port(), |host, port| is_local(host, port, listen)).map_err(|e| e.to_string())?;
-    if topology.pools.len() > 1 {
-        return Err("several server pools are not supported by this build yet; give one pool".into());
+    for (index, endpoints) in topology.pools.iter().enumerate() {
+        let layout = Layout::for_drives(endpoints.len(), parity).map_err(|e| format!("pool {}: {e}", index + 1))?;
+        topology::check_spread(index, endpoints, layout.drives_per_set, layout.parity).map_err(|e| e.to_string())?;
     }
-    let endpoints = &topology.pools[0];
-    let layout = Layout::for_drives(endpoints.len(), parity).map_err(|e| e.to_string())?;
-    topology::check_spread(0, endpoints, layout.drives_per_set, layout.parity).map_err(|e| e.to_string())?;
     let peers: HashMap<String, Arc<Peer>> = topology
         .peers()
         .into_iter()
         .map(|authority| (authority.clone(), Peer::new(&authority, token.clone())))
         .collect();
-    let mut drives: Vec<Arc<dyn Drive>> = Vec::with_capacity(endpoints.len());
+    let mut pools: Vec<Vec<Arc<dyn Drive>>> = Vec::with_capacity(topology.pools.len());
     let mut local: HashMap<String, Arc<dyn Drive>> = HashMap::new();
-    for endpoint in endpoints {
-        let drive: Arc<dyn Drive> = if endpoint.local {
-            let drive: Arc<dyn Drive> =
-                Arc::new(LocalDrive::open(&endpoint.path).map_err(|e| format!("drive {}: {e}", endpoint.url))?);
-            local.insert(endpoint.path.clone(), Arc::clone(&drive));
-            drive
-        } else {
-            Arc::new(RemoteDrive::new(peer_of(&peers, endpoint)?, &endpoint.path))
-        };
-        drives.push(drive);
+    for endpoints in &topology.pools {
+        let mut drives: Vec<Arc<dyn Drive>> = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let drive: Arc<dyn Drive> = if endpoint.local {
+                let drive: Arc<dyn Drive> =
+                    Arc::new(LocalDrive::open(&endpoint.path).map_err(|e| format!("drive {}: {e}", endpoint.url))?);
+                local.insert(endpoint.path.clone(), Arc::clone(&drive));
+                drive
+            } else {
+                Arc::new(RemoteDrive::new(peer_of(&peers, endpoint)?, &endpoint.path))
+            };
+            drives.push(drive);
+        }
+        pools.push(drives);
     }
     let peer_list: Vec<Arc<Peer>> = topology.peers().iter().filter_map(|a| peers.get(a).cloned()).collect();
     let (rpc, locks) = if topology.distributed {
@@ -84,8 +86,8 @@ pub fn build(args: &[String], listen: SocketAddr, parity: Option<usize>, token: 
     } else {
         (None, None)
     };
-    let creates_format = topology.is_first_node();
-    Ok(Node { drives, rpc, locks, peers: peer_list, creates_format, topology })
+    let creates_format = topology.pools.iter().map(|pool| pool.first().is_some_and(|e| e.local)).collect();
+    Ok(Node { pools, rpc, locks, peers: peer_list, creates_format, topology })
 }
 
 fn peer_of(peers: &HashMap<String, Arc<Peer>>, endpoint: &Endpoint) -> Result<Arc<Peer>, String> {

@@ -68,6 +68,7 @@ fn log_ready(store: &ObjectStore, drives: usize) {
     let layout = store.layout();
     tracing::info!(
         deployment = %store.deployment_id(),
+        pools = store.pool_count(),
         drives,
         sets = layout.sets,
         data = layout.data(),
@@ -116,11 +117,11 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         rpc: node.rpc.clone(),
     };
     let slot: StoreSlot = Arc::default();
-    let drive_count = node.drives.len();
+    let drive_count = node.pools.iter().map(Vec::len).sum();
     // A single node opens its drives before it answers; cluster nodes answer first, as
     // they form the deployment by reading each other's drives.
     if !node.topology.distributed {
-        let store = ObjectStore::open_with(node.drives.clone(), options.clone()).await.map_err(|e| e.to_string())?;
+        let store = ObjectStore::open_pools(node.pools.clone(), options.clone()).await.map_err(|e| e.to_string())?;
         log_ready(&store, drive_count);
         let _ = slot.set(store);
     }
@@ -130,9 +131,9 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     // Printed on stdout so scripts and tests can find an ephemeral port.
     println!("API: http://{bound}");
     if node.topology.distributed {
-        let (slot, drives, peers) = (Arc::clone(&slot), node.drives, node.peers);
+        let (slot, pools, peers) = (Arc::clone(&slot), node.pools, node.peers);
         tokio::spawn(async move {
-            match ObjectStore::open_with(drives, options).await {
+            match ObjectStore::open_pools(pools, options).await {
                 Ok(store) => {
                     log_ready(&store, drive_count);
                     for peer in peers {

@@ -189,6 +189,12 @@ fn refused(authority: &str, status: StatusCode, body: &[u8]) -> DriveError {
     match status {
         StatusCode::NOT_FOUND => DriveError::DriveNotFound,
         StatusCode::SERVICE_UNAVAILABLE => DriveError::Offline(format!("{authority}: {why}")),
+        StatusCode::UNAUTHORIZED => DriveError::Io {
+            op: "rpc",
+            source: std::io::Error::other(format!(
+                "{authority} refused this node's token: the nodes must share the same root credentials"
+            )),
+        },
         _ => {
             DriveError::Io { op: "rpc", source: std::io::Error::other(format!("{authority} answered {status}: {why}")) }
         }

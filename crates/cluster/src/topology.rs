@@ -72,12 +72,6 @@ impl Topology {
         }
         peers
     }
-
-    /// True when this node holds the first drive of the first pool: it creates the
-    /// deployment's format when the cluster starts for the first time.
-    pub fn is_first_node(&self) -> bool {
-        self.pools.first().and_then(|p| p.first()).is_some_and(|e| e.local)
-    }
 }
 
 /// Splits `http://host:port/path` into (`host:port`, host, port, `/path`).
@@ -223,7 +217,7 @@ mod tests {
         );
         assert_eq!(topology.pools[0].iter().filter(|e| e.local).count(), 2);
         assert_eq!(topology.peers(), ["n1:9000", "n3:9000"]);
-        assert!(!topology.is_first_node());
+        assert!(!topology.pools[0][0].local);
     }
 
     #[test]
@@ -256,7 +250,7 @@ mod tests {
         let topology = parse(&list, 9000, |host, _| host == "a1").expect("valid");
         assert_eq!(topology.pools.len(), 2);
         assert_eq!(topology.pools[1].len(), 6);
-        assert!(topology.is_first_node());
+        assert!(topology.pools[0][0].local);
         check_spread(0, &topology.pools[1], 6, 2).expect("two drives per node in a set of six at EC:2");
         assert!(matches!(check_spread(0, &topology.pools[1], 6, 1), Err(TopologyError::Unspread { worst: 2, .. })));
         let default_port = parse(&args(&["http://a{1...2}/d"]), 9100, |_, _| true).expect("valid");

@@ -28,8 +28,8 @@ const FORMAT_LOG_EVERY: u32 = 10;
 enum Found {
     Formatted(FormatFile),
     Fresh,
-    /// A remote drive that does not answer (yet).
-    Unreachable,
+    /// A remote drive that does not answer (yet), and why.
+    Unreachable(String),
 }
 
 async fn read_format(drive: &Arc<dyn Drive>) -> Result<Found> {
@@ -38,7 +38,7 @@ async fn read_format(drive: &Arc<dyn Drive>) -> Result<Found> {
             ObjectError::InvalidArgument(format!("drive {}: unreadable {FORMAT_FILE}: {e}", drive.endpoint()))
         }),
         Err(DriveError::FileNotFound) => Ok(Found::Fresh),
-        Err(_) if !drive.is_local() => Ok(Found::Unreachable),
+        Err(error) if !drive.is_local() => Ok(Found::Unreachable(format!("{}: {error}", drive.endpoint()))),
         Err(error) => Err(ObjectError::InvalidArgument(format!("drive {}: {error}", drive.endpoint()))),
     }
 }
@@ -46,7 +46,13 @@ async fn read_format(drive: &Arc<dyn Drive>) -> Result<Found> {
 /// Reads every drive's format, waiting for other nodes as needed; creates a new
 /// deployment when `creates_format` and no drive has one; formats this node's fresh
 /// drives into their slot; refuses drives that belong elsewhere. Returns the deployment id.
-pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout, creates_format: bool) -> Result<Uuid> {
+/// `deployment` is the id the first pool has, when this is a later pool.
+pub(crate) async fn load_or_create(
+    drives: &[Arc<dyn Drive>],
+    layout: &Layout,
+    creates_format: bool,
+    deployment: Option<Uuid>,
+) -> Result<Uuid> {
     let mut attempt = 0u32;
     let (reference, found) = loop {
         let found = join_all(drives.iter().map(read_format)).await.into_iter().collect::<Result<Vec<Found>>>()?;
@@ -57,7 +63,7 @@ pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout, c
         if all_fresh && creates_format {
             let reference = FormatFile {
                 version: FORMAT_VERSION,
-                deployment_id: Uuid::new_v4(),
+                deployment_id: deployment.unwrap_or_else(Uuid::new_v4),
                 this: Uuid::nil(),
                 sets: (0..layout.sets).map(|_| (0..layout.drives_per_set).map(|_| Uuid::new_v4()).collect()).collect(),
             };
@@ -65,13 +71,28 @@ pub(crate) async fn load_or_create(drives: &[Arc<dyn Drive>], layout: &Layout, c
             break (reference, found);
         }
         if attempt.is_multiple_of(FORMAT_LOG_EVERY) {
-            let answering = found.iter().filter(|f| !matches!(f, Found::Unreachable)).count();
-            tracing::info!(answering, drives = drives.len(), "waiting for the other nodes' drives to form the cluster");
+            let answering = found.iter().filter(|f| !matches!(f, Found::Unreachable(_))).count();
+            let example =
+                found.iter().find_map(|f| if let Found::Unreachable(why) = f { Some(why.as_str()) } else { None });
+            tracing::info!(
+                answering,
+                drives = drives.len(),
+                unreachable = example.unwrap_or("none"),
+                "waiting for the other nodes' drives to form the cluster"
+            );
         }
         attempt += 1;
         tokio::time::sleep(Duration::from_millis(FORMAT_RETRY_MS)).await;
     };
     check_shape(&reference, layout)?;
+    if let Some(expected) = deployment
+        && reference.deployment_id != expected
+    {
+        return Err(ObjectError::InvalidArgument(format!(
+            "a pool's drives belong to deployment {}, the first pool's to {expected}; refusing to mix deployments",
+            reference.deployment_id
+        )));
+    }
     for (position, (drive, found)) in drives.iter().zip(&found).enumerate() {
         let expected = reference.sets[position / layout.drives_per_set][position % layout.drives_per_set];
         match found {
@@ -113,7 +134,7 @@ fn choose_reference(found: &[Found], layout: &Layout) -> Option<FormatFile> {
             >= layout.read_quorum()
     });
     // A single node's drives all answer: whatever is formatted there is the deployment.
-    let all_answer = found.iter().all(|f| !matches!(f, Found::Unreachable));
+    let all_answer = found.iter().all(|f| !matches!(f, Found::Unreachable(_)));
     (enough || all_answer).then(|| (*best).clone())
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod format;
 mod list;
 mod lock;
+mod pools;
 mod quorum;
 mod scanner;
 mod set;

@@ -171,11 +171,22 @@ impl StoreWalk {
             }
         }
         let smallest = self.heads.iter().flatten().map(Listed::key).min()?.to_owned();
-        let mut chosen = None;
+        let mut chosen: Option<Listed> = None;
         for head in &mut self.heads {
             if head.as_ref().is_some_and(|e| e.key() == smallest) {
-                // The same prefix may come from several sets; an object key lives in one.
-                chosen = head.take();
+                // The same prefix may come from several sets. An object key lives in one
+                // set per pool; if racing first writes put it in two pools, the newest wins
+                // (as for reads).
+                let candidate = head.take();
+                let newer = match (&chosen, &candidate) {
+                    (Some(Listed::Object(old)), Some(Listed::Object(new))) => {
+                        new.mod_time_unix_nanos > old.mod_time_unix_nanos
+                    }
+                    _ => true,
+                };
+                if newer {
+                    chosen = candidate;
+                }
             }
         }
         chosen.map(Ok)

@@ -87,7 +87,7 @@ impl ObjectStore {
     /// Heals one object if some drive lacks its current version.
     async fn scan_object(&self, bucket: &str, key: &str) {
         self.stats.objects_scanned.fetch_add(1, Ordering::Relaxed);
-        let set = self.set_for(key);
+        let set = self.locate(bucket, key).await;
         let metas = set.read_metas(bucket, key).await;
         let Ok((_, holders)) = pick_version(&metas, &set.layout) else { return };
         let lacking = holders.iter().zip(&metas).any(|(holds, meta)| {

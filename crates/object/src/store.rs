@@ -5,10 +5,11 @@ use crate::config::Layout;
 use crate::format::load_or_create;
 use crate::list::{ListPage, ListRequest, bucket_has_objects, list_page};
 use crate::lock::NamespaceLocks;
+use crate::pools::{PoolRange, PoolSpace};
 use crate::set::heal::{HEAL_QUEUE_MAX, HealRequest};
 use crate::set::multipart::parse_upload_id;
 use crate::set::read::ObjectReader;
-use crate::set::{ErasureSet, key_hash, now_unix_nanos};
+use crate::set::{ErasureSet, now_unix_nanos};
 use crate::types::{
     BucketInfo, CompletePart, CompositeChecksums, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
 };
@@ -70,8 +71,9 @@ pub struct StoreOptions {
     pub parity: Option<usize>,
     /// The cluster's lock service; None on a single node.
     pub cluster_locks: Option<DistLocks>,
-    /// This node creates the deployment's format when no drive has one.
-    pub creates_format: bool,
+    /// Per pool: this node creates the pool's format when none of its drives has one
+    /// (it holds the pool's first drive). Pools not listed: true.
+    pub creates_format: Vec<bool>,
     /// Time between background scans.
     pub scan_interval: Duration,
 }
@@ -81,7 +83,7 @@ pub const SCAN_INTERVAL_DEFAULT: Duration = Duration::from_secs(3600);
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { parity: None, cluster_locks: None, creates_format: true, scan_interval: SCAN_INTERVAL_DEFAULT }
+        Self { parity: None, cluster_locks: None, creates_format: Vec::new(), scan_interval: SCAN_INTERVAL_DEFAULT }
     }
 }
 
@@ -97,8 +99,11 @@ pub struct QuorumStatus {
 /// The object store.
 #[derive(Debug, Clone)]
 pub struct ObjectStore {
-    sets: Arc<Vec<Arc<ErasureSet>>>,
-    layout: Layout,
+    /// Every pool's sets, pool after pool.
+    pub(crate) sets: Arc<Vec<Arc<ErasureSet>>>,
+    /// Where each pool's sets are in `sets`.
+    pub(crate) pools: Arc<Vec<PoolRange>>,
+    pub(crate) space: Arc<PoolSpace>,
     deployment_id: Uuid,
     pub(crate) stats: Arc<Stats>,
     /// Wakes the scanner early.
@@ -131,19 +136,30 @@ impl ObjectStore {
     /// Opens the store with `options`; in a cluster, waits for enough of the other
     /// nodes' drives to agree on the deployment.
     pub async fn open_with(drives: Vec<Arc<dyn Drive>>, options: StoreOptions) -> Result<Self> {
-        let layout = Layout::for_drives(drives.len(), options.parity)?;
-        let deployment_id = load_or_create(&drives, &layout, options.creates_format).await?;
-        let erasure = Erasure::new(layout.data(), layout.parity, BLOCK_SIZE_BYTES)
-            .map_err(|e| ObjectError::InvalidArgument(e.to_string()))?;
+        Self::open_pools(vec![drives], options).await
+    }
+
+    /// Opens a store of several server pools (each a list of drives in set order).
+    pub async fn open_pools(pools: Vec<Vec<Arc<dyn Drive>>>, options: StoreOptions) -> Result<Self> {
+        assert!(!pools.is_empty(), "a store has at least one pool");
         let locks = Arc::new(match options.cluster_locks {
             Some(cluster) => NamespaceLocks::clustered(cluster),
             None => NamespaceLocks::default(),
         });
         let stats = Arc::new(Stats::default());
         let (heal_queue, heal_requests) = tokio::sync::mpsc::channel(HEAL_QUEUE_MAX);
-        let sets: Vec<Arc<ErasureSet>> = drives
-            .chunks(layout.drives_per_set)
-            .map(|chunk| {
+        let mut sets: Vec<Arc<ErasureSet>> = Vec::new();
+        let mut ranges = Vec::with_capacity(pools.len());
+        let mut deployment: Option<Uuid> = None;
+        for (index, drives) in pools.iter().enumerate() {
+            let layout = Layout::for_drives(drives.len(), options.parity)?;
+            let creates = options.creates_format.get(index).copied().unwrap_or(true);
+            let deployment_id = load_or_create(drives, &layout, creates, deployment).await?;
+            deployment = Some(deployment_id);
+            let erasure = Erasure::new(layout.data(), layout.parity, BLOCK_SIZE_BYTES)
+                .map_err(|e| ObjectError::InvalidArgument(e.to_string()))?;
+            ranges.push(PoolRange { first: sets.len(), count: layout.sets });
+            sets.extend(drives.chunks(layout.drives_per_set).map(|chunk| {
                 Arc::new(ErasureSet {
                     drives: chunk.to_vec(),
                     layout,
@@ -153,10 +169,18 @@ impl ObjectStore {
                     stats: Arc::clone(&stats),
                     heal_queue: heal_queue.clone(),
                 })
-            })
-            .collect();
+            }));
+        }
+        let deployment_id = deployment.expect("at least one pool was opened");
         let scan_wake = Arc::new(tokio::sync::Notify::new());
-        let store = Self { sets: Arc::new(sets), layout, deployment_id, stats, scan_wake };
+        let store = Self {
+            sets: Arc::new(sets),
+            pools: Arc::new(ranges),
+            space: Arc::default(),
+            deployment_id,
+            stats,
+            scan_wake,
+        };
         tokio::spawn(heal_worker(store.clone(), heal_requests));
         tokio::spawn(crate::scanner::run(store.clone(), options.scan_interval));
         // Whatever changed while this node was down is found by a first scan.
@@ -164,9 +188,14 @@ impl ObjectStore {
         Ok(store)
     }
 
-    /// The erasure layout.
+    /// The erasure layout (of the first pool).
     pub fn layout(&self) -> Layout {
-        self.layout
+        self.sets[0].layout
+    }
+
+    /// Number of server pools.
+    pub fn pool_count(&self) -> usize {
+        self.pools.len()
     }
 
     /// The deployment id shared by every drive.
@@ -187,11 +216,6 @@ impl ObjectStore {
         }
     }
 
-    pub(crate) fn set_for(&self, key: &str) -> &Arc<ErasureSet> {
-        let index = (key_hash(self.deployment_id, key) % self.sets.len() as u64) as usize;
-        &self.sets[index]
-    }
-
     fn drives(&self) -> impl Iterator<Item = (&Arc<ErasureSet>, &Arc<dyn Drive>)> {
         self.sets.iter().flat_map(|set| set.drives.iter().map(move |drive| (set, drive)))
     }
@@ -208,8 +232,11 @@ impl ObjectStore {
 
     /// Ok when every set reached its write quorum in `results` (one per drive, in drive order).
     fn per_set_quorum<T>(&self, results: &[std::result::Result<T, DriveError>]) -> Result<()> {
-        for chunk in results.chunks(self.layout.drives_per_set) {
-            crate::quorum::reduce_write(chunk, self.layout.write_quorum())?;
+        let mut rest = results;
+        for set in self.sets.iter() {
+            let (chunk, tail) = rest.split_at(set.drives.len());
+            crate::quorum::reduce_write(chunk, set.layout.write_quorum())?;
+            rest = tail;
         }
         Ok(())
     }
@@ -220,8 +247,8 @@ impl ObjectStore {
         for set in self.sets.iter() {
             let answers = join_all(set.drives.iter().map(|drive| drive.disk_info())).await;
             let online = answers.iter().filter(|a| a.is_ok()).count();
-            status.write &= online >= self.layout.write_quorum();
-            status.read &= online >= self.layout.read_quorum();
+            status.write &= online >= set.layout.write_quorum();
+            status.read &= online >= set.layout.read_quorum();
         }
         status
     }
@@ -301,27 +328,36 @@ impl ObjectStore {
     /// Heals one object: rewrites every drive whose copy is missing, stale or corrupt.
     /// Returns how many drives were rewritten.
     pub async fn heal_object(&self, bucket: &str, key: &str) -> Result<usize> {
-        self.set_for(key).heal_object(bucket, key).await
+        self.locate(bucket, key).await.heal_object(bucket, key).await
     }
 
     /// Stores an object.
     pub async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
-        self.set_for(&request.key).put_object(request).await
+        self.placement(&request.bucket, &request.key).await.put_object(request).await
     }
 
     /// Opens an object for reading.
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
-        self.set_for(key).open_object(bucket, key).await
+        self.locate(bucket, key).await.open_object(bucket, key).await
     }
 
     /// Describes an object.
     pub async fn object_info(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
-        self.set_for(key).object_info(bucket, key).await
+        self.locate(bucket, key).await.object_info(bucket, key).await
     }
 
     /// Deletes an object.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
-        self.set_for(key).delete_object(bucket, key).await
+        let sets = self.sets_for(key);
+        if sets.len() == 1 {
+            return sets[0].delete_object(bucket, key).await;
+        }
+        // In several pools, a key may have been written to two pools by racing first writes.
+        let results = join_all(sets.iter().map(|set| set.delete_object(bucket, key))).await;
+        match results.iter().position(|r| r.is_ok()) {
+            Some(_) => Ok(()),
+            None => results.into_iter().next().unwrap_or(Err(ObjectError::ObjectNotFound)),
+        }
     }
 
     /// Lists a page of objects.
@@ -338,7 +374,7 @@ impl ObjectStore {
         headers: BTreeMap<String, String>,
         checksum_algorithm: Option<String>,
     ) -> Result<String> {
-        let id = self.set_for(key).create_upload(bucket, key, headers, checksum_algorithm).await?;
+        let id = self.placement(bucket, key).await.create_upload(bucket, key, headers, checksum_algorithm).await?;
         Ok(id.to_string())
     }
 
@@ -346,13 +382,13 @@ impl ObjectStore {
     pub async fn upload_part(&self, request: PutRequest, upload_id: &str, part_number: u32) -> Result<PartSummary> {
         let id = parse_upload_id(upload_id)?;
         let PutRequest { bucket, key, body, check, .. } = request;
-        self.set_for(&key).upload_part(&bucket, &key, id, part_number, body, check).await
+        self.upload_set(&bucket, &key, id).await?.upload_part(&bucket, &key, id, part_number, body, check).await
     }
 
     /// The checksum algorithm an upload was created with, if any.
     pub async fn upload_checksum_algorithm(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Option<String>> {
         let id = parse_upload_id(upload_id)?;
-        Ok(self.set_for(key).read_upload(bucket, key, id).await?.checksum_algorithm)
+        Ok(self.upload_set(bucket, key, id).await?.read_upload(bucket, key, id).await?.checksum_algorithm)
     }
 
     /// Lists parts of an upload after `marker`.
@@ -365,7 +401,7 @@ impl ObjectStore {
         max_parts: usize,
     ) -> Result<(Vec<PartSummary>, bool)> {
         let id = parse_upload_id(upload_id)?;
-        self.set_for(key).list_parts(bucket, key, id, marker, max_parts).await
+        self.upload_set(bucket, key, id).await?.list_parts(bucket, key, id, marker, max_parts).await
     }
 
     /// Completes an upload.
@@ -378,13 +414,13 @@ impl ObjectStore {
         composite: CompositeChecksums,
     ) -> Result<ObjectInfo> {
         let id = parse_upload_id(upload_id)?;
-        self.set_for(key).complete_upload(bucket, key, id, parts.to_vec(), composite).await
+        self.upload_set(bucket, key, id).await?.complete_upload(bucket, key, id, parts.to_vec(), composite).await
     }
 
     /// Aborts an upload.
     pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
         let id = parse_upload_id(upload_id)?;
-        self.set_for(key).abort_upload(bucket, key, id).await
+        self.upload_set(bucket, key, id).await?.abort_upload(bucket, key, id).await
     }
 
     /// Lists in-progress uploads of a bucket, ordered by key then initiation time.

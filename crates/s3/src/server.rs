@@ -130,10 +130,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let bytes_in = content_length(request.headers());
     let has_body = bytes_in > 0 || request.headers().contains_key(http::header::TRANSFER_ENCODING);
     let http1 = request.version() < http::Version::HTTP_2;
-    let expects_continue = request
-        .headers()
-        .get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let expects_continue =
+        request.headers().get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let leftover = Leftover::default();
     if let Some(rpc) = &state.config.rpc
         && path.starts_with(RPC_PREFIX)
