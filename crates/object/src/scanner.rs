@@ -106,6 +106,19 @@ impl ObjectStore {
         }
     }
 
+    /// Creates every bucket on the drives that lack it: a pool added to a deployment
+    /// must hold the existing buckets before it takes its first object.
+    pub(crate) async fn heal_all_buckets(&self) {
+        match self.list_buckets().await {
+            Ok(buckets) => {
+                for bucket in buckets {
+                    self.heal_bucket(&bucket.name).await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot list buckets to bring every pool up to date"),
+        }
+    }
+
     /// Creates `bucket` (and its record) on every answering drive that lacks it.
     async fn heal_bucket(&self, bucket: &str) {
         let record = crate::store::bucket_record_path(bucket);

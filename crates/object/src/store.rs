@@ -181,6 +181,9 @@ impl ObjectStore {
             stats,
             scan_wake,
         };
+        if store.pools.len() > 1 {
+            store.heal_all_buckets().await;
+        }
         tokio::spawn(heal_worker(store.clone(), heal_requests));
         tokio::spawn(crate::scanner::run(store.clone(), options.scan_interval));
         // Whatever changed while this node was down is found by a first scan.

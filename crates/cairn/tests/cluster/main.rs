@@ -15,6 +15,7 @@ mod nodes;
 mod util;
 mod workload;
 
+mod credentials;
 mod failover;
 mod healing;
 mod hung_peer;

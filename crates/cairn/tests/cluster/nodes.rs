@@ -165,6 +165,12 @@ impl Cluster {
         &mut self.nodes[n - 1]
     }
 
+    /// Sets an environment variable for every later node start (e.g. other credentials).
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.env.retain(|(existing, _)| existing != name);
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
     /// Spawns node `n` with the same arguments as at first start, over the drive it
     /// has now. Does not wait: a starting node may wait for its peers, so call
     /// [`Cluster::wait_healthy`] once every node that should run was started.

@@ -35,10 +35,25 @@ impl Server {
     /// Starts a server over drives that already exist (or not) under `dir`.
     pub fn start_in(dir: tempfile::TempDir, drive_count: usize, env: &[(&str, &str)]) -> Server {
         let drives = format!("{}/d{{1...{drive_count}}}", dir.path().display());
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        Self::start_with_args(dir, &[drives], drive_count, env)
+    }
+
+    /// Starts a server with these drive arguments (e.g. one per server pool).
+    pub fn start_with_args(
+        dir: tempfile::TempDir,
+        drive_args: &[String],
+        drive_count: usize,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("server.log"))
+            .expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
         command
-            .args(["server", "--address", "127.0.0.1:0", &drives])
+            .args(["server", "--address", "127.0.0.1:0"])
+            .args(drive_args)
             .env("CAIRN_ROOT_USER", ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
             .env("CAIRN_LOG", "info")

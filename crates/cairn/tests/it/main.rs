@@ -9,3 +9,4 @@ mod hostile;
 mod listing;
 mod multipart;
 mod objects;
+mod pools;

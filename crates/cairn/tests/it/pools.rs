@@ -1,0 +1,59 @@
+//! Expansion by server pools: a pool added to an existing deployment takes new objects
+//! (it has the most free space) while every object of the first pool stays readable,
+//! listable, overwritable in place and deletable.
+
+use crate::harness::*;
+
+const MIB: usize = 1 << 20;
+
+/// Drive arguments: pool "a" of 2 drives, and optionally pool "b" of 4 (more drives on
+/// the same filesystem, so more free bytes: new keys go there).
+fn pool_args(dir: &std::path::Path, with_b: bool) -> Vec<String> {
+    let mut args = vec![format!("{}/a{{1...2}}", dir.display())];
+    if with_b {
+        args.push(format!("{}/b{{1...4}}", dir.display()));
+    }
+    args
+}
+
+fn has_object(dir: &std::path::Path, drive: &str, bucket: &str, key: &str) -> bool {
+    dir.join(drive).join(bucket).join(key).join("xl.meta").is_file()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_pool_takes_new_objects_and_old_ones_stay_readable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_path_buf();
+    let server = Server::start_with_args(dir, &pool_args(&root, false), 2, &[]);
+    let client = server.client();
+    let bucket = new_bucket(&client, "pools").await;
+    let small = random_bytes(1000);
+    let large = random_bytes(3 * MIB);
+    put(&client, &bucket, "old/small", &small).await;
+    put(&client, &bucket, "old/large", &large).await;
+    put(&client, &bucket, "old/overwritten", b"first").await;
+    put(&client, &bucket, "old/deleted", b"doomed").await;
+
+    let server = Server::start_with_args(server.stop(), &pool_args(&root, true), 6, &[]);
+    let client = server.client();
+    assert!(server.log().contains("pools=2"), "the server did not open two pools:\n{}", server.log());
+    assert_eq!(get(&client, &bucket, "old/small").await, small);
+    assert_eq!(get(&client, &bucket, "old/large").await, large);
+    let new = random_bytes(2 * MIB);
+    put(&client, &bucket, "new/object", &new).await;
+    assert!(has_object(&root, "b1", &bucket, "new/object"), "a new key did not go to the roomier new pool");
+    assert!(!has_object(&root, "a1", &bucket, "new/object"));
+    // An overwrite stays in the pool that holds the key; a delete removes it there.
+    put(&client, &bucket, "old/overwritten", b"second").await;
+    assert!(has_object(&root, "a1", &bucket, "old/overwritten"));
+    assert!(!has_object(&root, "b1", &bucket, "old/overwritten"));
+    assert_eq!(get(&client, &bucket, "old/overwritten").await, b"second");
+    client.delete_object().bucket(&bucket).key("old/deleted").send().await.expect("delete");
+    let gone = client.head_object().bucket(&bucket).key("old/deleted").send().await.expect_err("deleted");
+    assert_eq!(error_status(&gone), 404);
+    // One listing over both pools, in key order, each key once.
+    let listed = client.list_objects_v2().bucket(&bucket).send().await.expect("list");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["new/object", "old/large", "old/overwritten", "old/small"]);
+    assert_eq!(get(&client, &bucket, "new/object").await, new);
+}
