@@ -5,6 +5,7 @@ use crate::node;
 use cairn_cluster::{Peer, TokenKey};
 use cairn_object::{ObjectStore, SCAN_INTERVAL_DEFAULT, StoreOptions, parse_storage_class};
 use cairn_s3::{ServerConfig, StoreSlot};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -129,7 +130,8 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(console = %args.console_address, "the web console is not part of this build yet");
     // Printed on stdout so scripts and tests can find an ephemeral port.
-    println!("API: http://{bound}");
+    // A closed stdout (a pipe whose reader went away) must not stop the server.
+    let _ = writeln!(std::io::stdout(), "API: http://{bound}");
     if node.topology.distributed {
         let (slot, pools, peers) = (Arc::clone(&slot), node.pools, node.peers);
         tokio::spawn(async move {

@@ -21,6 +21,10 @@ pub struct BenchArgs {
     /// Drives of the benchmarked server (one erasure set).
     #[arg(long, default_value_t = 4)]
     drives: usize,
+    /// Nodes sharing the drives (1: a single server; more: a cluster on 127.0.0.1..N
+    /// talking node RPC over loopback, benchmarked through node 1).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// Seconds each small-object phase runs.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
@@ -46,7 +50,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     report.loopback_mb_s = Some(raw::loopback().await.map_err(|e| format!("loopback: {e}"))?);
     let drives_dir = dir.join("drives");
     let _ = std::fs::remove_dir_all(&drives_dir);
-    let server = server::BenchServer::start(&drives_dir, args.drives)?;
+    let server = server::BenchServer::start(&drives_dir, args.drives, args.nodes)?;
     report.layout = Some(server.layout);
     let client = load::Client::new(&server.endpoint).await?;
     eprintln!("bench: 64 MiB objects");

@@ -42,8 +42,8 @@ impl Report {
         if let Some(layout) = self.layout {
             let _ = writeln!(
                 out,
-                "| server layout | {} drives on this disk, EC {}+{} |",
-                layout.drives, layout.data, layout.parity
+                "| server layout | {} node(s) on loopback, {} drives on this disk, EC {}+{} |",
+                layout.nodes, layout.drives, layout.data, layout.parity
             );
         }
         if let Some(large) = self.large {
