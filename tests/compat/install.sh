@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotently install what tests/compat needs (Debian with Python 3.11+/pip and Node 20+/npm):
-# pinned boto3 / botocore[crt] / awscli / pytest for the current python3, and the locked
+# pinned boto3 / botocore[crt] / awscli / pytest / minio for the current python3, and the locked
 # @aws-sdk packages in tests/compat/node (npm ci, from package-lock.json).
 set -euo pipefail
 
@@ -12,7 +12,9 @@ BOTO3=1.43.11
 BOTOCORE=1.43.11
 AWSCLI=1.45.11
 PYTEST=8.4.2
-PY_PKGS=("boto3==$BOTO3" "botocore[crt]==$BOTOCORE" "awscli==$AWSCLI" "pytest==$PYTEST")
+# MinIO's Python SDK: its MinioAdmin is the admin-API client the identity tests use.
+MINIO=7.2.20
+PY_PKGS=("boto3==$BOTO3" "botocore[crt]==$BOTOCORE" "awscli==$AWSCLI" "pytest==$PYTEST" "minio==$MINIO")
 
 command -v "$PY" >/dev/null || { echo "python3 not found" >&2; exit 1; }
 "$PY" -m pip --version >/dev/null 2>&1 || { echo "pip for $PY not found (apt-get install python3-pip)" >&2; exit 1; }
@@ -24,7 +26,7 @@ installed() { # NAME VERSION -> 0 if exactly that version is installed
 have_crt() { "$PY" -c 'import awscrt' >/dev/null 2>&1; }
 
 if installed boto3 "$BOTO3" && installed botocore "$BOTOCORE" && installed awscli "$AWSCLI" \
-    && installed pytest "$PYTEST" && have_crt; then
+    && installed pytest "$PYTEST" && installed minio "$MINIO" && have_crt; then
     echo "python packages already installed: ${PY_PKGS[*]}"
 else
     PIP_ARGS=(--disable-pip-version-check --no-input)

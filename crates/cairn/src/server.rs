@@ -3,8 +3,9 @@
 use crate::credentials;
 use crate::node;
 use cairn_cluster::{Peer, TokenKey};
+use cairn_iam::Iam;
 use cairn_object::{ObjectStore, SCAN_INTERVAL_DEFAULT, StoreOptions, parse_storage_class};
-use cairn_s3::{ServerConfig, StoreSlot};
+use cairn_s3::{Ready, ServerConfig, StoreSlot};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,6 +79,23 @@ fn log_ready(store: &ObjectStore, drives: usize) {
     );
 }
 
+/// Loads the identities, retrying while the store cannot serve them (a cluster that
+/// just formed may still lack a read quorum for a moment).
+async fn open_iam(store: ObjectStore, root: &(String, String)) -> Ready {
+    loop {
+        match Iam::open(store.clone(), &root.0, &root.1).await {
+            Ok(iam) => return Ready { store, iam },
+            Err(error) => {
+                tracing::warn!(%error, "cannot load identities yet; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(IAM_RETRY_MS)).await;
+            }
+        }
+    }
+}
+
+/// Pause between attempts to load the identities at start-up.
+const IAM_RETRY_MS: u64 = 1_000;
+
 /// Scans for what `peer` missed each time it comes back online.
 async fn scan_when_back(peer: Arc<Peer>, store: ObjectStore) {
     let mut returns = peer.returns();
@@ -111,12 +129,8 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         creates_format: node.creates_format,
         scan_interval: scan_interval()?,
     };
-    let config = ServerConfig {
-        access_key: root.access_key,
-        secret_key: root.secret_key,
-        domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]),
-        rpc: node.rpc.clone(),
-    };
+    let root_keys = (root.access_key.clone(), root.secret_key.clone());
+    let config = ServerConfig { domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]), rpc: node.rpc.clone() };
     let slot: StoreSlot = Arc::default();
     let drive_count = node.pools.iter().map(Vec::len).sum();
     // A single node opens its drives before it answers; cluster nodes answer first, as
@@ -124,7 +138,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     if !node.topology.distributed {
         let store = ObjectStore::open_pools(node.pools.clone(), options.clone()).await.map_err(|e| e.to_string())?;
         log_ready(&store, drive_count);
-        let _ = slot.set(store);
+        let _ = slot.set(open_iam(store, &root_keys).await);
     }
     let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
@@ -141,7 +155,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
                     for peer in peers {
                         tokio::spawn(scan_when_back(peer, store.clone()));
                     }
-                    let _ = slot.set(store);
+                    let _ = slot.set(open_iam(store, &root_keys).await);
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot join the cluster");

@@ -17,6 +17,7 @@ mod quorum;
 mod scanner;
 mod set;
 mod store;
+mod system;
 mod types;
 
 pub use body::{Body, BodyCheck, NoCheck};
@@ -28,6 +29,7 @@ pub use error::ObjectError;
 pub use list::{ListPage, ListRequest};
 pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
+pub use system::{CONFIG_OBJECT_BYTES_MAX, CONFIG_PREFIX};
 pub use types::{
     BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage, WriteCondition,
 };

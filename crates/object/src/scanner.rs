@@ -9,8 +9,10 @@
 use crate::list::ListRequest;
 use crate::quorum::pick_version;
 use crate::store::ObjectStore;
+use crate::system::CONFIG_PREFIX;
 use crate::{ObjectError, Result};
 use cairn_drive::DriveError;
+use cairn_drive::SYSTEM_VOLUME;
 use futures::future::join_all;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -50,13 +52,19 @@ impl ObjectStore {
     pub(crate) async fn scan_once(&self) -> Result<()> {
         let started = tokio::time::Instant::now();
         let mut checked = 0u64;
-        for bucket in self.list_buckets().await? {
-            self.heal_bucket(&bucket.name).await;
+        let mut buckets: Vec<(String, &str)> =
+            self.list_buckets().await?.into_iter().map(|bucket| (bucket.name, "")).collect();
+        // Cairn's own configuration (identities, policies) is healed like user objects.
+        buckets.push((SYSTEM_VOLUME.to_owned(), CONFIG_PREFIX));
+        for (bucket, prefix) in buckets {
+            if bucket != SYSTEM_VOLUME {
+                self.heal_bucket(&bucket).await;
+            }
             let mut start_after = None;
             loop {
                 let request = ListRequest {
-                    bucket: bucket.name.clone(),
-                    prefix: String::new(),
+                    bucket: bucket.clone(),
+                    prefix: prefix.to_owned(),
                     delimiter: None,
                     start_after: start_after.take(),
                     max_keys: SCAN_PAGE_KEYS,
@@ -67,7 +75,7 @@ impl ObjectStore {
                     Err(error) => return Err(error),
                 };
                 for object in &page.objects {
-                    self.scan_object(&bucket.name, &object.key).await;
+                    self.scan_object(&bucket, &object.key).await;
                     checked += 1;
                     // Keep to the rate: sleep off any time ahead of it.
                     let due = Duration::from_micros(checked * 1_000_000 / SCAN_OBJECTS_PER_SEC_MAX);

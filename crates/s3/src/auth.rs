@@ -1,34 +1,7 @@
-//! Who may call: the root credentials (users and policies come with the identity
-//! layer), and how the Host header maps to virtual-hosted buckets.
+//! How the Host header maps to virtual-hosted buckets (who may call is `access.rs`).
 
-use s3s::auth::{S3Auth, SecretKey};
+use s3s::S3Result;
 use s3s::host::{S3Host, VirtualHost};
-use s3s::{S3ErrorCode, S3Result};
-
-/// Authenticates requests signed with the root credentials.
-pub(crate) struct RootAuth {
-    access_key: String,
-    secret_key: SecretKey,
-}
-
-impl RootAuth {
-    pub(crate) fn new(access_key: String, secret_key: String) -> Self {
-        Self { access_key, secret_key: SecretKey::from(secret_key) }
-    }
-}
-
-#[async_trait::async_trait]
-impl S3Auth for RootAuth {
-    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        if access_key == self.access_key {
-            return Ok(self.secret_key.clone());
-        }
-        Err(s3s::S3Error::with_message(
-            S3ErrorCode::InvalidAccessKeyId,
-            "The Access Key Id you provided does not exist in our records.",
-        ))
-    }
-}
 
 /// Virtual-hosted-style addressing under configured base domains (`bucket.domain[:port]`);
 /// any other Host (an IP, a service name) is path-style.

@@ -42,7 +42,14 @@ impl CairnS3 {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.store.delete_bucket(&req.input.bucket).await.map_err(to_s3)?;
+        let bucket = req.input.bucket;
+        self.store.delete_bucket(&bucket).await.map_err(to_s3)?;
+        // A bucket created later under the same name must not inherit the old policy.
+        if self.iam.bucket_policy(&bucket).is_some()
+            && let Err(error) = self.iam.delete_bucket_policy(&bucket).await
+        {
+            tracing::warn!(bucket, %error, "could not remove the deleted bucket's policy");
+        }
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod fields;
+mod access;
 mod admin;
 mod auth;
 mod bucket;
@@ -16,24 +17,30 @@ mod headers;
 mod list;
 mod multipart;
 mod object;
+mod policy;
+mod routes;
 mod s3;
 mod server;
 
+pub use access::PeerAddr;
 pub use admin::HEAL_STATUS_PATH;
-pub use server::{ServerConfig, StoreSlot, serve};
+pub use server::{Ready, ServerConfig, StoreSlot, serve};
 
+use cairn_iam::Iam;
 use cairn_object::ObjectStore;
+use std::sync::Arc;
 
 /// The S3 API over an object store.
 #[derive(Debug, Clone)]
 pub struct CairnS3 {
     store: ObjectStore,
+    iam: Arc<Iam>,
 }
 
 impl CairnS3 {
-    /// Serves `store`.
-    pub fn new(store: ObjectStore) -> Self {
-        Self { store }
+    /// Serves `store`, with identities and policies from `iam`.
+    pub fn new(store: ObjectStore, iam: Arc<Iam>) -> Self {
+        Self { store, iam }
     }
 }
 

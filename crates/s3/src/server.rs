@@ -8,10 +8,14 @@
 //! requests get 503 and `/minio/health/live` answers 200.
 
 use crate::CairnS3;
+use crate::access::{IamAccess, IamAuth, PeerAddr};
 use crate::admin::HealStatusRoute;
-use crate::auth::{DomainHost, RootAuth};
+use crate::auth::DomainHost;
 use crate::drain::Leftover;
+use crate::routes::Routes;
+use cairn_admin::AdminRoute;
 use cairn_cluster::{RPC_PREFIX, RpcService};
+use cairn_iam::Iam;
 use cairn_object::ObjectStore;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -35,34 +39,43 @@ const ACCEPT_BACKOFF_MS: u64 = 50;
 /// What the S3 server needs besides the store.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Root access key.
-    pub access_key: String,
-    /// Root secret key.
-    pub secret_key: String,
     /// Base domains (comma-separated) for virtual-host-style requests (`bucket.domain`), if any.
     pub domain: Option<String>,
     /// Serves this node's drives and locks to its peers; None on a single node.
     pub rpc: Option<Arc<RpcService>>,
 }
 
-/// The store, once it is open.
-pub type StoreSlot = Arc<OnceLock<ObjectStore>>;
+/// What S3 requests need, once the store is open.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// The object store.
+    pub store: ObjectStore,
+    /// Identities and policies.
+    pub iam: Arc<Iam>,
+}
+
+/// The store and identities, once they are open.
+pub type StoreSlot = Arc<OnceLock<Ready>>;
 
 struct State {
     config: ServerConfig,
     /// The S3 service, built when the store is ready.
-    s3: OnceLock<(S3Service, ObjectStore)>,
+    s3: OnceLock<S3Service>,
     store: StoreSlot,
     /// Prefix of request ids: the server's start time, so ids differ across restarts.
     id_prefix: u64,
     next_id: AtomicU64,
 }
 
-/// Builds the s3s service for `store`.
-fn s3_service(store: ObjectStore, config: &ServerConfig) -> S3Service {
-    let mut builder = S3ServiceBuilder::new(CairnS3::new(store.clone()));
-    builder.set_route(HealStatusRoute { store });
-    builder.set_auth(RootAuth::new(config.access_key.clone(), config.secret_key.clone()));
+/// Builds the s3s service over the open store.
+fn s3_service(ready: &Ready, config: &ServerConfig) -> S3Service {
+    let mut builder = S3ServiceBuilder::new(CairnS3::new(ready.store.clone(), Arc::clone(&ready.iam)));
+    builder.set_route(Routes(vec![
+        Box::new(HealStatusRoute { store: ready.store.clone() }),
+        Box::new(AdminRoute::new(Arc::clone(&ready.iam), ready.store.clone())),
+    ]));
+    builder.set_auth(IamAuth { iam: Arc::clone(&ready.iam) });
+    builder.set_access(IamAccess { iam: Arc::clone(&ready.iam) });
     if let Some(domains) = &config.domain {
         builder.set_host(DomainHost::new(domains));
     }
@@ -90,7 +103,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
@@ -103,7 +116,10 @@ pub async fn serve(
                     tracing::warn!(%error, "cannot set TCP_NODELAY");
                 }
                 let state = Arc::clone(&state);
-                let service = hyper::service::service_fn(move |request| handle(Arc::clone(&state), request));
+                let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(PeerAddr(peer));
+                    handle(Arc::clone(&state), request)
+                });
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
@@ -138,11 +154,11 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     {
         return Ok(rpc.handle(request).await.map(Body::http_body_unsync));
     }
-    let store = state.store.get().cloned();
+    let ready = state.store.get().cloned();
     let mut response = if let Some(check) = path.strip_prefix("/minio/health/") {
-        health(store.as_ref(), &method, check).await
-    } else if let Some(store) = store {
-        let (s3, _) = state.s3.get_or_init(|| (s3_service(store.clone(), &state.config), store));
+        health(ready.as_ref().map(|r| &r.store), &method, check).await
+    } else if let Some(ready) = ready {
+        let s3 = state.s3.get_or_init(|| s3_service(&ready, &state.config));
         match s3.call(request.map(|body| Body::http_body(leftover.wrap(body)))).await {
             Ok(response) => response,
             Err(error) => {

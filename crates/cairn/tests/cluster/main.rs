@@ -19,6 +19,7 @@ mod credentials;
 mod failover;
 mod healing;
 mod hung_peer;
+mod identities;
 mod listing;
 mod locks;
 mod quorum;

@@ -1,0 +1,15 @@
+//! `cairn-admin`: MinIO's admin API (`/minio/admin/v3/...`) over Cairn's identity
+//! store, with MinIO's paths, JSON shapes and payload encryption, so that MinIO's own
+//! clients (`mc admin`, the Python `minio` package's `MinioAdmin`) work unchanged.
+//! Requests are SigV4-signed like S3 requests (s3s checks the signature); every call
+//! then needs the `admin:*` action MinIO names for it.
+
+mod groups;
+mod info;
+mod policies;
+mod reply;
+mod route;
+mod service_accounts;
+mod users;
+
+pub use route::AdminRoute;

@@ -1,0 +1,187 @@
+//! Authentication and authorisation of S3 requests against the identity store.
+//!
+//! `IamAuth` gives s3s the secret of any enabled identity (root, users, service
+//! accounts) so it can check signatures. `IamAccess` runs before a request's body is
+//! read: it names the request's IAM action and resource, gathers the condition values
+//! (prefix, delimiter and max-keys of listings, source address, transport) and asks the
+//! identity store. Anonymous requests are judged by the bucket's policy alone.
+
+use cairn_iam::policy::ConditionValues;
+use cairn_iam::{AuthFailure, Iam, Identity};
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::DeleteObjectsInput;
+use s3s::path::S3Path;
+use s3s::{S3ErrorCode, S3Request, S3Result, s3_error};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The client's address, put into request extensions by the server for `aws:SourceIp`.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Looks up secrets in the identity store.
+pub(crate) struct IamAuth {
+    pub(crate) iam: Arc<Iam>,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for IamAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.iam.secret_for(access_key) {
+            Ok((secret, _)) => Ok(SecretKey::from(secret)),
+            Err(AuthFailure::Disabled) => Err(s3s::S3Error::with_message(
+                S3ErrorCode::InvalidAccessKeyId,
+                "Your account is disabled; please contact your administrator.",
+            )),
+            Err(AuthFailure::Expired) => {
+                Err(s3s::S3Error::with_message(S3ErrorCode::InvalidAccessKeyId, "The access key has expired."))
+            }
+            Err(AuthFailure::Unknown) => Err(s3s::S3Error::with_message(
+                S3ErrorCode::InvalidAccessKeyId,
+                "The Access Key Id you provided does not exist in our records.",
+            )),
+        }
+    }
+}
+
+/// The IAM action of an S3 operation (as s3s names operations), if it needs one.
+pub(crate) fn action_of(operation: &str) -> String {
+    let mapped = match operation {
+        "ListBuckets" => "s3:ListAllMyBuckets",
+        "HeadBucket" | "ListObjects" | "ListObjectsV2" => "s3:ListBucket",
+        "ListObjectVersions" => "s3:ListBucketVersions",
+        "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
+        "ListParts" => "s3:ListMultipartUploadParts",
+        "GetObject" | "HeadObject" | "GetObjectAttributes" => "s3:GetObject",
+        "PutObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "CompleteMultipartUpload"
+        | "CopyObject"
+        | "UploadPartCopy" => "s3:PutObject",
+        "DeleteObjects" => "s3:DeleteObject",
+        "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",
+        other => return format!("s3:{other}"),
+    };
+    mapped.to_owned()
+}
+
+/// Decides every S3 request.
+pub(crate) struct IamAccess {
+    pub(crate) iam: Arc<Iam>,
+}
+
+impl IamAccess {
+    fn identity(&self, access_key: Option<&str>) -> S3Result<Option<Identity>> {
+        match access_key {
+            None => Ok(None),
+            Some(key) => match self.iam.secret_for(key) {
+                Ok((_, identity)) => Ok(Some(identity)),
+                Err(_) => Err(s3_error!(AccessDenied, "Access Denied.")),
+            },
+        }
+    }
+
+    fn decide(
+        &self,
+        identity: Option<&Identity>,
+        action: &str,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        conditions: &ConditionValues,
+    ) -> S3Result<()> {
+        if self.iam.is_allowed(identity, action, bucket, key, conditions) {
+            Ok(())
+        } else {
+            Err(s3_error!(AccessDenied, "Access Denied."))
+        }
+    }
+}
+
+/// Condition values every request has: source address and transport.
+fn connection_conditions(peer: Option<SocketAddr>) -> ConditionValues {
+    let mut values = ConditionValues::new();
+    if let Some(peer) = peer {
+        values.insert("aws:SourceIp", vec![peer.ip().to_string()]);
+    }
+    // Plain HTTP here; TLS is terminated in front of Cairn (ingress), which is not trusted to say so.
+    values.insert("aws:SecureTransport", vec!["false".into()]);
+    values
+}
+
+/// Condition values of a request: the connection's, and listing parameters.
+fn conditions_of(cx: &S3AccessContext<'_>, peer: Option<SocketAddr>) -> ConditionValues {
+    let mut values = connection_conditions(peer);
+    if let Some(query) = cx.uri().query() {
+        for (name, value) in url_pairs(query) {
+            let key = match name.as_str() {
+                "prefix" => "s3:prefix",
+                "delimiter" => "s3:delimiter",
+                "max-keys" => "s3:max-keys",
+                _ => continue,
+            };
+            values.insert(key, vec![value]);
+        }
+    }
+    values
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode =
+                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+/// `bucket/key` of an `x-amz-copy-source` header.
+fn copy_source(cx: &S3AccessContext<'_>) -> Option<(String, String)> {
+    let raw = cx.headers().get("x-amz-copy-source")?.to_str().ok()?;
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned();
+    let path = decoded.trim_start_matches('/');
+    let path = path.split_once("?versionId=").map_or(path, |(p, _)| p);
+    let (bucket, key) = path.split_once('/')?;
+    Some((bucket.to_owned(), key.to_owned()))
+}
+
+#[async_trait::async_trait]
+impl S3Access for IamAccess {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let peer = cx.extensions_mut().get::<PeerAddr>().map(|p| p.0);
+        let identity = self.identity(cx.credentials().map(|c| c.access_key.as_str()))?;
+        let operation = cx.s3_op().name().to_owned();
+        let conditions = conditions_of(cx, peer);
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+        };
+        if operation == "DeleteObjects" {
+            // Judged key by key once the body is read (see `delete_objects`).
+            return Ok(());
+        }
+        if matches!(operation.as_str(), "CopyObject" | "UploadPartCopy") {
+            let (source_bucket, source_key) = copy_source(cx)
+                .ok_or_else(|| s3_error!(InvalidArgument, "Copy Source must mention the source bucket and key"))?;
+            self.decide(identity.as_ref(), "s3:GetObject", Some(&source_bucket), Some(&source_key), &conditions)?;
+        }
+        self.decide(identity.as_ref(), &action_of(&operation), bucket.as_deref(), key.as_deref(), &conditions)
+    }
+
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        let peer = req.extensions.get::<PeerAddr>().map(|p| p.0);
+        let identity = self.identity(req.credentials.as_ref().map(|c| c.access_key.as_str()))?;
+        let conditions = connection_conditions(peer);
+        let bucket = req.input.bucket.clone();
+        for object in &req.input.delete.objects {
+            self.decide(identity.as_ref(), "s3:DeleteObject", Some(&bucket), Some(&object.key), &conditions)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,229 @@
+"""Identity and access: users, policies, service accounts and bucket policies, driven
+through MinIO's own admin client (`minio.MinioAdmin`) and checked with boto3 and plain
+HTTP. The access matrix is identities x buckets x actions; every cell is asserted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from minio import MinioAdmin
+from minio.credentials import StaticProvider
+
+from compat_helpers import *  # noqa: F401,F403
+
+PUBLIC = "crm-documents"
+PRIVATE = "crm-quotes"
+ALL_CRM = ["crm-documents", "crm-quotes", "crm-attachments", "crm-backups", "crm-temp"]
+APP_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            "Resource": ["arn:aws:s3:::crm-*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                       "s3:ListMultipartUploadParts"],
+            "Resource": ["arn:aws:s3:::crm-*/*"],
+        },
+    ],
+}
+PUBLIC_READ = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+         "Resource": [f"arn:aws:s3:::{PUBLIC}"]},
+        {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{PUBLIC}/*"]},
+    ],
+}
+SECRETS = {"crm-app": "crm-app-secret-1", "reader": "reader-secret-1", "disabled-user": "disabled-secret-1"}
+
+
+def admin_client(access_key=ACCESS_KEY, secret_key=SECRET_KEY):
+    return MinioAdmin(endpoint=HOST_HEADER, credentials=StaticProvider(access_key, secret_key), secure=False)
+
+
+def anonymous(method, path, body=None):
+    request = urllib.request.Request(ENDPOINT + path, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture(scope="module")
+def world():
+    """Buckets, policies, users and a short-lived service account, made by root."""
+    root = make_client()
+    for name in ALL_CRM:
+        try:
+            root.create_bucket(Bucket=name)
+        except root.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    for name in (PUBLIC, PRIVATE):
+        root.put_object(Bucket=name, Key="seed.txt", Body=b"seed")
+    root.put_bucket_policy(Bucket=PUBLIC, Policy=json.dumps(PUBLIC_READ))
+    admin = admin_client()
+    admin.policy_add("crm-app", policy=APP_POLICY)
+    for user, secret in SECRETS.items():
+        admin.user_add(user, secret)
+    admin.attach_policy(["crm-app"], user="crm-app")
+    admin.attach_policy(["readonly"], user="reader")
+    admin.attach_policy(["readwrite"], user="disabled-user")
+    admin.user_disable("disabled-user")
+    expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A user may make access keys for itself without admin rights, as in MinIO.
+    app_admin = admin_client("crm-app", SECRETS["crm-app"])
+    created = json.loads(app_admin.add_service_account(
+        access_key="crm-app-expiring", secret_key="expiring-secret-1", expiration=expires))
+    assert created["credentials"]["accessKey"] == "crm-app-expiring"
+    info = json.loads(admin.get_service_account("crm-app-expiring"))
+    assert info["parentUser"] == "crm-app"
+    time.sleep(3)  # Let the service account expire.
+    clients = {
+        "root": root,
+        "crm-app": make_client("crm-app", SECRETS["crm-app"]),
+        "reader": make_client("reader", SECRETS["reader"]),
+        "disabled": make_client("disabled-user", SECRETS["disabled-user"]),
+        "expired": make_client("crm-app-expiring", "expiring-secret-1"),
+    }
+    return clients
+
+
+def attempt(client, action, bucket):
+    """True when `action` on `bucket` succeeds for `client`; False on AccessDenied-like errors."""
+    key = f"probe-{action}-{time.monotonic_ns()}"
+    try:
+        if action == "list":
+            client.list_objects_v2(Bucket=bucket)
+        elif action == "get":
+            client.get_object(Bucket=bucket, Key="seed.txt")["Body"].read()
+        elif action == "put":
+            client.put_object(Bucket=bucket, Key=key, Body=b"x")
+        elif action == "delete":
+            # Deleting needs something to delete: root writes it first.
+            make_client().put_object(Bucket=bucket, Key=key, Body=b"x")
+            client.delete_object(Bucket=bucket, Key=key)
+            if make_client().list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) != 0:
+                return False
+        elif action == "get-policy":
+            try:
+                client.get_bucket_policy(Bucket=bucket)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "NoSuchBucketPolicy":
+                    raise
+        elif action == "put-policy":
+            current = make_client()
+            try:
+                document = current.get_bucket_policy(Bucket=bucket)["Policy"]
+                client.put_bucket_policy(Bucket=bucket, Policy=document)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "NoSuchBucketPolicy":
+                    raise
+                client.delete_bucket_policy(Bucket=bucket)
+        else:
+            raise AssertionError(action)
+        return True
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        assert code in ("AccessDenied", "InvalidAccessKeyId"), f"{action} on {bucket}: unexpected {code}"
+        return False
+
+
+ALLOWED = {
+    # identity: {bucket: set of allowed actions}
+    "root": {PUBLIC: {"list", "get", "put", "delete", "get-policy", "put-policy"},
+             PRIVATE: {"list", "get", "put", "delete", "get-policy", "put-policy"}},
+    "crm-app": {PUBLIC: {"list", "get", "put", "delete"}, PRIVATE: {"list", "get", "put", "delete"}},
+    "reader": {PUBLIC: {"get"}, PRIVATE: {"get"}},
+    "disabled": {PUBLIC: set(), PRIVATE: set()},
+    "expired": {PUBLIC: set(), PRIVATE: set()},
+}
+ACTIONS = ["list", "get", "put", "delete", "get-policy", "put-policy"]
+
+
+@pytest.mark.parametrize("identity", list(ALLOWED))
+def test_access_matrix(world, identity):
+    client = world[identity]
+    for bucket in (PUBLIC, PRIVATE):
+        for action in ACTIONS:
+            expected = action in ALLOWED[identity][bucket]
+            assert attempt(client, action, bucket) == expected, f"{identity} {action} {bucket}"
+
+
+@pytest.mark.parametrize("identity", ["root", "crm-app", "reader", "disabled", "expired"])
+def test_admin_user_list_needs_admin_rights(world, identity):
+    keys = {"root": (ACCESS_KEY, SECRET_KEY), "crm-app": ("crm-app", SECRETS["crm-app"]),
+            "reader": ("reader", SECRETS["reader"]), "disabled": ("disabled-user", SECRETS["disabled-user"]),
+            "expired": ("crm-app-expiring", "expiring-secret-1")}[identity]
+    admin = admin_client(*keys)
+    if identity == "root":
+        users = json.loads(admin.user_list())
+        assert {"crm-app", "reader", "disabled-user"} <= set(users)
+        assert users["disabled-user"]["status"] == "disabled"
+        assert "crm-app" in users["crm-app"]["policyName"]
+    else:
+        with pytest.raises(Exception) as raised:
+            admin.user_list()
+        assert "403" in str(raised.value) or "AccessDenied" in str(raised.value) or "InvalidAccessKeyId" in str(raised.value)
+
+
+def test_anonymous_access_follows_the_bucket_policy(world):
+    assert anonymous("GET", f"/{PUBLIC}/seed.txt") == 200
+    assert anonymous("GET", f"/{PUBLIC}") == 200  # public listing
+    assert anonymous("PUT", f"/{PUBLIC}/anonymous.txt", b"nope") == 403
+    assert anonymous("DELETE", f"/{PUBLIC}/seed.txt") == 403
+    assert anonymous("GET", f"/{PRIVATE}/seed.txt") == 403
+    assert anonymous("GET", "/") == 403
+    status = make_client().get_bucket_policy_status(Bucket=PUBLIC)["PolicyStatus"]
+    assert status["IsPublic"] is True
+
+
+def test_malformed_policies_are_refused_and_the_old_one_stays(world):
+    root = make_client()
+    before = root.get_bucket_policy(Bucket=PUBLIC)["Policy"]
+    for bad in ["{not json", json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}),
+                json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                           "Resource": "arn:aws:s3:::x/*", "Principal": "*"}]}) + " " * 30000]:
+        with pytest.raises(ClientError) as raised:
+            root.put_bucket_policy(Bucket=PUBLIC, Policy=bad)
+        assert raised.value.response["Error"]["Code"] in ("MalformedPolicy", "PolicyTooLarge", "InvalidArgument")
+    assert root.get_bucket_policy(Bucket=PUBLIC)["Policy"] == before
+    admin = admin_client()
+    with pytest.raises(Exception):
+        admin.policy_add("broken", policy={"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]})
+    assert "broken" not in json.loads(admin.policy_list())
+    assert "crm-app" in json.loads(admin.policy_list())
+
+
+def test_users_groups_and_rotation(world):
+    admin = admin_client()
+    admin.user_add("rotating", "first-secret-1")
+    admin.group_add("crm-readers", "rotating")
+    admin.policy_set("readonly", group="crm-readers")
+    info = json.loads(admin.group_info("crm-readers"))
+    assert info["members"] == ["rotating"] and "readonly" in info["policy"]
+    assert make_client("rotating", "first-secret-1").get_object(Bucket=PRIVATE, Key="seed.txt")["Body"].read() == b"seed"
+    # Rotation: a second key (service account) works next to the first; then the first is changed.
+    own = admin_client("rotating", "first-secret-1")
+    second = json.loads(own.add_service_account(access_key="rotating-2", secret_key="second-secret-1"))
+    assert second["credentials"]["secretKey"] == "second-secret-1"
+    assert make_client("rotating-2", "second-secret-1").get_object(Bucket=PRIVATE, Key="seed.txt")["Body"].read()
+    admin.user_add("rotating", "third-secret-1")
+    with pytest.raises(ClientError):
+        make_client("rotating", "first-secret-1").get_object(Bucket=PRIVATE, Key="seed.txt")
+    assert make_client("rotating", "third-secret-1").get_object(Bucket=PRIVATE, Key="seed.txt")["Body"].read()
+    admin.group_remove("crm-readers", "rotating")
+    with pytest.raises(ClientError):
+        make_client("rotating", "third-secret-1").get_object(Bucket=PRIVATE, Key="seed.txt")
+    admin.user_remove("rotating")
+    assert "rotating" not in json.loads(admin.user_list())
