@@ -17,6 +17,10 @@ pub struct RootCredentials {
     pub secret_key: String,
     /// True when the well-known default is in use.
     pub is_default: bool,
+    /// The credentials being replaced during a rolling change of the root credentials
+    /// (`CAIRN_ROOT_USER_PREVIOUS` / `CAIRN_ROOT_PASSWORD_PREVIOUS`): nodes keep
+    /// talking to peers that still run with them.
+    pub previous: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for RootCredentials {
@@ -33,6 +37,9 @@ pub enum CredentialsError {
         "set both CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD (or MINIO_ROOT_USER and MINIO_ROOT_PASSWORD), or neither"
     )]
     Incomplete,
+    /// Only one of the previous user and password is set.
+    #[error("set both CAIRN_ROOT_USER_PREVIOUS and CAIRN_ROOT_PASSWORD_PREVIOUS, or neither")]
+    IncompletePrevious,
     /// The access key is too short.
     #[error("the root user must be at least {ACCESS_KEY_BYTES_MIN} characters")]
     AccessKeyTooShort,
@@ -57,7 +64,13 @@ pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<RootCreden
     if secret_key.len() < SECRET_KEY_BYTES_MIN {
         return Err(CredentialsError::SecretTooShort);
     }
-    Ok(RootCredentials { access_key, secret_key, is_default })
+    let set = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let previous = match (set("CAIRN_ROOT_USER_PREVIOUS"), set("CAIRN_ROOT_PASSWORD_PREVIOUS")) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        _ => return Err(CredentialsError::IncompletePrevious),
+    };
+    Ok(RootCredentials { access_key, secret_key, is_default, previous })
 }
 
 #[cfg(test)]

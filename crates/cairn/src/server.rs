@@ -121,7 +121,11 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         None => None,
     };
     let address = parse_address(&args.address)?;
-    let token = TokenKey::new(&root.access_key, &root.secret_key);
+    let mut token = TokenKey::new(&root.access_key, &root.secret_key);
+    if let Some((user, password)) = &root.previous {
+        tracing::info!("root credentials are changing: peers using the previous ones are still accepted");
+        token = token.with_previous(user, password);
+    }
     let node = node::build(&args.drives, address, parity, &token)?;
     let options = StoreOptions {
         parity,

@@ -14,6 +14,10 @@ const TOKEN_SKEW_SECS_MAX: u64 = 900;
 pub struct TokenKey {
     access_key: String,
     secret_key: String,
+    /// Root credentials being replaced node by node: calls carry a token made with them
+    /// too (the peers not restarted yet know only them), and tokens made with them are
+    /// accepted.
+    previous: Option<Box<TokenKey>>,
 }
 
 impl std::fmt::Debug for TokenKey {
@@ -29,7 +33,13 @@ fn now_secs() -> u64 {
 impl TokenKey {
     /// A key derived from the root credentials.
     pub fn new(access_key: &str, secret_key: &str) -> Self {
-        Self { access_key: access_key.to_owned(), secret_key: secret_key.to_owned() }
+        Self { access_key: access_key.to_owned(), secret_key: secret_key.to_owned(), previous: None }
+    }
+
+    /// A key during a rolling change of the root credentials from `previous`.
+    pub fn with_previous(mut self, access_key: &str, secret_key: &str) -> Self {
+        self.previous = Some(Box::new(TokenKey::new(access_key, secret_key)));
+        self
     }
 
     fn mac(&self, time: u64) -> Hmac<Sha256> {
@@ -39,20 +49,31 @@ impl TokenKey {
         mac
     }
 
-    /// (time, token) to send with a call now.
-    pub fn issue(&self) -> (String, String) {
-        let time = now_secs();
-        (time.to_string(), hex::encode(self.mac(time).finalize().into_bytes()))
+    fn sign(&self, time: u64) -> String {
+        hex::encode(self.mac(time).finalize().into_bytes())
     }
 
-    /// True when `token` was made with this key at `time`, and `time` is recent.
-    pub fn verify(&self, time: &str, token: &str) -> bool {
+    /// (time, tokens) to send with a call now: one token per credential set this node
+    /// knows, comma-separated, so peers on either side of a credential change accept it.
+    pub fn issue(&self) -> (String, String) {
+        let time = now_secs();
+        let mut tokens = self.sign(time);
+        if let Some(previous) = &self.previous {
+            tokens = format!("{tokens},{}", previous.sign(time));
+        }
+        (time.to_string(), tokens)
+    }
+
+    /// True when one of `tokens` was made at `time` with credentials this node knows,
+    /// and `time` is recent.
+    pub fn verify(&self, time: &str, tokens: &str) -> bool {
         let Ok(time) = time.parse::<u64>() else { return false };
         if now_secs().abs_diff(time) > TOKEN_SKEW_SECS_MAX {
             return false;
         }
-        let Ok(token) = hex::decode(token) else { return false };
-        self.mac(time).verify_slice(&token).is_ok()
+        let keys = std::iter::once(self).chain(self.previous.as_deref());
+        let candidates: Vec<Vec<u8>> = tokens.split(',').take(2).filter_map(|t| hex::decode(t).ok()).collect();
+        keys.into_iter().any(|key| candidates.iter().any(|token| key.mac(time).verify_slice(token).is_ok()))
     }
 }
 
@@ -69,5 +90,20 @@ mod tests {
         assert!(!TokenKey::new("other", "secret-key").verify(&time, &token));
         assert!(!key.verify("0", &token), "an old token is refused");
         assert!(!key.verify(&time, "00"));
+    }
+
+    #[test]
+    fn during_a_rolling_change_both_credentials_are_accepted_and_the_old_ones_issued() {
+        let old = TokenKey::new("admin", "old-secret");
+        let rolling = TokenKey::new("admin2", "new-secret").with_previous("admin", "old-secret");
+        let new = TokenKey::new("admin2", "new-secret");
+        let (time, token) = rolling.issue();
+        assert!(old.verify(&time, &token), "a node not restarted yet accepts a restarted node's calls");
+        let (time, token) = old.issue();
+        assert!(rolling.verify(&time, &token));
+        let (time, token) = new.issue();
+        assert!(rolling.verify(&time, &token), "a node restarted later without the old credentials is accepted");
+        let (time, token) = rolling.issue();
+        assert!(new.verify(&time, &token), "and it accepts the calls of nodes still in the change");
     }
 }

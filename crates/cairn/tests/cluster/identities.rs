@@ -8,11 +8,11 @@ use std::time::Duration;
 
 /// How long a change may take to reach every node (nodes poll each second).
 const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(3);
-const USER: &str = "crm-app";
-const USER_SECRET: &str = "crm-app-secret-key";
+pub(crate) const USER: &str = "crm-app";
+pub(crate) const USER_SECRET: &str = "crm-app-secret-key";
 
 /// Creates `USER` with the readwrite policy through `endpoint`, with MinIO's admin API.
-fn create_user(endpoint: &str) {
+pub(crate) fn create_user(endpoint: &str) {
     let body = serde_json::json!({ "secretKey": USER_SECRET, "status": "enabled" }).to_string();
     let sealed = cairn_madmin::encrypt_data(SECRET_KEY, body.as_bytes()).expect("encrypt");
     let (status, reply) =

@@ -23,3 +23,4 @@ mod identities;
 mod listing;
 mod locks;
 mod quorum;
+mod rotation;

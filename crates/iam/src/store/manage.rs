@@ -105,7 +105,7 @@ impl Iam {
     /// Stores a named policy; a malformed one is refused and the old one kept.
     pub async fn set_policy(&self, name: &str, document: &[u8]) -> Result<(), IamError> {
         check_name("policy name", name)?;
-        Policy::parse(document).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
+        Policy::parse_identity_policy(document).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
         let record = PolicyRecord { name: name.to_owned(), document: String::from_utf8_lossy(document).into_owned() };
         self.commit(&records::path(POLICIES, name), Some(encode(&record)?)).await
     }
@@ -219,7 +219,7 @@ impl Iam {
         check_secret(&account.secret_key)?;
         self.check_free(&account.access_key)?;
         if let Some(policy) = &account.policy {
-            Policy::parse(policy.as_bytes()).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
+            Policy::parse_identity_policy(policy.as_bytes()).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
         }
         let keys = (account.access_key.clone(), account.secret_key.clone());
         self.commit(&records::path(SERVICE_ACCOUNTS, &account.access_key), Some(encode(&account)?)).await?;
@@ -233,7 +233,7 @@ impl Iam {
         }
         check_secret(&account.secret_key)?;
         if let Some(policy) = &account.policy {
-            Policy::parse(policy.as_bytes()).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
+            Policy::parse_identity_policy(policy.as_bytes()).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
         }
         self.commit(&records::path(SERVICE_ACCOUNTS, &account.access_key), Some(encode(&account)?)).await
     }
@@ -248,7 +248,7 @@ impl Iam {
 
     /// Sets a bucket's policy; a malformed one is refused and the old one kept.
     pub async fn set_bucket_policy(&self, bucket: &str, document: &[u8]) -> Result<(), IamError> {
-        Policy::parse(document).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
+        Policy::parse_bucket_policy(document, bucket).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
         self.commit(&records::path(BUCKET_POLICIES, bucket), Some(Bytes::copy_from_slice(document))).await
     }
 
