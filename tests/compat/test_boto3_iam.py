@@ -227,3 +227,23 @@ def test_users_groups_and_rotation(world):
         make_client("rotating", "third-secret-1").get_object(Bucket=PRIVATE, Key="seed.txt")
     admin.user_remove("rotating")
     assert "rotating" not in json.loads(admin.user_list())
+
+
+def test_admin_config_get_set_applies_and_refuses_what_cairn_does_not_do(world):
+    admin = admin_client()
+    root = make_client()
+    assert "speed=default" in admin.config_get("scanner")
+    admin.config_set("region", {"name": "eu-west-1"})
+    try:
+        assert "name=eu-west-1" in admin.config_get("region")
+        assert root.get_bucket_location(Bucket=PRIVATE)["LocationConstraint"] == "eu-west-1"
+    finally:
+        admin.config_set("region", {"name": "us-east-1"})
+    assert root.get_bucket_location(Bucket=PRIVATE)["LocationConstraint"] is None
+    for subsystem, values in [("scanner", {"speed": "ludicrous"}), ("notify_webhook", {"enable": "on"}),
+                              ("region", {"colour": "blue"})]:
+        with pytest.raises(Exception):
+            admin.config_set(subsystem, values)
+    assert "speed=default" in admin.config_get("scanner")
+    with pytest.raises(Exception):
+        admin_client("reader", SECRETS["reader"]).config_get("region")

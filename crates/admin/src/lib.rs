@@ -4,12 +4,15 @@
 //! Requests are SigV4-signed like S3 requests (s3s checks the signature); every call
 //! then needs the `admin:*` action MinIO names for it.
 
+mod config;
 mod groups;
 mod info;
 mod policies;
 mod reply;
 mod route;
 mod service_accounts;
+mod settings;
 mod users;
 
 pub use route::AdminRoute;
+pub use settings::ServerSettings;

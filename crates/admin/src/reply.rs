@@ -20,6 +20,11 @@ pub(crate) fn json(value: &serde_json::Value) -> Reply {
     with_status(StatusCode::OK, Bytes::from(value.to_string()), "application/json")
 }
 
+/// 200 with raw bytes.
+pub(crate) fn bytes(body: Bytes) -> Reply {
+    with_status(StatusCode::OK, body, "application/octet-stream")
+}
+
 /// 200 with an empty body.
 pub(crate) fn ok() -> Reply {
     with_status(StatusCode::OK, Bytes::new(), "application/json")

@@ -2,6 +2,7 @@
 //! names, then the handler of the command.
 
 use crate::reply::{self, Reply};
+use crate::settings::ServerSettings;
 use bytes::Bytes;
 use cairn_iam::{Iam, Identity};
 use cairn_object::ObjectStore;
@@ -21,12 +22,13 @@ const ADMIN_BODY_BYTES_MAX: usize = 1 << 20;
 pub struct AdminRoute {
     pub(crate) iam: Arc<Iam>,
     pub(crate) store: ObjectStore,
+    pub(crate) settings: Arc<ServerSettings>,
 }
 
 impl AdminRoute {
-    /// The admin API over `iam` and `store`.
-    pub fn new(iam: Arc<Iam>, store: ObjectStore) -> Self {
-        Self { iam, store }
+    /// The admin API over `iam`, `store` and the run-time `settings`.
+    pub fn new(iam: Arc<Iam>, store: ObjectStore, settings: Arc<ServerSettings>) -> Self {
+        Self { iam, store, settings }
     }
 }
 
@@ -96,6 +98,9 @@ fn action_of(method: &Method, command: &str) -> Option<&'static str> {
         ("DELETE", "delete-service-account") => "admin:RemoveServiceAccount",
         ("GET", "info-service-account") | ("GET", "list-service-accounts") => "admin:ListServiceAccounts",
         ("GET", "info") => "admin:ServerInfo",
+        ("GET", "get-config-kv" | "get-config")
+        | ("PUT", "set-config-kv" | "set-config")
+        | ("DELETE", "del-config-kv") => "admin:ConfigUpdate",
         _ => return None,
     };
     Some(action)
@@ -157,6 +162,11 @@ impl AdminRoute {
             "info-service-account" => self.service_account_info(call),
             "list-service-accounts" => self.list_service_accounts(call),
             "info" => Ok(self.server_info().await),
+            "get-config-kv" => self.get_config_kv(call),
+            "set-config-kv" => self.set_config_kv(call, false).await,
+            "set-config" => self.set_config_kv(call, true).await,
+            "del-config-kv" => self.del_config_kv(call).await,
+            "get-config" => Ok(self.export_config(call)),
             _ => Err(reply::failure(StatusCode::NOT_IMPLEMENTED, "NotImplemented", "unknown admin call")),
         }
     }

@@ -2,6 +2,7 @@
 
 use crate::credentials;
 use crate::node;
+use cairn_admin::ServerSettings;
 use cairn_cluster::{Peer, TokenKey};
 use cairn_iam::Iam;
 use cairn_object::{ObjectStore, SCAN_INTERVAL_DEFAULT, StoreOptions, parse_storage_class};
@@ -81,10 +82,13 @@ fn log_ready(store: &ObjectStore, drives: usize) {
 
 /// Loads the identities, retrying while the store cannot serve them (a cluster that
 /// just formed may still lack a read quorum for a moment).
-async fn open_iam(store: ObjectStore, root: &(String, String)) -> Ready {
+async fn open_iam(store: ObjectStore, root: &(String, String), scan_interval: std::time::Duration) -> Ready {
     loop {
         match Iam::open(store.clone(), &root.0, &root.1).await {
-            Ok(iam) => return Ready { store, iam },
+            Ok(iam) => {
+                let settings = ServerSettings::open(store.clone(), scan_interval).await;
+                return Ready { store, iam, settings };
+            }
             Err(error) => {
                 tracing::warn!(%error, "cannot load identities yet; retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(IAM_RETRY_MS)).await;
@@ -127,11 +131,12 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         token = token.with_previous(user, password);
     }
     let node = node::build(&args.drives, address, parity, &token)?;
+    let scan_every = scan_interval()?;
     let options = StoreOptions {
         parity,
         cluster_locks: node.locks.clone(),
         creates_format: node.creates_format,
-        scan_interval: scan_interval()?,
+        scan_interval: scan_every,
     };
     let root_keys = (root.access_key.clone(), root.secret_key.clone());
     let config = ServerConfig { domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]), rpc: node.rpc.clone() };
@@ -142,7 +147,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     if !node.topology.distributed {
         let store = ObjectStore::open_pools(node.pools.clone(), options.clone()).await.map_err(|e| e.to_string())?;
         log_ready(&store, drive_count);
-        let _ = slot.set(open_iam(store, &root_keys).await);
+        let _ = slot.set(open_iam(store, &root_keys, scan_every).await);
     }
     let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
@@ -159,7 +164,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
                     for peer in peers {
                         tokio::spawn(scan_when_back(peer, store.clone()));
                     }
-                    let _ = slot.set(open_iam(store, &root_keys).await);
+                    let _ = slot.set(open_iam(store, &root_keys, scan_every).await);
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot join the cluster");

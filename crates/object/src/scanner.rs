@@ -14,19 +14,37 @@ use crate::{ObjectError, Result};
 use cairn_drive::DriveError;
 use cairn_drive::SYSTEM_VOLUME;
 use futures::future::join_all;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Objects checked per second at most, so that a scan never starves client traffic.
-const SCAN_OBJECTS_PER_SEC_MAX: u64 = 2_000;
+/// Objects checked per second at most by default, so that a scan never starves client
+/// traffic (MinIO's `scanner speed=default`).
+pub const SCAN_OBJECTS_PER_SEC_DEFAULT: u64 = 2_000;
+
+/// How often and how fast the scanner runs; changed at run time by the admin config.
+#[derive(Debug)]
+pub(crate) struct ScanSettings {
+    pub(crate) interval_ms: AtomicU64,
+    pub(crate) objects_per_sec: AtomicU64,
+}
+
+impl ScanSettings {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self {
+            interval_ms: AtomicU64::new(interval.as_millis() as u64),
+            objects_per_sec: AtomicU64::new(SCAN_OBJECTS_PER_SEC_DEFAULT),
+        }
+    }
+}
 /// Objects listed per page of the scan.
 const SCAN_PAGE_KEYS: usize = 1_000;
 /// Pause before a scan that was asked for, so that a burst of requests becomes one scan.
 const SCAN_SETTLE_MS: u64 = 500;
 
-/// Runs scans forever: every `interval`, and whenever one is requested.
-pub(crate) async fn run(store: ObjectStore, interval: Duration) {
+/// Runs scans forever: every interval (as currently set), and whenever one is requested.
+pub(crate) async fn run(store: ObjectStore) {
     loop {
+        let interval = Duration::from_millis(store.scan.interval_ms.load(Ordering::Relaxed));
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = store.scan_wake.notified() => {
@@ -42,7 +60,23 @@ pub(crate) async fn run(store: ObjectStore, interval: Duration) {
     }
 }
 
+fn store_rate(store: &ObjectStore) -> u64 {
+    store.scan.objects_per_sec.load(Ordering::Relaxed).max(1)
+}
+
 impl ObjectStore {
+    /// Sets the time between scans (from the next cycle on).
+    pub fn set_scan_interval(&self, interval: Duration) {
+        assert!(!interval.is_zero(), "a scan interval is positive");
+        self.scan.interval_ms.store(interval.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Sets how many objects per second a scan checks at most.
+    pub fn set_scan_rate(&self, objects_per_sec: u64) {
+        assert!(objects_per_sec > 0, "a scan rate is positive");
+        self.scan.objects_per_sec.store(objects_per_sec, Ordering::Relaxed);
+    }
+
     /// Asks the scanner to run as soon as possible.
     pub fn request_scan(&self) {
         self.scan_wake.notify_one();
@@ -78,7 +112,8 @@ impl ObjectStore {
                     self.scan_object(&bucket, &object.key).await;
                     checked += 1;
                     // Keep to the rate: sleep off any time ahead of it.
-                    let due = Duration::from_micros(checked * 1_000_000 / SCAN_OBJECTS_PER_SEC_MAX);
+                    let rate = store_rate(self);
+                    let due = Duration::from_micros(checked * 1_000_000 / rate);
                     if let Some(ahead) = due.checked_sub(started.elapsed()) {
                         tokio::time::sleep(ahead).await;
                     }

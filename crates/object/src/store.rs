@@ -108,6 +108,8 @@ pub struct ObjectStore {
     pub(crate) stats: Arc<Stats>,
     /// Wakes the scanner early.
     pub(crate) scan_wake: Arc<tokio::sync::Notify>,
+    /// The scanner's interval and rate.
+    pub(crate) scan: Arc<crate::scanner::ScanSettings>,
 }
 
 /// Heals the objects that reads queue, one at a time, for as long as the store lives.
@@ -180,12 +182,13 @@ impl ObjectStore {
             deployment_id,
             stats,
             scan_wake,
+            scan: Arc::new(crate::scanner::ScanSettings::new(options.scan_interval)),
         };
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;
         }
         tokio::spawn(heal_worker(store.clone(), heal_requests));
-        tokio::spawn(crate::scanner::run(store.clone(), options.scan_interval));
+        tokio::spawn(crate::scanner::run(store.clone()));
         // Whatever changed while this node was down is found by a first scan.
         store.request_scan();
         Ok(store)

@@ -59,7 +59,9 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         self.store.bucket_info(&req.input.bucket).await.map_err(to_s3)?;
         // us-east-1 is reported as an empty location constraint, as AWS does.
-        Ok(S3Response::new(GetBucketLocationOutput { location_constraint: None }))
+        let region = self.settings.region();
+        let location_constraint = (region != "us-east-1").then(|| BucketLocationConstraint::from(region));
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
     }
 
     pub(crate) async fn do_list_buckets(

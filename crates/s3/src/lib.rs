@@ -26,6 +26,7 @@ pub use access::PeerAddr;
 pub use admin::HEAL_STATUS_PATH;
 pub use server::{Ready, ServerConfig, StoreSlot, serve};
 
+use cairn_admin::ServerSettings;
 use cairn_iam::Iam;
 use cairn_object::ObjectStore;
 use std::sync::Arc;
@@ -35,12 +36,13 @@ use std::sync::Arc;
 pub struct CairnS3 {
     store: ObjectStore,
     iam: Arc<Iam>,
+    settings: Arc<ServerSettings>,
 }
 
 impl CairnS3 {
-    /// Serves `store`, with identities and policies from `iam`.
-    pub fn new(store: ObjectStore, iam: Arc<Iam>) -> Self {
-        Self { store, iam }
+    /// Serves `store`, with identities and policies from `iam` and run-time `settings`.
+    pub fn new(store: ObjectStore, iam: Arc<Iam>, settings: Arc<ServerSettings>) -> Self {
+        Self { store, iam, settings }
     }
 }
 

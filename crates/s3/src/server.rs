@@ -13,7 +13,7 @@ use crate::admin::HealStatusRoute;
 use crate::auth::DomainHost;
 use crate::drain::Leftover;
 use crate::routes::Routes;
-use cairn_admin::AdminRoute;
+use cairn_admin::{AdminRoute, ServerSettings};
 use cairn_cluster::{RPC_PREFIX, RpcService};
 use cairn_iam::Iam;
 use cairn_object::ObjectStore;
@@ -52,6 +52,8 @@ pub struct Ready {
     pub store: ObjectStore,
     /// Identities and policies.
     pub iam: Arc<Iam>,
+    /// Run-time configuration (admin config).
+    pub settings: Arc<ServerSettings>,
 }
 
 /// The store and identities, once they are open.
@@ -69,10 +71,11 @@ struct State {
 
 /// Builds the s3s service over the open store.
 fn s3_service(ready: &Ready, config: &ServerConfig) -> S3Service {
-    let mut builder = S3ServiceBuilder::new(CairnS3::new(ready.store.clone(), Arc::clone(&ready.iam)));
+    let cairn = CairnS3::new(ready.store.clone(), Arc::clone(&ready.iam), Arc::clone(&ready.settings));
+    let mut builder = S3ServiceBuilder::new(cairn);
     builder.set_route(Routes(vec![
         Box::new(HealStatusRoute { store: ready.store.clone() }),
-        Box::new(AdminRoute::new(Arc::clone(&ready.iam), ready.store.clone())),
+        Box::new(AdminRoute::new(Arc::clone(&ready.iam), ready.store.clone(), Arc::clone(&ready.settings))),
     ]));
     builder.set_auth(IamAuth { iam: Arc::clone(&ready.iam) });
     builder.set_access(IamAccess { iam: Arc::clone(&ready.iam) });

@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `cairn` binary on 127.0.0.1 with an
 //! ephemeral port and temporary drives, and talks to it with aws-sdk-s3.
 
+mod admin_config;
 mod auth;
 mod degraded;
 mod durability;

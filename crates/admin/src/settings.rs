@@ -1,0 +1,296 @@
+//! Server configuration set at run time through the admin API (`mc admin config
+//! set|get|export|import`), in MinIO's key-value text form: one line per subsystem,
+//! `subsystem key=value ...`. Stored as a configuration object of the cluster and
+//! applied on every node (each polls it once a second). Only settings Cairn acts on
+//! are accepted; anything else is refused with a message, so a config never claims an
+//! effect it does not have.
+//!
+//! - `region name=<region>`: the region GetBucketLocation reports.
+//! - `scanner speed=fastest|fast|default|slow|slowest cycle=<duration>`: how many
+//!   objects per second the healing scanner checks, and how often it runs.
+
+use bytes::Bytes;
+use cairn_object::{ObjectStore, SCAN_OBJECTS_PER_SEC_DEFAULT};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+/// Where the configuration is stored.
+const CONFIG_KEY: &str = "config/server/config.txt";
+/// How often every node checks whether the configuration changed.
+const POLL_MS: u64 = 1_000;
+/// The region reported when none is configured.
+const REGION_DEFAULT: &str = "us-east-1";
+/// Longest region name.
+const REGION_CHARS_MAX: usize = 63;
+/// Scanner speeds and the objects per second each allows, as MinIO names them.
+const SPEEDS: [(&str, u64); 5] = [
+    ("fastest", 100_000),
+    ("fast", 10_000),
+    ("default", SCAN_OBJECTS_PER_SEC_DEFAULT),
+    ("slow", 500),
+    ("slowest", 100),
+];
+
+/// The subsystems and keys Cairn acts on.
+const KNOWN: [(&str, &[&str]); 2] = [("region", &["name"]), ("scanner", &["speed", "cycle"])];
+
+/// Checks that `subsystem` (and `key`, if given) is one Cairn acts on.
+fn check_known(subsystem: &str, key: Option<&str>) -> Result<(), String> {
+    let Some((_, keys)) = KNOWN.iter().find(|(name, _)| *name == subsystem) else {
+        return Err(format!("unknown configuration subsystem {subsystem:?}; Cairn has region and scanner"));
+    };
+    match key {
+        Some(key) if !keys.contains(&key) => {
+            Err(format!("{subsystem}: unknown key {key:?}; it has {}", keys.join(", ")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Parsed configuration: subsystem -> key -> value, only what was set explicitly.
+type Kv = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The run-time configuration of this node.
+pub struct ServerSettings {
+    store: ObjectStore,
+    /// The scanner cycle used when the configuration names none (from the environment).
+    default_cycle: Duration,
+    kv: RwLock<Kv>,
+    /// The stored text at the last load.
+    stored: RwLock<Option<Bytes>>,
+}
+
+impl std::fmt::Debug for ServerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSettings").field("kv", &self.kv).finish_non_exhaustive()
+    }
+}
+
+/// Splits `key=value key2="a b"` into pairs.
+fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=').ok_or_else(|| format!("{rest:?}: expected key=value"))?;
+        let (value, after) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted.find('"').ok_or_else(|| format!("{key}: unterminated quote"))?;
+                (&quoted[..end], &quoted[end + 1..])
+            }
+            None => after.split_once(' ').unwrap_or((after, "")),
+        };
+        out.push((key.trim().to_owned(), value.to_owned()));
+        rest = after.trim_start();
+    }
+    Ok(out)
+}
+
+/// Parses a duration like `90s`, `30m`, `1h`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let number: u64 = number.parse().ok()?;
+    let secs = match unit {
+        "s" => number,
+        "m" => number.checked_mul(60)?,
+        "h" => number.checked_mul(3600)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+fn format_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs.is_multiple_of(3600) {
+        format!("{}h", secs / 3600)
+    } else if secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// Checks one setting; the message says what would be valid.
+fn validate(subsystem: &str, key: &str, value: &str) -> Result<(), String> {
+    check_known(subsystem, Some(key))?;
+    match (subsystem, key) {
+        ("region", "name") => {
+            let ok = !value.is_empty()
+                && value.len() <= REGION_CHARS_MAX
+                && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if ok { Ok(()) } else { Err(format!("region name={value:?}: use lowercase letters, digits and -")) }
+        }
+        ("scanner", "speed") => {
+            if SPEEDS.iter().any(|(name, _)| *name == value) {
+                Ok(())
+            } else {
+                Err(format!("scanner speed={value:?}: use fastest, fast, default, slow or slowest"))
+            }
+        }
+        ("scanner", "cycle") => {
+            parse_duration(value).map(|_| ()).ok_or_else(|| format!("scanner cycle={value:?}: use e.g. 90s, 30m, 1h"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Parses configuration text (lines of `subsystem key=value ...`; `#` comments).
+fn parse(text: &str) -> Result<Kv, String> {
+    let mut kv = Kv::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (subsystem, rest) = line.split_once(' ').unwrap_or((line, ""));
+        check_known(subsystem, None)?;
+        let entry = kv.entry(subsystem.to_owned()).or_default();
+        for (key, value) in pairs(rest)? {
+            validate(subsystem, &key, &value)?;
+            entry.insert(key, value);
+        }
+    }
+    Ok(kv)
+}
+
+fn render(kv: &Kv) -> String {
+    kv.iter()
+        .map(|(subsystem, keys)| {
+            let pairs: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{subsystem} {}\n", pairs.join(" "))
+        })
+        .collect()
+}
+
+impl ServerSettings {
+    /// Loads the stored configuration, applies it, and follows changes made on any node.
+    pub async fn open(store: ObjectStore, default_cycle: Duration) -> Arc<Self> {
+        let settings = Arc::new(Self { store, default_cycle, kv: RwLock::default(), stored: RwLock::default() });
+        if let Err(error) = settings.reload().await {
+            tracing::warn!(%error, "cannot read the server configuration yet; using defaults");
+        }
+        tokio::spawn(poll(Arc::downgrade(&settings)));
+        settings
+    }
+
+    async fn reload(&self) -> Result<(), String> {
+        let stored = self.store.get_config(CONFIG_KEY).await.map_err(|e| e.to_string())?;
+        if *self.stored.read().map_err(|e| e.to_string())? == stored {
+            return Ok(());
+        }
+        let text = stored.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let kv = parse(&text)?;
+        self.apply(&kv);
+        if let Ok(mut current) = self.kv.write() {
+            *current = kv;
+        }
+        if let Ok(mut current) = self.stored.write() {
+            *current = stored;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, kv: &Kv) {
+        let scanner = kv.get("scanner");
+        let speed = scanner.and_then(|s| s.get("speed")).map_or("default", String::as_str);
+        let rate = SPEEDS.iter().find(|(name, _)| *name == speed).map_or(SCAN_OBJECTS_PER_SEC_DEFAULT, |(_, r)| *r);
+        self.store.set_scan_rate(rate);
+        let cycle = scanner.and_then(|s| s.get("cycle")).and_then(|c| parse_duration(c)).unwrap_or(self.default_cycle);
+        self.store.set_scan_interval(cycle);
+    }
+
+    /// The region to report.
+    pub fn region(&self) -> String {
+        self.kv
+            .read()
+            .ok()
+            .and_then(|kv| kv.get("region").and_then(|r| r.get("name")).cloned())
+            .unwrap_or_else(|| REGION_DEFAULT.to_owned())
+    }
+
+    /// Every setting with its current value (defaults included), one line per subsystem.
+    pub fn export(&self) -> String {
+        let mut full = Kv::new();
+        full.entry("region".into()).or_default().insert("name".into(), self.region());
+        let kv = self.kv.read().map(|kv| kv.clone()).unwrap_or_default();
+        let scanner = full.entry("scanner".into()).or_default();
+        scanner.insert(
+            "speed".into(),
+            kv.get("scanner").and_then(|s| s.get("speed")).cloned().unwrap_or("default".into()),
+        );
+        let cycle = kv.get("scanner").and_then(|s| s.get("cycle")).cloned();
+        scanner.insert("cycle".into(), cycle.unwrap_or_else(|| format_duration(self.default_cycle)));
+        render(&full)
+    }
+
+    /// The line of one subsystem.
+    pub fn get(&self, subsystem: &str) -> Result<String, String> {
+        let subsystem = subsystem.split(':').next().unwrap_or_default();
+        self.export()
+            .lines()
+            .find(|line| line.split(' ').next() == Some(subsystem))
+            .map(|line| format!("{line}\n"))
+            .ok_or_else(|| format!("unknown configuration subsystem {subsystem:?}; Cairn has region and scanner"))
+    }
+
+    /// Sets the keys given in `text` (merged into the current configuration), or with
+    /// `replace`, replaces the whole configuration (an import). Invalid text changes nothing.
+    pub async fn set(&self, text: &str, replace: bool) -> Result<(), String> {
+        let changes = parse(text)?;
+        let mut kv = if replace { Kv::new() } else { self.kv.read().map(|kv| kv.clone()).unwrap_or_default() };
+        for (subsystem, keys) in changes {
+            kv.entry(subsystem).or_default().extend(keys);
+        }
+        self.save(kv).await
+    }
+
+    /// Resets a subsystem (or one key of it) to its default.
+    pub async fn reset(&self, text: &str) -> Result<(), String> {
+        let (subsystem, key) = text.trim().split_once(' ').map_or((text.trim(), None), |(s, k)| (s, Some(k.trim())));
+        let key = key.filter(|k| !k.is_empty());
+        check_known(subsystem, key)?;
+        let mut kv = self.kv.read().map(|kv| kv.clone()).unwrap_or_default();
+        match key {
+            Some(key) => {
+                if let Some(keys) = kv.get_mut(subsystem) {
+                    keys.remove(key);
+                }
+            }
+            None => {
+                kv.remove(subsystem);
+            }
+        }
+        self.save(kv).await
+    }
+
+    async fn save(&self, kv: Kv) -> Result<(), String> {
+        let text = Bytes::from(render(&kv));
+        self.store.put_config(CONFIG_KEY, text).await.map_err(|e| e.to_string())?;
+        self.reload().await
+    }
+}
+
+/// Follows changes made through other nodes.
+async fn poll(settings: Weak<ServerSettings>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
+        let Some(settings) = settings.upgrade() else { return };
+        if let Err(error) = settings.reload().await {
+            tracing::debug!(%error, "could not check the server configuration for changes");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_parses_validates_and_renders() {
+        let kv = parse("# comment\nregion name=eu-west-1\nscanner speed=slow cycle=\"30m\"\n").expect("valid");
+        assert_eq!(render(&kv), "region name=eu-west-1\nscanner cycle=30m speed=slow\n");
+        assert!(parse("region name=EU").is_err());
+        assert!(parse("scanner speed=ludicrous").is_err());
+        assert!(parse("scanner cycle=0s").is_err());
+        assert!(parse("notify_webhook enable=on").is_err(), "settings Cairn does not act on are refused");
+        assert!(parse("region colour=blue").is_err());
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(format_duration(Duration::from_secs(3600)), "1h");
+    }
+}
