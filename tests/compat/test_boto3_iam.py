@@ -247,3 +247,41 @@ def test_admin_config_get_set_applies_and_refuses_what_cairn_does_not_do(world):
     assert "speed=default" in admin.config_get("scanner")
     with pytest.raises(Exception):
         admin_client("reader", SECRETS["reader"]).config_get("region")
+
+
+def test_a_narrowed_key_cannot_lift_its_own_restrictions(world):
+    admin = admin_client()
+    admin.user_add("narrowed", "narrowed-secret-1")
+    admin.attach_policy(["readwrite"], user="narrowed")
+    read_only = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::*"]}]}
+    own = admin_client("narrowed", "narrowed-secret-1")
+    own.add_service_account(access_key="narrowed-key", secret_key="narrowed-key-secret", policy=read_only)
+    key = make_client("narrowed-key", "narrowed-key-secret")
+    with pytest.raises(ClientError):
+        key.put_object(Bucket=PRIVATE, Key="narrowed.txt", Body=b"x")
+    as_key = admin_client("narrowed-key", "narrowed-key-secret")
+    with pytest.raises(Exception):
+        as_key.update_service_account(access_key="narrowed-key", policy={"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]})
+    with pytest.raises(Exception):
+        as_key.add_service_account(access_key="narrowed-key-2", secret_key="narrowed-key-secret-2")
+    with pytest.raises(Exception):
+        own.update_service_account(access_key="crm-app-expiring", status="on")  # another user's key
+    with pytest.raises(ClientError):
+        key.put_object(Bucket=PRIVATE, Key="narrowed.txt", Body=b"x")
+    admin.user_remove("narrowed")
+
+
+def test_browser_form_uploads_are_refused_before_reading_them(world):
+    boundary = "cairnboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nform.txt\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nx\r\n"
+            f"--{boundary}--\r\n").encode()
+    request = urllib.request.Request(f"{ENDPOINT}/{PUBLIC}", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=30)
+    assert raised.value.code == 501
+    with pytest.raises(ClientError):
+        make_client().head_object(Bucket=PUBLIC, Key="form.txt")

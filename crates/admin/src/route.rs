@@ -123,8 +123,10 @@ impl S3Route for AdminRoute {
             return Ok(*reply::failure(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied."));
         };
         let admin = self.iam.is_allowed(Some(&identity), action, None, None, &Default::default());
-        // As in MinIO, anyone may manage the access keys of their own (checked by the handlers).
-        if !admin && !command.contains("service-account") {
+        // As in MinIO, a user may manage its own access keys (checked by the handlers); a
+        // service account may not, or a narrowed key could lift its own restrictions.
+        let own_keys = command.contains("service-account") && matches!(identity, Identity::User(_));
+        if !admin && !own_keys {
             return Ok(*reply::failure(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied."));
         }
         let limited = http_body_util::Limited::new(request.input, ADMIN_BODY_BYTES_MAX);

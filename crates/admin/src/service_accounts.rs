@@ -98,6 +98,10 @@ impl AdminRoute {
         if owner != own && !call.admin {
             return Err(denied());
         }
+        // Keys acting for root can do anything: only root makes or changes them.
+        if owner == self.iam.root_access_key() && call.identity != Identity::Root {
+            return Err(denied());
+        }
         Ok(owner)
     }
 
@@ -105,6 +109,9 @@ impl AdminRoute {
     fn permitted_account(&self, call: &Call) -> Result<ServiceAccountRecord, Reply> {
         let account = self.account(call.param("accessKey"))?;
         if !call.admin && account.parent != self.own_user(call) {
+            return Err(denied());
+        }
+        if account.parent == self.iam.root_access_key() && call.identity != Identity::Root {
             return Err(denied());
         }
         Ok(account)

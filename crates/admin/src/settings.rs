@@ -21,6 +21,8 @@ const CONFIG_KEY: &str = "config/server/config.txt";
 const POLL_MS: u64 = 1_000;
 /// The region reported when none is configured.
 const REGION_DEFAULT: &str = "us-east-1";
+/// Longest scanner cycle accepted: 30 days.
+const CYCLE_SECS_MAX: u64 = 30 * 24 * 3600;
 /// Longest region name.
 const REGION_CHARS_MAX: usize = 63;
 /// Scanner speeds and the objects per second each allows, as MinIO names them.
@@ -96,7 +98,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
         "h" => number.checked_mul(3600)?,
         _ => return None,
     };
-    (secs > 0).then(|| Duration::from_secs(secs))
+    (secs > 0 && secs <= CYCLE_SECS_MAX).then(|| Duration::from_secs(secs))
 }
 
 fn format_duration(duration: Duration) -> String {
@@ -127,9 +129,9 @@ fn validate(subsystem: &str, key: &str, value: &str) -> Result<(), String> {
                 Err(format!("scanner speed={value:?}: use fastest, fast, default, slow or slowest"))
             }
         }
-        ("scanner", "cycle") => {
-            parse_duration(value).map(|_| ()).ok_or_else(|| format!("scanner cycle={value:?}: use e.g. 90s, 30m, 1h"))
-        }
+        ("scanner", "cycle") => parse_duration(value)
+            .map(|_| ())
+            .ok_or_else(|| format!("scanner cycle={value:?}: use e.g. 90s, 30m, 1h; at most 30 days")),
         _ => Ok(()),
     }
 }
@@ -288,6 +290,7 @@ mod tests {
         assert!(parse("region name=EU").is_err());
         assert!(parse("scanner speed=ludicrous").is_err());
         assert!(parse("scanner cycle=0s").is_err());
+        assert!(parse("scanner cycle=2305843009213693952s").is_err(), "absurd cycles are refused, not wrapped");
         assert!(parse("notify_webhook enable=on").is_err(), "settings Cairn does not act on are refused");
         assert!(parse("region colour=blue").is_err());
         assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));

@@ -151,7 +151,7 @@ impl DistLocks {
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
             let granted = join_all(self.granters.iter().map(|g| g.apply(call.clone()))).await;
             if granted.iter().filter(|g| **g).count() >= self.quorum() {
-                let refresher = tokio::spawn(refresh(name.to_owned(), owner, Arc::clone(&self.granters)));
+                let refresher = tokio::spawn(refresh(name.to_owned(), owner, Arc::clone(&self.granters), write));
                 return Some(DistGuard {
                     name: name.to_owned(),
                     owner,
@@ -177,13 +177,28 @@ async fn release(granters: &[Granter], name: &str, owner: Uuid) {
     join_all(granters.iter().map(|g| g.apply(call.clone()))).await;
 }
 
-/// Keeps a lock's leases alive until the task is aborted.
-async fn refresh(name: String, owner: Uuid, granters: Arc<Vec<Granter>>) {
+/// Longest wait for one node's answer to a refresh: well inside what is left of the
+/// lease, so that a hung node cannot hold up the refreshes of the others.
+const REFRESH_CALL_MS: u64 = 2_000;
+
+/// Keeps a lock's leases alive until the task is aborted. Each node is refreshed on its
+/// own, with a short timeout; a node that lost the grant (it restarted) is asked to
+/// grant it again.
+async fn refresh(name: String, owner: Uuid, granters: Arc<Vec<Granter>>, write: bool) {
     let quorum = granters.len() / 2 + 1;
     loop {
         tokio::time::sleep(Duration::from_millis(LOCK_REFRESH_MS)).await;
-        let call = LockCall::Refresh { name: name.clone(), owner };
-        let kept = join_all(granters.iter().map(|g| g.apply(call.clone()))).await;
+        let kept = join_all(granters.iter().map(|granter| {
+            let name = name.clone();
+            async move {
+                let renew = async {
+                    granter.apply(LockCall::Refresh { name: name.clone(), owner }).await
+                        || granter.apply(LockCall::Lock { name, owner, write }).await
+                };
+                tokio::time::timeout(Duration::from_millis(REFRESH_CALL_MS), renew).await.unwrap_or(false)
+            }
+        }))
+        .await;
         if kept.iter().filter(|k| **k).count() < quorum {
             tracing::warn!(name, "lost the lock quorum while holding a lock (nodes restarted or unreachable)");
         }

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 /// Largest body of a unary call: a metadata file with inline data, or a small system file.
 const CALL_BODY_BYTES_MAX: usize = 64 << 20;
+/// Longest wait for the next chunk of a streamed shard file.
+const RECEIVE_CHUNK_MS: u64 = 60_000;
 /// Read handles unused this long are closed (their reader went away without saying so).
 const HANDLE_IDLE_MS: u64 = 300_000;
 
@@ -151,7 +153,10 @@ impl RpcService {
             }
             DriveCall::ReadAt { handle, offset, len } => {
                 let reader = self.reader(handle).ok_or(DriveError::FileNotFound)?;
-                let len = usize::try_from(len).map_err(|_| DriveError::Corrupt("read length".into()))?;
+                let len = usize::try_from(len)
+                    .ok()
+                    .filter(|len| *len <= CALL_BODY_BYTES_MAX)
+                    .ok_or_else(|| DriveError::Corrupt(format!("read of {len} bytes refused")))?;
                 reader.read_at(offset, len).await.map(DriveReply::Data)
             }
             DriveCall::CloseHandle { handle } => {
@@ -198,7 +203,11 @@ async fn read_call<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -
 /// Streams a request body into a new shard file; durable when this returns Ok.
 async fn receive_file(drive: &dyn Drive, sys_path: &str, mut body: Incoming) -> Result<(), DriveError> {
     let mut writer = drive.create_sys_file(sys_path).await?;
-    while let Some(frame) = body.frame().await {
+    let stalled = || DriveError::Io { op: "receive shard", source: std::io::Error::other("the sender stalled") };
+    // A sender that stops mid-stream (paused, partitioned) must not pin this task forever.
+    while let Some(frame) =
+        tokio::time::timeout(Duration::from_millis(RECEIVE_CHUNK_MS), body.frame()).await.map_err(|_| stalled())?
+    {
         let frame = frame.map_err(|e| DriveError::Io { op: "receive shard", source: std::io::Error::other(e) })?;
         if let Ok(data) = frame.into_data() {
             writer.write(data).await?;

@@ -164,6 +164,10 @@ impl ObjectStore {
 
     /// Creates `bucket` (and its record) on every answering drive that lacks it.
     async fn heal_bucket(&self, bucket: &str) {
+        // Only a bucket a quorum still holds: one being deleted must not be brought back.
+        if self.bucket_info(bucket).await.is_err() {
+            return;
+        }
         let record = crate::store::bucket_record_path(bucket);
         let source = join_all(self.all_drives().map(|drive| drive.read_sys_file(&record))).await;
         let Some(bytes) = source.iter().flatten().next().cloned() else { return };

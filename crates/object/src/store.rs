@@ -359,10 +359,14 @@ impl ObjectStore {
             return sets[0].delete_object(bucket, key).await;
         }
         // In several pools, a key may have been written to two pools by racing first writes.
+        // Every pool must be rid of it, or an older copy in a pool that failed would reappear.
         let results = join_all(sets.iter().map(|set| set.delete_object(bucket, key))).await;
-        match results.iter().position(|r| r.is_ok()) {
-            Some(_) => Ok(()),
-            None => results.into_iter().next().unwrap_or(Err(ObjectError::ObjectNotFound)),
+        let deleted = results.iter().filter(|r| r.is_ok()).count();
+        let mut failures = results.into_iter().filter_map(Result::err);
+        match failures.find(|e| !matches!(e, ObjectError::ObjectNotFound)) {
+            Some(error) => Err(error),
+            None if deleted > 0 => Ok(()),
+            None => Err(ObjectError::ObjectNotFound),
         }
     }
 

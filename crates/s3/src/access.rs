@@ -10,7 +10,7 @@ use cairn_iam::policy::ConditionValues;
 use cairn_iam::{AuthFailure, Iam, Identity};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
-use s3s::dto::DeleteObjectsInput;
+use s3s::dto::{CopySource, DeleteObjectsInput};
 use s3s::path::S3Path;
 use s3s::{S3ErrorCode, S3Request, S3Result, s3_error};
 use std::net::SocketAddr;
@@ -140,14 +140,14 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `bucket/key` of an `x-amz-copy-source` header.
+/// `bucket/key` of an `x-amz-copy-source` header, parsed exactly as s3s parses it for
+/// the operation itself, so the check judges the object that will be read.
 fn copy_source(cx: &S3AccessContext<'_>) -> Option<(String, String)> {
     let raw = cx.headers().get("x-amz-copy-source")?.to_str().ok()?;
-    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned();
-    let path = decoded.trim_start_matches('/');
-    let path = path.split_once("?versionId=").map_or(path, |(p, _)| p);
-    let (bucket, key) = path.split_once('/')?;
-    Some((bucket.to_owned(), key.to_owned()))
+    match CopySource::parse(raw).ok()? {
+        CopySource::Bucket { bucket, key, .. } => Some((bucket.into(), key.into())),
+        _ => None,
+    }
 }
 
 #[async_trait::async_trait]

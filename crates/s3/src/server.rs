@@ -157,6 +157,18 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     {
         return Ok(rpc.handle(request).await.map(Body::http_body_unsync));
     }
+    // Browser form uploads (PostObject) are not supported: s3s would buffer the whole
+    // file in memory before any access check, and authorise it as a bucket action.
+    let form_upload = method == Method::POST
+        && request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().to_ascii_lowercase().starts_with(b"multipart/form-data"));
+    if form_upload {
+        let mut refused = status_only(StatusCode::NOT_IMPLEMENTED);
+        refused.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        return Ok(refused);
+    }
     let ready = state.store.get().cloned();
     let mut response = if let Some(check) = path.strip_prefix("/minio/health/") {
         health(ready.as_ref().map(|r| &r.store), &method, check).await

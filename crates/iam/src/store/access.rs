@@ -90,12 +90,11 @@ impl Iam {
                 evaluate(&policies.iter().collect::<Vec<&Policy>>(), &request)
             }
             Some(Identity::ServiceAccount { access_key, parent }) => {
-                let inline = snapshot
-                    .service_accounts
-                    .get(access_key)
-                    .and_then(|a| a.policy.as_ref())
-                    .and_then(|text| Policy::parse(text.as_bytes()).ok());
-                let inline_allows = inline.as_ref().is_none_or(|p| evaluate(&[p], &request));
+                // An inline policy that no longer parses restricts to nothing, never to everything.
+                let inline_allows = match snapshot.service_accounts.get(access_key).and_then(|a| a.policy.as_ref()) {
+                    None => true,
+                    Some(text) => Policy::parse(text.as_bytes()).is_ok_and(|p| evaluate(&[&p], &request)),
+                };
                 let parent_allows = *parent == self.root_access_key || {
                     let policies = snapshot.user_policies(parent);
                     evaluate(&policies.iter().collect::<Vec<&Policy>>(), &request)
