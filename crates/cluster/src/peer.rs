@@ -6,7 +6,7 @@
 //! background probe sees the node answer again and marks it back online.
 
 use crate::token::TokenKey;
-use crate::wire::{HEADER_TIME, HEADER_TOKEN, PATH_HEALTH, WireError, decode};
+use crate::wire::{HEADER_DRIVE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, PATH_HEALTH, WireError, decode};
 use bytes::Bytes;
 use cairn_drive::DriveError;
 use http::{Method, Request, Response, StatusCode};
@@ -102,12 +102,19 @@ impl Peer {
     }
 
     fn request(&self, method: Method, path: &str) -> http::request::Builder {
-        let (time, token) = self.token.issue();
-        Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.authority))
-            .header(HEADER_TIME, time)
-            .header(HEADER_TOKEN, token)
+        Request::builder().method(method).uri(format!("http://{}{path}", self.authority))
+    }
+
+    /// Adds the time and token headers, over the finished request's scope.
+    fn sign<B>(&self, request: &mut Request<B>) -> Result<(), DriveError> {
+        let (time, token) = self.token.issue(&scope_of(request));
+        let headers = request.headers_mut();
+        for (name, value) in [(HEADER_TIME, time), (HEADER_TOKEN, token)] {
+            let value = http::HeaderValue::from_str(&value)
+                .map_err(|e| DriveError::Io { op: "rpc request", source: std::io::Error::other(e) })?;
+            headers.insert(name, value);
+        }
+        Ok(())
     }
 
     /// Sends a request built by `build` (which gets a builder with auth headers set),
@@ -123,9 +130,10 @@ impl Peer {
         if !self.is_online() {
             return Err(self.offline_error());
         }
-        let request = build(self.request(Method::POST, path))
+        let mut request = build(self.request(Method::POST, path))
             .body(body)
             .map_err(|e| DriveError::Io { op: "rpc request", source: std::io::Error::other(e) })?;
+        self.sign(&mut request)?;
         match tokio::time::timeout(timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => {
@@ -174,13 +182,22 @@ impl Peer {
     }
 
     async fn probe_once(&self) -> bool {
-        let request = match self.request(Method::GET, PATH_HEALTH).body(full_body(Bytes::new())) {
-            Ok(request) => request,
-            Err(_) => return false,
+        let Ok(mut request) = self.request(Method::GET, PATH_HEALTH).body(full_body(Bytes::new())) else {
+            return false;
         };
+        if self.sign(&mut request).is_err() {
+            return false;
+        }
         let answer = tokio::time::timeout(Duration::from_millis(PROBE_TIMEOUT_MS), self.client.request(request)).await;
         matches!(answer, Ok(Ok(response)) if response.status() == StatusCode::OK)
     }
+}
+
+/// What a token covers: method, path, and the drive and file headers, so a captured
+/// token cannot be replayed for another call.
+pub fn scope_of<B>(request: &Request<B>) -> String {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    format!("{}\n{}\n{}\n{}", request.method(), request.uri().path(), header(HEADER_DRIVE), header(HEADER_PATH))
 }
 
 /// The error for a call the peer answered with something other than 200.

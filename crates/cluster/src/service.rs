@@ -2,6 +2,7 @@
 //! this node's drives and lock calls on its lock table.
 
 use crate::locks::LockTable;
+use crate::peer::scope_of;
 use crate::token::TokenKey;
 use crate::wire::{
     DriveCall, DriveReply, HEADER_DRIVE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, LockCall, PATH_CREATE_FILE,
@@ -69,7 +70,7 @@ impl RpcService {
     /// Answers one RPC request.
     pub async fn handle(&self, request: Request<Incoming>) -> Response<ResponseBody> {
         let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if !self.token.verify(header(HEADER_TIME), header(HEADER_TOKEN)) {
+        if !self.token.verify(header(HEADER_TIME), header(HEADER_TOKEN), &scope_of(&request)) {
             tracing::warn!(path = request.uri().path(), "node RPC call with a bad token (other root credentials?)");
             return respond(StatusCode::UNAUTHORIZED, Bytes::from_static(b"bad node token"));
         }
