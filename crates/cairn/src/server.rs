@@ -139,7 +139,13 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         scan_interval: scan_every,
     };
     let root_keys = (root.access_key.clone(), root.secret_key.clone());
-    let config = ServerConfig { domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]), rpc: node.rpc.clone() };
+    let config = ServerConfig {
+        domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]),
+        rpc: node.rpc.clone(),
+        metrics_public: env_first(&["CAIRN_PROMETHEUS_AUTH_TYPE", "MINIO_PROMETHEUS_AUTH_TYPE"])
+            .is_some_and(|kind| kind.eq_ignore_ascii_case("public")),
+        node_name: args.address.clone(),
+    };
     let slot: StoreSlot = Arc::default();
     let drive_count = node.pools.iter().map(Vec::len).sum();
     // A single node opens its drives before it answers; cluster nodes answer first, as

@@ -88,6 +88,9 @@ impl ObjectStore {
         let mut checked = 0u64;
         let mut buckets: Vec<(String, &str)> =
             self.list_buckets().await?.into_iter().map(|bucket| (bucket.name, "")).collect();
+        if let Ok(mut usage) = self.usage.lock() {
+            usage.retain(|bucket, _| buckets.iter().any(|(name, _)| name == bucket));
+        }
         // Cairn's own configuration (identities, policies) is healed like user objects.
         buckets.push((SYSTEM_VOLUME.to_owned(), CONFIG_PREFIX));
         for (bucket, prefix) in buckets {
@@ -95,6 +98,7 @@ impl ObjectStore {
                 self.heal_bucket(&bucket).await;
             }
             let mut start_after = None;
+            let (mut objects, mut bytes) = (0u64, 0u64);
             loop {
                 let request = ListRequest {
                     bucket: bucket.clone(),
@@ -109,6 +113,8 @@ impl ObjectStore {
                     Err(error) => return Err(error),
                 };
                 for object in &page.objects {
+                    objects += 1;
+                    bytes += object.size;
                     self.scan_object(&bucket, &object.key).await;
                     checked += 1;
                     // Keep to the rate: sleep off any time ahead of it.
@@ -122,6 +128,11 @@ impl ObjectStore {
                     break;
                 }
                 start_after = page.next_marker;
+            }
+            if bucket != SYSTEM_VOLUME
+                && let Ok(mut usage) = self.usage.lock()
+            {
+                usage.insert(bucket.clone(), (objects, bytes));
             }
         }
         Ok(())

@@ -110,6 +110,8 @@ pub struct ObjectStore {
     pub(crate) scan_wake: Arc<tokio::sync::Notify>,
     /// The scanner's interval and rate.
     pub(crate) scan: Arc<crate::scanner::ScanSettings>,
+    /// Objects and bytes per bucket, from the last scan (for metrics).
+    pub(crate) usage: Arc<std::sync::Mutex<BTreeMap<String, (u64, u64)>>>,
 }
 
 /// Heals the objects that reads queue, one at a time, for as long as the store lives.
@@ -183,6 +185,7 @@ impl ObjectStore {
             stats,
             scan_wake,
             scan: Arc::new(crate::scanner::ScanSettings::new(options.scan_interval)),
+            usage: Arc::default(),
         };
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;
@@ -229,6 +232,20 @@ impl ObjectStore {
     /// Every drive of every set.
     pub(crate) fn all_drives(&self) -> impl Iterator<Item = &Arc<dyn Drive>> {
         self.drives().map(|(_, drive)| drive)
+    }
+
+    /// Every drive's endpoint, whether it is this node's, and its capacity (or why not).
+    pub async fn drive_states(&self) -> Vec<(String, bool, std::result::Result<cairn_drive::DiskInfo, DriveError>)> {
+        let infos = join_all(self.all_drives().map(|drive| drive.disk_info())).await;
+        self.all_drives()
+            .zip(infos)
+            .map(|(drive, info)| (drive.endpoint().to_owned(), drive.is_local(), info))
+            .collect()
+    }
+
+    /// Objects and bytes per bucket, as counted by the last scan of each bucket.
+    pub fn bucket_usage(&self) -> BTreeMap<String, (u64, u64)> {
+        self.usage.lock().map(|usage| usage.clone()).unwrap_or_default()
     }
 
     /// How many drives do not answer right now.

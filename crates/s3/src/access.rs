@@ -6,6 +6,7 @@
 //! (prefix, delimiter and max-keys of listings, source address, transport) and asks the
 //! identity store. Anonymous requests are judged by the bucket's policy alone.
 
+use crate::metrics::ApiSlot;
 use cairn_iam::policy::ConditionValues;
 use cairn_iam::{AuthFailure, Iam, Identity};
 use s3s::access::{S3Access, S3AccessContext};
@@ -156,6 +157,9 @@ impl S3Access for IamAccess {
         let peer = cx.extensions_mut().get::<PeerAddr>().map(|p| p.0);
         let identity = self.identity(cx.credentials().map(|c| c.access_key.as_str()))?;
         let operation = cx.s3_op().name().to_owned();
+        if let Some(slot) = cx.extensions_mut().get::<ApiSlot>() {
+            slot.set(&operation);
+        }
         let conditions = conditions_of(cx, peer);
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),

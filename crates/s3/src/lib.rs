@@ -15,6 +15,7 @@ mod drain;
 mod error;
 mod headers;
 mod list;
+mod metrics;
 mod multipart;
 mod object;
 mod policy;

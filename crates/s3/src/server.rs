@@ -12,6 +12,8 @@ use crate::access::{IamAccess, IamAuth, PeerAddr};
 use crate::admin::HealStatusRoute;
 use crate::auth::DomainHost;
 use crate::drain::Leftover;
+use crate::metrics::{ApiSlot, RequestMetrics};
+use crate::metrics::{Refusal, scrape};
 use crate::routes::Routes;
 use cairn_admin::{AdminRoute, ServerSettings};
 use cairn_cluster::{RPC_PREFIX, RpcService};
@@ -31,6 +33,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
+/// Every metrics path starts with this.
+const METRICS_PREFIX: &str = "/minio/v2/metrics/";
 /// How long in-flight requests may run after shutdown is requested.
 const SHUTDOWN_GRACE_MS: u64 = 10_000;
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
@@ -43,6 +47,10 @@ pub struct ServerConfig {
     pub domain: Option<String>,
     /// Serves this node's drives and locks to its peers; None on a single node.
     pub rpc: Option<Arc<RpcService>>,
+    /// Metrics may be scraped without a token (`CAIRN_PROMETHEUS_AUTH_TYPE=public`).
+    pub metrics_public: bool,
+    /// This node's name in metrics labels (`host:port`).
+    pub node_name: String,
 }
 
 /// What S3 requests need, once the store is open.
@@ -61,6 +69,8 @@ pub type StoreSlot = Arc<OnceLock<Ready>>;
 
 struct State {
     config: ServerConfig,
+    /// Request counters for the metrics endpoint.
+    requests: RequestMetrics,
     /// The S3 service, built when the store is ready.
     s3: OnceLock<S3Service>,
     store: StoreSlot,
@@ -93,8 +103,10 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    crate::metrics::mark_start();
     let state = Arc::new(State {
         config,
+        requests: RequestMetrics::default(),
         s3: OnceLock::new(),
         store,
         id_prefix: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
@@ -170,10 +182,42 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         return Ok(refused);
     }
     let ready = state.store.get().cloned();
+    let api = ApiSlot::default();
+    let counted = !path.starts_with("/minio/health/") && !path.starts_with(METRICS_PREFIX);
+    if counted {
+        state.requests.inflight.fetch_add(1, Ordering::Relaxed);
+    }
     let mut response = if let Some(check) = path.strip_prefix("/minio/health/") {
         health(ready.as_ref().map(|r| &r.store), &method, check).await
+    } else if let (Some(ready), true) = (&ready, path.starts_with(METRICS_PREFIX)) {
+        let authorization = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let config = &state.config;
+        let scraped = scrape(
+            &path,
+            &ready.store,
+            &ready.iam,
+            &state.requests,
+            config.metrics_public,
+            authorization,
+            &config.node_name,
+        )
+        .await;
+        match scraped {
+            Ok(text) => {
+                let mut response = Response::new(Body::from(text));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
+            Err(Refusal::Unauthorized) => status_only(StatusCode::FORBIDDEN),
+            Err(Refusal::NotFound) => status_only(StatusCode::NOT_FOUND),
+        }
     } else if let Some(ready) = ready {
         let s3 = state.s3.get_or_init(|| s3_service(&ready, &state.config));
+        let mut request = request;
+        request.extensions_mut().insert(api.clone());
         match s3.call(request.map(|body| Body::http_body(leftover.wrap(body)))).await {
             Ok(response) => response,
             Err(error) => {
@@ -215,6 +259,11 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     response.headers_mut().insert(http::header::SERVER, HeaderValue::from_static("Cairn"));
     let status = response.status().as_u16();
     let bytes_out = content_length(response.headers());
+    if counted {
+        state.requests.inflight.fetch_sub(1, Ordering::Relaxed);
+        let name = api.get().unwrap_or_else(|| "Unknown".to_owned());
+        state.requests.record(&name, status, started.elapsed(), bytes_in, bytes_out);
+    }
     tracing::info!(
         target: "cairn::request",
         request_id = %request_id,

@@ -8,6 +8,7 @@ mod durability;
 mod harness;
 mod hostile;
 mod listing;
+mod metrics;
 mod multipart;
 mod objects;
 mod pools;

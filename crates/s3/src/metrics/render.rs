@@ -1,0 +1,274 @@
+//! Prometheus text exposition with MinIO's metric names (v2), so existing dashboards
+//! and alerts work: `/minio/v2/metrics/cluster` (capacity, drives, nodes, healing,
+//! bucket usage, and this node's request metrics) and `/minio/v2/metrics/node` (this
+//! node's drives, requests, traffic and process).
+
+use super::counters::{RequestMetrics, TTFB_BUCKETS};
+use cairn_object::ObjectStore;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// Builds one exposition: `# HELP`/`# TYPE` once per metric, then its samples.
+#[derive(Default)]
+pub(crate) struct Exposition {
+    text: String,
+}
+
+/// Escapes a label value as the text format requires.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl Exposition {
+    pub(crate) fn metric(&mut self, name: &str, kind: &str, help: &str, samples: &[(Vec<(&str, String)>, f64)]) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+            let labels = if labels.is_empty() { String::new() } else { format!("{{{}}}", labels.join(",")) };
+            let _ = writeln!(self.text, "{name}{labels} {value}");
+        }
+    }
+
+    fn gauge(&mut self, name: &str, help: &str, value: f64) {
+        self.metric(name, "gauge", help, &[(Vec::new(), value)]);
+    }
+
+    pub(crate) fn finish(self) -> String {
+        self.text
+    }
+}
+
+/// The node a drive endpoint belongs to: `host:port` of a URL, or this node.
+fn node_of(endpoint: &str, local: bool, this_node: &str) -> String {
+    if local {
+        return this_node.to_owned();
+    }
+    endpoint.trim_start_matches("http://").split('/').next().unwrap_or(endpoint).to_owned()
+}
+
+/// The cluster-wide metrics.
+pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this_node: &str) -> String {
+    let mut out = Exposition::default();
+    let drives = store.drive_states().await;
+    let layout = store.layout();
+    let usable_share = layout.data() as f64 / layout.drives_per_set as f64;
+    let (total, free) = drives
+        .iter()
+        .filter_map(|(_, _, info)| info.as_ref().ok())
+        .fold((0u64, 0u64), |(t, f), info| (t + info.total_bytes, f + info.free_bytes));
+    out.gauge("minio_cluster_capacity_raw_total_bytes", "Total capacity online in the cluster", total as f64);
+    out.gauge("minio_cluster_capacity_raw_free_bytes", "Total free capacity online in the cluster", free as f64);
+    out.gauge(
+        "minio_cluster_capacity_usable_total_bytes",
+        "Total usable capacity online in the cluster",
+        total as f64 * usable_share,
+    );
+    out.gauge(
+        "minio_cluster_capacity_usable_free_bytes",
+        "Total free usable capacity online in the cluster",
+        free as f64 * usable_share,
+    );
+    let online = drives.iter().filter(|(_, _, info)| info.is_ok()).count();
+    out.gauge("minio_cluster_drive_online_total", "Total drives online in the cluster", online as f64);
+    out.gauge(
+        "minio_cluster_drive_offline_total",
+        "Total drives offline in the cluster",
+        (drives.len() - online) as f64,
+    );
+    out.gauge("minio_cluster_drive_total", "Total drives in the cluster", drives.len() as f64);
+    let nodes: BTreeSet<String> = drives.iter().map(|(e, local, _)| node_of(e, *local, this_node)).collect();
+    let nodes_online: BTreeSet<String> =
+        drives.iter().filter(|(_, _, i)| i.is_ok()).map(|(e, local, _)| node_of(e, *local, this_node)).collect();
+    out.gauge("minio_cluster_nodes_online_total", "Total number of MinIO nodes online", nodes_online.len() as f64);
+    out.gauge(
+        "minio_cluster_nodes_offline_total",
+        "Total number of MinIO nodes offline",
+        (nodes.len() - nodes_online.len()) as f64,
+    );
+    let healthy = store.quorum_status().await.write;
+    out.gauge(
+        "minio_cluster_health_status",
+        "Is the cluster healthy (write quorum in every set): 1 or 0",
+        f64::from(u8::from(healthy)),
+    );
+    let stats = store.stats();
+    out.metric(
+        "minio_heal_objects_total",
+        "counter",
+        "Objects scanned by the healer",
+        &[(Vec::new(), stats.objects_scanned as f64)],
+    );
+    out.metric(
+        "minio_heal_objects_heal_total",
+        "counter",
+        "Objects healed",
+        &[(Vec::new(), stats.objects_healed as f64)],
+    );
+    out.metric(
+        "minio_heal_objects_errors_total",
+        "counter",
+        "Objects the healer could not heal",
+        &[(Vec::new(), stats.heal_failures as f64)],
+    );
+    let usage = store.bucket_usage();
+    let bucket_samples = |pick: fn(&(u64, u64)) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
+        usage.iter().map(|(bucket, counts)| (vec![("bucket", bucket.clone())], pick(counts) as f64)).collect()
+    };
+    out.metric(
+        "minio_bucket_usage_total_bytes",
+        "gauge",
+        "Total bucket size in bytes (as of the last scan)",
+        &bucket_samples(|c| c.1),
+    );
+    out.metric(
+        "minio_bucket_usage_object_total",
+        "gauge",
+        "Total number of objects (as of the last scan)",
+        &bucket_samples(|c| c.0),
+    );
+    out.gauge(
+        "minio_cluster_usage_object_total",
+        "Total number of objects in the cluster",
+        usage.values().map(|c| c.0).sum::<u64>() as f64,
+    );
+    out.gauge(
+        "minio_cluster_usage_total_bytes",
+        "Total cluster usage in bytes",
+        usage.values().map(|c| c.1).sum::<u64>() as f64,
+    );
+    requests_metrics(&mut out, requests, this_node);
+    out.finish()
+}
+
+/// This node's metrics.
+pub(crate) async fn node(store: &ObjectStore, requests: &RequestMetrics, this_node: &str) -> String {
+    let mut out = Exposition::default();
+    let local: Vec<_> = store.drive_states().await.into_iter().filter(|(_, local, _)| *local).collect();
+    let drive_samples = |pick: fn(&cairn_drive::DiskInfo) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
+        local
+            .iter()
+            .filter_map(|(endpoint, _, info)| info.as_ref().ok().map(|i| (endpoint, pick(i))))
+            .map(|(endpoint, value)| {
+                (vec![("server", this_node.to_owned()), ("drive", endpoint.clone())], value as f64)
+            })
+            .collect()
+    };
+    out.metric(
+        "minio_node_drive_used_bytes",
+        "gauge",
+        "Total storage used on a drive",
+        &drive_samples(|i| i.used_bytes),
+    );
+    out.metric(
+        "minio_node_drive_free_bytes",
+        "gauge",
+        "Total storage available on a drive",
+        &drive_samples(|i| i.free_bytes),
+    );
+    out.metric("minio_node_drive_total_bytes", "gauge", "Total storage on a drive", &drive_samples(|i| i.total_bytes));
+    let online = local.iter().filter(|(_, _, i)| i.is_ok()).count();
+    out.gauge("minio_node_drive_online_total", "Total drives online on this node", online as f64);
+    out.gauge("minio_node_drive_offline_total", "Total drives offline on this node", (local.len() - online) as f64);
+    requests_metrics(&mut out, requests, this_node);
+    process_metrics(&mut out);
+    out.finish()
+}
+
+fn requests_metrics(out: &mut Exposition, requests: &RequestMetrics, this_node: &str) {
+    let apis = requests.snapshot();
+    let per_api = |pick: fn(&super::counters::ApiCounters) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
+        apis.iter()
+            .map(|(api, c)| (vec![("api", api.clone()), ("server", this_node.to_owned())], pick(c) as f64))
+            .collect()
+    };
+    out.metric("minio_s3_requests_total", "counter", "Total number of S3 requests", &per_api(|c| c.requests));
+    out.metric(
+        "minio_s3_requests_errors_total",
+        "counter",
+        "Total number of S3 requests with (4xx and 5xx) errors",
+        &per_api(|c| c.errors_4xx + c.errors_5xx),
+    );
+    out.metric(
+        "minio_s3_requests_4xx_errors_total",
+        "counter",
+        "Total number of S3 requests with (4xx) errors",
+        &per_api(|c| c.errors_4xx),
+    );
+    out.metric(
+        "minio_s3_requests_5xx_errors_total",
+        "counter",
+        "Total number of S3 requests with (5xx) errors",
+        &per_api(|c| c.errors_5xx),
+    );
+    let mut ttfb = Vec::new();
+    for (api, counters) in &apis {
+        for (i, bound) in TTFB_BUCKETS.iter().enumerate() {
+            ttfb.push((vec![("api", api.clone()), ("le", format!("{bound}"))], counters.ttfb[i] as f64));
+        }
+        ttfb.push((vec![("api", api.clone()), ("le", "+Inf".to_owned())], counters.ttfb[TTFB_BUCKETS.len()] as f64));
+    }
+    out.metric(
+        "minio_s3_requests_ttfb_seconds_distribution",
+        "counter",
+        "Distribution of the time to first byte across API calls",
+        &ttfb,
+    );
+    out.gauge(
+        "minio_s3_requests_inflight_total",
+        "Total number of S3 requests currently in flight",
+        requests.inflight.load(Ordering::Relaxed) as f64,
+    );
+    out.metric(
+        "minio_s3_traffic_received_bytes",
+        "counter",
+        "Total number of s3 bytes received",
+        &[(Vec::new(), requests.received_bytes.load(Ordering::Relaxed) as f64)],
+    );
+    out.metric(
+        "minio_s3_traffic_sent_bytes",
+        "counter",
+        "Total number of s3 bytes sent",
+        &[(Vec::new(), requests.sent_bytes.load(Ordering::Relaxed) as f64)],
+    );
+}
+
+fn process_metrics(out: &mut Exposition) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    out.gauge("minio_node_process_resident_memory_bytes", "Resident memory size in bytes", rss_kib * 1024.0);
+    out.gauge("minio_node_process_uptime_seconds", "Uptime for this node", super::uptime_secs());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_help_type_and_escaped_labels() {
+        let mut out = Exposition::default();
+        out.metric("m_total", "counter", "A counter", &[(vec![("api", "Get\"Object".into())], 3.0)]);
+        out.gauge("g", "A gauge", 1.5);
+        assert_eq!(
+            out.finish(),
+            "# HELP m_total A counter\n# TYPE m_total counter\nm_total{api=\"Get\\\"Object\"} 3\n# HELP g A gauge\n# TYPE g gauge\ng 1.5\n"
+        );
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let requests = RequestMetrics::default();
+        requests.record("GetObject", 200, std::time::Duration::from_millis(30), 0, 10);
+        requests.record("GetObject", 404, std::time::Duration::from_millis(700), 0, 0);
+        let counters = requests.snapshot()["GetObject"].clone();
+        assert_eq!(counters.ttfb[0], 1, "<= 50 ms");
+        assert_eq!(counters.ttfb[4], 2, "<= 1 s");
+        assert_eq!(counters.ttfb[TTFB_BUCKETS.len()], 2);
+        assert_eq!((counters.requests, counters.errors_4xx), (2, 1));
+    }
+}
