@@ -285,3 +285,14 @@ def test_browser_form_uploads_are_refused_before_reading_them(world):
     assert raised.value.code == 501
     with pytest.raises(ClientError):
         make_client().head_object(Bucket=PUBLIC, Key="form.txt")
+
+
+def test_admin_info_describes_nodes_and_drives(world):
+    info = json.loads(admin_client().info())
+    assert info["mode"] == "online"
+    assert info["backend"]["backendType"] == "Erasure" and info["backend"]["offlineDisks"] == 0
+    drives = [drive for server in info["servers"] for drive in server["drives"]]
+    assert len(drives) == 4 and all(d["state"] == "ok" and d["totalspace"] > 0 for d in drives)
+    assert info["buckets"]["count"] >= len(ALL_CRM)
+    with pytest.raises(Exception):
+        admin_client("reader", SECRETS["reader"]).info()

@@ -1,19 +1,53 @@
-//! Server info (`mc admin info`): deployment, drives, buckets and healing counters.
+//! Server info (`mc admin info`): deployment, per node its state and drives, erasure
+//! layout, usage as of the last scan, and healing counters, in MinIO's InfoMessage shape.
 
 use crate::reply::{self, Reply};
 use crate::route::AdminRoute;
 use serde_json::json;
+use std::collections::BTreeMap;
+
+/// The node a drive endpoint belongs to: `host:port` of a URL, or this node.
+fn node_of(endpoint: &str, local: bool) -> String {
+    if local {
+        return "local".to_owned();
+    }
+    endpoint.trim_start_matches("http://").split('/').next().unwrap_or(endpoint).to_owned()
+}
 
 impl AdminRoute {
     pub(crate) async fn server_info(&self) -> Reply {
         let buckets = self.store.list_buckets().await.map(|b| b.len()).unwrap_or(0);
         let layout = self.store.layout();
         let stats = self.store.stats();
-        let offline = self.store.drives_offline().await;
+        let usage = self.store.bucket_usage();
+        let mut servers: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        let mut offline = 0;
+        for (endpoint, local, info) in self.store.drive_states().await {
+            let drive = match &info {
+                Ok(info) => json!({
+                    "endpoint": endpoint, "state": "ok", "totalspace": info.total_bytes,
+                    "usedspace": info.used_bytes, "availspace": info.free_bytes,
+                }),
+                Err(error) => {
+                    offline += 1;
+                    json!({ "endpoint": endpoint, "state": "offline", "error": error.to_string() })
+                }
+            };
+            servers.entry(node_of(&endpoint, local)).or_default().push(drive);
+        }
+        let servers: Vec<serde_json::Value> = servers
+            .into_iter()
+            .map(|(node, drives)| {
+                let online = drives.iter().any(|d| d["state"] == "ok");
+                json!({ "endpoint": node, "state": if online { "online" } else { "offline" }, "drives": drives })
+            })
+            .collect();
         reply::json(&json!({
             "mode": if offline == 0 { "online" } else { "degraded" },
             "deploymentID": self.store.deployment_id().to_string(),
             "buckets": { "count": buckets },
+            "objects": { "count": usage.values().map(|u| u.0).sum::<u64>() },
+            "usage": { "size": usage.values().map(|u| u.1).sum::<u64>() },
             "backend": {
                 "backendType": "Erasure",
                 "standardSCData": [layout.data()],
@@ -21,6 +55,7 @@ impl AdminRoute {
                 "offlineDisks": offline,
             },
             "pools": self.store.pool_count(),
+            "servers": servers,
             "heal": {
                 "objectsScanned": stats.objects_scanned,
                 "objectsHealed": stats.objects_healed,
