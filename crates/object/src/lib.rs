@@ -27,6 +27,7 @@ pub use config::{
 };
 pub use error::ObjectError;
 pub use list::{ListPage, ListRequest};
+pub use lock::LockGuard;
 pub use scanner::SCAN_OBJECTS_PER_SEC_DEFAULT;
 pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};

@@ -234,6 +234,12 @@ impl ObjectStore {
         self.drives().map(|(_, drive)| drive)
     }
 
+    /// Takes a cluster-wide exclusive lock named `name`, for read-modify-write changes of
+    /// configuration objects (identities): released when the guard is dropped.
+    pub async fn lock_exclusive(&self, name: &str) -> Result<crate::lock::LockGuard> {
+        self.sets[0].locks.write(format!("{}/exclusive/{name}", cairn_drive::SYSTEM_VOLUME)).await
+    }
+
     /// Every drive's endpoint, whether it is this node's, and its capacity (or why not).
     pub async fn drive_states(&self) -> Vec<(String, bool, std::result::Result<cairn_drive::DiskInfo, DriveError>)> {
         let infos = join_all(self.all_drives().map(|drive| drive.disk_info())).await;

@@ -55,3 +55,52 @@ async fn a_user_made_on_one_node_works_on_every_node_and_survives_a_restart() {
         assert!(user_can_list(&cluster, n, &bucket).await, "node {n} lost the user after a full restart");
     }
 }
+
+/// Adds user `name` through `endpoint`.
+fn add_user(endpoint: &str, name: &str) {
+    let body = serde_json::json!({ "secretKey": format!("{name}-secret"), "status": "enabled" }).to_string();
+    let sealed = cairn_madmin::encrypt_data(SECRET_KEY, body.as_bytes()).expect("encrypt");
+    let (status, reply) =
+        signed_request(endpoint, "PUT", &format!("/minio/admin/v3/add-user?accessKey={name}"), &sealed);
+    assert_eq!(status, 200, "add-user {name}: {}", String::from_utf8_lossy(&reply));
+}
+
+/// Changes to one group made through two nodes at once are all kept: each change starts
+/// from the stored state under a cluster-wide lock.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_group_changes_through_two_nodes_are_all_kept() {
+    const MEMBERS_PER_NODE: usize = 8;
+    let cluster = Cluster::start(3).await;
+    let names: Vec<Vec<String>> =
+        (1..=2).map(|n| (0..MEMBERS_PER_NODE).map(|i| format!("member-{n}-{i}")).collect()).collect();
+    for (n, members) in names.iter().enumerate() {
+        for member in members {
+            add_user(&cluster.endpoint(n + 1), member);
+        }
+    }
+    let writers: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(n, members)| {
+            let (endpoint, members) = (cluster.endpoint(n + 1), members.clone());
+            std::thread::spawn(move || {
+                for member in members {
+                    let body = serde_json::json!({ "group": "crm-team", "members": [member], "isRemove": false });
+                    let path = "/minio/admin/v3/update-group-members";
+                    let (status, reply) = signed_request(&endpoint, "PUT", path, body.to_string().as_bytes());
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let members = || {
+        let (status, reply) = signed_request(&cluster.endpoint(3), "GET", "/minio/admin/v3/group?group=crm-team", b"");
+        let info: serde_json::Value = serde_json::from_slice(&reply).unwrap_or_default();
+        (status, info["members"].as_array().map_or(0, Vec::len), info)
+    };
+    let complete = eventually(PROPAGATION_TIMEOUT, || std::future::ready(members().1 == 2 * MEMBERS_PER_NODE)).await;
+    assert!(complete, "group changes were lost: {:?}", members());
+}

@@ -10,6 +10,8 @@ use crate::policy::{Policy, canned};
 use bytes::Bytes;
 use rand::Rng;
 
+/// The lock every identity change takes.
+const CHANGE_LOCK: &str = "iam";
 /// Shortest access key, as MinIO.
 const ACCESS_KEY_CHARS_MIN: usize = 3;
 /// Longest access key (it becomes a file name).
@@ -52,6 +54,14 @@ fn encode<T: serde::Serialize>(record: &T) -> Result<Bytes, IamError> {
 }
 
 impl Iam {
+    /// Serialises changes across the cluster and starts each from the stored state, so
+    /// two admins changing identities through different nodes never undo each other.
+    async fn begin_change(&self) -> Result<cairn_object::LockGuard, IamError> {
+        let guard = self.store.lock_exclusive(CHANGE_LOCK).await?;
+        self.reload().await?;
+        Ok(guard)
+    }
+
     fn check_free(&self, access_key: &str) -> Result<(), IamError> {
         let snapshot = self.snapshot();
         if access_key == self.root_access_key
@@ -65,6 +75,7 @@ impl Iam {
 
     /// Creates a user, or changes an existing user's secret (MinIO's add-user does both).
     pub async fn add_user(&self, access_key: &str, secret_key: &str, enabled: bool) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         check_name("access key", access_key)?;
         check_secret(secret_key)?;
         let existing = self.snapshot().users.get(access_key).cloned();
@@ -79,6 +90,7 @@ impl Iam {
 
     /// Enables or disables a user.
     pub async fn set_user_enabled(&self, access_key: &str, enabled: bool) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         let mut record =
             self.snapshot().users.get(access_key).cloned().ok_or_else(|| IamError::not_found("user", access_key))?;
         record.enabled = enabled;
@@ -87,6 +99,7 @@ impl Iam {
 
     /// Removes a user with its service accounts and group memberships.
     pub async fn delete_user(&self, access_key: &str) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         let snapshot = self.snapshot();
         if !snapshot.users.contains_key(access_key) {
             return Err(IamError::not_found("user", access_key));
@@ -104,6 +117,7 @@ impl Iam {
 
     /// Stores a named policy; a malformed one is refused and the old one kept.
     pub async fn set_policy(&self, name: &str, document: &[u8]) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         check_name("policy name", name)?;
         Policy::parse_identity_policy(document).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
         let record = PolicyRecord { name: name.to_owned(), document: String::from_utf8_lossy(document).into_owned() };
@@ -112,6 +126,7 @@ impl Iam {
 
     /// Removes a named policy (canned ones cannot be removed).
     pub async fn delete_policy(&self, name: &str) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         if !self.snapshot().policies.contains_key(name) {
             return Err(IamError::not_found("policy", name));
         }
@@ -139,6 +154,7 @@ impl Iam {
         names: &[String],
         attach: bool,
     ) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         let snapshot = self.snapshot();
         if let Some(missing) = names.iter().find(|name| snapshot.policy(name).is_none()) {
             return Err(IamError::not_found("policy", missing));
@@ -165,6 +181,7 @@ impl Iam {
     /// Adds members to a group (creating it), or removes them (removing the group
     /// itself when `members` is empty and it has none left).
     pub async fn update_group(&self, name: &str, members: &[String], remove: bool) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         check_name("group", name)?;
         let snapshot = self.snapshot();
         if let Some(unknown) = members.iter().find(|m| !snapshot.users.contains_key(*m)) {
@@ -198,6 +215,7 @@ impl Iam {
 
     /// Enables or disables a group.
     pub async fn set_group_enabled(&self, name: &str, enabled: bool) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         let mut group = self.snapshot().groups.get(name).cloned().ok_or_else(|| IamError::not_found("group", name))?;
         group.enabled = enabled;
         self.commit(&records::path(GROUPS, name), Some(encode(&group)?)).await
@@ -205,6 +223,7 @@ impl Iam {
 
     /// Creates a service account for `parent`; returns (access key, secret key).
     pub async fn add_service_account(&self, mut account: ServiceAccountRecord) -> Result<(String, String), IamError> {
+        let _change = self.begin_change().await?;
         if account.parent != self.root_access_key && !self.snapshot().users.contains_key(&account.parent) {
             return Err(IamError::not_found("user", &account.parent));
         }
@@ -228,6 +247,7 @@ impl Iam {
 
     /// Replaces a service account's record (status, secret, policy, expiry).
     pub async fn update_service_account(&self, account: ServiceAccountRecord) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         if !self.snapshot().service_accounts.contains_key(&account.access_key) {
             return Err(IamError::not_found("service account", &account.access_key));
         }
@@ -240,6 +260,7 @@ impl Iam {
 
     /// Removes a service account.
     pub async fn delete_service_account(&self, access_key: &str) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         if !self.snapshot().service_accounts.contains_key(access_key) {
             return Err(IamError::not_found("service account", access_key));
         }
@@ -248,12 +269,14 @@ impl Iam {
 
     /// Sets a bucket's policy; a malformed one is refused and the old one kept.
     pub async fn set_bucket_policy(&self, bucket: &str, document: &[u8]) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         Policy::parse_bucket_policy(document, bucket).map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
         self.commit(&records::path(BUCKET_POLICIES, bucket), Some(Bytes::copy_from_slice(document))).await
     }
 
     /// Removes a bucket's policy (missing is fine).
     pub async fn delete_bucket_policy(&self, bucket: &str) -> Result<(), IamError> {
+        let _change = self.begin_change().await?;
         self.commit(&records::path(BUCKET_POLICIES, bucket), None).await
     }
 
