@@ -10,15 +10,6 @@ fn config_error(message: &str) -> Reply {
     reply::failure(StatusCode::BAD_REQUEST, "XMinioConfigError", message)
 }
 
-fn sealed_text(text: &str, secret_key: &str) -> Reply {
-    match tokio::task::block_in_place(|| cairn_madmin::encrypt_data(secret_key, text.as_bytes())) {
-        Ok(sealed) => reply::bytes(sealed.into()),
-        Err(error) => {
-            reply::failure(StatusCode::INTERNAL_SERVER_ERROR, "XMinioAdminEncryptionFailed", &error.to_string())
-        }
-    }
-}
-
 impl AdminRoute {
     pub(crate) fn get_config_kv(&self, call: &Call) -> Result<Reply, Reply> {
         let key = call.param("key");
@@ -26,7 +17,7 @@ impl AdminRoute {
             return Err(config_error("name a subsystem: region or scanner"));
         }
         let line = self.settings.get(key).map_err(|e| config_error(&e))?;
-        Ok(sealed_text(&line, &call.secret_key))
+        Ok(reply::sealed(line.as_bytes(), &call.secret_key))
     }
 
     pub(crate) async fn set_config_kv(&self, call: &Call, replace: bool) -> Result<Reply, Reply> {
@@ -42,6 +33,6 @@ impl AdminRoute {
     }
 
     pub(crate) fn export_config(&self, call: &Call) -> Reply {
-        sealed_text(&self.settings.export(), &call.secret_key)
+        reply::sealed(self.settings.export().as_bytes(), &call.secret_key)
     }
 }

@@ -6,14 +6,6 @@ use crate::route::AdminRoute;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// The node a drive endpoint belongs to: `host:port` of a URL, or this node.
-fn node_of(endpoint: &str, local: bool) -> String {
-    if local {
-        return "local".to_owned();
-    }
-    endpoint.trim_start_matches("http://").split('/').next().unwrap_or(endpoint).to_owned()
-}
-
 impl AdminRoute {
     pub(crate) async fn server_info(&self) -> Reply {
         let buckets = self.store.list_buckets().await.map(|b| b.len()).unwrap_or(0);
@@ -22,8 +14,9 @@ impl AdminRoute {
         let usage = self.store.bucket_usage();
         let mut servers: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
         let mut offline = 0;
-        for (endpoint, local, info) in self.store.drive_states().await {
-            let drive = match &info {
+        for state in self.store.drive_states().await {
+            let endpoint = &state.endpoint;
+            let drive = match &state.info {
                 Ok(info) => json!({
                     "endpoint": endpoint, "state": "ok", "totalspace": info.total_bytes,
                     "usedspace": info.used_bytes, "availspace": info.free_bytes,
@@ -33,7 +26,7 @@ impl AdminRoute {
                     json!({ "endpoint": endpoint, "state": "offline", "error": error.to_string() })
                 }
             };
-            servers.entry(node_of(&endpoint, local)).or_default().push(drive);
+            servers.entry(state.node.unwrap_or_else(|| "local".to_owned())).or_default().push(drive);
         }
         let servers: Vec<serde_json::Value> = servers
             .into_iter()

@@ -32,10 +32,14 @@ pub(crate) fn ok() -> Reply {
 
 /// 200 with `value` encrypted with the caller's secret key (madmin's EncryptData).
 pub(crate) fn encrypted(value: &serde_json::Value, secret_key: &str) -> Reply {
+    sealed(value.to_string().as_bytes(), secret_key)
+}
+
+/// 200 with `plain` encrypted with the caller's secret key.
+pub(crate) fn sealed(plain: &[u8], secret_key: &str) -> Reply {
     // argon2id takes 64 MiB and tens of milliseconds: keep it off the async workers' backs.
-    let sealed = tokio::task::block_in_place(|| cairn_madmin::encrypt_data(secret_key, value.to_string().as_bytes()));
-    match sealed {
-        Ok(sealed) => with_status(StatusCode::OK, Bytes::from(sealed), "application/octet-stream"),
+    match tokio::task::block_in_place(|| cairn_madmin::encrypt_data(secret_key, plain)) {
+        Ok(sealed) => bytes(Bytes::from(sealed)),
         Err(error) => failure(StatusCode::INTERNAL_SERVER_ERROR, "XMinioAdminEncryptionFailed", &error.to_string()),
     }
 }

@@ -30,7 +30,7 @@ pub use list::{ListPage, ListRequest};
 pub use lock::LockGuard;
 pub use scanner::SCAN_OBJECTS_PER_SEC_DEFAULT;
 pub use set::read::{ObjectReader, ObjectStream};
-pub use store::{ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
+pub use store::{DriveState, ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
 pub use system::{CONFIG_OBJECT_BYTES_MAX, CONFIG_PREFIX};
 pub use types::{
     BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage, WriteCondition,

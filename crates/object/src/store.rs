@@ -87,6 +87,17 @@ impl Default for StoreOptions {
     }
 }
 
+/// One drive as admin info and metrics report it.
+#[derive(Debug)]
+pub struct DriveState {
+    /// Path or URL of the drive.
+    pub endpoint: String,
+    /// `host:port` of the node holding it; None for this node's own drives.
+    pub node: Option<String>,
+    /// Its capacity, or why it does not answer.
+    pub info: std::result::Result<cairn_drive::DiskInfo, DriveError>,
+}
+
 /// Whether the store can serve writes and reads right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuorumStatus {
@@ -240,12 +251,18 @@ impl ObjectStore {
         self.sets[0].locks.write(format!("{}/exclusive/{name}", cairn_drive::SYSTEM_VOLUME)).await
     }
 
-    /// Every drive's endpoint, whether it is this node's, and its capacity (or why not).
-    pub async fn drive_states(&self) -> Vec<(String, bool, std::result::Result<cairn_drive::DiskInfo, DriveError>)> {
+    /// Every drive: where it is, on which node, and its capacity (or why not).
+    pub async fn drive_states(&self) -> Vec<DriveState> {
         let infos = join_all(self.all_drives().map(|drive| drive.disk_info())).await;
         self.all_drives()
             .zip(infos)
-            .map(|(drive, info)| (drive.endpoint().to_owned(), drive.is_local(), info))
+            .map(|(drive, info)| {
+                let endpoint = drive.endpoint().to_owned();
+                // A remote drive's endpoint is `http://host:port/path`: its node is `host:port`.
+                let node = (!drive.is_local())
+                    .then(|| endpoint.trim_start_matches("http://").split('/').next().unwrap_or(&endpoint).to_owned());
+                DriveState { endpoint, node, info }
+            })
             .collect()
     }
 

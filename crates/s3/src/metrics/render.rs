@@ -4,7 +4,7 @@
 //! node's drives, requests, traffic and process).
 
 use super::counters::{RequestMetrics, TTFB_BUCKETS};
-use cairn_object::ObjectStore;
+use cairn_object::{DriveState, ObjectStore};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -40,14 +40,6 @@ impl Exposition {
     }
 }
 
-/// The node a drive endpoint belongs to: `host:port` of a URL, or this node.
-fn node_of(endpoint: &str, local: bool, this_node: &str) -> String {
-    if local {
-        return this_node.to_owned();
-    }
-    endpoint.trim_start_matches("http://").split('/').next().unwrap_or(endpoint).to_owned()
-}
-
 /// The cluster-wide metrics.
 pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this_node: &str) -> String {
     let mut out = Exposition::default();
@@ -56,7 +48,7 @@ pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this
     let usable_share = layout.data() as f64 / layout.drives_per_set as f64;
     let (total, free) = drives
         .iter()
-        .filter_map(|(_, _, info)| info.as_ref().ok())
+        .filter_map(|d| d.info.as_ref().ok())
         .fold((0u64, 0u64), |(t, f), info| (t + info.total_bytes, f + info.free_bytes));
     out.gauge("minio_cluster_capacity_raw_total_bytes", "Total capacity online in the cluster", total as f64);
     out.gauge("minio_cluster_capacity_raw_free_bytes", "Total free capacity online in the cluster", free as f64);
@@ -70,7 +62,7 @@ pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this
         "Total free usable capacity online in the cluster",
         free as f64 * usable_share,
     );
-    let online = drives.iter().filter(|(_, _, info)| info.is_ok()).count();
+    let online = drives.iter().filter(|d| d.info.is_ok()).count();
     out.gauge("minio_cluster_drive_online_total", "Total drives online in the cluster", online as f64);
     out.gauge(
         "minio_cluster_drive_offline_total",
@@ -78,9 +70,9 @@ pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this
         (drives.len() - online) as f64,
     );
     out.gauge("minio_cluster_drive_total", "Total drives in the cluster", drives.len() as f64);
-    let nodes: BTreeSet<String> = drives.iter().map(|(e, local, _)| node_of(e, *local, this_node)).collect();
-    let nodes_online: BTreeSet<String> =
-        drives.iter().filter(|(_, _, i)| i.is_ok()).map(|(e, local, _)| node_of(e, *local, this_node)).collect();
+    let node = |d: &DriveState| d.node.clone().unwrap_or_else(|| this_node.to_owned());
+    let nodes: BTreeSet<String> = drives.iter().map(node).collect();
+    let nodes_online: BTreeSet<String> = drives.iter().filter(|d| d.info.is_ok()).map(node).collect();
     out.gauge("minio_cluster_nodes_online_total", "Total number of MinIO nodes online", nodes_online.len() as f64);
     out.gauge(
         "minio_cluster_nodes_offline_total",
@@ -145,11 +137,11 @@ pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this
 /// This node's metrics.
 pub(crate) async fn node(store: &ObjectStore, requests: &RequestMetrics, this_node: &str) -> String {
     let mut out = Exposition::default();
-    let local: Vec<_> = store.drive_states().await.into_iter().filter(|(_, local, _)| *local).collect();
+    let local: Vec<DriveState> = store.drive_states().await.into_iter().filter(|d| d.node.is_none()).collect();
     let drive_samples = |pick: fn(&cairn_drive::DiskInfo) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
         local
             .iter()
-            .filter_map(|(endpoint, _, info)| info.as_ref().ok().map(|i| (endpoint, pick(i))))
+            .filter_map(|d| d.info.as_ref().ok().map(|i| (&d.endpoint, pick(i))))
             .map(|(endpoint, value)| {
                 (vec![("server", this_node.to_owned()), ("drive", endpoint.clone())], value as f64)
             })
@@ -168,7 +160,7 @@ pub(crate) async fn node(store: &ObjectStore, requests: &RequestMetrics, this_no
         &drive_samples(|i| i.free_bytes),
     );
     out.metric("minio_node_drive_total_bytes", "gauge", "Total storage on a drive", &drive_samples(|i| i.total_bytes));
-    let online = local.iter().filter(|(_, _, i)| i.is_ok()).count();
+    let online = local.iter().filter(|d| d.info.is_ok()).count();
     out.gauge("minio_node_drive_online_total", "Total drives online on this node", online as f64);
     out.gauge("minio_node_drive_offline_total", "Total drives offline on this node", (local.len() - online) as f64);
     requests_metrics(&mut out, requests, this_node);
