@@ -6,6 +6,7 @@
 
 mod config;
 mod groups;
+mod heal;
 mod info;
 mod policies;
 mod reply;

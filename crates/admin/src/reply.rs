@@ -2,8 +2,12 @@
 
 use bytes::Bytes;
 use cairn_iam::IamError;
+use cairn_object::ObjectError;
+use futures::{Stream, StreamExt};
 use http::{HeaderValue, StatusCode};
+use http_body::Frame;
 use s3s::{Body, S3Response};
+use std::convert::Infallible;
 
 /// An admin call's answer (boxed: it travels in `Err` as often as in `Ok`).
 pub(crate) type Reply = Box<S3Response<Body>>;
@@ -28,6 +32,16 @@ pub(crate) fn bytes(body: Bytes) -> Reply {
 /// 200 with an empty body.
 pub(crate) fn ok() -> Reply {
     with_status(StatusCode::OK, Bytes::new(), "application/json")
+}
+
+/// 200 with a body of JSON lines, each sent as soon as `lines` yields it; the
+/// stream is dropped when the client goes away.
+pub(crate) fn ndjson(lines: impl Stream<Item = Bytes> + Send + 'static) -> Reply {
+    let frames = lines.map(|line| Ok::<_, Infallible>(Frame::data(line)));
+    let mut response = S3Response::new(Body::http_body_unsync(http_body_util::StreamBody::new(frames)));
+    response.status = Some(StatusCode::OK);
+    response.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    Box::new(response)
 }
 
 /// 200 with `value` encrypted with the caller's secret key (madmin's EncryptData).
@@ -71,5 +85,18 @@ pub(crate) fn from_iam(error: &IamError) -> Reply {
         IamError::Storage(_) | IamError::Record(_) => {
             failure(StatusCode::SERVICE_UNAVAILABLE, "XMinioAdminStorageUnavailable", &message)
         }
+    }
+}
+
+/// The answer for an object-layer error met before an admin call could start.
+pub(crate) fn from_store(error: &ObjectError) -> Reply {
+    let message = error.to_string();
+    match error {
+        ObjectError::BucketNotFound => failure(StatusCode::NOT_FOUND, "NoSuchBucket", &message),
+        ObjectError::InvalidArgument(_) | ObjectError::InvalidKey(_) | ObjectError::KeyTooLong => invalid(&message),
+        ObjectError::ReadQuorum | ObjectError::WriteQuorum { .. } | ObjectError::LockTimeout => {
+            failure(StatusCode::SERVICE_UNAVAILABLE, "XMinioAdminStorageUnavailable", &message)
+        }
+        _ => failure(StatusCode::INTERNAL_SERVER_ERROR, "XMinioAdminInternalError", &message),
     }
 }

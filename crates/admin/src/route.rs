@@ -101,6 +101,7 @@ fn action_of(method: &Method, command: &str) -> Option<&'static str> {
         ("GET", "get-config-kv" | "get-config")
         | ("PUT", "set-config-kv" | "set-config")
         | ("DELETE", "del-config-kv") => "admin:ConfigUpdate",
+        ("POST", "cairn-heal") => "admin:Heal",
         _ => return None,
     };
     Some(action)
@@ -169,6 +170,7 @@ impl AdminRoute {
             "set-config" => self.set_config_kv(call, true).await,
             "del-config-kv" => self.del_config_kv(call).await,
             "get-config" => Ok(self.export_config(call)),
+            "cairn-heal" => self.heal(call).await,
             _ => Err(reply::failure(StatusCode::NOT_IMPLEMENTED, "NotImplemented", "unknown admin call")),
         }
     }

@@ -1,5 +1,6 @@
 //! `cairn`: the Cairn binary. `cairn server` runs the object store; other
-//! subcommands are tools around it. This file only parses arguments and wires
+//! subcommands are tools around it: `bench`, and the mc-style client commands of
+//! `cairn-cli` (`alias`, `ls`, `cp`, `mirror`, `admin`, ...). This file only parses arguments and wires
 //! the crates together.
 
 mod bench;
@@ -16,6 +17,8 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    globals: cairn_cli::Globals,
 }
 
 #[derive(Debug, Subcommand)]
@@ -24,6 +27,8 @@ enum Command {
     Server(server::ServerArgs),
     /// Measure raw drive and S3 throughput and latency on this machine.
     Bench(bench::BenchArgs),
+    #[command(flatten)]
+    Client(cairn_cli::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -35,17 +40,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
+    runtime.block_on(async {
+        let result = match cli.command {
             Command::Server(args) => server::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Client(command) => return cairn_cli::run(cli.globals, command).await,
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("cairn: {message}");
+                ExitCode::FAILURE
+            }
         }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("cairn: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

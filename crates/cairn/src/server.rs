@@ -145,6 +145,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         metrics_public: env_first(&["CAIRN_PROMETHEUS_AUTH_TYPE", "MINIO_PROMETHEUS_AUTH_TYPE"])
             .is_some_and(|kind| kind.eq_ignore_ascii_case("public")),
         node_name: args.address.clone(),
+        peers: node.peers.clone(),
     };
     let slot: StoreSlot = Arc::default();
     let drive_count = node.pools.iter().map(Vec::len).sum();

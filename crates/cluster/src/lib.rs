@@ -15,6 +15,6 @@ mod wire;
 pub use locks::{DistGuard, DistLocks, Granter, LOCK_LEASE_MS, LockTable};
 pub use peer::Peer;
 pub use remote::RemoteDrive;
-pub use service::{ResponseBody, RpcService};
+pub use service::{MetricsSource, ResponseBody, RpcService};
 pub use token::TokenKey;
 pub use wire::RPC_PREFIX;

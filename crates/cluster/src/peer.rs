@@ -6,7 +6,7 @@
 //! background probe sees the node answer again and marks it back online.
 
 use crate::token::TokenKey;
-use crate::wire::{HEADER_DRIVE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, PATH_HEALTH, WireError, decode};
+use crate::wire::{HEADER_DRIVE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, PATH_HEALTH, PATH_METRICS, WireError, decode};
 use bytes::Bytes;
 use cairn_drive::DriveError;
 use http::{Method, Request, Response, StatusCode};
@@ -158,6 +158,11 @@ impl Peer {
         let response = self.send(path, build, full_body(body), timeout).await?;
         let bytes = self.read_reply(response, timeout).await?;
         decode::<Result<T, WireError>>(&bytes)?.map_err(DriveError::from)
+    }
+
+    /// The peer's request counters, as its [`MetricsSource`](crate::service::MetricsSource) encoded them.
+    pub async fn node_metrics(&self) -> Result<Vec<u8>, DriveError> {
+        self.call::<Vec<u8>>(PATH_METRICS, |request| request, Bytes::new()).await
     }
 
     /// Reads a whole reply body; a refused call (bad token, unknown drive) is an error.

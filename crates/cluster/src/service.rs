@@ -6,7 +6,8 @@ use crate::peer::scope_of;
 use crate::token::TokenKey;
 use crate::wire::{
     DriveCall, DriveReply, HEADER_DRIVE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, LockCall, PATH_CREATE_FILE,
-    PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_WALK, WalkCall, WireEntry, WireError, decode, encode, walk_frame,
+    PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_METRICS, PATH_WALK, WalkCall, WireEntry, WireError, decode, encode,
+    walk_frame,
 };
 use bytes::Bytes;
 use cairn_drive::{CommitRequest, Drive, DriveError, PartSource, ShardReader};
@@ -43,7 +44,12 @@ pub struct RpcService {
     token: TokenKey,
     locks: Arc<LockTable>,
     handles: Mutex<Handles>,
+    /// Encodes this node's request counters (set by the S3 server when it starts).
+    metrics: std::sync::OnceLock<MetricsSource>,
 }
+
+/// What answers [`PATH_METRICS`]: the node's counters, encoded by their owner.
+pub type MetricsSource = Box<dyn Fn() -> Vec<u8> + Send + Sync>;
 
 impl std::fmt::Debug for RpcService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,7 +70,12 @@ fn reply<T: serde::Serialize>(result: &Result<T, WireError>) -> Response<Respons
 impl RpcService {
     /// Serves `drives` (path → drive) and `locks`, to callers holding `token`'s credentials.
     pub fn new(drives: HashMap<String, Arc<dyn Drive>>, token: TokenKey, locks: Arc<LockTable>) -> Self {
-        Self { drives, token, locks, handles: Mutex::new(Handles::default()) }
+        Self { drives, token, locks, handles: Mutex::new(Handles::default()), metrics: std::sync::OnceLock::new() }
+    }
+
+    /// Sets what answers peers' requests for this node's counters (once).
+    pub fn set_metrics_source(&self, source: MetricsSource) {
+        let _ = self.metrics.set(source);
     }
 
     /// Answers one RPC request.
@@ -77,6 +88,10 @@ impl RpcService {
         let path = request.uri().path().to_owned();
         if path == PATH_HEALTH {
             return respond(StatusCode::OK, Bytes::new());
+        }
+        if path == PATH_METRICS {
+            let encoded = self.metrics.get().map(|source| source()).unwrap_or_default();
+            return reply::<Vec<u8>>(&Ok(encoded));
         }
         if path == PATH_LOCK {
             return match read_call::<LockCall>(request).await {

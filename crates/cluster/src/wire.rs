@@ -18,6 +18,8 @@ pub const PATH_WALK: &str = "/cairn/rpc/v1/walk";
 pub const PATH_LOCK: &str = "/cairn/rpc/v1/lock";
 /// Liveness probe of a peer, also checks the caller's token.
 pub const PATH_HEALTH: &str = "/cairn/rpc/v1/health";
+/// This node's request counters, for the cluster-wide metrics of any node.
+pub const PATH_METRICS: &str = "/cairn/rpc/v1/metrics";
 
 /// The drive (its path on the serving node) a drive call is for.
 pub const HEADER_DRIVE: &str = "x-cairn-drive";

@@ -107,6 +107,14 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     }
     /// Capacity of the filesystem holding the drive.
     async fn disk_info(&self) -> Result<DiskInfo>;
+    /// Recreates the drive's folder, system volume and staging folder where they are
+    /// missing. A drive wiped (or swapped for an empty one) while the server runs is
+    /// otherwise offline until a restart; an on-demand heal calls this, then formats it.
+    /// Only the node holding a drive can do this, so a drive of another node refuses
+    /// with `DriveNotFound` (its own node heals it).
+    async fn make_system_volume(&self) -> Result<()> {
+        Err(crate::DriveError::DriveNotFound)
+    }
 
     /// Creates a bucket directory.
     async fn make_volume(&self, volume: &str) -> Result<()>;

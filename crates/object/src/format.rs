@@ -111,15 +111,57 @@ pub(crate) async fn load_or_create(
                 )));
             }
             Found::Fresh if drive.is_local() || reference.this.is_nil() => {
-                let mut own = reference.clone();
-                own.this = expected;
-                drive.write_sys_file(FORMAT_FILE, Bytes::from(own.encode())).await?;
-                tracing::info!(drive = drive.endpoint(), deployment = %reference.deployment_id, "formatted drive");
+                format_into_slot(drive, &reference, expected).await?;
             }
             _ => {}
         }
     }
     Ok(reference.deployment_id)
+}
+
+/// Writes the deployment's format to a fresh drive, naming it the drive of slot `slot`.
+async fn format_into_slot(drive: &Arc<dyn Drive>, reference: &FormatFile, slot: Uuid) -> Result<()> {
+    let mut own = reference.clone();
+    own.this = slot;
+    drive.write_sys_file(FORMAT_FILE, Bytes::from(own.encode())).await?;
+    tracing::info!(drive = drive.endpoint(), deployment = %reference.deployment_id, "formatted drive");
+    Ok(())
+}
+
+/// Formats this node's drives of one pool that lost their format while the store runs
+/// (wiped, or swapped for an empty drive): recreates their system volume, then writes
+/// the deployment's format naming their slot, as start-up does for fresh drives.
+/// Without this such a drive stays down (every call fails) until the next restart.
+/// Drives of other nodes are their node's to format; a drive holding another
+/// deployment's or another slot's format is left alone (a restart refuses it with a
+/// message). Returns how many drives were formatted.
+pub(crate) async fn heal_formats(drives: &[Arc<dyn Drive>], layout: &Layout, deployment: Uuid) -> Result<u64> {
+    let local: Vec<&Arc<dyn Drive>> = drives.iter().filter(|drive| drive.is_local()).collect();
+    for (drive, made) in local.iter().zip(join_all(local.iter().map(|drive| drive.make_system_volume())).await) {
+        if let Err(error) = made {
+            tracing::warn!(drive = drive.endpoint(), %error, "cannot recreate the drive's system volume");
+        }
+    }
+    let found = join_all(drives.iter().map(read_format)).await;
+    let reference = found
+        .iter()
+        .find_map(|f| match f {
+            Ok(Found::Formatted(format)) if format.deployment_id == deployment => Some(format.clone()),
+            _ => None,
+        })
+        .ok_or(ObjectError::ReadQuorum)?;
+    check_shape(&reference, layout)?;
+    let mut formatted = 0;
+    for (position, (drive, found)) in drives.iter().zip(&found).enumerate() {
+        if drive.is_local() && matches!(found, Ok(Found::Fresh)) {
+            let slot = reference.sets[position / layout.drives_per_set][position % layout.drives_per_set];
+            match format_into_slot(drive, &reference, slot).await {
+                Ok(()) => formatted += 1,
+                Err(error) => tracing::warn!(drive = drive.endpoint(), %error, "cannot format a wiped drive"),
+            }
+        }
+    }
+    Ok(formatted)
 }
 
 /// The format to follow: the deployment most drives carry, once every set has a read

@@ -10,6 +10,7 @@ mod config;
 mod cpu;
 mod error;
 mod format;
+mod heal_run;
 mod list;
 mod lock;
 mod pools;
@@ -26,6 +27,7 @@ pub use config::{
     parse_storage_class,
 };
 pub use error::ObjectError;
+pub use heal_run::{HealCounts, HealEvent, HealRun, HealScope};
 pub use list::{ListPage, ListRequest};
 pub use lock::LockGuard;
 pub use scanner::SCAN_OBJECTS_PER_SEC_DEFAULT;

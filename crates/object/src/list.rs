@@ -5,6 +5,7 @@
 use crate::config::Layout;
 use crate::quorum::pick_version;
 use crate::set::{ErasureSet, object_info};
+use crate::store::ObjectStore;
 use crate::types::ObjectInfo;
 use crate::{ObjectError, Result};
 use cairn_drive::{DriveError, WalkEntry, WalkOptions};
@@ -248,6 +249,49 @@ fn common_prefix(prefix: &str, key: &str, delimiter: &str) -> Option<String> {
     let rest = key.strip_prefix(prefix)?;
     let index = rest.find(delimiter)?;
     Some(format!("{prefix}{}", &rest[..index + delimiter.len()]))
+}
+
+/// A listing read page by page, so that a pass over a whole bucket (the scanner, a
+/// heal, the configuration) holds one page at a time, never the whole listing.
+pub(crate) struct Pages {
+    /// The next page's request: `start_after` moves on with every page.
+    request: ListRequest,
+    /// The last page was read.
+    done: bool,
+}
+
+impl Pages {
+    /// Pages of at most `page_keys` entries of `bucket` under `prefix`, grouped by `delimiter`.
+    pub(crate) fn new(bucket: &str, prefix: &str, delimiter: Option<&str>, page_keys: usize) -> Self {
+        let request = ListRequest {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+            delimiter: delimiter.map(str::to_owned),
+            start_after: None,
+            max_keys: page_keys,
+        };
+        Self { request, done: false }
+    }
+
+    /// The next page, or None after the last one.
+    pub(crate) async fn next(&mut self, store: &ObjectStore) -> Result<Option<ListPage>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = store.list_objects(&self.request).await?;
+        self.done = !page.truncated;
+        self.request.start_after.clone_from(&page.next_marker);
+        Ok(Some(page))
+    }
+
+    /// The next page, or None after the last one or once the bucket is gone: a pass
+    /// over every bucket passes over one deleted meanwhile.
+    pub(crate) async fn next_while_exists(&mut self, store: &ObjectStore) -> Result<Option<ListPage>> {
+        match self.next(store).await {
+            Err(ObjectError::BucketNotFound) => Ok(None),
+            other => other,
+        }
+    }
 }
 
 /// True when the bucket holds at least one object (any set).

@@ -6,7 +6,7 @@
 //! The scan compares metadata only (cheap); bitrot inside shard files is found and
 //! repaired by reads and by `heal_object`, which verifies every frame.
 
-use crate::list::ListRequest;
+use crate::list::Pages;
 use crate::quorum::pick_version;
 use crate::store::ObjectStore;
 use crate::system::CONFIG_PREFIX;
@@ -86,32 +86,17 @@ impl ObjectStore {
     pub(crate) async fn scan_once(&self) -> Result<()> {
         let started = tokio::time::Instant::now();
         let mut checked = 0u64;
-        let mut buckets: Vec<(String, &str)> =
-            self.list_buckets().await?.into_iter().map(|bucket| (bucket.name, "")).collect();
+        let namespaces = self.namespaces().await?;
         if let Ok(mut usage) = self.usage.lock() {
-            usage.retain(|bucket, _| buckets.iter().any(|(name, _)| name == bucket));
+            usage.retain(|bucket, _| namespaces.iter().any(|(name, _)| name == bucket));
         }
-        // Cairn's own configuration (identities, policies) is healed like user objects.
-        buckets.push((SYSTEM_VOLUME.to_owned(), CONFIG_PREFIX));
-        for (bucket, prefix) in buckets {
+        for (bucket, prefix) in namespaces {
             if bucket != SYSTEM_VOLUME {
                 self.heal_bucket(&bucket).await;
             }
-            let mut start_after = None;
+            let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS);
             let (mut objects, mut bytes) = (0u64, 0u64);
-            loop {
-                let request = ListRequest {
-                    bucket: bucket.clone(),
-                    prefix: prefix.to_owned(),
-                    delimiter: None,
-                    start_after: start_after.take(),
-                    max_keys: SCAN_PAGE_KEYS,
-                };
-                let page = match self.list_objects(&request).await {
-                    Ok(page) => page,
-                    Err(ObjectError::BucketNotFound) => break, // Deleted during the scan.
-                    Err(error) => return Err(error),
-                };
+            while let Some(page) = pages.next_while_exists(self).await? {
                 for object in &page.objects {
                     objects += 1;
                     bytes += object.size;
@@ -124,10 +109,6 @@ impl ObjectStore {
                         tokio::time::sleep(ahead).await;
                     }
                 }
-                if !page.truncated {
-                    break;
-                }
-                start_after = page.next_marker;
             }
             if bucket != SYSTEM_VOLUME
                 && let Ok(mut usage) = self.usage.lock()
@@ -136,6 +117,15 @@ impl ObjectStore {
             }
         }
         Ok(())
+    }
+
+    /// What a pass over everything covers, as (volume, key prefix): every bucket, then
+    /// Cairn's own configuration (identities, policies), which is healed like user objects.
+    pub(crate) async fn namespaces(&self) -> Result<Vec<(String, &'static str)>> {
+        let mut namespaces: Vec<(String, &str)> =
+            self.list_buckets().await?.into_iter().map(|bucket| (bucket.name, "")).collect();
+        namespaces.push((SYSTEM_VOLUME.to_owned(), CONFIG_PREFIX));
+        Ok(namespaces)
     }
 
     /// Heals one object if some drive lacks its current version.
@@ -174,7 +164,7 @@ impl ObjectStore {
     }
 
     /// Creates `bucket` (and its record) on every answering drive that lacks it.
-    async fn heal_bucket(&self, bucket: &str) {
+    pub(crate) async fn heal_bucket(&self, bucket: &str) {
         // Only a bucket a quorum still holds: one being deleted must not be brought back.
         if self.bucket_info(bucket).await.is_err() {
             return;

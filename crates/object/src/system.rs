@@ -3,7 +3,7 @@
 //! written and healed like user objects, but out of reach of S3 clients (the system
 //! volume's name is not a valid bucket name).
 
-use crate::list::ListRequest;
+use crate::list::Pages;
 use crate::store::ObjectStore;
 use crate::types::PutRequest;
 use crate::{NoCheck, ObjectError, Result};
@@ -75,22 +75,11 @@ impl ObjectStore {
     /// Keys of the configuration objects under `prefix` (itself under `config/`), in order.
     pub async fn list_config(&self, prefix: &str) -> Result<Vec<String>> {
         check_key(prefix)?;
+        let mut pages = Pages::new(SYSTEM_VOLUME, prefix, None, CONFIG_LIST_PAGE);
         let mut keys = Vec::new();
-        let mut start_after = None;
-        loop {
-            let request = ListRequest {
-                bucket: SYSTEM_VOLUME.to_owned(),
-                prefix: prefix.to_owned(),
-                delimiter: None,
-                start_after: start_after.take(),
-                max_keys: CONFIG_LIST_PAGE,
-            };
-            let page = self.list_objects(&request).await?;
+        while let Some(page) = pages.next(self).await? {
             keys.extend(page.objects.into_iter().map(|o| o.key));
-            if !page.truncated {
-                return Ok(keys);
-            }
-            start_after = page.next_marker;
         }
+        Ok(keys)
     }
 }

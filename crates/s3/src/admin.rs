@@ -1,6 +1,7 @@
-//! Admin endpoints served next to S3, signed with SigV4 like any S3 request. Only
-//! root credentials exist so far, so a valid signature is the whole check; issue 4
-//! replaces this with MinIO's admin API and `admin:*` policy actions.
+//! Cairn's own healing report, served next to S3 and signed with SigV4 like any S3
+//! request. A valid signature of any identity is the whole check (s3s's default for a
+//! route): the counters name no bucket or object. MinIO's admin API, with its
+//! `admin:*` actions, is `crates/admin`; healing on demand is its `cairn-heal` call.
 
 use cairn_object::ObjectStore;
 use http::{HeaderMap, Method, Uri};

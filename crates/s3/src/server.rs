@@ -13,10 +13,10 @@ use crate::admin::HealStatusRoute;
 use crate::auth::DomainHost;
 use crate::drain::Leftover;
 use crate::metrics::{ApiSlot, RequestMetrics};
-use crate::metrics::{Refusal, scrape};
+use crate::metrics::{Refusal, Sources, scrape};
 use crate::routes::Routes;
 use cairn_admin::{AdminRoute, ServerSettings};
-use cairn_cluster::{RPC_PREFIX, RpcService};
+use cairn_cluster::{Peer, RPC_PREFIX, RpcService};
 use cairn_iam::Iam;
 use cairn_object::ObjectStore;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub metrics_public: bool,
     /// This node's name in metrics labels (`host:port`).
     pub node_name: String,
+    /// The other nodes of the cluster (empty on a single node).
+    pub peers: Vec<Arc<Peer>>,
 }
 
 /// What S3 requests need, once the store is open.
@@ -112,6 +114,11 @@ pub async fn serve(
         id_prefix: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
         next_id: AtomicU64::new(1),
     });
+    if let Some(rpc) = &state.config.rpc {
+        // A weak reference: the RPC service lives in the state it would otherwise keep alive.
+        let weak = Arc::downgrade(&state);
+        rpc.set_metrics_source(Box::new(move || weak.upgrade().map(|s| s.requests.encoded()).unwrap_or_default()));
+    }
     let builder = Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -192,16 +199,15 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     } else if let (Some(ready), true) = (&ready, path.starts_with(METRICS_PREFIX)) {
         let authorization = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let config = &state.config;
-        let scraped = scrape(
-            &path,
-            &ready.store,
-            &ready.iam,
-            &state.requests,
-            config.metrics_public,
-            authorization,
-            &config.node_name,
-        )
-        .await;
+        let sources = Sources {
+            store: &ready.store,
+            iam: &ready.iam,
+            requests: &state.requests,
+            peers: &config.peers,
+            public: config.metrics_public,
+            this_node: &config.node_name,
+        };
+        let scraped = scrape(&path, &sources, authorization).await;
         match scraped {
             Ok(text) => {
                 let mut response = Response::new(Body::from(text));

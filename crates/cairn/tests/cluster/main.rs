@@ -22,5 +22,6 @@ mod hung_peer;
 mod identities;
 mod listing;
 mod locks;
+mod operate;
 mod quorum;
 mod rotation;

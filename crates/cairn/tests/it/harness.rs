@@ -204,6 +204,17 @@ pub fn raw_request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> (u1
 
 /// A raw request signed with SigV4 by the root credentials, with any body (even malformed XML).
 pub fn signed_request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    signed_request_as(endpoint, (ACCESS_KEY, SECRET_KEY), method, path, body)
+}
+
+/// A raw request signed with SigV4 by `(access key, secret key)`.
+pub fn signed_request_as(
+    endpoint: &str,
+    (access_key, secret_key): (&str, &str),
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
     let address = endpoint.trim_start_matches("http://");
     let mut request = http::Request::builder()
@@ -214,7 +225,7 @@ pub fn signed_request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> 
         .expect("request");
     let mut settings = SigningSettings::default();
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let identity = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
+    let identity = Credentials::new(access_key, secret_key, None, None, "test").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")

@@ -3,9 +3,11 @@
 
 mod admin_config;
 mod auth;
+mod cli;
 mod degraded;
 mod durability;
 mod harness;
+mod heal;
 mod hostile;
 mod listing;
 mod metrics;

@@ -64,7 +64,7 @@ async fn metrics_need_a_token_and_use_minio_names() {
     assert_eq!(sample(&cluster, "minio_cluster_nodes_online_total "), Some(1.0));
     assert!(sample(&cluster, "minio_cluster_capacity_raw_total_bytes ").is_some_and(|v| v > 0.0));
     assert!(sample(&cluster, "minio_s3_requests_total{api=\"PutObject\"").is_some_and(|v| v >= 3.0), "{cluster}");
-    assert!(cluster.contains("minio_s3_requests_ttfb_seconds_distribution{api=\"PutObject\",le=\"+Inf\"}"));
+    assert!(cluster.contains("minio_s3_requests_ttfb_seconds_distribution{api=\"PutObject\",le=\"+Inf\",server=\""));
     let (status, node) = scrape(&server.endpoint, "/minio/v2/metrics/node", Some(&token));
     assert_eq!(status, 200);
     assert_eq!(node.lines().filter(|l| l.starts_with("minio_node_drive_total_bytes{")).count(), 4, "{node}");

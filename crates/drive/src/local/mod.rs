@@ -46,9 +46,8 @@ impl LocalDrive {
         let given = root.as_ref();
         fs::create_dir_all(given).map_err(|e| DriveError::io("create drive root", e))?;
         let root = fs::canonicalize(given).map_err(|e| DriveError::io("resolve drive root", e))?;
-        let tmp = root.join(SYSTEM_VOLUME).join(TMP_DIR);
-        remove_tree(&tmp)?;
-        fs::create_dir_all(&tmp).map_err(|e| DriveError::io("create staging dir", e))?;
+        remove_tree(&root.join(SYSTEM_VOLUME).join(TMP_DIR))?;
+        create_system_dirs(&root)?;
         Ok(Self { inner: Arc::new(Inner { root, endpoint: given.display().to_string() }) })
     }
 
@@ -81,6 +80,11 @@ impl LocalDrive {
         let dir = self.volume_dir(volume)?;
         if dir.is_dir() { Ok(dir) } else { Err(DriveError::VolumeNotFound) }
     }
+}
+
+/// Creates the drive root, the system volume and its staging directory where missing.
+fn create_system_dirs(root: &Path) -> Result<()> {
+    fs::create_dir_all(root.join(SYSTEM_VOLUME).join(TMP_DIR)).map_err(|e| DriveError::io("create staging dir", e))
 }
 
 /// Removes the data directories in an object's directory, except `keep`. Their
@@ -127,6 +131,17 @@ impl Drive for LocalDrive {
             let free_bytes = stat.f_bavail * stat.f_frsize;
             let used_bytes = total_bytes.saturating_sub(stat.f_bfree * stat.f_frsize);
             Ok(DiskInfo { total_bytes, free_bytes, used_bytes })
+        })
+        .await
+    }
+
+    async fn make_system_volume(&self) -> Result<()> {
+        let root = self.root().to_path_buf();
+        blocking(move || {
+            create_system_dirs(&root)?;
+            // The format written next is fsynced in its own directory; the root's entry
+            // for the system volume must survive a crash as well.
+            fsync_dir(&root)
         })
         .await
     }
@@ -478,6 +493,22 @@ mod tests {
     async fn read_part(drive: &LocalDrive, data_dir: Uuid) -> Option<Bytes> {
         let shard = drive.open_shard("bucket", "k", data_dir, 1).await.ok()?;
         shard.read_at(0, 3).await.ok()
+    }
+
+    #[tokio::test]
+    async fn a_drive_wiped_while_open_comes_back_with_its_system_volume() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let root = parent.path().join("drive");
+        let drive = LocalDrive::open(&root).expect("open");
+        for wipe in [&root, &root.join(SYSTEM_VOLUME)] {
+            std::fs::remove_dir_all(wipe).expect("wipe");
+            assert!(matches!(drive.read_sys_file("format.json").await, Err(DriveError::DriveNotFound)));
+            drive.make_system_volume().await.expect("recreate");
+            drive.make_system_volume().await.expect("recreating an existing drive changes nothing");
+            assert!(matches!(drive.read_sys_file("format.json").await, Err(DriveError::FileNotFound)));
+            // Staging works again: atomic writes go through the staging folder.
+            drive.write_sys_file("format.json", Bytes::from_static(b"{}")).await.expect("write");
+        }
     }
 
     #[tokio::test]

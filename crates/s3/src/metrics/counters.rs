@@ -10,7 +10,7 @@ use std::time::Duration;
 pub(crate) const TTFB_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// Counters of one S3 API.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ApiCounters {
     pub(crate) requests: u64,
     pub(crate) errors_4xx: u64,
@@ -54,6 +54,50 @@ impl RequestMetrics {
 
     pub(crate) fn snapshot(&self) -> BTreeMap<String, ApiCounters> {
         self.apis.lock().map(|apis| apis.clone()).unwrap_or_default()
+    }
+
+    /// Everything counted so far, as one value.
+    pub(crate) fn totals(&self) -> RequestTotals {
+        RequestTotals {
+            apis: self.snapshot(),
+            received_bytes: self.received_bytes.load(Ordering::Relaxed),
+            sent_bytes: self.sent_bytes.load(Ordering::Relaxed),
+            inflight: self.inflight.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The totals encoded for a peer that renders the cluster-wide metrics.
+    pub fn encoded(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.totals()).expect("counters serialise")
+    }
+}
+
+/// A snapshot of one or more nodes' counters.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RequestTotals {
+    pub(crate) apis: BTreeMap<String, ApiCounters>,
+    pub(crate) received_bytes: u64,
+    pub(crate) sent_bytes: u64,
+    pub(crate) inflight: i64,
+}
+
+impl RequestTotals {
+    /// Adds another node's counters (decoded from its answer; garbage is ignored).
+    pub(crate) fn add_encoded(&mut self, encoded: &[u8]) {
+        let Ok(other) = serde_json::from_slice::<RequestTotals>(encoded) else { return };
+        self.received_bytes += other.received_bytes;
+        self.sent_bytes += other.sent_bytes;
+        self.inflight += other.inflight;
+        for (api, counters) in other.apis {
+            let mine = self.apis.entry(api).or_default();
+            mine.requests += counters.requests;
+            mine.errors_4xx += counters.errors_4xx;
+            mine.errors_5xx += counters.errors_5xx;
+            mine.ttfb_sum_secs += counters.ttfb_sum_secs;
+            for (sum, count) in mine.ttfb.iter_mut().zip(counters.ttfb) {
+                *sum += count;
+            }
+        }
     }
 }
 

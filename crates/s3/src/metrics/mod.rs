@@ -6,10 +6,17 @@ mod render;
 
 pub use counters::{ApiSlot, RequestMetrics};
 
+use cairn_cluster::Peer;
 use cairn_iam::Iam;
 use cairn_object::ObjectStore;
-use std::sync::OnceLock;
-use std::time::Instant;
+use counters::RequestTotals;
+use futures::future::join_all;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long the cluster endpoint waits for a peer's request counters; a slow or
+/// offline peer's series are left out of that scrape (as MinIO does).
+const PEER_METRICS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Paths of the two scrape targets.
 pub const CLUSTER_PATH: &str = "/minio/v2/metrics/cluster";
@@ -32,25 +39,41 @@ pub(crate) enum Refusal {
     NotFound,
 }
 
+/// What a scrape reads.
+pub(crate) struct Sources<'a> {
+    pub(crate) store: &'a ObjectStore,
+    pub(crate) iam: &'a Iam,
+    /// This node's request counters.
+    pub(crate) requests: &'a RequestMetrics,
+    /// The other nodes, asked for their counters by the cluster endpoint.
+    pub(crate) peers: &'a [Arc<Peer>],
+    /// Scrapes need no token.
+    pub(crate) public: bool,
+    /// This node's name in the `server` label.
+    pub(crate) this_node: &'a str,
+}
+
 /// Answers a scrape of `path`: the exposition text, or why not.
-pub(crate) async fn scrape(
-    path: &str,
-    store: &ObjectStore,
-    iam: &Iam,
-    requests: &RequestMetrics,
-    public: bool,
-    authorization: Option<&str>,
-    this_node: &str,
-) -> Result<String, Refusal> {
+pub(crate) async fn scrape(path: &str, sources: &Sources<'_>, authorization: Option<&str>) -> Result<String, Refusal> {
     if path != CLUSTER_PATH && path != NODE_PATH {
         return Err(Refusal::NotFound);
     }
-    if !public && !auth::allowed(iam, authorization) {
+    if !sources.public && !auth::allowed(sources.iam, authorization) {
         return Err(Refusal::Unauthorized);
     }
-    Ok(if path == CLUSTER_PATH {
-        render::cluster(store, requests, this_node).await
-    } else {
-        render::node(store, requests, this_node).await
-    })
+    if path == NODE_PATH {
+        return Ok(render::node(sources.store, sources.requests, sources.this_node).await);
+    }
+    let mut nodes = vec![(sources.this_node.to_owned(), sources.requests.totals())];
+    let answers =
+        join_all(sources.peers.iter().map(|peer| tokio::time::timeout(PEER_METRICS_TIMEOUT, peer.node_metrics())))
+            .await;
+    for (peer, answer) in sources.peers.iter().zip(answers) {
+        if let Ok(Ok(encoded)) = answer {
+            let mut totals = RequestTotals::default();
+            totals.add_encoded(&encoded);
+            nodes.push((peer.authority().to_owned(), totals));
+        }
+    }
+    Ok(render::cluster(sources.store, &nodes).await)
 }

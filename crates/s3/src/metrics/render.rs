@@ -1,13 +1,12 @@
 //! Prometheus text exposition with MinIO's metric names (v2), so existing dashboards
 //! and alerts work: `/minio/v2/metrics/cluster` (capacity, drives, nodes, healing,
-//! bucket usage, and this node's request metrics) and `/minio/v2/metrics/node` (this
+//! bucket usage, and every answering node's request metrics) and `/minio/v2/metrics/node` (this
 //! node's drives, requests, traffic and process).
 
-use super::counters::{RequestMetrics, TTFB_BUCKETS};
+use super::counters::{ApiCounters, RequestMetrics, RequestTotals, TTFB_BUCKETS};
 use cairn_object::{DriveState, ObjectStore};
 use std::collections::BTreeSet;
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
 
 /// Builds one exposition: `# HELP`/`# TYPE` once per metric, then its samples.
 #[derive(Default)]
@@ -41,7 +40,8 @@ impl Exposition {
 }
 
 /// The cluster-wide metrics.
-pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this_node: &str) -> String {
+/// The cluster-wide metrics; `nodes` holds every answering node's request counters.
+pub(crate) async fn cluster(store: &ObjectStore, nodes: &[(String, RequestTotals)]) -> String {
     let mut out = Exposition::default();
     let drives = store.drive_states().await;
     let layout = store.layout();
@@ -70,14 +70,15 @@ pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this
         (drives.len() - online) as f64,
     );
     out.gauge("minio_cluster_drive_total", "Total drives in the cluster", drives.len() as f64);
+    let this_node = nodes.first().map_or("", |(name, _)| name.as_str());
     let node = |d: &DriveState| d.node.clone().unwrap_or_else(|| this_node.to_owned());
-    let nodes: BTreeSet<String> = drives.iter().map(node).collect();
+    let all_nodes: BTreeSet<String> = drives.iter().map(node).collect();
     let nodes_online: BTreeSet<String> = drives.iter().filter(|d| d.info.is_ok()).map(node).collect();
     out.gauge("minio_cluster_nodes_online_total", "Total number of MinIO nodes online", nodes_online.len() as f64);
     out.gauge(
         "minio_cluster_nodes_offline_total",
         "Total number of MinIO nodes offline",
-        (nodes.len() - nodes_online.len()) as f64,
+        (all_nodes.len() - nodes_online.len()) as f64,
     );
     let healthy = store.quorum_status().await.write;
     out.gauge(
@@ -130,7 +131,7 @@ pub(crate) async fn cluster(store: &ObjectStore, requests: &RequestMetrics, this
         "Total cluster usage in bytes",
         usage.values().map(|c| c.1).sum::<u64>() as f64,
     );
-    requests_metrics(&mut out, requests, this_node);
+    requests_metrics(&mut out, nodes);
     out.finish()
 }
 
@@ -163,17 +164,26 @@ pub(crate) async fn node(store: &ObjectStore, requests: &RequestMetrics, this_no
     let online = local.iter().filter(|d| d.info.is_ok()).count();
     out.gauge("minio_node_drive_online_total", "Total drives online on this node", online as f64);
     out.gauge("minio_node_drive_offline_total", "Total drives offline on this node", (local.len() - online) as f64);
-    requests_metrics(&mut out, requests, this_node);
+    requests_metrics(&mut out, &[(this_node.to_owned(), requests.totals())]);
     process_metrics(&mut out);
     out.finish()
 }
 
-fn requests_metrics(out: &mut Exposition, requests: &RequestMetrics, this_node: &str) {
-    let apis = requests.snapshot();
-    let per_api = |pick: fn(&super::counters::ApiCounters) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
-        apis.iter()
-            .map(|(api, c)| (vec![("api", api.clone()), ("server", this_node.to_owned())], pick(c) as f64))
+/// Request metrics of each node (`server` label), as MinIO reports them.
+fn requests_metrics(out: &mut Exposition, nodes: &[(String, RequestTotals)]) {
+    let per_api = |pick: fn(&ApiCounters) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
+        nodes
+            .iter()
+            .flat_map(|(server, totals)| {
+                totals
+                    .apis
+                    .iter()
+                    .map(move |(api, c)| (vec![("api", api.clone()), ("server", server.clone())], pick(c) as f64))
+            })
             .collect()
+    };
+    let per_node = |pick: fn(&RequestTotals) -> f64| -> Vec<(Vec<(&str, String)>, f64)> {
+        nodes.iter().map(|(server, totals)| (vec![("server", server.clone())], pick(totals))).collect()
     };
     out.metric("minio_s3_requests_total", "counter", "Total number of S3 requests", &per_api(|c| c.requests));
     out.metric(
@@ -195,11 +205,14 @@ fn requests_metrics(out: &mut Exposition, requests: &RequestMetrics, this_node: 
         &per_api(|c| c.errors_5xx),
     );
     let mut ttfb = Vec::new();
-    for (api, counters) in &apis {
-        for (i, bound) in TTFB_BUCKETS.iter().enumerate() {
-            ttfb.push((vec![("api", api.clone()), ("le", format!("{bound}"))], counters.ttfb[i] as f64));
+    for (server, totals) in nodes {
+        for (api, counters) in &totals.apis {
+            let labels = |le: String| vec![("api", api.clone()), ("le", le), ("server", server.clone())];
+            for (i, bound) in TTFB_BUCKETS.iter().enumerate() {
+                ttfb.push((labels(format!("{bound}")), counters.ttfb[i] as f64));
+            }
+            ttfb.push((labels("+Inf".to_owned()), counters.ttfb[TTFB_BUCKETS.len()] as f64));
         }
-        ttfb.push((vec![("api", api.clone()), ("le", "+Inf".to_owned())], counters.ttfb[TTFB_BUCKETS.len()] as f64));
     }
     out.metric(
         "minio_s3_requests_ttfb_seconds_distribution",
@@ -207,22 +220,23 @@ fn requests_metrics(out: &mut Exposition, requests: &RequestMetrics, this_node: 
         "Distribution of the time to first byte across API calls",
         &ttfb,
     );
-    out.gauge(
+    out.metric(
         "minio_s3_requests_inflight_total",
+        "gauge",
         "Total number of S3 requests currently in flight",
-        requests.inflight.load(Ordering::Relaxed) as f64,
+        &per_node(|t| t.inflight as f64),
     );
     out.metric(
         "minio_s3_traffic_received_bytes",
         "counter",
         "Total number of s3 bytes received",
-        &[(Vec::new(), requests.received_bytes.load(Ordering::Relaxed) as f64)],
+        &per_node(|t| t.received_bytes as f64),
     );
     out.metric(
         "minio_s3_traffic_sent_bytes",
         "counter",
         "Total number of s3 bytes sent",
-        &[(Vec::new(), requests.sent_bytes.load(Ordering::Relaxed) as f64)],
+        &per_node(|t| t.sent_bytes as f64),
     );
 }
 

@@ -1,0 +1,130 @@
+//! Object commands end to end: aliases, buckets, copies both ways, listing and
+//! inspection, sharing, anonymous access, removal, and exit codes.
+
+use super::Cli;
+use crate::harness::{Server, random_bytes, raw_request};
+use serde_json::Value;
+
+fn summary(lines: &[Value]) -> &Value {
+    lines.iter().find(|l| l["type"] == "summary").expect("a summary line")
+}
+
+#[test]
+fn cli_aliases_are_kept_private_and_buckets_made_and_removed() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("local", &server);
+    let aliases = cli.run(&["alias", "ls"]).ok();
+    assert_eq!(aliases.len(), 1);
+    assert_eq!(aliases[0]["url"], server.endpoint.as_str());
+    assert!(aliases[0].get("secretKey").is_none(), "alias ls never prints secrets");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(cli.home.path().join("config.json")).expect("config").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(cli.run(&["mb", "local/crm-docs"]).ok()[0]["bucket"], "crm-docs");
+    assert_eq!(cli.run(&["mb", "local/crm-docs"]).code, 2, "an existing bucket is an error without -p");
+    cli.run(&["mb", "-p", "local/crm-docs"]).ok();
+    let buckets = cli.run(&["ls", "local"]).ok();
+    assert_eq!(buckets.iter().map(|b| b["key"].as_str().unwrap_or_default()).collect::<Vec<_>>(), ["crm-docs"]);
+    assert_eq!(cli.run(&["ls", "nosuch/bucket"]).code, 3, "not an alias: a local path that does not exist");
+    cli.run(&["rb", "local/crm-docs"]).ok();
+    assert!(cli.run(&["ls", "local"]).ok().is_empty());
+    cli.run(&["alias", "rm", "local"]).ok();
+    assert_eq!(cli.run(&["alias", "rm", "local"]).code, 3);
+    assert_eq!(cli.run(&["alias", "set", "bad", "ftp://x", "a", "b"]).code, 2);
+}
+
+#[test]
+fn cli_copies_a_200_mib_file_up_and_back_byte_identical() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("local", &server);
+    cli.run(&["mb", "local/big"]).ok();
+    let dir = tempfile::tempdir().expect("dir");
+    let original = dir.path().join("original.bin");
+    let size = 200usize << 20;
+    let bytes = random_bytes(size);
+    std::fs::write(&original, &bytes).expect("write");
+    let up = cli.run(&["cp", original.to_str().expect("utf-8"), "local/big/backups/"]).ok();
+    assert_eq!(up[0]["target"], "local/big/backups/original.bin");
+    assert_eq!(summary(&up)["bytes"], size as u64);
+    let stat = cli.run(&["stat", "local/big/backups/original.bin"]).ok();
+    assert_eq!(stat[0]["size"], size as u64);
+    assert!(stat[0]["etag"].as_str().expect("etag").ends_with("-13"), "200 MiB in 16 MiB parts: {}", stat[0]);
+    let back = dir.path().join("back.bin");
+    cli.run(&["cp", "local/big/backups/original.bin", back.to_str().expect("utf-8")]).ok();
+    assert!(std::fs::read(&back).expect("read back") == bytes, "the round trip changed bytes");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("list").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "no partial files are left: {leftovers:?}");
+}
+
+#[test]
+fn cli_lists_inspects_shares_and_removes_objects() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("local", &server);
+    cli.run(&["mb", "local/crm-documents"]).ok();
+    let dir = tempfile::tempdir().expect("dir");
+    for (path, body) in [("docs/a.txt", "alpha"), ("docs/sub/b.pdf", "bravo!"), ("c.txt", "charlie-charlie")] {
+        let file = dir.path().join("src").join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, body).expect("write");
+    }
+    let copied = cli.run(&["cp", "-r", dir.path().join("src").to_str().expect("utf-8"), "local/crm-documents"]).ok();
+    assert_eq!(summary(&copied)["items"], 3);
+
+    let top = cli.run(&["ls", "local/crm-documents"]).ok();
+    let keys: Vec<(&str, &str)> =
+        top.iter().map(|e| (e["key"].as_str().unwrap_or(""), e["type"].as_str().unwrap_or(""))).collect();
+    assert_eq!(keys, [("c.txt", "file"), ("docs/", "folder")]);
+    let all = cli.run(&["ls", "-r", "local/crm-documents/docs/"]).ok();
+    assert_eq!(all.iter().map(|e| e["key"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["a.txt", "sub/b.pdf"]);
+
+    let cat = cli.run(&["cat", "local/crm-documents/docs/a.txt"]);
+    assert_eq!((cat.code, cat.stdout.as_str()), (0, "alpha"));
+    let stat = cli.run(&["stat", "local/crm-documents/docs/sub/b.pdf"]).ok();
+    assert_eq!((stat[0]["size"].as_u64(), stat[0]["contentType"].as_str()), (Some(6), Some("application/pdf")));
+    let du = cli.run(&["du", "local/crm-documents"]).ok();
+    assert_eq!((du[0]["objects"].as_u64(), du[0]["size"].as_u64()), (Some(3), Some(26)));
+
+    let found = cli.run(&["find", "local/crm-documents", "--name", "*.txt"]).ok();
+    let found: Vec<&str> = found.iter().map(|e| e["key"].as_str().unwrap_or("")).collect();
+    assert_eq!(found, ["local/crm-documents/c.txt", "local/crm-documents/docs/a.txt"]);
+    assert_eq!(cli.run(&["find", "local/crm-documents", "--newer", "1h"]).ok().len(), 3);
+    assert!(cli.run(&["find", "local/crm-documents", "--older", "1h"]).ok().is_empty());
+    assert_eq!(cli.run(&["find", "local/crm-documents", "--larger", "5"]).ok().len(), 2);
+    assert_eq!(cli.run(&["find", "local/crm-documents", "--newer", "1x"]).code, 2);
+
+    // A presigned download works without keys; a presigned upload puts an object.
+    let shared = cli.run(&["share", "download", "--expire", "1h", "local/crm-documents/c.txt"]).ok();
+    let url = shared[0]["url"].as_str().expect("url");
+    let path = url.trim_start_matches(&server.endpoint);
+    assert_eq!(raw_request(&server.endpoint, "GET", path, b""), (200, b"charlie-charlie".to_vec()));
+    let upload = cli.run(&["share", "upload", "local/crm-documents/dropbox/new.txt"]).ok();
+    let path = upload[0]["url"].as_str().expect("url").trim_start_matches(&server.endpoint).to_owned();
+    assert_eq!(raw_request(&server.endpoint, "PUT", &path, b"dropped").0, 200);
+    assert_eq!(cli.run(&["cat", "local/crm-documents/dropbox/new.txt"]).stdout, "dropped");
+    assert_eq!(cli.run(&["share", "download", "--expire", "8d", "local/crm-documents/c.txt"]).code, 2);
+
+    // Anonymous access, as the CRM's public bucket needs.
+    assert_eq!(cli.run(&["anonymous", "get", "local/crm-documents"]).ok()[0]["permission"], "none");
+    assert_eq!(raw_request(&server.endpoint, "GET", "/crm-documents/c.txt", b"").0, 403);
+    cli.run(&["anonymous", "set", "download", "local/crm-documents"]).ok();
+    assert_eq!(cli.run(&["anonymous", "get", "local/crm-documents"]).ok()[0]["permission"], "download");
+    assert_eq!(raw_request(&server.endpoint, "GET", "/crm-documents/c.txt", b"").0, 200);
+    assert_eq!(raw_request(&server.endpoint, "PUT", "/crm-documents/x.txt", b"no").0, 403);
+    cli.run(&["anonymous", "set", "none", "local/crm-documents"]).ok();
+    assert_eq!(raw_request(&server.endpoint, "GET", "/crm-documents/c.txt", b"").0, 403);
+
+    // Moves, removals and their exit codes.
+    cli.run(&["mv", "local/crm-documents/c.txt", "local/crm-documents/archive/c.txt"]).ok();
+    assert_eq!(cli.run(&["stat", "local/crm-documents/c.txt"]).code, 3);
+    assert_eq!(cli.run(&["cat", "local/crm-documents/archive/c.txt"]).stdout, "charlie-charlie");
+    assert_eq!(cli.run(&["rm", "local/crm-documents/nothing-here"]).code, 3);
+    assert_eq!(cli.run(&["rm", "-r", "local/crm-documents/docs/"]).code, 2, "-r needs --force");
+    let removed = cli.run(&["rm", "-r", "--force", "local/crm-documents/docs/"]).ok();
+    assert_eq!(removed.len(), 2);
+    assert_eq!(cli.run(&["rb", "local/crm-documents"]).code, 2, "not empty without --force");
+    cli.run(&["rb", "--force", "local/crm-documents"]).ok();
+    assert!(cli.run(&["ls", "local"]).ok().is_empty());
+}

@@ -1,0 +1,77 @@
+//! The client subcommands and their dispatch. One file per command or group.
+
+mod alias;
+mod anonymous;
+mod bucket;
+mod cat;
+mod cp;
+mod du;
+mod find;
+mod ls;
+mod mirror;
+mod rm;
+mod share;
+mod stat;
+
+use crate::Context;
+use crate::error::Result;
+
+/// Client subcommands of `cairn`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Manage aliases: named endpoints with their keys.
+    #[command(subcommand)]
+    Alias(alias::AliasCommand),
+    /// List buckets, or objects under a prefix, or local files.
+    Ls(ls::LsArgs),
+    /// Make a bucket.
+    Mb(bucket::MbArgs),
+    /// Remove a bucket (with --force, everything in it first).
+    Rb(bucket::RbArgs),
+    /// Copy files and objects: file<->object, object<->object (server-side when possible).
+    Cp(cp::CpArgs),
+    /// Move files and objects: copy, then remove the source.
+    Mv(cp::CpArgs),
+    /// Remove objects (or local files).
+    Rm(rm::RmArgs),
+    /// Print an object's or file's contents to stdout.
+    Cat(cat::CatArgs),
+    /// Show an object's metadata, or a bucket's.
+    Stat(stat::StatArgs),
+    /// Total size and count of objects under a prefix.
+    Du(du::DuArgs),
+    /// Find objects by name, size and age.
+    Find(find::FindArgs),
+    /// Make presigned URLs to download or upload without keys.
+    #[command(subcommand)]
+    Share(share::ShareCommand),
+    /// Set or show a bucket's anonymous access (none, download, upload, public).
+    #[command(subcommand)]
+    Anonymous(anonymous::AnonymousCommand),
+    /// Make a target a copy of a source: only what changed is copied.
+    Mirror(mirror::MirrorArgs),
+    /// Administer a deployment (MinIO's admin API).
+    #[command(subcommand)]
+    Admin(crate::admin::AdminCommand),
+}
+
+/// Runs `command`.
+pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<()> {
+    match command {
+        ClientCommand::Alias(command) => alias::run(&mut context, command),
+        ClientCommand::Ls(args) => ls::run(&context, args).await,
+        ClientCommand::Mb(args) => bucket::make(&context, args).await,
+        ClientCommand::Rb(args) => bucket::remove(&context, args).await,
+        ClientCommand::Cp(args) => cp::run(&context, args, false).await,
+        ClientCommand::Mv(args) => cp::run(&context, args, true).await,
+        ClientCommand::Rm(args) => rm::run(&context, args).await,
+        ClientCommand::Cat(args) => cat::run(&context, args).await,
+        ClientCommand::Stat(args) => stat::run(&context, args).await,
+        ClientCommand::Du(args) => du::run(&context, args).await,
+        ClientCommand::Find(args) => find::run(&context, args).await,
+        ClientCommand::Share(command) => share::run(&context, command).await,
+        ClientCommand::Anonymous(command) => anonymous::run(&context, command).await,
+        ClientCommand::Mirror(args) => mirror::run(&context, args).await,
+        ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
+    }
+}

@@ -1,0 +1,146 @@
+//! `cairn rm`: objects one by one, or everything under a prefix with `-r --force`
+//! (DeleteObjects in batches), or local files.
+
+use crate::Context;
+use crate::error::{CliError, Result};
+use crate::s3;
+use crate::target::{Remote, Target};
+use crate::walk::Lister;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use serde_json::json;
+
+/// Keys per DeleteObjects call (S3's limit).
+const DELETE_BATCH_KEYS: usize = 1_000;
+
+/// Arguments of `cairn rm`.
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    /// ALIAS/BUCKET/KEY (or prefix with -r), or local paths.
+    #[arg(required = true)]
+    targets: Vec<String>,
+    /// Remove everything under the prefix (needs --force).
+    #[arg(long, short = 'r')]
+    recursive: bool,
+    /// Confirm a recursive removal.
+    #[arg(long)]
+    force: bool,
+}
+
+pub(crate) async fn run(context: &Context, args: RmArgs) -> Result<()> {
+    if args.recursive && !args.force {
+        return Err(CliError::Usage("rm -r removes everything under the prefix: add --force to confirm".into()));
+    }
+    let (mut failed, mut total) = (0, 0);
+    for text in &args.targets {
+        let result = match context.target(text)? {
+            Target::Local(path) => remove_local(context, &path, args.recursive).map(|()| (1, 0)),
+            Target::Remote(remote) if args.recursive => {
+                remote.bucket()?;
+                remove_prefix(context, &remote).await
+            }
+            Target::Remote(remote) => remove_one(context, &remote).await.map(|()| (1, 0)),
+        };
+        match result {
+            Ok((done, bad)) => {
+                total += done + bad;
+                failed += bad;
+            }
+            Err(error) if args.targets.len() > 1 => {
+                context.out.item_error(text, &error);
+                total += 1;
+                failed += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    if failed > 0 { Err(CliError::Partial { failed, total }) } else { Ok(()) }
+}
+
+async fn remove_one(context: &Context, remote: &Remote) -> Result<()> {
+    let client = context.client(remote);
+    let bucket = remote.bucket()?;
+    if remote.key.is_empty() {
+        return Err(CliError::Usage(format!("rm {}: name an object, or use -r --force for all", remote.display())));
+    }
+    // DeleteObject succeeds for a missing key; say so instead of pretending.
+    client.head_object().bucket(bucket).key(&remote.key).send().await.map_err(|e| s3::error(&remote.display(), e))?;
+    client.delete_object().bucket(bucket).key(&remote.key).send().await.map_err(|e| s3::error(&remote.display(), e))?;
+    print_removed(context, &remote.display());
+    Ok(())
+}
+
+fn print_removed(context: &Context, what: &str) {
+    context.out.result(json!({"key": what}), || format!("Removed `{what}`."));
+}
+
+/// Removes every object under `remote`'s key; returns (removed, failed).
+pub(crate) async fn remove_prefix(context: &Context, remote: &Remote) -> Result<(u64, u64)> {
+    let client = context.client(remote);
+    let bucket = remote.bucket()?.to_owned();
+    let mut lister = Lister::remote(client.clone(), remote, remote.key.clone(), String::new(), true)?;
+    let (mut removed, mut failed) = (0, 0);
+    let mut batch = Vec::with_capacity(DELETE_BATCH_KEYS);
+    loop {
+        let next = lister.next().await.transpose()?;
+        if let Some(entry) = &next {
+            batch.push(entry.key.clone());
+        }
+        if batch.len() == DELETE_BATCH_KEYS || (next.is_none() && !batch.is_empty()) {
+            let (ok, bad) = delete_batch(context, &client, remote, &bucket, std::mem::take(&mut batch)).await?;
+            removed += ok;
+            failed += bad;
+        }
+        if next.is_none() {
+            return Ok((removed, failed));
+        }
+    }
+}
+
+async fn delete_batch(
+    context: &Context,
+    client: &aws_sdk_s3::Client,
+    remote: &Remote,
+    bucket: &str,
+    keys: Vec<String>,
+) -> Result<(u64, u64)> {
+    let objects = keys
+        .iter()
+        .map(|key| ObjectIdentifier::builder().key(key).build())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| CliError::Usage(format!("{e}")))?;
+    let delete = Delete::builder()
+        .set_objects(Some(objects))
+        .quiet(false)
+        .build()
+        .map_err(|e| CliError::Usage(format!("{e}")))?;
+    let answer = client
+        .delete_objects()
+        .bucket(bucket)
+        .delete(delete)
+        .send()
+        .await
+        .map_err(|e| s3::error(&remote.display(), e))?;
+    for deleted in answer.deleted() {
+        print_removed(context, &remote.with_key(deleted.key().unwrap_or_default().to_owned()).display());
+    }
+    for error in answer.errors() {
+        let what = remote.with_key(error.key().unwrap_or_default().to_owned()).display();
+        let message = format!("{}: {}", error.code().unwrap_or("error"), error.message().unwrap_or_default());
+        context.out.item_error(&what, &CliError::Remote(message));
+    }
+    Ok((answer.deleted().len() as u64, answer.errors().len() as u64))
+}
+
+fn remove_local(context: &Context, path: &std::path::Path, recursive: bool) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::io(path, e))?;
+    if meta.is_dir() {
+        if !recursive {
+            return Err(CliError::Usage(format!("rm {}: a folder; use -r --force", path.display())));
+        }
+        std::fs::remove_dir_all(path).map_err(|e| CliError::io(path, e))?;
+    } else {
+        std::fs::remove_file(path).map_err(|e| CliError::io(path, e))?;
+    }
+    print_removed(context, &path.display().to_string());
+    Ok(())
+}

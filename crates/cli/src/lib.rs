@@ -1,0 +1,87 @@
+//! `cairn-cli`: the client commands of the `cairn` binary, in the spirit of MinIO's
+//! `mc` — aliases, object commands (`ls`, `cp`, `mirror`, ...) that work against any
+//! S3 endpoint and local folders, and `admin` commands over MinIO's admin API.
+//!
+//! Every command prints a text line per result, or one JSON object per line with
+//! `--json`, and ends with an exit code from [`error`] that scripts can rely on.
+
+pub mod admin;
+mod commands;
+pub mod config;
+pub mod error;
+pub mod output;
+mod progress;
+mod s3;
+pub mod target;
+mod transfer;
+mod walk;
+
+use crate::config::Config;
+use crate::error::{CliError, Result};
+use crate::output::Output;
+use crate::target::{Remote, Target};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+/// Options shared by every client command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Globals {
+    /// Print one JSON object per line (for scripts) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars or informational messages.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Folder of the alias configuration (default: $CAIRN_CONFIG_DIR or ~/.cairn).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+}
+
+pub use commands::ClientCommand;
+
+/// What every command gets: the aliases, the output mode, and S3 clients by alias.
+pub struct Context {
+    /// The alias configuration.
+    pub config: Config,
+    /// How results are printed.
+    pub out: Output,
+    clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+}
+
+impl Context {
+    /// Parses a target against the aliases.
+    pub fn target(&self, text: &str) -> Result<Target> {
+        Target::parse(&self.config, text)
+    }
+
+    /// The S3 client of `remote`'s alias (one per alias, shared by the command).
+    pub fn client(&self, remote: &Remote) -> aws_sdk_s3::Client {
+        let mut clients = self.clients.lock().expect("the client cache is never poisoned");
+        clients.entry(remote.alias_name.clone()).or_insert_with(|| s3::client(&remote.alias)).clone()
+    }
+}
+
+/// Runs one client command and returns the process exit code.
+pub async fn run(globals: Globals, command: ClientCommand) -> ExitCode {
+    let out = Output { json: globals.json, quiet: globals.quiet };
+    let result = async {
+        let dir = match globals.config_dir {
+            Some(dir) => dir,
+            None => config::default_dir()?,
+        };
+        let context = Context { config: Config::load(&dir)?, out, clients: Mutex::default() };
+        commands::run(context, command).await
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if !matches!(error, CliError::Partial { .. }) || !out.json {
+                out.fatal(&error);
+            }
+            error.exit_code()
+        }
+    }
+}

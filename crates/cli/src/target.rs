@@ -1,0 +1,140 @@
+//! Targets as written on the command line: `ALIAS/bucket/prefix` as in mc, or a
+//! local path. A first component that names a known alias makes a remote target;
+//! anything else (`./x`, `/x`, `x/y` without such an alias) is a local path.
+
+use crate::config::{Alias, Config};
+use crate::error::{CliError, Result};
+use std::path::PathBuf;
+
+/// Longest object key S3 accepts, in bytes.
+pub const KEY_BYTES_MAX: usize = 1024;
+
+/// A place on an S3 endpoint: an alias, maybe a bucket, maybe a key or prefix.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// The alias name as written.
+    pub alias_name: String,
+    /// The alias's endpoint and credentials.
+    pub alias: Alias,
+    /// The bucket, if the target names one.
+    pub bucket: Option<String>,
+    /// The key or prefix inside the bucket; empty for the whole bucket. Ends with '/'
+    /// when written so (a folder).
+    pub key: String,
+}
+
+impl Remote {
+    /// The bucket, or a usage error saying the command needs one.
+    pub fn bucket(&self) -> Result<&str> {
+        self.bucket.as_deref().ok_or_else(|| {
+            CliError::Usage(format!("{}: name a bucket, as in {}/BUCKET[/KEY]", self.alias_name, self.alias_name))
+        })
+    }
+
+    /// `alias/bucket/key` for messages and JSON output.
+    pub fn display(&self) -> String {
+        let mut text = self.alias_name.clone();
+        if let Some(bucket) = &self.bucket {
+            text.push('/');
+            text.push_str(bucket);
+            if !self.key.is_empty() {
+                text.push('/');
+                text.push_str(&self.key);
+            }
+        }
+        text
+    }
+
+    /// The same alias and bucket with another key.
+    pub fn with_key(&self, key: String) -> Remote {
+        Remote { key, ..self.clone() }
+    }
+}
+
+/// A parsed target.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A file or folder on this machine.
+    Local(PathBuf),
+    /// A place on an S3 endpoint.
+    Remote(Remote),
+}
+
+impl Target {
+    /// Parses `text` against the known aliases.
+    pub fn parse(config: &Config, text: &str) -> Result<Target> {
+        if text.is_empty() {
+            return Err(CliError::Usage("an empty target; write ALIAS/BUCKET/KEY or a local path".into()));
+        }
+        if text.contains('\0') {
+            return Err(CliError::Usage("a target contains a NUL byte".into()));
+        }
+        let local_looking = text.starts_with('/') || text.starts_with("./") || text.starts_with("../") || text == ".";
+        let (first, rest) = text.split_once('/').unwrap_or((text, ""));
+        if local_looking {
+            return Ok(Target::Local(PathBuf::from(text)));
+        }
+        let alias = match config.alias(first) {
+            Ok(alias) => alias,
+            Err(CliError::NotFound(_)) => return Ok(Target::Local(PathBuf::from(text))),
+            Err(error) => return Err(error),
+        };
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if key.len() > KEY_BYTES_MAX {
+            return Err(CliError::Usage(format!("{text}: keys are at most {KEY_BYTES_MAX} bytes")));
+        }
+        let bucket = (!bucket.is_empty()).then(|| bucket.to_owned());
+        Ok(Target::Remote(Remote { alias_name: first.to_owned(), alias, bucket, key: key.to_owned() }))
+    }
+
+    /// The target as written, for messages.
+    pub fn display(&self) -> String {
+        match self {
+            Target::Local(path) => path.display().to_string(),
+            Target::Remote(remote) => remote.display(),
+        }
+    }
+
+    /// The remote target, or a usage error naming the command that needs one.
+    pub fn remote(self, command: &str) -> Result<Remote> {
+        match self {
+            Target::Remote(remote) => Ok(remote),
+            Target::Local(path) => Err(CliError::Usage(format!(
+                "{command}: {} is not ALIAS/BUCKET[/KEY] (no alias of that name; see `cairn alias ls`)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::load(dir.path()).expect("load");
+        let alias = Alias {
+            url: "http://127.0.0.1:1".into(),
+            access_key: "a".into(),
+            secret_key: "s".into(),
+            region: "r".into(),
+        };
+        config.set("here", alias).expect("set");
+        (dir, config)
+    }
+
+    #[test]
+    fn alias_targets_split_into_bucket_and_key() {
+        let (_dir, config) = config();
+        let Target::Remote(remote) = Target::parse(&config, "here/b/dir/file.txt").expect("parse") else {
+            panic!("remote expected")
+        };
+        assert_eq!((remote.bucket.as_deref(), remote.key.as_str()), (Some("b"), "dir/file.txt"));
+        let Target::Remote(remote) = Target::parse(&config, "here").expect("parse") else { panic!("remote") };
+        assert_eq!(remote.bucket, None);
+        assert!(matches!(Target::parse(&config, "elsewhere/b").expect("parse"), Target::Local(_)));
+        assert!(matches!(Target::parse(&config, "./here/b").expect("parse"), Target::Local(_)));
+        assert!(Target::parse(&config, &format!("here/b/{}", "k".repeat(KEY_BYTES_MAX + 1))).is_err());
+    }
+}
