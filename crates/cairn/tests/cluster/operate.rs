@@ -67,3 +67,27 @@ async fn admin_info_reports_a_killed_node_offline_within_seconds() {
         cairn(&["admin", "info", "c"]).1
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_joining_alone_is_live_but_not_ready() {
+    let mut cluster = Cluster::start(3).await;
+    for n in 1..=3 {
+        cluster.stop(n);
+    }
+    // Node 1 alone cannot form the cluster: it answers, but must not take traffic.
+    cluster.start_node(1);
+    let answered = eventually(OFFLINE_WITHIN, || {
+        let cluster = &cluster;
+        async move { cluster.health(1, "live").await == Some(200) }
+    })
+    .await;
+    assert!(answered, "node 1 did not answer /minio/health/live");
+    for _ in 0..5 {
+        assert_eq!(cluster.health(1, "ready").await, Some(503), "ready while still joining");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cluster.start_node(2);
+    cluster.start_node(3);
+    cluster.wait_all_healthy().await;
+    assert_eq!(cluster.health(1, "ready").await, Some(200), "ready once the cluster formed");
+}
