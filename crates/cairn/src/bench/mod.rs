@@ -1,9 +1,11 @@
 //! `cairn bench`: measures, in one run on one filesystem, what the disk and the
 //! loopback network can do raw, and what Cairn does over them: 64 MiB PUT/GET
 //! throughput, 4 KiB PUT/GET latency and rate at 4 and 32 clients, and the
-//! server's peak memory during 16 concurrent 256 MiB uploads. Numbers are printed
+//! server's peak memory during 16 concurrent 256 MiB uploads, and `cairn cp` of a
+//! 512 MiB file up and back. Numbers are printed
 //! as a Markdown report (see docs/benchmarks.md); nothing is asserted.
 
+mod client;
 mod load;
 mod raw;
 mod report;
@@ -59,6 +61,8 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         eprintln!("bench: 4 KiB objects, {clients} clients");
         report.small.push(client.small_objects(clients, args.seconds).await?);
     }
+    eprintln!("bench: cairn cp of a 512 MiB file up and back");
+    report.client = Some(client::copy_round_trip(&dir.join("client"), &server)?);
     if !args.skip_memory {
         eprintln!("bench: memory during 16 x 256 MiB uploads");
         report.memory = Some(client.memory_phase(&server).await?);

@@ -1,5 +1,6 @@
 //! The benchmark report, as Markdown.
 
+use super::client::{CLIENT_FILE_BYTES, ClientCopy};
 use super::load::{Large, Memory, Small};
 use super::raw::RawDisk;
 use super::server::Layout;
@@ -13,6 +14,7 @@ pub struct Report {
     pub large: Option<Large>,
     pub small: Vec<Small>,
     pub memory: Option<Memory>,
+    pub client: Option<ClientCopy>,
 }
 
 impl Report {
@@ -74,6 +76,14 @@ impl Report {
                     small.clients, stats.ops_per_s, stats.p50_ms, stats.p99_ms, stats.ops
                 );
             }
+        }
+        if let Some(client) = self.client {
+            let mib = CLIENT_FILE_BYTES >> 20;
+            let _ = writeln!(
+                out,
+                "| `cairn cp` {mib} MiB file -> server / server -> file | {:.0} MB/s / {:.0} MB/s |",
+                client.upload_mb_s, client.download_mb_s
+            );
         }
         if let Some(memory) = self.memory {
             let _ = writeln!(

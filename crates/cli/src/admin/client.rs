@@ -8,10 +8,10 @@ use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use serde::de::DeserializeOwned;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 /// Every admin path starts with this.
@@ -87,7 +87,13 @@ impl AdminClient {
     /// Sends a call and returns the body of a successful answer unread (for streams such
     /// as a heal's progress), or the server's error as a typed error. Waits at most
     /// [`ADMIN_CALL_TIMEOUT`] for the answer to start; the body itself is not bounded in time.
-    pub async fn stream(&self, method: Method, command: &str, query: &[(&str, &str)], body: Vec<u8>) -> Result<Incoming> {
+    pub async fn stream(
+        &self,
+        method: Method,
+        command: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Incoming> {
         let response = tokio::time::timeout(ADMIN_CALL_TIMEOUT, self.send(method, command, query, body))
             .await
             .map_err(|_| CliError::Remote(format!("{}: no answer within {ADMIN_CALL_TIMEOUT:?}", self.alias_name)))??;
@@ -95,13 +101,20 @@ impl AdminClient {
         if status.is_success() {
             return Ok(response.into_body());
         }
-        let bytes =
-            read_limited(response.into_body()).await.map_err(|e| CliError::Remote(format!("{}: {e}", self.alias_name)))?;
+        let bytes = read_limited(response.into_body())
+            .await
+            .map_err(|e| CliError::Remote(format!("{}: {e}", self.alias_name)))?;
         Err(self.failure(command, status, &bytes))
     }
 
     /// Like [`call`](Self::call), with the answer decrypted with the secret key.
-    pub async fn call_sealed(&self, method: Method, command: &str, query: &[(&str, &str)], body: Vec<u8>) -> Result<Vec<u8>> {
+    pub async fn call_sealed(
+        &self,
+        method: Method,
+        command: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>> {
         let sealed = self.call(method, command, query, body).await?;
         cairn_madmin::decrypt_data(&self.alias.secret_key, &sealed)
             .map_err(|e| CliError::Remote(format!("{}: cannot decrypt the answer: {e}", self.alias_name)))
@@ -124,8 +137,9 @@ impl AdminClient {
     }
 
     fn parse<T: DeserializeOwned>(&self, command: &str, bytes: &[u8]) -> Result<T> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| CliError::Remote(format!("{} {command}: the answer is not what was expected: {e}", self.alias_name)))
+        serde_json::from_slice(bytes).map_err(|e| {
+            CliError::Remote(format!("{} {command}: the answer is not what was expected: {e}", self.alias_name))
+        })
     }
 
     /// Sends a signed request and returns the response with its body unread (for streams).
@@ -149,7 +163,8 @@ impl AdminClient {
     pub fn failure(&self, command: &str, status: StatusCode, body: &[u8]) -> CliError {
         let parsed: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let code = parsed["Code"].as_str().unwrap_or_default();
-        let message = parsed["Message"].as_str().map_or_else(|| String::from_utf8_lossy(body).into_owned(), str::to_owned);
+        let message =
+            parsed["Message"].as_str().map_or_else(|| String::from_utf8_lossy(body).into_owned(), str::to_owned);
         let text = format!("{} {command}: {}", self.alias_name, if message.is_empty() { code } else { &message });
         match status {
             StatusCode::NOT_FOUND => CliError::NotFound(text),
@@ -161,9 +176,16 @@ impl AdminClient {
         }
     }
 
-    fn signed(&self, method: Method, command: &str, query: &[(&str, &str)], body: Vec<u8>) -> Result<Request<Full<Bytes>>> {
+    fn signed(
+        &self,
+        method: Method,
+        command: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Request<Full<Bytes>>> {
         let encode = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
-        let query: Vec<String> = query.iter().map(|(name, value)| format!("{}={}", encode(name), encode(value))).collect();
+        let query: Vec<String> =
+            query.iter().map(|(name, value)| format!("{}={}", encode(name), encode(value))).collect();
         let mut uri = format!("{}{ADMIN_PREFIX}{command}", self.alias.url);
         if !query.is_empty() {
             uri.push('?');
@@ -192,7 +214,8 @@ impl AdminClient {
         let headers = [("host", host.as_str())];
         let signable = SignableRequest::new(method.as_str(), &uri, headers.into_iter(), SignableBody::Bytes(&body))
             .map_err(|e| CliError::Usage(format!("cannot sign {uri}: {e}")))?;
-        let (instructions, _) = sign(signable, &params).map_err(|e| CliError::Usage(format!("cannot sign: {e}")))?.into_parts();
+        let (instructions, _) =
+            sign(signable, &params).map_err(|e| CliError::Usage(format!("cannot sign: {e}")))?.into_parts();
         let mut request = Request::builder()
             .method(method)
             .uri(&uri)
@@ -205,11 +228,8 @@ impl AdminClient {
 }
 
 /// Characters escaped in query names and values (everything but unreserved ones, as SigV4 wants).
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 async fn read_limited(body: Incoming) -> std::result::Result<Bytes, String> {
     let limited = Limited::new(body, ADMIN_RESPONSE_BYTES_MAX);

@@ -1,6 +1,7 @@
 //! The client commands end to end: the real `cairn` binary run with arguments, as a
 //! user would, against real servers. Results are read from `--json` output.
 
+mod admin;
 mod mirror;
 mod objects;
 
