@@ -141,9 +141,13 @@ pub async fn upload(
         if chunk.len() as u64 != len {
             return Err(CliError::Remote(format!("{what}: the source changed size while being read")));
         }
-        let etag = hex::encode(Md5::digest(&chunk));
         let number = i32::try_from(number).expect("at most 10,000 parts");
-        if done.get(&number).is_some_and(|(stored, stored_len)| *stored == etag && *stored_len == len) {
+        // Hash only parts an earlier attempt sent: a fresh upload costs no MD5 pass.
+        let kept = done.get(&number).and_then(|(stored, stored_len)| {
+            let etag = hex::encode(Md5::digest(&chunk));
+            (*stored == etag && *stored_len == len).then_some(etag)
+        });
+        if let Some(etag) = kept {
             completed.push(CompletedPart::builder().part_number(number).e_tag(format!("\"{etag}\"")).build());
             transfer.advance(len);
             reused += 1;

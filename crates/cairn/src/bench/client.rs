@@ -33,6 +33,7 @@ pub fn copy_round_trip(dir: &Path, server: &BenchServer) -> Result<ClientCopy, S
             .args(args)
             .env("CAIRN_HOST_bench", host_url(&server.endpoint))
             .env("CAIRN_CONFIG_DIR", dir)
+            .stdout(std::process::Stdio::null())
             .status()
             .map_err(|e| format!("cannot run cairn {args:?}: {e}"))?;
         if !status.success() {
