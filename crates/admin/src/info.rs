@@ -5,6 +5,21 @@ use crate::reply::{self, Reply};
 use crate::route::AdminRoute;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// When this server process started, for the uptime `admin info` reports.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Records the server's start (call once, early in `cairn server`).
+pub fn mark_start() {
+    let _ = STARTED.set(Instant::now());
+}
+
+/// The name of the answering node's entry (its drives have no node).
+const LOCAL_NODE: &str = "local";
+/// This build's version, as `admin info` reports it for the answering node.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl AdminRoute {
     pub(crate) async fn server_info(&self) -> Reply {
@@ -26,13 +41,21 @@ impl AdminRoute {
                     json!({ "endpoint": endpoint, "state": "offline", "error": error.to_string() })
                 }
             };
-            servers.entry(state.node.unwrap_or_else(|| "local".to_owned())).or_default().push(drive);
+            servers.entry(state.node.unwrap_or_else(|| LOCAL_NODE.to_owned())).or_default().push(drive);
         }
         let servers: Vec<serde_json::Value> = servers
             .into_iter()
             .map(|(node, drives)| {
                 let online = drives.iter().any(|d| d["state"] == "ok");
-                json!({ "endpoint": node, "state": if online { "online" } else { "offline" }, "drives": drives })
+                let mut server =
+                    json!({ "endpoint": node, "state": if online { "online" } else { "offline" }, "drives": drives });
+                // Other nodes' versions and uptimes are theirs to tell; only the answering
+                // node's are known here.
+                if node == LOCAL_NODE {
+                    server["version"] = VERSION.into();
+                    server["uptime"] = STARTED.get().map_or(0, |started| started.elapsed().as_secs()).into();
+                }
+                server
             })
             .collect();
         reply::json(&json!({

@@ -15,5 +15,6 @@ mod service_accounts;
 mod settings;
 mod users;
 
+pub use info::mark_start;
 pub use route::AdminRoute;
 pub use settings::ServerSettings;

@@ -111,6 +111,7 @@ async fn scan_when_back(peer: Arc<Peer>, store: ObjectStore) {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServerArgs) -> Result<(), String> {
+    cairn_admin::mark_start();
     init_logging();
     raise_file_limit();
     let root = credentials::from_lookup(|name| std::env::var(name).ok()).map_err(|e| e.to_string())?;

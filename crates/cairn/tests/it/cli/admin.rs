@@ -77,6 +77,8 @@ fn admin_info_shows_the_node_and_drives_and_prometheus_tokens_are_accepted() {
     let nodes = info["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 1, "{info}");
     assert_eq!(nodes[0]["state"], "online");
+    assert_eq!(nodes[0]["version"], env!("CARGO_PKG_VERSION"), "{info}");
+    assert!(nodes[0]["uptimeSecs"].as_u64().is_some(), "{info}");
     let drives = nodes[0]["drives"].as_array().expect("drives");
     assert_eq!(drives.len(), 4, "{info}");
     assert!(drives.iter().all(|d| d["state"] == "ok" && d["totalBytes"].as_u64() > Some(0)), "{info}");
