@@ -267,8 +267,14 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let bytes_out = content_length(response.headers());
     if counted {
         state.requests.inflight.fetch_sub(1, Ordering::Relaxed);
-        let name = api.get().unwrap_or_else(|| "Unknown".to_owned());
-        state.requests.record(&name, status, started.elapsed(), bytes_in, bytes_out);
+        match api.get() {
+            Some(name) => state.requests.record(&name, status, started.elapsed(), bytes_in, bytes_out),
+            // Refused before the access check named the API (bad signature, malformed).
+            None => {
+                state.requests.record_rejected(status);
+                state.requests.record("Unknown", status, started.elapsed(), bytes_in, bytes_out);
+            }
+        }
     }
     tracing::info!(
         target: "cairn::request",

@@ -50,6 +50,11 @@ async fn metrics_need_a_token_and_use_minio_names() {
     for i in 0..3 {
         put(&client, &bucket, &format!("k{i}"), b"data").await;
     }
+    // Two requests with a wrong secret: refused before any API, counted as rejected.
+    let intruder = client_for(&server.endpoint, ACCESS_KEY, "not-the-secret");
+    for _ in 0..2 {
+        assert!(intruder.list_buckets().send().await.is_err());
+    }
     assert_eq!(scrape(&server.endpoint, "/minio/v2/metrics/cluster", None).0, 403);
     let expired = prometheus_token(ACCESS_KEY, SECRET_KEY, -10);
     assert_eq!(scrape(&server.endpoint, "/minio/v2/metrics/cluster", Some(&expired)).0, 403);
@@ -65,6 +70,7 @@ async fn metrics_need_a_token_and_use_minio_names() {
     assert!(sample(&cluster, "minio_cluster_capacity_raw_total_bytes ").is_some_and(|v| v > 0.0));
     assert!(sample(&cluster, "minio_s3_requests_total{api=\"PutObject\"").is_some_and(|v| v >= 3.0), "{cluster}");
     assert!(cluster.contains("minio_s3_requests_ttfb_seconds_distribution{api=\"PutObject\",le=\"+Inf\",server=\""));
+    assert!(sample(&cluster, "minio_s3_requests_rejected_auth_total{").is_some_and(|v| v >= 2.0), "{cluster}");
     let (status, node) = scrape(&server.endpoint, "/minio/v2/metrics/node", Some(&token));
     assert_eq!(status, 200);
     assert_eq!(node.lines().filter(|l| l.starts_with("minio_node_drive_total_bytes{")).count(), 4, "{node}");

@@ -27,9 +27,22 @@ pub struct RequestMetrics {
     pub(crate) received_bytes: AtomicU64,
     pub(crate) sent_bytes: AtomicU64,
     pub(crate) inflight: AtomicI64,
+    /// Requests refused before reaching an API: bad signature, unknown key (401/403).
+    pub(crate) rejected_auth: AtomicU64,
+    /// Requests refused before reaching an API as malformed (400).
+    pub(crate) rejected_invalid: AtomicU64,
 }
 
 impl RequestMetrics {
+    /// Records a request refused before it was recognised as an API call.
+    pub(crate) fn record_rejected(&self, status: u16) {
+        match status {
+            401 | 403 => self.rejected_auth.fetch_add(1, Ordering::Relaxed),
+            400 => self.rejected_invalid.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+    }
+
     /// Records a finished request of `api` with `status`, answered after `ttfb`.
     pub(crate) fn record(&self, api: &str, status: u16, ttfb: Duration, received: u64, sent: u64) {
         self.received_bytes.fetch_add(received, Ordering::Relaxed);
@@ -63,6 +76,8 @@ impl RequestMetrics {
             received_bytes: self.received_bytes.load(Ordering::Relaxed),
             sent_bytes: self.sent_bytes.load(Ordering::Relaxed),
             inflight: self.inflight.load(Ordering::Relaxed),
+            rejected_auth: self.rejected_auth.load(Ordering::Relaxed),
+            rejected_invalid: self.rejected_invalid.load(Ordering::Relaxed),
         }
     }
 
@@ -79,6 +94,10 @@ pub(crate) struct RequestTotals {
     pub(crate) received_bytes: u64,
     pub(crate) sent_bytes: u64,
     pub(crate) inflight: i64,
+    #[serde(default)]
+    pub(crate) rejected_auth: u64,
+    #[serde(default)]
+    pub(crate) rejected_invalid: u64,
 }
 
 impl RequestTotals {
@@ -88,6 +107,8 @@ impl RequestTotals {
         self.received_bytes += other.received_bytes;
         self.sent_bytes += other.sent_bytes;
         self.inflight += other.inflight;
+        self.rejected_auth += other.rejected_auth;
+        self.rejected_invalid += other.rejected_invalid;
         for (api, counters) in other.apis {
             let mine = self.apis.entry(api).or_default();
             mine.requests += counters.requests;

@@ -221,6 +221,18 @@ fn requests_metrics(out: &mut Exposition, nodes: &[(String, RequestTotals)]) {
         &ttfb,
     );
     out.metric(
+        "minio_s3_requests_rejected_auth_total",
+        "counter",
+        "Total number of S3 requests rejected for auth failure",
+        &per_node(|t| t.rejected_auth as f64),
+    );
+    out.metric(
+        "minio_s3_requests_rejected_invalid_total",
+        "counter",
+        "Total number of invalid S3 requests",
+        &per_node(|t| t.rejected_invalid as f64),
+    );
+    out.metric(
         "minio_s3_requests_inflight_total",
         "gauge",
         "Total number of S3 requests currently in flight",
