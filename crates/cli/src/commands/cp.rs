@@ -81,20 +81,27 @@ pub(crate) async fn run(context: &Context, args: CpArgs, remove_source: bool) ->
         let result = if args.recursive {
             copy_tree(context, &progress, &tally, &source, &destination, remove_source).await
         } else {
-            let (source, size) = single(context, &source).await?;
-            let target = if into_folder {
-                let name = base_name(&source);
-                check_relative(&name)?;
-                folder_place(&destination).join(&name)
-            } else {
-                place(&destination)
-            };
-            copy_and_report(context, &progress, &tally, &source, &target, size, remove_source).await;
-            Ok(())
+            async {
+                let (source, size) = single(context, &source).await?;
+                let target = if into_folder {
+                    let name = base_name(&source);
+                    check_relative(&name)?;
+                    folder_place(&destination).join(&name)
+                } else {
+                    place(&destination)
+                };
+                copy_counted(context, &progress, &tally, &source, &target, size, remove_source).await
+            }
+            .await
         };
-        if let Err(error) = result {
-            context.out.item_error(text, &error);
-            tally.failed.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(()) => {}
+            // One item: its own error (and exit code) is the command's.
+            Err(error) if sources.len() == 1 && !args.recursive => return Err(error),
+            Err(error) => {
+                context.out.item_error(text, &error);
+                tally.failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
     progress.finish();
@@ -208,6 +215,7 @@ async fn copy_tree(
             let (root, destination) = (&root, &destination);
             async move {
                 match entry {
+                    Ok(entry) if is_folder_marker(&entry, destination) => {}
                     Ok(entry) => {
                         if let Err(error) = check_relative(&entry.key) {
                             context.out.item_error(&root.join(&entry.key).display(), &error);
@@ -230,7 +238,7 @@ async fn copy_tree(
     Ok(())
 }
 
-/// Copies one item, reports it, and counts it.
+/// Copies one item, reports it, and counts it; a failure is reported as an item error.
 pub(crate) async fn copy_and_report(
     context: &Context,
     progress: &Progress,
@@ -240,25 +248,34 @@ pub(crate) async fn copy_and_report(
     size: u64,
     remove_source: bool,
 ) {
-    let mut result = copy_item(context, progress, source, destination, size).await;
-    if let (Ok(_), true) = (&result, remove_source) {
-        result = remove_place(context, source).await.map(|()| 0);
+    if let Err(error) = copy_counted(context, progress, tally, source, destination, size, remove_source).await {
+        context.out.item_error(&source.display(), &error);
+        tally.failed.fetch_add(1, Ordering::Relaxed);
     }
-    match result {
-        Ok(parts_reused) => {
-            tally.items.fetch_add(1, Ordering::Relaxed);
-            tally.bytes.fetch_add(size, Ordering::Relaxed);
-            context.out.result(
-                json!({"source": source.display(), "target": destination.display(), "size": size,
-                       "partsReused": parts_reused}),
-                String::new,
-            );
-        }
-        Err(error) => {
-            context.out.item_error(&source.display(), &error);
-            tally.failed.fetch_add(1, Ordering::Relaxed);
-        }
+}
+
+/// Copies (and for `mv` removes) one item; on success reports and counts it.
+async fn copy_counted(
+    context: &Context,
+    progress: &Progress,
+    tally: &Tally,
+    source: &Place,
+    destination: &Place,
+    size: u64,
+    remove_source: bool,
+) -> Result<()> {
+    let parts_reused = copy_item(context, progress, source, destination, size).await?;
+    if remove_source {
+        remove_place(context, source).await?;
     }
+    tally.items.fetch_add(1, Ordering::Relaxed);
+    tally.bytes.fetch_add(size, Ordering::Relaxed);
+    context.out.result(
+        json!({"source": source.display(), "target": destination.display(), "size": size,
+               "partsReused": parts_reused}),
+        String::new,
+    );
+    Ok(())
 }
 
 /// Copies one file or object of `size` bytes; returns the parts an interrupted
@@ -288,6 +305,12 @@ pub(crate) async fn copy_item(
     };
     transfer.finish();
     Ok(reused)
+}
+
+/// An empty "folder" object (`key/`, as consoles make) bound for a local folder: the
+/// folder appears with its files, and a file cannot be named `key/`.
+pub(crate) fn is_folder_marker(entry: &Entry, destination: &Place) -> bool {
+    entry.key.ends_with('/') && matches!(destination, Place::Local(_))
 }
 
 /// Refuses a key that would leave the destination folder once made a local path

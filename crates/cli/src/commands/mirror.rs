@@ -8,7 +8,8 @@
 
 use crate::Context;
 use crate::commands::cp::{
-    Place, TRANSFERS_IN_FLIGHT, Tally, check_relative, copy_and_report, remove_place, summarize, tree_lister,
+    Place, TRANSFERS_IN_FLIGHT, Tally, check_relative, copy_and_report, is_folder_marker, remove_place, summarize,
+    tree_lister,
 };
 use crate::error::{CliError, Result};
 use crate::progress::Progress;
@@ -121,6 +122,7 @@ async fn mirror_once(context: &Context, args: &MirrorArgs, source: &Target, targ
                 (&source_root, &target_root, &progress, &tally, &removed, &kept);
             async move {
                 match action {
+                    Action::Copy(entry) if is_folder_marker(&entry, target_root) => {}
                     Action::Copy(entry) => {
                         if matches!(target_root, Place::Local(_))
                             && let Err(error) = check_relative(&entry.key)

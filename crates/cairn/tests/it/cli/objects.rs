@@ -72,6 +72,14 @@ fn cli_lists_inspects_shares_and_removes_objects() {
     }
     let copied = cli.run(&["cp", "-r", dir.path().join("src").to_str().expect("utf-8"), "local/crm-documents"]).ok();
     assert_eq!(summary(&copied)["items"], 3);
+    let one_file = dir.path().join("src/c.txt");
+    let one_file = one_file.to_str().expect("utf-8");
+    assert_eq!(cli.run(&["cp", one_file, "local/no-such-bucket/c.txt"]).code, 3, "one item: its own exit code");
+    assert_eq!(cli.run(&["cp", "local/crm-documents/missing.txt", "local/crm-documents/x"]).code, 3);
+    let two = cli.run(&["cp", one_file, "local/crm-documents/missing.txt", "local/crm-documents/copies/"]);
+    assert_eq!(two.code, 5, "several items, one failed: partly done");
+    assert_eq!(summary(&two.json())["items"], 1);
+    cli.run(&["rm", "-r", "--force", "local/crm-documents/copies/"]).ok();
 
     let top = cli.run(&["ls", "local/crm-documents"]).ok();
     let keys: Vec<(&str, &str)> =
