@@ -3,19 +3,16 @@
 //! several transfers in parallel. Recursive copies copy a folder's contents:
 //! `cp -r ./docs a/b/backup/` makes `a/b/backup/<each file under docs>`.
 
+use super::batch::Batch;
 use crate::Context;
 use crate::error::{CliError, Result};
-use crate::output::human_bytes;
 use crate::progress::Progress;
 use crate::s3;
 use crate::target::{Remote, Target};
 use crate::transfer;
 use crate::walk::{Entry, Lister};
 use futures::StreamExt;
-use serde_json::json;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 /// Transfers run at once by a recursive copy.
 pub(crate) const TRANSFERS_IN_FLIGHT: usize = 4;
@@ -60,26 +57,16 @@ pub(crate) fn folder_key(key: &str) -> String {
     if key.is_empty() || key.ends_with('/') { key.to_owned() } else { format!("{key}/") }
 }
 
-/// Counters of a command's transfers.
-#[derive(Default)]
-pub(crate) struct Tally {
-    pub(crate) items: AtomicU64,
-    pub(crate) bytes: AtomicU64,
-    pub(crate) failed: AtomicU64,
-}
-
 pub(crate) async fn run(context: &Context, args: CpArgs, remove_source: bool) -> Result<()> {
     let command = if remove_source { "mv" } else { "cp" };
     let (destination_text, sources) = args.paths.split_last().expect("clap requires two paths");
     let destination = context.target(destination_text)?;
-    let progress = Progress::new(context.out, None);
-    let tally = Tally::default();
-    let started = Instant::now();
+    let batch = Batch::new(context, remove_source);
     let into_folder = sources.len() > 1 || args.recursive || is_folder(&destination);
     for text in sources {
         let source = context.target(text)?;
         let result = if args.recursive {
-            copy_tree(context, &progress, &tally, &source, &destination, remove_source).await
+            copy_tree(context, &batch, &source, &destination).await
         } else {
             async {
                 let (source, size) = single(context, &source).await?;
@@ -90,7 +77,7 @@ pub(crate) async fn run(context: &Context, args: CpArgs, remove_source: bool) ->
                 } else {
                     place(&destination)
                 };
-                copy_counted(context, &progress, &tally, &source, &target, size, remove_source).await
+                batch.copy(&source, &target, size).await
             }
             .await
         };
@@ -98,37 +85,10 @@ pub(crate) async fn run(context: &Context, args: CpArgs, remove_source: bool) ->
             Ok(()) => {}
             // One item: its own error (and exit code) is the command's.
             Err(error) if sources.len() == 1 && !args.recursive => return Err(error),
-            Err(error) => {
-                context.out.item_error(text, &error);
-                tally.failed.fetch_add(1, Ordering::Relaxed);
-            }
+            Err(error) => batch.fail(text, &error),
         }
     }
-    progress.finish();
-    summarize(context, command, &tally, started)
-}
-
-/// Prints the summary line and turns failures into the exit status.
-pub(crate) fn summarize(context: &Context, command: &str, tally: &Tally, started: Instant) -> Result<()> {
-    let items = tally.items.load(Ordering::Relaxed);
-    let bytes = tally.bytes.load(Ordering::Relaxed);
-    let failed = tally.failed.load(Ordering::Relaxed);
-    let seconds = started.elapsed().as_secs_f64().max(1e-3);
-    if context.out.json {
-        context.out.result(
-            json!({"type": "summary", "command": command, "items": items, "bytes": bytes, "failed": failed,
-                   "elapsedMs": started.elapsed().as_millis() as u64}),
-            String::new,
-        );
-    } else {
-        context.out.info(&format!(
-            "{command}: {items} item(s), {} in {seconds:.1}s ({}/s){}",
-            human_bytes(bytes),
-            human_bytes((bytes as f64 / seconds) as u64),
-            if failed > 0 { format!(", {failed} failed") } else { String::new() }
-        ));
-    }
-    if failed > 0 { Err(CliError::Partial { failed, total: items + failed }) } else { Ok(()) }
+    batch.finish(command)
 }
 
 fn is_folder(target: &Target) -> bool {
@@ -199,14 +159,7 @@ pub(crate) fn tree_lister(context: &Context, source: &Target) -> Result<(Lister,
     })
 }
 
-async fn copy_tree(
-    context: &Context,
-    progress: &Progress,
-    tally: &Tally,
-    source: &Target,
-    destination: &Target,
-    remove_source: bool,
-) -> Result<()> {
+async fn copy_tree(context: &Context, batch: &Batch<'_>, source: &Target, destination: &Target) -> Result<()> {
     let (lister, root) = tree_lister(context, source)?;
     let destination = folder_place(destination);
     let entries = futures::stream::unfold(lister, |mut lister| async move { lister.next().await.map(|e| (e, lister)) });
@@ -218,63 +171,18 @@ async fn copy_tree(
                     Ok(entry) if is_folder_marker(&entry, destination) => {}
                     Ok(entry) => {
                         if let Err(error) = check_relative(&entry.key) {
-                            context.out.item_error(&root.join(&entry.key).display(), &error);
-                            tally.failed.fetch_add(1, Ordering::Relaxed);
+                            batch.fail(&root.join(&entry.key).display(), &error);
                             return;
                         }
-                        let (from, to) = (root.join(&entry.key), destination.join(&entry.key));
-                        copy_and_report(context, progress, tally, &from, &to, entry.size, remove_source).await;
+                        batch.copy_or_fail(&root.join(&entry.key), &destination.join(&entry.key), entry.size).await;
                     }
-                    Err(error) => {
-                        context.out.item_error(&root.display(), &error);
-                        tally.failed.fetch_add(1, Ordering::Relaxed);
-                    }
+                    Err(error) => batch.fail(&root.display(), &error),
                 }
             }
         })
         .buffer_unordered(TRANSFERS_IN_FLIGHT)
         .collect::<()>()
         .await;
-    Ok(())
-}
-
-/// Copies one item, reports it, and counts it; a failure is reported as an item error.
-pub(crate) async fn copy_and_report(
-    context: &Context,
-    progress: &Progress,
-    tally: &Tally,
-    source: &Place,
-    destination: &Place,
-    size: u64,
-    remove_source: bool,
-) {
-    if let Err(error) = copy_counted(context, progress, tally, source, destination, size, remove_source).await {
-        context.out.item_error(&source.display(), &error);
-        tally.failed.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Copies (and for `mv` removes) one item; on success reports and counts it.
-async fn copy_counted(
-    context: &Context,
-    progress: &Progress,
-    tally: &Tally,
-    source: &Place,
-    destination: &Place,
-    size: u64,
-    remove_source: bool,
-) -> Result<()> {
-    let parts_reused = copy_item(context, progress, source, destination, size).await?;
-    if remove_source {
-        remove_place(context, source).await?;
-    }
-    tally.items.fetch_add(1, Ordering::Relaxed);
-    tally.bytes.fetch_add(size, Ordering::Relaxed);
-    context.out.result(
-        json!({"source": source.display(), "target": destination.display(), "size": size,
-               "partsReused": parts_reused}),
-        String::new,
-    );
     Ok(())
 }
 

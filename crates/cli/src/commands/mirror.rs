@@ -7,12 +7,9 @@
 //! mirror is safe to rerun.
 
 use crate::Context;
-use crate::commands::cp::{
-    Place, TRANSFERS_IN_FLIGHT, Tally, check_relative, copy_and_report, is_folder_marker, remove_place, summarize,
-    tree_lister,
-};
+use crate::commands::batch::Batch;
+use crate::commands::cp::{Place, TRANSFERS_IN_FLIGHT, check_relative, is_folder_marker, remove_place, tree_lister};
 use crate::error::{CliError, Result};
-use crate::progress::Progress;
 use crate::s3;
 use crate::target::Target;
 use crate::walk::{Entry, Lister};
@@ -20,7 +17,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use futures::StreamExt;
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Time between two scans of a watched local source.
 const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -100,7 +97,6 @@ async fn prepare_target(context: &Context, target: &Target, dry_run: bool) -> Re
 }
 
 async fn mirror_once(context: &Context, args: &MirrorArgs, source: &Target, target: &Target) -> Result<()> {
-    let started = Instant::now();
     let (source_lister, source_root) = tree_lister(context, source)?;
     let (target_lister, target_root) = tree_lister(context, target)?;
     let merge = Merge {
@@ -113,13 +109,12 @@ async fn mirror_once(context: &Context, args: &MirrorArgs, source: &Target, targ
         target_missing_ok: matches!(target, Target::Local(_)),
     };
     let actions = futures::stream::unfold(merge, |mut merge| async move { merge.next().await.map(|a| (a, merge)) });
-    let progress = Progress::new(context.out, None);
-    let tally = Tally::default();
+    let batch = Batch::new(context, false);
     let (removed, kept) = (AtomicU64::new(0), AtomicU64::new(0));
     actions
         .map(|action| {
-            let (source_root, target_root, progress, tally, removed, kept) =
-                (&source_root, &target_root, &progress, &tally, &removed, &kept);
+            let (source_root, target_root, batch, removed, kept) =
+                (&source_root, &target_root, &batch, &removed, &kept);
             async move {
                 match action {
                     Action::Copy(entry) if is_folder_marker(&entry, target_root) => {}
@@ -127,15 +122,14 @@ async fn mirror_once(context: &Context, args: &MirrorArgs, source: &Target, targ
                         if matches!(target_root, Place::Local(_))
                             && let Err(error) = check_relative(&entry.key)
                         {
-                            context.out.item_error(&entry.key, &error);
-                            tally.failed.fetch_add(1, Ordering::Relaxed);
+                            batch.fail(&entry.key, &error);
                             return;
                         }
                         let (from, to) = (source_root.join(&entry.key), target_root.join(&entry.key));
                         if args.dry_run {
                             report(context, "copy", &from, &to, entry.size);
                         } else {
-                            copy_and_report(context, progress, tally, &from, &to, entry.size, false).await;
+                            batch.copy_or_fail(&from, &to, entry.size).await;
                         }
                     }
                     Action::Remove(entry) => {
@@ -146,10 +140,7 @@ async fn mirror_once(context: &Context, args: &MirrorArgs, source: &Target, targ
                                 report(context, "remove", &place, &place, entry.size);
                                 removed.fetch_add(1, Ordering::Relaxed);
                             }
-                            Err(error) => {
-                                context.out.item_error(&place.display(), &error);
-                                tally.failed.fetch_add(1, Ordering::Relaxed);
-                            }
+                            Err(error) => batch.fail(&place.display(), &error),
                         }
                     }
                     Action::Keep(entry) => {
@@ -162,23 +153,19 @@ async fn mirror_once(context: &Context, args: &MirrorArgs, source: &Target, targ
                         );
                         kept.fetch_add(1, Ordering::Relaxed);
                     }
-                    Action::Failed(error) => {
-                        context.out.item_error(&source_root.display(), &error);
-                        tally.failed.fetch_add(1, Ordering::Relaxed);
-                    }
+                    Action::Failed(error) => batch.fail(&source_root.display(), &error),
                 }
             }
         })
         .buffer_unordered(TRANSFERS_IN_FLIGHT)
         .collect::<()>()
         .await;
-    progress.finish();
     let (removed, kept) = (removed.into_inner(), kept.into_inner());
     if removed > 0 || kept > 0 {
         context.out.info(&format!("mirror: {removed} removed, {kept} kept (newer on the target)"));
     }
     let verb = if args.dry_run { "mirror (dry run)" } else { "mirror" };
-    summarize(context, verb, &tally, started)
+    batch.finish(verb)
 }
 
 fn report(context: &Context, action: &str, from: &Place, to: &Place, size: u64) {

@@ -2,6 +2,7 @@
 
 mod alias;
 mod anonymous;
+mod batch;
 mod bucket;
 mod cat;
 mod cp;
