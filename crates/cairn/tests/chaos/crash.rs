@@ -195,14 +195,16 @@ async fn calibrate(server: &Server, shared: &Shared) -> BTreeMap<&'static str, D
 }
 
 async fn check_after_restart(server: &Server, shared: &Shared, crash: usize, report: &mut CrashReport) {
+    let mut orphans = 0;
     for d in 1..=DRIVES {
         let tmp = server.drive(d).join(".cairn.sys/tmp");
         let entries = std::fs::read_dir(&tmp).unwrap_or_else(|e| panic!("read {}: {e}", tmp.display()));
         for entry in entries.flatten() {
             report.staging_leftovers.push(format!("crash {crash}: {}", entry.path().display()));
         }
-        report.orphan_data_dirs += orphan_data_dirs(&server.drive(d).join("crash"));
+        orphans += orphan_data_dirs(&server.drive(d).join("crash"));
     }
+    report.orphan_data_dirs = orphans;
     let client = s3_client(&server.endpoint);
     let keys = shared.history().keys();
     let failures = crate::workload::read_all(&client, shared, &keys, &format!("after crash {crash}")).await;

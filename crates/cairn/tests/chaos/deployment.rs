@@ -183,6 +183,18 @@ impl Deployment {
         self.nodes[n - 1].child.is_some()
     }
 
+    /// Files below `below` that node `n` has open (from `/proc/<pid>/fd`), for messages.
+    pub fn open_files_below(&self, n: usize, below: &Path) -> Vec<String> {
+        let Some(child) = self.nodes[n - 1].child.as_ref() else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(format!("/proc/{}/fd", child.id())) else { return Vec::new() };
+        entries
+            .flatten()
+            .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+            .filter(|target| target.starts_with(below))
+            .map(|target| target.display().to_string())
+            .collect()
+    }
+
     pub fn is_paused(&self, n: usize) -> bool {
         self.nodes[n - 1].paused
     }

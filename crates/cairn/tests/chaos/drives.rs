@@ -104,7 +104,7 @@ impl Drives {
         self.per_node
     }
 
-    fn mount_point(&self, n: usize, j: usize) -> PathBuf {
+    pub fn mount_point(&self, n: usize, j: usize) -> PathBuf {
         self.root.join(format!("m{n}-{j}"))
     }
 

@@ -162,7 +162,10 @@ pub fn inject(deployment: &mut Deployment, fault: &Fault) -> Result<String, Stri
             Ok(format!("filled drive {j} of node {n} with {} MiB", written >> 20))
         }
         FaultKind::DriveReadOnly => {
-            tokio::task::block_in_place(|| deployment.drives.set_read_only(n, j, true))?;
+            tokio::task::block_in_place(|| deployment.drives.set_read_only(n, j, true)).map_err(|error| {
+                let open = deployment.open_files_below(n, &deployment.drives.mount_point(n, j));
+                format!("{error}; node {n} still has open there, with no request in flight: {open:?}")
+            })?;
             Ok(format!("remounted drive {j} of node {n} read-only"))
         }
         FaultKind::BitFlip => {

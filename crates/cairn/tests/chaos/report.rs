@@ -150,7 +150,7 @@ pub struct CrashReport {
     pub wrong: Vec<String>,
     /// Staged files still there after a restart.
     pub staging_leftovers: Vec<String>,
-    /// Data folders no `xl.meta` refers to, after a restart (reported only).
+    /// Data folders no `xl.meta` refers to, on all drives after the last restart (reported only).
     pub orphan_data_dirs: usize,
     pub elapsed: Duration,
 }
@@ -175,7 +175,11 @@ impl CrashReport {
         let _ = writeln!(out, "| **torn, mixed or wrong reads** (must be 0) | **{}** |", self.wrong.len());
         let _ =
             writeln!(out, "| **staging leftovers after restart** (must be 0) | **{}** |", self.staging_leftovers.len());
-        let _ = writeln!(out, "| orphan data folders after restart (reported) | {} |", self.orphan_data_dirs);
+        let _ = writeln!(
+            out,
+            "| orphan data folders after the last restart, all drives (reported) | {} |",
+            self.orphan_data_dirs
+        );
         for (title, items) in
             [("Lost", &self.lost), ("Wrong reads", &self.wrong), ("Staging leftovers", &self.staging_leftovers)]
         {
