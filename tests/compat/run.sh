@@ -240,6 +240,11 @@ echo "==== summary ===="
 printf '%s\n' "${SUMMARY[@]}"
 if ((TOTAL_SKIPPED > 0)); then
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
+    # A skipped test tested nothing: it fails the run unless skips were accepted knowingly.
+    if [[ ${CAIRN_TEST_ALLOW_SKIP:-} != 1 ]]; then
+        echo "FAIL - $TOTAL_SKIPPED tests were skipped (see above); set CAIRN_TEST_ALLOW_SKIP=1 to accept that" >&2
+        exit 1
+    fi
 else
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
 fi

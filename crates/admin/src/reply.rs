@@ -94,7 +94,7 @@ pub(crate) fn from_store(error: &ObjectError) -> Reply {
     match error {
         ObjectError::BucketNotFound => failure(StatusCode::NOT_FOUND, "NoSuchBucket", &message),
         ObjectError::InvalidArgument(_) | ObjectError::InvalidKey(_) | ObjectError::KeyTooLong => invalid(&message),
-        ObjectError::ReadQuorum | ObjectError::WriteQuorum { .. } | ObjectError::LockTimeout => {
+        _ if error.is_retryable() => {
             failure(StatusCode::SERVICE_UNAVAILABLE, "XMinioAdminStorageUnavailable", &message)
         }
         _ => failure(StatusCode::INTERNAL_SERVER_ERROR, "XMinioAdminInternalError", &message),

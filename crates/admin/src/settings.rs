@@ -8,9 +8,14 @@
 //! - `region name=<region>`: the region GetBucketLocation reports.
 //! - `scanner speed=fastest|fast|default|slow|slowest cycle=<duration>`: how many
 //!   objects per second the healing scanner checks, and how often it runs.
+//! - `api stale_uploads_expiry=<duration> stale_uploads_cleanup_interval=<duration>`:
+//!   multipart uploads older than the expiry (default 168h) are removed by a cleanup
+//!   that runs every interval (default 6h), as in MinIO.
 
 use bytes::Bytes;
-use cairn_object::{ObjectStore, SCAN_OBJECTS_PER_SEC_DEFAULT};
+use cairn_object::{
+    ObjectStore, SCAN_OBJECTS_PER_SEC_DEFAULT, STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT, STALE_UPLOADS_EXPIRY_DEFAULT,
+};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
@@ -35,12 +40,16 @@ const SPEEDS: [(&str, u64); 5] = [
 ];
 
 /// The subsystems and keys Cairn acts on.
-const KNOWN: [(&str, &[&str]); 2] = [("region", &["name"]), ("scanner", &["speed", "cycle"])];
+const KNOWN: [(&str, &[&str]); 3] = [
+    ("region", &["name"]),
+    ("scanner", &["speed", "cycle"]),
+    ("api", &["stale_uploads_expiry", "stale_uploads_cleanup_interval"]),
+];
 
 /// Checks that `subsystem` (and `key`, if given) is one Cairn acts on.
 fn check_known(subsystem: &str, key: Option<&str>) -> Result<(), String> {
     let Some((_, keys)) = KNOWN.iter().find(|(name, _)| *name == subsystem) else {
-        return Err(format!("unknown configuration subsystem {subsystem:?}; Cairn has region and scanner"));
+        return Err(format!("unknown configuration subsystem {subsystem:?}; Cairn has region, scanner and api"));
     };
     match key {
         Some(key) if !keys.contains(&key) => {
@@ -129,9 +138,9 @@ fn validate(subsystem: &str, key: &str, value: &str) -> Result<(), String> {
                 Err(format!("scanner speed={value:?}: use fastest, fast, default, slow or slowest"))
             }
         }
-        ("scanner", "cycle") => parse_duration(value)
+        ("scanner", "cycle") | ("api", _) => parse_duration(value)
             .map(|_| ())
-            .ok_or_else(|| format!("scanner cycle={value:?}: use e.g. 90s, 30m, 1h; at most 30 days")),
+            .ok_or_else(|| format!("{subsystem} {key}={value:?}: use e.g. 90s, 30m, 1h; at most 30 days")),
         _ => Ok(()),
     }
 }
@@ -195,6 +204,8 @@ impl ServerSettings {
         self.store.set_scan_rate(rate);
         let cycle = scanner.and_then(|s| s.get("cycle")).and_then(|c| parse_duration(c)).unwrap_or(self.default_cycle);
         self.store.set_scan_interval(cycle);
+        let (expiry, interval) = stale_uploads(kv);
+        self.store.set_stale_uploads(expiry, interval);
     }
 
     /// The region to report.
@@ -218,6 +229,10 @@ impl ServerSettings {
         );
         let cycle = kv.get("scanner").and_then(|s| s.get("cycle")).cloned();
         scanner.insert("cycle".into(), cycle.unwrap_or_else(|| format_duration(self.default_cycle)));
+        let (expiry, interval) = stale_uploads(&kv);
+        let api = full.entry("api".into()).or_default();
+        api.insert("stale_uploads_expiry".into(), format_duration(expiry));
+        api.insert("stale_uploads_cleanup_interval".into(), format_duration(interval));
         render(&full)
     }
 
@@ -228,7 +243,7 @@ impl ServerSettings {
             .lines()
             .find(|line| line.split(' ').next() == Some(subsystem))
             .map(|line| format!("{line}\n"))
-            .ok_or_else(|| format!("unknown configuration subsystem {subsystem:?}; Cairn has region and scanner"))
+            .ok_or_else(|| format!("unknown configuration subsystem {subsystem:?}; Cairn has region, scanner and api"))
     }
 
     /// Sets the keys given in `text` (merged into the current configuration), or with
@@ -268,6 +283,16 @@ impl ServerSettings {
     }
 }
 
+/// The stale-upload expiry and cleanup interval `kv` sets, or the defaults.
+fn stale_uploads(kv: &Kv) -> (Duration, Duration) {
+    let api = kv.get("api");
+    let duration = |key: &str| api.and_then(|a| a.get(key)).and_then(|v| parse_duration(v));
+    (
+        duration("stale_uploads_expiry").unwrap_or(STALE_UPLOADS_EXPIRY_DEFAULT),
+        duration("stale_uploads_cleanup_interval").unwrap_or(STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT),
+    )
+}
+
 /// Follows changes made through other nodes.
 async fn poll(settings: Weak<ServerSettings>) {
     loop {
@@ -293,6 +318,10 @@ mod tests {
         assert!(parse("scanner cycle=2305843009213693952s").is_err(), "absurd cycles are refused, not wrapped");
         assert!(parse("notify_webhook enable=on").is_err(), "settings Cairn does not act on are refused");
         assert!(parse("region colour=blue").is_err());
+        let kv = parse("api stale_uploads_expiry=2s").expect("valid");
+        assert_eq!(stale_uploads(&kv), (Duration::from_secs(2), STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT));
+        assert!(parse("api stale_uploads_expiry=soon").is_err());
+        assert!(parse("api requests_max=10").is_err(), "api keys Cairn does not act on are refused");
         assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
         assert_eq!(format_duration(Duration::from_secs(3600)), "1h");
     }

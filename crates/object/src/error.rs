@@ -40,6 +40,10 @@ pub enum ObjectError {
     /// The object's data could not be reconstructed: too many shards are missing or corrupt.
     #[error("object data unrecoverable: {0}")]
     Unrecoverable(String),
+    /// The object was replaced or deleted while it was being read, before the read reached its
+    /// end: the read stops rather than continue with another version's bytes.
+    #[error("the object was replaced or deleted while it was being read")]
+    Replaced,
     /// The namespace lock on the key was not granted in time.
     #[error("timed out waiting for a lock on the key")]
     LockTimeout,
@@ -73,9 +77,52 @@ pub enum ObjectError {
     /// An argument is out of range (part number, layout, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// Stored metadata or layout is inconsistent.
+    /// A drive failed in a way no quorum reduction absorbed. Kept typed: a drive that
+    /// is offline, missing or timed out is a temporary condition (the S3 front answers
+    /// 503, which clients retry), any other drive failure is a server error (500).
+    #[error("drive: {0}")]
+    Drive(DriveError),
+    /// A bug or an inconsistency in stored records (a task panicked, a stored record
+    /// contradicts the layout): retrying does not help.
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl ObjectError {
+    /// True when the same request may succeed later, so the client should retry:
+    /// storage is temporarily unreachable (lost quorum, a drive offline or not
+    /// answering in time), a lock was not granted in time, or the object changed
+    /// during a read.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ObjectError::WriteQuorum { .. }
+            | ObjectError::ReadQuorum
+            | ObjectError::LockTimeout
+            | ObjectError::Replaced => true,
+            ObjectError::Drive(error) => drive_unavailable(error),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a drive error means "not reachable now" rather than "broken".
+pub(crate) fn drive_unavailable(error: &DriveError) -> bool {
+    if error.is_drive_down() {
+        return true;
+    }
+    let DriveError::Io { source, .. } = error else { return false };
+    matches!(
+        source.kind(),
+        std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::Interrupted
+            | std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::NotConnected
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::ResourceBusy
+    ) || matches!(source.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 impl From<DriveError> for ObjectError {
@@ -88,7 +135,7 @@ impl From<DriveError> for ObjectError {
             DriveError::InvalidKey(why) => ObjectError::InvalidKey(why),
             DriveError::KeyTooLong => ObjectError::KeyTooLong,
             DriveError::DiskFull => ObjectError::StorageFull,
-            other => ObjectError::Internal(other.to_string()),
+            other => ObjectError::Drive(other),
         }
     }
 }

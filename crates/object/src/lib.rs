@@ -20,6 +20,7 @@ mod set;
 mod store;
 mod system;
 mod types;
+mod uploads;
 
 pub use body::{Body, BodyCheck, NoCheck};
 pub use config::{
@@ -37,6 +38,7 @@ pub use system::{CONFIG_OBJECT_BYTES_MAX, CONFIG_PREFIX};
 pub use types::{
     BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage, WriteCondition,
 };
+pub use uploads::{LIST_UPLOADS_MAX, STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT, STALE_UPLOADS_EXPIRY_DEFAULT};
 
 /// Result of object-layer operations.
 pub type Result<T> = std::result::Result<T, ObjectError>;

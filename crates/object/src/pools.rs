@@ -37,50 +37,74 @@ impl ObjectStore {
         &self.sets[range.first + index]
     }
 
-    /// The pool holding the newest version of `key`, if any pool holds it.
-    async fn pool_of(&self, bucket: &str, key: &str) -> Option<usize> {
+    /// The pool holding the newest version of `key`; None when every pool answered
+    /// that it does not hold the key. A pool that cannot answer (no read quorum of its
+    /// drives) may hold the key, so unless another pool holds it the lookup fails with
+    /// that pool's error (503 for a lost quorum): a read must not answer 404 and an
+    /// overwrite must not go to another pool because a pool is down. As in MinIO, a
+    /// version found in an answering pool is served even while another pool is down.
+    async fn pool_of(&self, bucket: &str, key: &str) -> Result<Option<usize>> {
         let found = join_all((0..self.pools.len()).map(|p| self.set_in(p, key).object_info(bucket, key))).await;
-        found
-            .iter()
-            .enumerate()
-            .filter_map(|(p, info)| info.as_ref().ok().map(|info| (info.mod_time_unix_nanos, p)))
-            .max()
-            .map(|(_, pool)| pool)
+        let mut newest: Option<(i64, usize)> = None;
+        let mut absent_buckets = 0;
+        let mut failure = None;
+        for (pool, answer) in found.into_iter().enumerate() {
+            match answer {
+                Ok(info) => {
+                    if newest.is_none_or(|(time, _)| info.mod_time_unix_nanos > time) {
+                        newest = Some((info.mod_time_unix_nanos, pool));
+                    }
+                }
+                Err(ObjectError::ObjectNotFound) => {}
+                Err(ObjectError::BucketNotFound) => absent_buckets += 1,
+                Err(error) => failure = failure.or(Some(error)),
+            }
+        }
+        match (newest, failure) {
+            (Some((_, pool)), _) => Ok(Some(pool)),
+            (None, Some(error)) => Err(error),
+            (None, None) if absent_buckets == self.pools.len() => Err(ObjectError::BucketNotFound),
+            (None, None) => Ok(None),
+        }
     }
 
     /// The set to read `key` from.
-    pub(crate) async fn locate(&self, bucket: &str, key: &str) -> &Arc<ErasureSet> {
+    pub(crate) async fn locate(&self, bucket: &str, key: &str) -> Result<&Arc<ErasureSet>> {
         if self.pools.len() == 1 {
-            return self.set_in(0, key);
+            return Ok(self.set_in(0, key));
         }
-        let pool = self.pool_of(bucket, key).await.unwrap_or(0);
-        self.set_in(pool, key)
+        let pool = self.pool_of(bucket, key).await?.unwrap_or(0);
+        Ok(self.set_in(pool, key))
     }
 
     /// The set to write `key` to: where it is, or the pool with the most free space.
-    pub(crate) async fn placement(&self, bucket: &str, key: &str) -> &Arc<ErasureSet> {
+    pub(crate) async fn placement(&self, bucket: &str, key: &str) -> Result<&Arc<ErasureSet>> {
         if self.pools.len() == 1 {
-            return self.set_in(0, key);
+            return Ok(self.set_in(0, key));
         }
-        let pool = match self.pool_of(bucket, key).await {
+        let pool = match self.pool_of(bucket, key).await? {
             Some(pool) => pool,
             None => self.roomiest_pool().await,
         };
-        self.set_in(pool, key)
+        Ok(self.set_in(pool, key))
     }
 
-    /// The set holding upload `id` of `key`.
+    /// The set holding upload `id` of `key`. A pool that cannot tell whether it holds
+    /// the upload fails the lookup unless another pool holds it.
     pub(crate) async fn upload_set(&self, bucket: &str, key: &str, id: Uuid) -> Result<&Arc<ErasureSet>> {
         if self.pools.len() == 1 {
             return Ok(self.set_in(0, key));
         }
+        let mut failure = None;
         for pool in 0..self.pools.len() {
             let set = self.set_in(pool, key);
-            if set.read_upload(bucket, key, id).await.is_ok() {
-                return Ok(set);
+            match set.read_upload(bucket, key, id).await {
+                Ok(_) => return Ok(set),
+                Err(ObjectError::UploadNotFound) => {}
+                Err(error) => failure = failure.or(Some(error)),
             }
         }
-        Err(ObjectError::UploadNotFound)
+        Err(failure.unwrap_or(ObjectError::UploadNotFound))
     }
 
     /// Every pool's set for `key`.

@@ -131,7 +131,8 @@ impl ObjectStore {
     /// Heals one object if some drive lacks its current version.
     async fn scan_object(&self, bucket: &str, key: &str) {
         self.stats.objects_scanned.fetch_add(1, Ordering::Relaxed);
-        let set = self.locate(bucket, key).await;
+        // A pool that cannot answer now is scanned again on the next pass.
+        let Ok(set) = self.locate(bucket, key).await else { return };
         let metas = set.read_metas(bucket, key).await;
         let Ok((_, holders)) = pick_version(&metas, &set.layout) else { return };
         let lacking = holders.iter().zip(&metas).any(|(holds, meta)| {

@@ -10,9 +10,7 @@ use crate::set::heal::{HEAL_QUEUE_MAX, HealRequest};
 use crate::set::multipart::parse_upload_id;
 use crate::set::read::ObjectReader;
 use crate::set::{ErasureSet, now_unix_nanos};
-use crate::types::{
-    BucketInfo, CompletePart, CompositeChecksums, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
-};
+use crate::types::{BucketInfo, CompletePart, CompositeChecksums, ObjectInfo, PartSummary, PutRequest};
 use crate::{BLOCK_SIZE_BYTES, ObjectError, Result};
 use bytes::Bytes;
 use cairn_cluster::DistLocks;
@@ -123,6 +121,8 @@ pub struct ObjectStore {
     pub(crate) scan: Arc<crate::scanner::ScanSettings>,
     /// Objects and bytes per bucket, from the last scan (for metrics).
     pub(crate) usage: Arc<std::sync::Mutex<BTreeMap<String, (u64, u64)>>>,
+    /// When abandoned multipart uploads expire.
+    pub(crate) upload_expiry: Arc<crate::uploads::UploadExpiry>,
 }
 
 /// Heals the objects that reads queue, one at a time, for as long as the store lives.
@@ -197,12 +197,14 @@ impl ObjectStore {
             scan_wake,
             scan: Arc::new(crate::scanner::ScanSettings::new(options.scan_interval)),
             usage: Arc::default(),
+            upload_expiry: Arc::default(),
         };
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;
         }
         tokio::spawn(heal_worker(store.clone(), heal_requests));
         tokio::spawn(crate::scanner::run(store.clone()));
+        tokio::spawn(crate::uploads::expire_stale_uploads(store.clone()));
         // Whatever changed while this node was down is found by a first scan.
         store.request_scan();
         Ok(store)
@@ -374,22 +376,22 @@ impl ObjectStore {
     /// Heals one object: rewrites every drive whose copy is missing, stale or corrupt.
     /// Returns how many drives were rewritten.
     pub async fn heal_object(&self, bucket: &str, key: &str) -> Result<usize> {
-        self.locate(bucket, key).await.heal_object(bucket, key).await
+        self.locate(bucket, key).await?.heal_object(bucket, key).await
     }
 
     /// Stores an object.
     pub async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
-        self.placement(&request.bucket, &request.key).await.put_object(request).await
+        self.placement(&request.bucket, &request.key).await?.put_object(request).await
     }
 
     /// Opens an object for reading.
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
-        self.locate(bucket, key).await.open_object(bucket, key).await
+        self.locate(bucket, key).await?.open_object(bucket, key).await
     }
 
     /// Describes an object.
     pub async fn object_info(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
-        self.locate(bucket, key).await.object_info(bucket, key).await
+        self.locate(bucket, key).await?.object_info(bucket, key).await
     }
 
     /// Deletes an object.
@@ -424,7 +426,7 @@ impl ObjectStore {
         headers: BTreeMap<String, String>,
         checksum_algorithm: Option<String>,
     ) -> Result<String> {
-        let id = self.placement(bucket, key).await.create_upload(bucket, key, headers, checksum_algorithm).await?;
+        let id = self.placement(bucket, key).await?.create_upload(bucket, key, headers, checksum_algorithm).await?;
         Ok(id.to_string())
     }
 
@@ -471,70 +473,5 @@ impl ObjectStore {
     pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
         let id = parse_upload_id(upload_id)?;
         self.upload_set(bucket, key, id).await?.abort_upload(bucket, key, id).await
-    }
-
-    /// Lists in-progress uploads of a bucket, ordered by key then initiation time.
-    pub async fn list_multipart_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        markers: (Option<&str>, Option<&str>),
-        max_uploads: usize,
-    ) -> Result<UploadPage> {
-        let (key_marker, upload_id_marker) = markers;
-        self.sets[0].require_bucket(bucket).await?;
-        let mut records = Vec::new();
-        for set in self.sets.iter() {
-            records.extend(set.uploads(bucket).await);
-        }
-        records.retain(|r| r.key.starts_with(prefix));
-        records.sort_by(|a, b| {
-            (&a.key, a.initiated_unix_nanos, a.upload_id).cmp(&(&b.key, b.initiated_unix_nanos, b.upload_id))
-        });
-        // Resume after the marker upload (same key, later in the order), or after the marker key.
-        let start = match (key_marker, upload_id_marker) {
-            (Some(key), Some(id)) => records
-                .iter()
-                .position(|r| r.key == key && r.upload_id.to_string() == id)
-                .map(|at| at + 1)
-                .unwrap_or_else(|| records.partition_point(|r| r.key.as_str() <= key)),
-            (Some(key), None) => records.partition_point(|r| r.key.as_str() <= key),
-            (None, _) => 0,
-        };
-        let delimiter = delimiter.filter(|d| !d.is_empty());
-        let mut page = UploadPage::default();
-        for record in records.into_iter().skip(start) {
-            let common = delimiter.and_then(|d| {
-                let index = record.key[prefix.len()..].find(d)?;
-                Some(record.key[..prefix.len() + index + d.len()].to_owned())
-            });
-            if let Some(common) = &common
-                && (page.prefixes.last() == Some(common) || key_marker.is_some_and(|m| common.as_str() <= m))
-            {
-                continue; // Rolled into a prefix already returned, on this page or an earlier one.
-            }
-            if page.uploads.len() + page.prefixes.len() == max_uploads {
-                page.truncated = true;
-                break;
-            }
-            match common {
-                Some(common) => {
-                    page.next_key_marker = Some(common.clone());
-                    page.next_upload_id_marker = None;
-                    page.prefixes.push(common);
-                }
-                None => {
-                    page.next_key_marker = Some(record.key.clone());
-                    page.next_upload_id_marker = Some(record.upload_id.to_string());
-                    page.uploads.push(MultipartUpload {
-                        key: record.key,
-                        upload_id: record.upload_id.to_string(),
-                        initiated_unix_nanos: record.initiated_unix_nanos,
-                    });
-                }
-            }
-        }
-        Ok(page)
     }
 }

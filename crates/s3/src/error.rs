@@ -44,7 +44,11 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
                     .into(),
             );
         }
-        ObjectError::Unrecoverable(_) | ObjectError::Internal(_) => {
+        // A drive that is offline or did not answer in time, or an object replaced during
+        // a read: retryable, like a lost quorum.
+        ObjectError::Drive(_) if error.is_retryable() => S3ErrorCode::ServiceUnavailable,
+        ObjectError::Replaced => S3ErrorCode::ServiceUnavailable,
+        ObjectError::Unrecoverable(_) | ObjectError::Drive(_) | ObjectError::Internal(_) => {
             tracing::error!(%message, "internal error");
             S3ErrorCode::InternalError
         }
@@ -72,4 +76,29 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
 /// An S3 error with a code and message.
 pub(crate) fn s3_error(code: S3ErrorCode, message: impl Into<String>) -> S3Error {
     S3Error::with_message(code, message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_drive::DriveError;
+
+    fn status(error: ObjectError) -> StatusCode {
+        to_s3(error).status_code().expect("every mapped error has a status")
+    }
+
+    #[test]
+    fn unavailable_storage_is_503_and_bugs_are_500() {
+        assert_eq!(status(ObjectError::ReadQuorum), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(ObjectError::LockTimeout), StatusCode::SERVICE_UNAVAILABLE);
+        let offline = ObjectError::from(DriveError::Offline("node 2 does not answer".into()));
+        assert_eq!(status(offline), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(ObjectError::from(DriveError::DriveNotFound)), StatusCode::SERVICE_UNAVAILABLE);
+        let timed_out = DriveError::Io { op: "read", source: std::io::Error::from(std::io::ErrorKind::TimedOut) };
+        assert_eq!(status(ObjectError::from(timed_out)), StatusCode::SERVICE_UNAVAILABLE);
+        let broken = DriveError::Io { op: "read", source: std::io::Error::from_raw_os_error(5) };
+        assert_eq!(status(ObjectError::from(broken)), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(ObjectError::from(DriveError::Corrupt("xl.meta".into()))), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(ObjectError::Internal("task panicked".into())), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

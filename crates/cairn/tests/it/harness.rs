@@ -182,19 +182,41 @@ pub fn error_status<E>(error: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime
     error.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)
 }
 
-/// Every file below `dir`.
+/// Every file below `dir`, which must exist: a check that nothing is left in a folder
+/// must not pass because the folder moved elsewhere. (Subfolders removed while they are
+/// listed are skipped: the server may be cleaning up as the test looks.)
 pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_below(&path));
-        } else {
+    collect_files(dir, &mut out).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    out
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if !path.is_dir() {
             out.push(path);
+        } else if let Err(error) = collect_files(&path, out)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(error);
         }
     }
-    out
+    Ok(())
+}
+
+/// Environment variable that lets a test that cannot run here (missing privilege or
+/// tool) be skipped; without it such a test fails, so a skip never passes unnoticed.
+pub const ALLOW_SKIP_ENV: &str = "CAIRN_TEST_ALLOW_SKIP";
+
+/// Ends a test that cannot run here: fails it, unless `CAIRN_TEST_ALLOW_SKIP=1`, in
+/// which case it says loudly that it was skipped.
+pub fn cannot_run(why: &str) {
+    if std::env::var(ALLOW_SKIP_ENV).is_ok_and(|v| v == "1") {
+        eprintln!("\n*** SKIPPED ({ALLOW_SKIP_ENV}=1): {why} ***\n");
+    } else {
+        panic!("this test cannot run here: {why} (set {ALLOW_SKIP_ENV}=1 to skip it knowingly)");
+    }
 }
 
 /// A raw HTTP/1.1 exchange (for anonymous requests and health probes): returns the status and body.

@@ -14,3 +14,4 @@ mod metrics;
 mod multipart;
 mod objects;
 mod pools;
+mod uploads;

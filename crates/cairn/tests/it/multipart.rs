@@ -8,7 +8,14 @@ use md5::{Digest, Md5};
 
 const MIB: usize = 1 << 20;
 
-async fn upload_part(client: &Client, bucket: &str, key: &str, upload_id: &str, number: i32, body: &[u8]) -> String {
+pub(crate) async fn upload_part(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    number: i32,
+    body: &[u8],
+) -> String {
     client
         .upload_part()
         .bucket(bucket)
@@ -24,12 +31,12 @@ async fn upload_part(client: &Client, bucket: &str, key: &str, upload_id: &str, 
         .to_owned()
 }
 
-async fn create_upload(client: &Client, bucket: &str, key: &str) -> String {
+pub(crate) async fn create_upload(client: &Client, bucket: &str, key: &str) -> String {
     let created = client.create_multipart_upload().bucket(bucket).key(key).send().await.expect("create");
     created.upload_id().expect("upload id").to_owned()
 }
 
-fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
+pub(crate) fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build()).collect()))
         .build()

@@ -57,3 +57,52 @@ async fn a_new_pool_takes_new_objects_and_old_ones_stay_readable() {
     assert_eq!(keys, ["new/object", "old/large", "old/overwritten", "old/small"]);
     assert_eq!(get(&client, &bucket, "new/object").await, new);
 }
+
+/// Regression (issue 9): a pool whose drives cannot answer was taken for a pool that
+/// does not hold the key, so a read answered 404 and an overwrite went to another pool
+/// (where the old version, once its pool came back, would have shadowed or been
+/// shadowed by it). Now the lookup fails with a retryable 503.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_that_cannot_answer_fails_lookups_with_503() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_path_buf();
+    let server = Server::start_with_args(dir, &pool_args(&root, true), 6, &[]);
+    let client = server.client();
+    let bucket = new_bucket(&client, "pooldown").await;
+    let old = random_bytes(3 * MIB);
+    put(&client, &bucket, "in-b", &old).await;
+    assert!(has_object(&root, "b1", &bucket, "in-b"), "a new key did not go to the roomier pool b");
+
+    // Every drive of pool "b" stops answering (moved away, restored below).
+    let drives = ["b1", "b2", "b3", "b4"];
+    for drive in drives {
+        std::fs::rename(root.join(drive), root.join(format!("{drive}.away"))).expect("move drive away");
+    }
+    let head = client.head_object().bucket(&bucket).key("in-b").send().await.expect_err("pool b is down");
+    assert_eq!(error_status(&head), 503, "{head:?}");
+    let read = client.get_object().bucket(&bucket).key("in-b").send().await.expect_err("pool b is down");
+    assert_eq!(error_status(&read), 503, "{read:?}");
+    let overwrite = client
+        .put_object()
+        .bucket(&bucket)
+        .key("in-b")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"new"))
+        .send()
+        .await
+        .expect_err("the pool holding the key is down");
+    assert_eq!(error_status(&overwrite), 503, "{overwrite:?}");
+    assert!(!has_object(&root, "a1", &bucket, "in-b"), "the overwrite went to the other pool");
+
+    for drive in drives {
+        std::fs::rename(root.join(format!("{drive}.away")), root.join(drive)).expect("restore drive");
+    }
+    let mut back = None;
+    for _ in 0..100 {
+        if let Ok(output) = client.get_object().bucket(&bucket).key("in-b").send().await {
+            back = Some(output.body.collect().await.expect("body").into_bytes().to_vec());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(back == Some(old), "the object did not read back intact once its pool answered again");
+}

@@ -52,7 +52,7 @@ fn bare_etag(etag: &str) -> &str {
 }
 
 impl ErasureSet {
-    fn upload_lock_name(upload_id: Uuid) -> String {
+    pub(crate) fn upload_lock_name(upload_id: Uuid) -> String {
         format!("{}/upload/{upload_id}", cairn_drive::SYSTEM_VOLUME)
     }
 
@@ -86,12 +86,19 @@ impl ErasureSet {
     pub(crate) async fn read_upload(&self, bucket: &str, key: &str, upload_id: Uuid) -> Result<UploadRecord> {
         let path = format!("{}/upload.meta", upload_dir(bucket, upload_id));
         let results = join_all(self.drives.iter().map(|drive| drive.read_sys_file(&path))).await;
+        let absent = results.iter().filter(|r| matches!(r, Err(e) if e.is_not_found())).count();
         let records: Vec<UploadRecord> =
             results.into_iter().filter_map(|r| r.ok()).filter_map(|b| UploadRecord::decode(&b).ok()).collect();
-        let record = records
-            .first()
-            .filter(|_| records.len() >= self.layout.read_quorum())
-            .ok_or(ObjectError::UploadNotFound)?;
+        let quorum = self.layout.read_quorum();
+        let Some(record) = records.first().filter(|_| records.len() >= quorum) else {
+            // Only drives that answered "not here" prove the upload is gone; drives that
+            // did not answer might hold it.
+            return Err(if absent > self.drives.len() - quorum {
+                ObjectError::UploadNotFound
+            } else {
+                ObjectError::ReadQuorum
+            });
+        };
         if record.key != key || record.bucket != bucket {
             return Err(ObjectError::UploadNotFound);
         }
@@ -345,28 +352,5 @@ impl ErasureSet {
         let dir = upload_dir(bucket, upload_id);
         let results = join_all(self.drives.iter().map(|drive| drive.delete_sys(&dir))).await;
         reduce_write(&results, self.layout.write_quorum())
-    }
-
-    /// Every upload record of `bucket` on this set (one directory listing and one
-    /// small read per upload).
-    pub(crate) async fn uploads(&self, bucket: &str) -> Vec<UploadRecord> {
-        let dir = format!("multipart/{bucket}");
-        let listings = join_all(self.drives.iter().map(|drive| drive.list_sys_dir(&dir))).await;
-        let mut ids: Vec<Uuid> =
-            listings.into_iter().flatten().flatten().filter_map(|name| Uuid::parse_str(&name).ok()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut records = Vec::with_capacity(ids.len());
-        for id in ids {
-            let path = format!("{}/upload.meta", upload_dir(bucket, id));
-            for drive in &self.drives {
-                if let Some(record) = drive.read_sys_file(&path).await.ok().and_then(|b| UploadRecord::decode(&b).ok())
-                {
-                    records.push(record);
-                    break;
-                }
-            }
-        }
-        records
     }
 }

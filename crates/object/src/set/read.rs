@@ -3,8 +3,8 @@
 //! reconstruct from parity when a shard is missing or corrupt.
 
 use super::{ErasureSet, object_info};
-use crate::lock::LockGuard;
-use crate::quorum::pick_version;
+use crate::error::drive_unavailable;
+use crate::quorum::{pick_version, same_version};
 use crate::types::ObjectInfo;
 use crate::{ObjectError, Result};
 use bytes::Bytes;
@@ -19,10 +19,11 @@ use tokio::sync::mpsc;
 
 /// Blocks a reader may run ahead of the client.
 const READ_AHEAD_BLOCKS: usize = 2;
-/// Most shard files a read opens up front (parts x shards). Open handles outlive the
-/// replacement of the version's data directory, so a read that holds them all can
-/// release the key's lock before streaming; a larger object keeps the lock instead.
-const EAGER_OPEN_SHARDS_MAX: usize = 256;
+/// Most shard files (parts x shards) a read holds open at once: one window of parts.
+/// A window is opened under the key's read lock after checking that the version read
+/// so far is still the current one; open handles outlive the replacement of the
+/// version's data directory, so the lock is released before any byte is streamed.
+const WINDOW_SHARDS_MAX: usize = 256;
 
 /// Shard readers of one part, by shard index.
 type PartReaders = Vec<Option<Box<dyn ShardReader>>>;
@@ -30,9 +31,12 @@ type PartReaders = Vec<Option<Box<dyn ShardReader>>>;
 /// An object's bytes, streamed in order.
 pub type ObjectStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + Sync>>;
 
-/// An open object: its metadata, the drives that hold it, and either every shard file
-/// it needs, already open, or a shared lock that keeps writers out until its stream
-/// has been read to the end or dropped.
+/// An open object: its metadata, the drives that hold it, and the shard files of its
+/// first parts, opened under the key's read lock. No lock is held while the object
+/// streams, so a slow client never holds up a writer of the key: the next window of
+/// parts is opened under a short read lock after checking that the version is still
+/// current, and a read whose version was replaced meanwhile fails with
+/// `ObjectError::Replaced` rather than continue with another version's bytes.
 pub struct ObjectReader {
     /// What the object is.
     pub info: ObjectInfo,
@@ -42,18 +46,16 @@ pub struct ObjectReader {
     /// Inline frames by shard index (inline objects only).
     inline_frames: Vec<Option<Bytes>>,
     set: Arc<ErasureSet>,
-    /// Shard files opened under the lock, by part number.
-    preopened: Vec<(u32, PartReaders)>,
-    /// Held for the reader's lifetime (moved into the streaming task) when the shard
-    /// files could not all be opened up front.
-    _guard: Option<LockGuard>,
+    /// Shard files of the first window of parts, opened under the lock, by part number.
+    window: Vec<(u32, PartReaders)>,
 }
 
 impl ErasureSet {
-    /// Opens an object for reading under a shared lock.
+    /// Opens an object for reading: picks the version under a shared lock and opens the
+    /// shard files of its first window of parts.
     pub(crate) async fn open_object(self: &Arc<Self>, bucket: &str, key: &str) -> Result<ObjectReader> {
         cairn_drive::validate_key(key)?;
-        let guard = self.lock_read(bucket, key).await?;
+        let _guard = self.lock_read(bucket, key).await?;
         let metas = self.read_metas(bucket, key).await;
         let (version, holders) = pick_version(&metas, &self.layout)?;
         let shards = self.erasure.total_shards();
@@ -74,50 +76,68 @@ impl ErasureSet {
             drive_of_shard[index] = Some(d);
             inline_frames[index] = stored.inline_data.clone();
         }
-        let info = object_info(bucket, key, &version);
-        let mut preopened = Vec::new();
-        let guard = match version.data_dir {
-            // Inline data is already in memory.
-            None => None,
-            Some(data_dir) if version.parts.len() * shards <= EAGER_OPEN_SHARDS_MAX => {
-                for part in &version.parts {
-                    let readers = join_all(drive_of_shard.iter().map(|drive| async move {
-                        let drive = &self.drives[(*drive)?];
-                        drive.open_shard(bucket, key, data_dir, part.number).await.ok()
-                    }))
-                    .await;
-                    preopened.push((part.number, readers));
-                }
-                None
-            }
-            Some(_) => Some(guard),
-        };
-        Ok(ObjectReader {
-            info,
+        let mut reader = ObjectReader {
+            info: object_info(bucket, key, &version),
             version,
             drive_of_shard,
             inline_frames,
             set: Arc::clone(self),
-            preopened,
-            _guard: guard,
-        })
+            window: Vec::new(),
+        };
+        reader.window = reader.open_window(0).await;
+        Ok(reader)
     }
 }
 
 impl ObjectReader {
+    /// Opens the shard files of the parts from `parts[first]` on, as many parts as fit
+    /// in [`WINDOW_SHARDS_MAX`] files (at least one). The caller holds the key's lock
+    /// and knows the version is current. A shard that cannot be opened is left out and
+    /// read from parity instead.
+    async fn open_window(&self, first: usize) -> Vec<(u32, PartReaders)> {
+        let Some(data_dir) = self.version.data_dir else { return Vec::new() };
+        let parts_max = (WINDOW_SHARDS_MAX / self.drive_of_shard.len()).max(1);
+        let (bucket, key) = (&self.info.bucket, &self.info.key);
+        join_all(self.version.parts.iter().skip(first).take(parts_max).map(|part| async move {
+            let readers = join_all(self.drive_of_shard.iter().map(|drive| async move {
+                let drive = &self.set.drives[(*drive)?];
+                drive.open_shard(bucket, key, data_dir, part.number).await.ok()
+            }))
+            .await;
+            (part.number, readers)
+        }))
+        .await
+    }
+
+    /// Opens the next window of parts, from `parts[first]` on, under a short read lock,
+    /// if the version being read is still the key's current version.
+    async fn reopen_window(&self, first: usize) -> Result<Vec<(u32, PartReaders)>> {
+        let (bucket, key) = (&self.info.bucket, &self.info.key);
+        let _guard = self.set.lock_read(bucket, key).await?;
+        let metas = self.set.read_metas(bucket, key).await;
+        match pick_version(&metas, &self.set.layout) {
+            Ok((current, _)) if same_version(&current, &self.version) => Ok(self.open_window(first).await),
+            Ok(_) | Err(ObjectError::ObjectNotFound) => Err(ObjectError::Replaced),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Streams `length` bytes from `offset` (the whole object for `(0, size)`).
     pub fn stream(mut self, offset: u64, length: u64) -> ObjectStream {
         assert!(offset.checked_add(length).is_some_and(|end| end <= self.info.size), "range outside the object");
         let (sender, mut receiver) = mpsc::channel(READ_AHEAD_BLOCKS);
         tokio::spawn(async move {
-            let preopened = std::mem::take(&mut self.preopened);
-            let mut state = ReadState::new(&self, preopened);
+            let window = std::mem::take(&mut self.window);
+            let mut state = ReadState::new(&self, window);
             if let Err(error) = state.send_range(&self, offset, length, &sender).await {
-                tracing::error!(bucket = %self.info.bucket, key = %self.info.key, %error, "object read failed");
+                if matches!(error, ObjectError::Replaced) {
+                    tracing::info!(bucket = %self.info.bucket, key = %self.info.key, "object replaced during a read; read ended");
+                } else {
+                    tracing::error!(bucket = %self.info.bucket, key = %self.info.key, %error, "object read failed");
+                }
                 let _ = sender.send(Err(error)).await;
             }
             state.report(&self);
-            // The lock guard inside `self` is released here, once the last block was handed over.
         });
         Box::pin(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx)))
     }
@@ -127,20 +147,38 @@ impl ObjectReader {
 struct ReadState {
     /// Shard readers for the current part, by shard index.
     readers: PartReaders,
-    /// Part number the readers belong to.
-    readers_part: Option<u32>,
-    /// Readers opened before streaming, by part number, handed over part by part.
-    preopened: Vec<(u32, PartReaders)>,
+    /// Open shard files of the current window of parts, by part number, handed over
+    /// part by part.
+    window: Vec<(u32, PartReaders)>,
     /// Shards that failed (missing, unreadable or corrupt) during this read.
     failed: Vec<bool>,
+    /// Some shard failed because its drive was offline or did not answer in time.
+    unavailable: bool,
     /// Some block needed reconstruction.
     reconstructed: bool,
 }
 
 impl ReadState {
-    fn new(reader: &ObjectReader, preopened: Vec<(u32, PartReaders)>) -> Self {
+    fn new(reader: &ObjectReader, window: Vec<(u32, PartReaders)>) -> Self {
         let failed = reader.drive_of_shard.iter().map(Option::is_none).collect();
-        Self { readers: Vec::new(), readers_part: None, preopened, failed, reconstructed: false }
+        Self { readers: Vec::new(), window, failed, unavailable: false, reconstructed: false }
+    }
+
+    /// Makes `parts[index]`'s shard files the current readers, opening the next window
+    /// of parts when the current one does not hold it.
+    async fn enter_part(&mut self, reader: &ObjectReader, index: usize) -> Result<()> {
+        if reader.version.data_dir.is_none() {
+            return Ok(());
+        }
+        let number = reader.version.parts[index].number;
+        if !self.window.iter().any(|(n, _)| *n == number) {
+            self.window = reader.reopen_window(index).await?;
+        }
+        self.readers = match self.window.iter_mut().find(|(n, _)| *n == number) {
+            Some((_, readers)) => std::mem::take(readers),
+            None => (0..reader.drive_of_shard.len()).map(|_| None).collect(),
+        };
+        Ok(())
     }
 
     async fn send_range(
@@ -153,7 +191,7 @@ impl ReadState {
         let block_size = reader.set.erasure.block_size() as u64;
         let end = offset + length;
         let mut part_start = 0u64;
-        for part in &reader.version.parts {
+        for (index, part) in reader.version.parts.iter().enumerate() {
             let part_end = part_start + part.size;
             if part_end <= offset || part.size == 0 {
                 part_start = part_end;
@@ -162,6 +200,7 @@ impl ReadState {
             if part_start >= end {
                 break;
             }
+            self.enter_part(reader, index).await?;
             let from = offset.max(part_start) - part_start;
             let to = end.min(part_end) - part_start;
             let mut block_index = from / block_size;
@@ -228,6 +267,10 @@ impl ReadState {
                     reader.set.stats.corrupt_shards.fetch_add(dropped, Ordering::Relaxed);
                     let untried = (0..shards).any(|i| frames[i].is_none() && !self.failed[i]);
                     if dropped == 0 || !untried || reader.version.data_dir.is_none() {
+                        // Shards on drives that do not answer are not lost: the read may succeed later.
+                        if self.unavailable {
+                            return Err(ObjectError::ReadQuorum);
+                        }
                         return Err(ObjectError::Unrecoverable(format!(
                             "part {part_number} block {block_index}: {error}"
                         )));
@@ -248,13 +291,6 @@ impl ReadState {
     ) {
         let erasure = reader.set.erasure;
         let data = erasure.data_shards();
-        if self.readers_part != Some(part_number) {
-            self.readers = match self.preopened.iter_mut().find(|(number, _)| *number == part_number) {
-                Some((_, readers)) => std::mem::take(readers),
-                None => (0..erasure.total_shards()).map(|_| None).collect(),
-            };
-            self.readers_part = Some(part_number);
-        }
         let offset = erasure.frame_offset(block_index);
         let frame_len = erasure.frame_len(block_len);
         loop {
@@ -289,6 +325,7 @@ impl ReadState {
                         frames[index] = Some(frame);
                     }
                     Err(error) => {
+                        self.unavailable |= drive_unavailable(&error);
                         tracing::warn!(bucket = %reader.info.bucket, key = %reader.info.key, shard = index, %error, "shard unavailable; reading parity instead");
                         reader.set.stats.missing_shards.fetch_add(1, Ordering::Relaxed);
                         self.failed[index] = true;
