@@ -192,15 +192,24 @@ pub enum Granter {
 }
 
 impl Granter {
-    async fn apply(&self, call: LockCall) -> bool {
+    /// The node's answer to `call`; None when it did not answer.
+    async fn answer(&self, call: LockCall) -> Option<bool> {
         match self {
-            Granter::Local(table) => table.apply(call),
-            Granter::Remote(peer) => {
-                peer.call::<bool>(PATH_LOCK, |request| request, encode(&call), 0).await.unwrap_or(false)
-            }
+            Granter::Local(table) => Some(table.apply(call)),
+            Granter::Remote(peer) => peer.call::<bool>(PATH_LOCK, |request| request, encode(&call), 0).await.ok(),
         }
     }
+
+    /// True when the node granted (or refreshed) `call`.
+    async fn apply(&self, call: LockCall) -> bool {
+        self.answer(call).await.unwrap_or(false)
+    }
 }
+
+/// Attempts to get a grant from the nodes that refused a lock held by a quorum.
+const FILL_IN_ATTEMPTS: u32 = 3;
+/// Pause before the first of them, doubled after each.
+const FILL_IN_PAUSE_MS: u64 = 1;
 
 /// How a cluster's locks behave.
 #[derive(Debug, Clone, Copy)]
@@ -256,8 +265,9 @@ impl DistLocks {
         loop {
             let owner = Uuid::new_v4();
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
-            let granted = join_all(self.granters.iter().map(|g| g.apply(call.clone()))).await;
-            if granted.iter().filter(|g| **g).count() >= self.quorum() {
+            let answers = join_all(self.granters.iter().map(|g| g.answer(call.clone()))).await;
+            if answers.iter().filter(|a| **a == Some(true)).count() >= self.quorum() {
+                self.fill_in(&call, answers).await;
                 let fence = Fence { name: name.to_owned(), owner };
                 let refresher =
                     tokio::spawn(refresh(fence.clone(), Arc::clone(&self.granters), write, self.options.lease));
@@ -281,6 +291,28 @@ impl DistLocks {
             let jitter = rand::rng().random_range(0..=pause_ms);
             tokio::time::sleep(Duration::from_millis(pause_ms + jitter)).await;
             pause_ms = (pause_ms * 2).min(RETRY_PAUSE_MS_MAX);
+        }
+    }
+}
+
+impl DistLocks {
+    /// After a quorum granted `call`, asks the nodes that refused it (they held a
+    /// contender's lease, which a contender without a quorum gives back at once) again,
+    /// briefly: the drives of a node that does not grant the lock refuse its fenced
+    /// calls, so each grant missing costs a write that drive's copy. Nodes that did not
+    /// answer are not asked again.
+    async fn fill_in(&self, call: &LockCall, mut answers: Vec<Option<bool>>) {
+        let mut pause_ms = FILL_IN_PAUSE_MS;
+        for _ in 0..FILL_IN_ATTEMPTS {
+            if !answers.contains(&Some(false)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            pause_ms *= 2;
+            let asked = self.granters.iter().zip(&answers).map(|(granter, answer)| async move {
+                if *answer == Some(false) { granter.answer(call.clone()).await } else { *answer }
+            });
+            answers = join_all(asked).await;
         }
     }
 }
@@ -386,6 +418,18 @@ mod tests {
         drop(first);
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(locks.acquire("k", false, Duration::from_millis(500)).await.is_some(), "released");
+    }
+
+    #[tokio::test]
+    async fn a_node_held_by_a_failing_contender_grants_the_lock_once_it_is_given_back() {
+        let (tables, locks) = three_tables(Duration::from_millis(LOCK_LEASE_MS));
+        let reader = Uuid::new_v4();
+        assert!(tables[2].apply(LockCall::Lock { name: "k".into(), owner: reader, write: false }));
+        // The contender gives its lease back while the writer already holds a quorum.
+        let table = Arc::clone(&tables[2]);
+        tokio::spawn(async move { table.apply(LockCall::Unlock { name: "k".into(), owner: reader }) });
+        let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
+        assert!(tables.iter().all(|t| t.pin(&guard.fence).is_some()), "every node grants the writer");
     }
 
     #[tokio::test]
