@@ -3,12 +3,13 @@
 //! service it offers its peers.
 
 use cairn_cluster::topology::{self, Endpoint, Topology};
-use cairn_cluster::{DistLocks, Granter, LockTable, Peer, RemoteDrive, RpcService, TokenKey};
+use cairn_cluster::{DistLocks, Granter, LockOptions, LockTable, Peer, RemoteDrive, RpcService, TokenKey};
 use cairn_drive::{Drive, LocalDrive};
 use cairn_object::Layout;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Everything this node runs besides the store itself.
 pub struct Node {
@@ -79,15 +80,52 @@ pub fn build(args: &[String], listen: SocketAddr, parity: Option<usize>, token: 
     }
     let peer_list: Vec<Arc<Peer>> = topology.peers().iter().filter_map(|a| peers.get(a).cloned()).collect();
     let (rpc, locks) = if topology.distributed {
-        let table = Arc::new(LockTable::default());
-        let mut granters = vec![Granter::Local(Arc::clone(&table))];
-        granters.extend(peer_list.iter().map(|peer| Granter::Remote(Arc::clone(peer))));
-        (Some(Arc::new(RpcService::new(local, token.clone(), table))), Some(DistLocks::new(granters)))
+        let options = lock_options()?;
+        let table = Arc::new(LockTable::new(options.lease));
+        let granters = peer_list.iter().map(|peer| Granter::Remote(Arc::clone(peer))).collect();
+        let locks = DistLocks::new(Arc::clone(&table), granters, options);
+        let rpc = RpcService::new(local, token.clone(), table).with_test_ack_delay(env_millis(TEST_ACK_DELAY_ENV)?);
+        (Some(Arc::new(rpc)), Some(locks))
     } else {
         (None, None)
     };
     let creates_format = topology.pools.iter().map(|pool| pool.first().is_some_and(|e| e.local)).collect();
     Ok(Node { pools, rpc, locks, peers: peer_list, creates_format, topology })
+}
+
+/// Tests only: the lock lease in milliseconds (every node of a cluster must get the same).
+const TEST_LOCK_LEASE_ENV: &str = "CAIRN_TEST_LOCK_LEASE_MS";
+/// Tests only: how long a writer holds a write lock unused before it commits.
+const TEST_LOCK_HOLD_ENV: &str = "CAIRN_TEST_LOCK_HOLD_MS";
+
+/// Tests only: how long this node waits before acknowledging a shard file a peer sent (a slow disk).
+const TEST_ACK_DELAY_ENV: &str = "CAIRN_TEST_RPC_ACK_DELAY_MS";
+
+/// A whole number of milliseconds from `name`, if set and not empty.
+fn env_millis(name: &str) -> Result<Option<Duration>, String> {
+    match std::env::var(name).ok().filter(|value| !value.is_empty()) {
+        None => Ok(None),
+        Some(value) => value
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(|ms| Some(Duration::from_millis(ms)))
+            .ok_or_else(|| format!("{name}={value:?}: give a whole number of milliseconds above 0")),
+    }
+}
+
+/// The cluster's lock settings: the defaults, unless a test shortens the lease or holds locks.
+fn lock_options() -> Result<LockOptions, String> {
+    let mut options = LockOptions::default();
+    if let Some(lease) = env_millis(TEST_LOCK_LEASE_ENV)? {
+        tracing::warn!(
+            lease_ms = lease.as_millis() as u64,
+            "{TEST_LOCK_LEASE_ENV} is set: lock leases are not the default (tests only)"
+        );
+        options.lease = lease;
+    }
+    options.test_hold = env_millis(TEST_LOCK_HOLD_ENV)?;
+    Ok(options)
 }
 
 fn peer_of(peers: &HashMap<String, Arc<Peer>>, endpoint: &Endpoint) -> Result<Arc<Peer>, String> {

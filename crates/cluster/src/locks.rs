@@ -1,33 +1,49 @@
 //! Distributed namespace locks. Every node keeps a [`LockTable`] of leases; a lock is
 //! held when a quorum of nodes (n/2 + 1) granted it, so two holders of one write lock
 //! would need two overlapping quorums. Holders refresh their leases; a crashed holder's
-//! leases expire, so a key is never blocked for longer than one lease.
+//! leases expire, so a key is never blocked for longer than one lease. A holder that
+//! stalled past its leases may have lost the lock without knowing: the calls that
+//! change data are fenced (see `fence.rs`) by the lease each node still grants.
 
+use crate::fence::{self, Fence, LockLost};
 use crate::peer::Peer;
 use crate::wire::{LockCall, PATH_LOCK, encode};
+use cairn_drive::DriveError;
 use futures::future::join_all;
 use rand::Rng;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// How long a grant lasts without a refresh.
 pub const LOCK_LEASE_MS: u64 = 15_000;
-/// How often a holder refreshes its grants.
-const LOCK_REFRESH_MS: u64 = 5_000;
+/// Holders refresh their grants this many times per lease.
+const REFRESHES_PER_LEASE: u32 = 3;
 /// Longest pause between attempts to take a contended lock.
 const RETRY_PAUSE_MS_MAX: u64 = 100;
 
+/// A write lease granted by one table.
+#[derive(Debug)]
+struct Writer {
+    owner: Uuid,
+    /// When the lease ends unless refreshed.
+    until: Instant,
+    /// Fenced calls running under the lease: while any runs, the lease does not end,
+    /// so that no other writer's call can run on this node at the same time.
+    pins: usize,
+}
+
 #[derive(Debug, Default)]
 struct Entry {
-    writer: Option<(Uuid, Instant)>,
+    writer: Option<Writer>,
     readers: HashMap<Uuid, Instant>,
 }
 
 impl Entry {
     fn expire(&mut self, now: Instant) {
-        if self.writer.is_some_and(|(_, until)| until <= now) {
+        if self.writer.as_ref().is_some_and(|w| w.until <= now && w.pins == 0) {
             self.writer = None;
         }
         self.readers.retain(|_, until| *until > now);
@@ -39,24 +55,44 @@ impl Entry {
 }
 
 /// This node's lock leases, granted to holders on any node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LockTable {
     entries: Mutex<HashMap<String, Entry>>,
+    /// How long a grant lasts without a refresh.
+    lease: Duration,
+}
+
+impl Default for LockTable {
+    fn default() -> Self {
+        Self::new(Duration::from_millis(LOCK_LEASE_MS))
+    }
 }
 
 impl LockTable {
+    /// A table whose grants last `lease` without a refresh (every node must use the same).
+    pub fn new(lease: Duration) -> Self {
+        Self { entries: Mutex::default(), lease }
+    }
+
+    /// The entries; a panic elsewhere while holding the mutex leaves them consistent
+    /// (every change is one assignment), so a poisoned mutex is used as is.
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Applies one call; true when granted (or refreshed).
     pub fn apply(&self, call: LockCall) -> bool {
-        let Ok(mut entries) = self.entries.lock() else { return false };
+        let mut entries = self.entries();
         let now = Instant::now();
-        let until = now + Duration::from_millis(LOCK_LEASE_MS);
+        let until = now + self.lease;
         match call {
             LockCall::Lock { name, owner, write } => {
                 let entry = entries.entry(name).or_default();
                 entry.expire(now);
-                let free_of_writers = entry.writer.is_none_or(|(holder, _)| holder == owner);
+                let free_of_writers = entry.writer.as_ref().is_none_or(|w| w.owner == owner);
                 if write && free_of_writers && entry.readers.is_empty() {
-                    entry.writer = Some((owner, until));
+                    let pins = entry.writer.as_ref().map_or(0, |w| w.pins);
+                    entry.writer = Some(Writer { owner, until, pins });
                     true
                 } else if !write && free_of_writers {
                     entry.readers.insert(owner, until);
@@ -68,18 +104,21 @@ impl LockTable {
             LockCall::Refresh { name, owner } => {
                 let Some(entry) = entries.get_mut(&name) else { return false };
                 entry.expire(now);
-                if let Some((holder, lease)) = &mut entry.writer
-                    && *holder == owner
+                if let Some(writer) = &mut entry.writer
+                    && writer.owner == owner
                 {
-                    *lease = until;
+                    writer.until = until;
                     return true;
                 }
                 entry.readers.get_mut(&owner).map(|lease| *lease = until).is_some()
             }
             LockCall::Unlock { name, owner } => {
                 if let Some(entry) = entries.get_mut(&name) {
-                    if entry.writer.is_some_and(|(holder, _)| holder == owner) {
-                        entry.writer = None;
+                    if let Some(writer) = &mut entry.writer
+                        && writer.owner == owner
+                    {
+                        // Ends now, or when its last fenced call ends.
+                        writer.until = now;
                     }
                     entry.readers.remove(&owner);
                     entry.expire(now);
@@ -92,9 +131,56 @@ impl LockTable {
         }
     }
 
+    /// Keeps `fence`'s write lease from ending until the pin is dropped; None when this
+    /// table does not grant it (any more).
+    pub fn pin(self: &Arc<Self>, fence: &Fence) -> Option<LeasePin> {
+        let mut entries = self.entries();
+        let entry = entries.get_mut(&fence.name)?;
+        entry.expire(Instant::now());
+        let writer = entry.writer.as_mut().filter(|w| w.owner == fence.owner)?;
+        writer.pins += 1;
+        Some(LeasePin { table: Arc::clone(self), fence: fence.clone() })
+    }
+
+    /// Runs `call` under `fence`'s write lease, or refuses it when the lease is gone.
+    pub async fn fenced<T>(
+        self: &Arc<Self>,
+        fence: &Fence,
+        call: impl Future<Output = Result<T, DriveError>>,
+    ) -> Result<T, DriveError> {
+        let Some(_pin) = self.pin(fence) else {
+            tracing::warn!(lock = fence.name, "refused a drive call of a writer whose lock lease is gone");
+            return Err(LockLost { name: fence.name.clone() }.into());
+        };
+        call.await
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.entries().len()
+    }
+}
+
+/// A write lease kept from ending while a fenced call runs.
+#[derive(Debug)]
+pub struct LeasePin {
+    table: Arc<LockTable>,
+    fence: Fence,
+}
+
+impl Drop for LeasePin {
+    fn drop(&mut self) {
+        let mut entries = self.table.entries();
+        let Some(entry) = entries.get_mut(&self.fence.name) else { return };
+        if let Some(writer) = &mut entry.writer
+            && writer.owner == self.fence.owner
+        {
+            writer.pins -= 1;
+        }
+        entry.expire(Instant::now());
+        if entry.is_empty() {
+            entries.remove(&self.fence.name);
+        }
     }
 }
 
@@ -106,36 +192,66 @@ pub enum Granter {
 }
 
 impl Granter {
-    async fn apply(&self, call: LockCall) -> bool {
+    /// The node's answer to `call`; None when it did not answer.
+    async fn answer(&self, call: LockCall) -> Option<bool> {
         match self {
-            Granter::Local(table) => table.apply(call),
-            Granter::Remote(peer) => {
-                peer.call::<bool>(PATH_LOCK, |request| request, encode(&call)).await.unwrap_or(false)
-            }
+            Granter::Local(table) => Some(table.apply(call)),
+            Granter::Remote(peer) => peer.call::<bool>(PATH_LOCK, |request| request, encode(&call), 0).await.ok(),
         }
+    }
+
+    /// True when the node granted (or refreshed) `call`.
+    async fn apply(&self, call: LockCall) -> bool {
+        self.answer(call).await.unwrap_or(false)
+    }
+}
+
+/// Attempts to get a grant from the nodes that refused a lock held by a quorum.
+const FILL_IN_ATTEMPTS: u32 = 3;
+/// Pause before the first of them, doubled after each.
+const FILL_IN_PAUSE_MS: u64 = 1;
+
+/// How a cluster's locks behave.
+#[derive(Debug, Clone, Copy)]
+pub struct LockOptions {
+    /// How long a grant lasts without a refresh; every node must use the same.
+    pub lease: Duration,
+    /// Tests only: how long a writer waits after taking a write lock before it uses it,
+    /// so that a test can pause the node while it holds a lock.
+    pub test_hold: Option<Duration>,
+}
+
+impl Default for LockOptions {
+    fn default() -> Self {
+        Self { lease: Duration::from_millis(LOCK_LEASE_MS), test_hold: None }
     }
 }
 
 /// Takes locks on a quorum of the cluster's nodes.
 #[derive(Debug, Clone)]
 pub struct DistLocks {
+    /// This node's table, which fences calls on this node's drives.
+    local: Arc<LockTable>,
+    /// Every node's table, this one's included.
     granters: Arc<Vec<Granter>>,
+    options: LockOptions,
 }
 
 /// A held distributed lock: refreshed in the background, released on drop.
 #[derive(Debug)]
 pub struct DistGuard {
-    name: String,
-    owner: Uuid,
+    fence: Fence,
+    local: Arc<LockTable>,
     granters: Arc<Vec<Granter>>,
     refresher: tokio::task::JoinHandle<()>,
 }
 
 impl DistLocks {
-    /// Locks over every node of the cluster (this one included).
-    pub fn new(granters: Vec<Granter>) -> Self {
-        assert!(!granters.is_empty(), "a lock needs at least one granting node");
-        Self { granters: Arc::new(granters) }
+    /// Locks over this node (`local`) and `peers`.
+    pub fn new(local: Arc<LockTable>, peers: Vec<Granter>, options: LockOptions) -> Self {
+        let mut granters = vec![Granter::Local(Arc::clone(&local))];
+        granters.extend(peers);
+        Self { local, granters: Arc::new(granters), options }
     }
 
     fn quorum(&self) -> usize {
@@ -149,12 +265,19 @@ impl DistLocks {
         loop {
             let owner = Uuid::new_v4();
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
-            let granted = join_all(self.granters.iter().map(|g| g.apply(call.clone()))).await;
-            if granted.iter().filter(|g| **g).count() >= self.quorum() {
-                let refresher = tokio::spawn(refresh(name.to_owned(), owner, Arc::clone(&self.granters), write));
+            let answers = join_all(self.granters.iter().map(|g| g.answer(call.clone()))).await;
+            if answers.iter().filter(|a| **a == Some(true)).count() >= self.quorum() {
+                self.fill_in(&call, answers).await;
+                let fence = Fence { name: name.to_owned(), owner };
+                let refresher =
+                    tokio::spawn(refresh(fence.clone(), Arc::clone(&self.granters), write, self.options.lease));
+                if let Some(hold) = self.options.test_hold.filter(|_| write) {
+                    tracing::warn!(name, hold_ms = hold.as_millis() as u64, "test hold: holding a write lock unused");
+                    tokio::time::sleep(hold).await;
+                }
                 return Some(DistGuard {
-                    name: name.to_owned(),
-                    owner,
+                    fence,
+                    local: Arc::clone(&self.local),
                     granters: Arc::clone(&self.granters),
                     refresher,
                 });
@@ -172,6 +295,41 @@ impl DistLocks {
     }
 }
 
+impl DistLocks {
+    /// After a quorum granted `call`, asks the nodes that refused it (they held a
+    /// contender's lease, which a contender without a quorum gives back at once) again,
+    /// briefly: the drives of a node that does not grant the lock refuse its fenced
+    /// calls, so each grant missing costs a write that drive's copy. Nodes that did not
+    /// answer are not asked again.
+    async fn fill_in(&self, call: &LockCall, mut answers: Vec<Option<bool>>) {
+        let mut pause_ms = FILL_IN_PAUSE_MS;
+        for _ in 0..FILL_IN_ATTEMPTS {
+            if !answers.contains(&Some(false)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            pause_ms *= 2;
+            let asked = self.granters.iter().zip(&answers).map(|(granter, answer)| async move {
+                if *answer == Some(false) { granter.answer(call.clone()).await } else { *answer }
+            });
+            answers = join_all(asked).await;
+        }
+    }
+}
+
+impl DistGuard {
+    /// Runs a drive call that changes data under this (write) lock's fence: on a drive
+    /// of this node (`local`) only while this node's table still grants the lock, on a
+    /// drive of another node only while that node's table does (it checks).
+    pub async fn fenced<T>(
+        &self,
+        local: bool,
+        call: impl Future<Output = Result<T, DriveError>>,
+    ) -> Result<T, DriveError> {
+        if local { self.local.fenced(&self.fence, call).await } else { fence::scope(self.fence.clone(), call).await }
+    }
+}
+
 async fn release(granters: &[Granter], name: &str, owner: Uuid) {
     let call = LockCall::Unlock { name: name.to_owned(), owner };
     join_all(granters.iter().map(|g| g.apply(call.clone()))).await;
@@ -179,36 +337,44 @@ async fn release(granters: &[Granter], name: &str, owner: Uuid) {
 
 /// Longest wait for one node's answer to a refresh: well inside what is left of the
 /// lease, so that a hung node cannot hold up the refreshes of the others.
-const REFRESH_CALL_MS: u64 = 2_000;
+const REFRESH_CALL_MS_MAX: u64 = 2_000;
 
-/// Keeps a lock's leases alive until the task is aborted. Each node is refreshed on its
-/// own, with a short timeout; a node that lost the grant (it restarted) is asked to
-/// grant it again.
-async fn refresh(name: String, owner: Uuid, granters: Arc<Vec<Granter>>, write: bool) {
+/// Keeps a lock's leases alive until the task is aborted or the lock is lost. Each node
+/// is refreshed on its own, with a short timeout. While a quorum of nodes kept granting
+/// the lock without a break, nobody else can have held it, so a node that lost the
+/// grant meanwhile (it restarted) is asked to grant it again. Once fewer than a quorum
+/// kept it (this holder stalled past its leases, or was cut off), another writer may
+/// have held it: the lock is lost for good, nothing is granted again, and the fenced
+/// calls of this holder are refused wherever its leases are gone.
+async fn refresh(fence: Fence, granters: Arc<Vec<Granter>>, write: bool, lease: Duration) {
     let quorum = granters.len() / 2 + 1;
+    let every = lease / REFRESHES_PER_LEASE;
+    let call_timeout = Duration::from_millis(REFRESH_CALL_MS_MAX).min(every);
+    let Fence { name, owner } = fence;
     loop {
-        tokio::time::sleep(Duration::from_millis(LOCK_REFRESH_MS)).await;
+        tokio::time::sleep(every).await;
         let kept = join_all(granters.iter().map(|granter| {
-            let name = name.clone();
-            async move {
-                let renew = async {
-                    granter.apply(LockCall::Refresh { name: name.clone(), owner }).await
-                        || granter.apply(LockCall::Lock { name, owner, write }).await
-                };
-                tokio::time::timeout(Duration::from_millis(REFRESH_CALL_MS), renew).await.unwrap_or(false)
-            }
+            let refresh = granter.apply(LockCall::Refresh { name: name.clone(), owner });
+            async move { tokio::time::timeout(call_timeout, refresh).await.unwrap_or(false) }
         }))
         .await;
         if kept.iter().filter(|k| **k).count() < quorum {
-            tracing::warn!(name, "lost the lock quorum while holding a lock (nodes restarted or unreachable)");
+            tracing::warn!(name, "lost the lock quorum while holding a lock (stalled, or nodes unreachable)");
+            return;
         }
+        let regrants = granters.iter().zip(&kept).filter(|(_, kept)| !**kept).map(|(granter, _)| {
+            let lock = granter.apply(LockCall::Lock { name: name.clone(), owner, write });
+            tokio::time::timeout(call_timeout, lock)
+        });
+        join_all(regrants).await;
     }
 }
 
 impl Drop for DistGuard {
     fn drop(&mut self) {
         self.refresher.abort();
-        let (granters, name, owner) = (Arc::clone(&self.granters), std::mem::take(&mut self.name), self.owner);
+        let (granters, name, owner) =
+            (Arc::clone(&self.granters), std::mem::take(&mut self.fence.name), self.fence.owner);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move { release(&granters, &name, owner).await });
         }
@@ -237,14 +403,88 @@ mod tests {
         assert_eq!(table.len(), 0, "released entries are dropped");
     }
 
+    fn three_tables(lease: Duration) -> (Vec<Arc<LockTable>>, DistLocks) {
+        let tables: Vec<_> = (0..3).map(|_| Arc::new(LockTable::new(lease))).collect();
+        let peers = tables[1..].iter().map(|t| Granter::Local(Arc::clone(t))).collect();
+        let options = LockOptions { lease, test_hold: None };
+        (tables.clone(), DistLocks::new(Arc::clone(&tables[0]), peers, options))
+    }
+
     #[tokio::test]
     async fn a_quorum_of_local_tables_serialises_writers() {
-        let tables: Vec<_> = (0..3).map(|_| Arc::new(LockTable::default())).collect();
-        let locks = DistLocks::new(tables.iter().map(|t| Granter::Local(Arc::clone(t))).collect());
+        let (_, locks) = three_tables(Duration::from_millis(LOCK_LEASE_MS));
         let first = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
         assert!(locks.acquire("k", true, Duration::from_millis(50)).await.is_none(), "held");
         drop(first);
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(locks.acquire("k", false, Duration::from_millis(500)).await.is_some(), "released");
+    }
+
+    #[tokio::test]
+    async fn a_node_held_by_a_failing_contender_grants_the_lock_once_it_is_given_back() {
+        let (tables, locks) = three_tables(Duration::from_millis(LOCK_LEASE_MS));
+        let reader = Uuid::new_v4();
+        assert!(tables[2].apply(LockCall::Lock { name: "k".into(), owner: reader, write: false }));
+        // The contender gives its lease back while the writer already holds a quorum.
+        let table = Arc::clone(&tables[2]);
+        tokio::spawn(async move { table.apply(LockCall::Unlock { name: "k".into(), owner: reader }) });
+        let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
+        assert!(tables.iter().all(|t| t.pin(&guard.fence).is_some()), "every node grants the writer");
+    }
+
+    #[tokio::test]
+    async fn a_pinned_lease_outlives_its_expiry_and_its_unlock_until_the_call_ends() {
+        let table = Arc::new(LockTable::new(Duration::from_millis(20)));
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let fence = Fence { name: "k".into(), owner: a };
+        assert!(table.pin(&fence).is_none(), "nothing granted, nothing to pin");
+        assert!(table.apply(LockCall::Lock { name: "k".into(), owner: a, write: true }));
+        let pin = table.pin(&fence).expect("granted to a");
+        std::thread::sleep(Duration::from_millis(40));
+        table.apply(LockCall::Unlock { name: "k".into(), owner: a });
+        assert!(!table.apply(LockCall::Lock { name: "k".into(), owner: b, write: true }), "a call of a still runs");
+        drop(pin);
+        assert!(table.pin(&fence).is_none(), "released once the call ended");
+        assert!(table.apply(LockCall::Lock { name: "k".into(), owner: b, write: true }));
+        assert!(table.pin(&fence).is_none(), "a's fence does not pass for b's lease");
+    }
+
+    #[tokio::test]
+    async fn fenced_calls_are_refused_once_the_lease_expired() {
+        let table = Arc::new(LockTable::new(Duration::from_millis(20)));
+        let fence = Fence { name: "k".into(), owner: Uuid::new_v4() };
+        assert!(table.apply(LockCall::Lock { name: "k".into(), owner: fence.owner, write: true }));
+        assert!(table.fenced(&fence, async { Ok(()) }).await.is_ok());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let refused = table.fenced(&fence, async { Ok(()) }).await.expect_err("expired");
+        assert!(refused.to_string().contains("no longer held"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_holder_that_lost_its_quorum_is_not_granted_the_lock_again() {
+        let lease = Duration::from_millis(300);
+        let (tables, locks) = three_tables(lease);
+        let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
+        let fence = guard.fence.clone();
+        // As if the holder stalled past its leases and another writer took and released the lock.
+        let other = Uuid::new_v4();
+        for table in &tables {
+            table.apply(LockCall::Unlock { name: "k".into(), owner: fence.owner });
+            assert!(table.apply(LockCall::Lock { name: "k".into(), owner: other, write: true }));
+            table.apply(LockCall::Unlock { name: "k".into(), owner: other });
+        }
+        tokio::time::sleep(lease).await;
+        assert!(tables.iter().all(|table| table.pin(&fence).is_none()), "the lost lock was granted again");
+        assert!(guard.fenced(true, async { Ok(()) }).await.is_err(), "its calls on this node are refused");
+    }
+
+    #[tokio::test]
+    async fn a_node_that_restarted_is_granted_the_lock_again_while_a_quorum_kept_it() {
+        let lease = Duration::from_millis(300);
+        let (tables, locks) = three_tables(lease);
+        let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
+        tables[2].apply(LockCall::Unlock { name: "k".into(), owner: guard.fence.owner });
+        tokio::time::sleep(lease).await;
+        assert!(tables[2].pin(&guard.fence).is_some(), "the restarted node grants it again");
     }
 }

@@ -1,12 +1,20 @@
 //! One other node, as seen from this one: an HTTP client with a connection pool,
 //! the calls that carry drive and lock operations to it, and its online state.
 //!
-//! A call that fails to connect or times out marks the peer offline; from then on
-//! calls fail at once (so one hung node cannot stall every request) until a
-//! background probe sees the node answer again and marks it back online.
+//! A slow peer is not a dead one. Each call has a deadline that grows with the bytes it
+//! moves ([`deadline_for`]); a call that misses it, or fails to connect, fails alone and
+//! asks for a probe. Only the liveness probe (a small health call every second, see
+//! [`liveness`]) marks the peer offline: when the node refuses connections, or has not
+//! answered for [`OFFLINE_AFTER_MS`]. From then on calls fail at once (so one hung node
+//! cannot stall every request), calls in flight give up, and the probe brings the peer
+//! back when it answers again.
 
-use crate::token::TokenKey;
-use crate::wire::{HEADER_DRIVE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, PATH_HEALTH, PATH_METRICS, WireError, decode};
+use crate::stream::{SignedStream, StreamItem};
+use crate::token::{STREAM_BODY, TokenKey, body_digest};
+use crate::wire::{
+    HEADER_BODY, HEADER_DRIVE, HEADER_FENCE, HEADER_NONCE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, PATH_HEALTH,
+    PATH_METRICS, WireError, decode,
+};
 use bytes::Bytes;
 use cairn_drive::DriveError;
 use http::{Method, Request, Response, StatusCode};
@@ -16,28 +24,45 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
-use tokio::sync::watch;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// Longest wait for a TCP connection to a peer.
 const CONNECT_TIMEOUT_MS: u64 = 2_000;
-/// Longest wait for the answer to a small call (metadata, commit, a shard frame).
-pub const CALL_TIMEOUT_MS: u64 = 10_000;
-/// How often an offline peer is probed.
+/// The fixed part of every call's deadline: a round trip and the peer's disk work for
+/// one call (a commit's fsyncs on a busy disk).
+pub const CALL_TIMEOUT_BASE_MS: u64 = 10_000;
+/// The slowest transfer a deadline allows for: a call moving n bytes waits
+/// [`CALL_TIMEOUT_BASE_MS`] + n / this. A peer slower than this fails calls that move
+/// data (each alone) but stays online while it answers its probes.
+pub const TRANSFER_RATE_BYTES_PER_SEC_MIN: u64 = 1 << 20;
+/// How often each peer is probed.
 const PROBE_INTERVAL_MS: u64 = 1_000;
 /// Longest wait for a probe's answer.
-const PROBE_TIMEOUT_MS: u64 = 2_000;
+const PROBE_TIMEOUT_MS: u64 = 3_000;
+/// A peer that answered no probe for this long is offline.
+pub const OFFLINE_AFTER_MS: u64 = 4_000;
 /// Idle pooled connections per peer; enough for the parallel shard streams of a busy node.
 const POOL_IDLE_PER_HOST: usize = 64;
+
+/// The deadline of a call that moves `bytes` (sent and received together).
+pub fn deadline_for(bytes: u64) -> Duration {
+    let transfer_ms = bytes.saturating_mul(1_000) / TRANSFER_RATE_BYTES_PER_SEC_MIN;
+    Duration::from_millis(CALL_TIMEOUT_BASE_MS.saturating_add(transfer_ms))
+}
 
 /// Request bodies sent to peers: whole messages or streamed shard files.
 pub type RequestBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
-/// A whole message as a request body.
-pub fn full_body(bytes: Bytes) -> RequestBody {
-    UnsyncBoxBody::new(Full::new(bytes).map_err(|never| match never {}))
+/// What a call sends.
+pub enum Outgoing {
+    /// A whole message; its SHA-256 is part of the call's token.
+    Whole(Bytes),
+    /// A shard file, chunk by chunk; it ends with a MAC bound to the call's token.
+    Stream(mpsc::Receiver<StreamItem>),
 }
 
 /// Another node of the cluster.
@@ -49,6 +74,10 @@ pub struct Peer {
     online: AtomicBool,
     /// Bumped each time the peer comes back online; subscribers heal what it missed.
     returns: watch::Sender<u64>,
+    /// Bumped each time the peer goes offline; calls in flight stop waiting for it.
+    departures: watch::Sender<u64>,
+    /// Wakes the liveness task for a probe now (a call failed).
+    suspect: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -58,20 +87,23 @@ impl std::fmt::Debug for Peer {
 }
 
 impl Peer {
-    /// A peer at `authority` (`host:port`); starts its background probe.
+    /// A peer at `authority` (`host:port`); starts its liveness probe.
     pub fn new(authority: &str, token: TokenKey) -> Arc<Self> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)));
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(POOL_IDLE_PER_HOST).build(connector);
+        let suspect = Arc::new(Notify::new());
         let peer = Arc::new(Self {
             authority: authority.to_owned(),
             client,
             token,
             online: AtomicBool::new(true),
             returns: watch::Sender::new(0),
+            departures: watch::Sender::new(0),
+            suspect: Arc::clone(&suspect),
         });
-        tokio::spawn(probe(Arc::downgrade(&peer)));
+        tokio::spawn(liveness(Arc::downgrade(&peer), suspect));
         peer
     }
 
@@ -80,7 +112,7 @@ impl Peer {
         &self.authority
     }
 
-    /// False after a call failed to reach the node, until a probe reaches it again.
+    /// False after the liveness probe found the node gone, until it answers again.
     pub fn is_online(&self) -> bool {
         self.online.load(Ordering::Acquire)
     }
@@ -90,14 +122,54 @@ impl Peer {
         self.returns.subscribe()
     }
 
-    fn offline_error(&self) -> DriveError {
+    pub(crate) fn offline_error(&self) -> DriveError {
         DriveError::Offline(self.authority.clone())
     }
 
-    /// Marks the peer offline after a failed call.
-    pub fn mark_offline(&self, why: &str) {
+    fn mark_offline(&self, why: &str) {
         if self.online.swap(false, Ordering::AcqRel) {
             tracing::warn!(peer = %self.authority, why, "peer offline");
+            self.departures.send_modify(|count| *count += 1);
+        }
+    }
+
+    fn mark_online(&self) {
+        if !self.online.swap(true, Ordering::AcqRel) {
+            self.returns.send_modify(|count| *count += 1);
+            tracing::info!(peer = %self.authority, "peer back online");
+        }
+    }
+
+    /// A call to the peer failed in a way a dead peer would cause: probe it now, so
+    /// that the peer is marked offline within a probe if it is gone. The call itself
+    /// fails alone.
+    pub(crate) fn suspect(&self, why: &str) {
+        tracing::debug!(peer = %self.authority, why, "call failed; probing the peer");
+        self.suspect.notify_one();
+    }
+
+    /// Runs `work` until it ends, `deadline` passes or the peer goes offline.
+    pub(crate) async fn bounded<T>(
+        &self,
+        what: &'static str,
+        deadline: Duration,
+        work: impl Future<Output = Result<T, DriveError>>,
+    ) -> Result<T, DriveError> {
+        let mut departures = self.departures.subscribe();
+        if !self.is_online() {
+            return Err(self.offline_error());
+        }
+        tokio::select! {
+            result = tokio::time::timeout(deadline, work) => result.unwrap_or_else(|_| {
+                self.suspect(what);
+                Err(DriveError::Io {
+                    op: "rpc",
+                    source: std::io::Error::other(format!(
+                        "{}: {what} took longer than {} ms", self.authority, deadline.as_millis()
+                    )),
+                })
+            }),
+            _ = departures.changed() => Err(self.offline_error()),
         }
     }
 
@@ -105,104 +177,136 @@ impl Peer {
         Request::builder().method(method).uri(format!("http://{}{path}", self.authority))
     }
 
-    /// Adds the time and token headers, over the finished request's scope.
-    fn sign<B>(&self, request: &mut Request<B>) -> Result<(), DriveError> {
-        let (time, token) = self.token.issue(&scope_of(request));
+    /// Signs `request`, whose body is described by `body_field` (its SHA-256, or
+    /// [`STREAM_BODY`]): sets the body, nonce, time and token headers.
+    fn sign<B>(&self, request: &mut Request<B>, body_field: &str) -> Result<crate::token::Issued, DriveError> {
+        let malformed = |e: http::header::InvalidHeaderValue| DriveError::Io {
+            op: "rpc request",
+            source: std::io::Error::other(e),
+        };
+        request.headers_mut().insert(HEADER_BODY, http::HeaderValue::from_str(body_field).map_err(malformed)?);
+        let issued = self.token.issue(&scope_of(request));
         let headers = request.headers_mut();
-        for (name, value) in [(HEADER_TIME, time), (HEADER_TOKEN, token)] {
-            let value = http::HeaderValue::from_str(&value)
-                .map_err(|e| DriveError::Io { op: "rpc request", source: std::io::Error::other(e) })?;
-            headers.insert(name, value);
+        for (name, value) in
+            [(HEADER_TIME, &issued.time), (HEADER_NONCE, &issued.nonce), (HEADER_TOKEN, &issued.tokens)]
+        {
+            headers.insert(name, http::HeaderValue::from_str(value).map_err(malformed)?);
         }
-        Ok(())
+        Ok(issued)
     }
 
-    /// Sends a request built by `build` (which gets a builder with auth headers set),
-    /// waiting at most `timeout` for the response head. Transport failures mark the
-    /// peer offline.
+    /// Sends a request built by `build` (which gets a builder with the method and URI
+    /// set) with `body`, and waits at most `deadline` for the response head.
     pub async fn send(
         &self,
         path: &str,
         build: impl FnOnce(http::request::Builder) -> http::request::Builder,
-        body: RequestBody,
-        timeout: Duration,
+        body: Outgoing,
+        deadline: Duration,
     ) -> Result<Response<Incoming>, DriveError> {
         if !self.is_online() {
             return Err(self.offline_error());
         }
-        let mut request = build(self.request(Method::POST, path))
-            .body(body)
-            .map_err(|e| DriveError::Io { op: "rpc request", source: std::io::Error::other(e) })?;
-        self.sign(&mut request)?;
-        match tokio::time::timeout(timeout, self.client.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => {
-                self.mark_offline(&error.to_string());
-                Err(self.offline_error())
+        let builder = build(self.request(Method::POST, path));
+        let invalid = |e: http::Error| DriveError::Io { op: "rpc request", source: std::io::Error::other(e) };
+        let request = match body {
+            Outgoing::Whole(bytes) => {
+                let digest = body_digest(&bytes);
+                let mut request = builder.body(full_body(bytes)).map_err(invalid)?;
+                self.sign(&mut request, &digest)?;
+                request
             }
-            Err(_) => {
-                self.mark_offline("timed out");
-                Err(self.offline_error())
+            Outgoing::Stream(chunks) => {
+                let mut request = builder.body(full_body(Bytes::new())).map_err(invalid)?;
+                let issued = self.sign(&mut request, STREAM_BODY)?;
+                let stream = SignedStream::new(chunks, self.token.clone(), issued);
+                request.map(|_| UnsyncBoxBody::new(stream))
             }
-        }
+        };
+        self.bounded("waiting for an answer", deadline, async {
+            self.client.request(request).await.map_err(|error| {
+                self.suspect(&error.to_string());
+                DriveError::Offline(format!("{}: {error}", self.authority))
+            })
+        })
+        .await
     }
 
-    /// A unary call: `body` out, a MessagePack `Result<T, WireError>` back.
+    /// A unary call: `body` out, a MessagePack `Result<T, WireError>` back; `reply_bytes`
+    /// is how much data the answer carries (0 when it is small), for its deadline.
     pub async fn call<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         build: impl FnOnce(http::request::Builder) -> http::request::Builder,
         body: Bytes,
+        reply_bytes: u64,
     ) -> Result<T, DriveError> {
-        let timeout = Duration::from_millis(CALL_TIMEOUT_MS);
-        let response = self.send(path, build, full_body(body), timeout).await?;
-        let bytes = self.read_reply(response, timeout).await?;
+        let deadline = deadline_for(body.len() as u64 + reply_bytes);
+        let started = Instant::now();
+        let response = self.send(path, build, Outgoing::Whole(body), deadline).await?;
+        let bytes = self.read_reply(response, deadline.saturating_sub(started.elapsed())).await?;
         decode::<Result<T, WireError>>(&bytes)?.map_err(DriveError::from)
     }
 
     /// The peer's request counters, as its [`MetricsSource`](crate::service::MetricsSource) encoded them.
     pub async fn node_metrics(&self) -> Result<Vec<u8>, DriveError> {
-        self.call::<Vec<u8>>(PATH_METRICS, |request| request, Bytes::new()).await
+        self.call::<Vec<u8>>(PATH_METRICS, |request| request, Bytes::new(), 0).await
     }
 
-    /// Reads a whole reply body; a refused call (bad token, unknown drive) is an error.
-    pub async fn read_reply(&self, response: Response<Incoming>, timeout: Duration) -> Result<Bytes, DriveError> {
+    /// Reads a whole reply body within `deadline`; a refused call (bad token, unknown
+    /// drive) is an error.
+    pub async fn read_reply(&self, response: Response<Incoming>, deadline: Duration) -> Result<Bytes, DriveError> {
         let status = response.status();
-        let collected = tokio::time::timeout(timeout, response.into_body().collect()).await;
-        let bytes = match collected {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(error)) => {
-                self.mark_offline(&error.to_string());
-                return Err(self.offline_error());
-            }
-            Err(_) => {
-                self.mark_offline("timed out reading a reply");
-                return Err(self.offline_error());
-            }
-        };
+        let bytes = self
+            .bounded("reading an answer", deadline, async {
+                response.into_body().collect().await.map(|c| c.to_bytes()).map_err(|error| {
+                    self.suspect(&error.to_string());
+                    DriveError::Offline(format!("{}: {error}", self.authority))
+                })
+            })
+            .await?;
         if status != StatusCode::OK {
             return Err(refused(&self.authority, status, &bytes));
         }
         Ok(bytes)
     }
 
-    async fn probe_once(&self) -> bool {
+    /// One health probe: true when the node answered at all (even refusing our token:
+    /// it is alive), false when it did not answer in time, an error when it refused
+    /// the connection (it is not running).
+    async fn probe_once(&self) -> Result<bool, String> {
         let Ok(mut request) = self.request(Method::GET, PATH_HEALTH).body(full_body(Bytes::new())) else {
-            return false;
+            return Ok(false);
         };
-        if self.sign(&mut request).is_err() {
-            return false;
+        if self.sign(&mut request, &body_digest(b"")).is_err() {
+            return Ok(false);
         }
-        let answer = tokio::time::timeout(Duration::from_millis(PROBE_TIMEOUT_MS), self.client.request(request)).await;
-        matches!(answer, Ok(Ok(response)) if response.status() == StatusCode::OK)
+        match tokio::time::timeout(Duration::from_millis(PROBE_TIMEOUT_MS), self.client.request(request)).await {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(error)) if error.is_connect() => Err(error.to_string()),
+            Ok(Err(_)) | Err(_) => Ok(false),
+        }
     }
 }
 
-/// What a token covers: method, path, and the drive and file headers, so a captured
-/// token cannot be replayed for another call.
+/// A whole message as a request body.
+pub fn full_body(bytes: Bytes) -> RequestBody {
+    UnsyncBoxBody::new(Full::new(bytes).map_err(|never| match never {}))
+}
+
+/// What a token covers besides time and nonce: method, path, and the drive, file,
+/// fence and body headers, so that a captured token cannot serve another call or body.
 pub fn scope_of<B>(request: &Request<B>) -> String {
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    format!("{}\n{}\n{}\n{}", request.method(), request.uri().path(), header(HEADER_DRIVE), header(HEADER_PATH))
+    format!(
+        "{}\n{}\n{}\n{}\n{}\n{}",
+        request.method(),
+        request.uri().path(),
+        header(HEADER_DRIVE),
+        header(HEADER_PATH),
+        header(HEADER_FENCE),
+        header(HEADER_BODY)
+    )
 }
 
 /// The error for a call the peer answered with something other than 200.
@@ -214,7 +318,7 @@ fn refused(authority: &str, status: StatusCode, body: &[u8]) -> DriveError {
         StatusCode::UNAUTHORIZED => DriveError::Io {
             op: "rpc",
             source: std::io::Error::other(format!(
-                "{authority} refused this node's token: the nodes must share the same root credentials"
+                "{authority} refused this node's token ({why}): the nodes must share the same root credentials"
             )),
         },
         _ => {
@@ -223,18 +327,26 @@ fn refused(authority: &str, status: StatusCode, body: &[u8]) -> DriveError {
     }
 }
 
-/// Probes the peer while it is offline; stops when the peer is dropped.
-async fn probe(peer: Weak<Peer>) {
+/// Probes the peer every [`PROBE_INTERVAL_MS`], or at once when a call failed; alone
+/// decides whether the peer is online. Stops when the peer is dropped.
+async fn liveness(peer: Weak<Peer>, suspect: Arc<Notify>) {
+    let mut last_answer = Instant::now();
     loop {
-        tokio::time::sleep(Duration::from_millis(PROBE_INTERVAL_MS)).await;
-        let Some(peer) = peer.upgrade() else { return };
-        if peer.is_online() {
-            continue;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(PROBE_INTERVAL_MS)) => {}
+            () = suspect.notified() => {}
         }
-        if peer.probe_once().await {
-            peer.online.store(true, Ordering::Release);
-            peer.returns.send_modify(|count| *count += 1);
-            tracing::info!(peer = %peer.authority, "peer back online");
+        let Some(peer) = peer.upgrade() else { return };
+        match peer.probe_once().await {
+            Ok(true) => {
+                last_answer = Instant::now();
+                peer.mark_online();
+            }
+            Ok(false) if last_answer.elapsed() >= Duration::from_millis(OFFLINE_AFTER_MS) => {
+                peer.mark_offline(&format!("no answer to health probes for {} ms", last_answer.elapsed().as_millis()));
+            }
+            Ok(false) => {}
+            Err(refused) => peer.mark_offline(&refused),
         }
     }
 }

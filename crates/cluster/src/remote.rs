@@ -3,22 +3,19 @@
 //! response body; shard reads go through a handle the serving node keeps open, so a
 //! read that opened a version keeps reading it even if the key is overwritten.
 
-use crate::peer::{CALL_TIMEOUT_MS, Peer, RequestBody};
+use crate::peer::{Outgoing, Peer, deadline_for};
+use crate::stream::StreamItem;
 use crate::wire::{
-    DriveCall, DriveReply, HEADER_DRIVE, HEADER_PATH, PATH_CREATE_FILE, PATH_DRIVE, PATH_WALK, WalkCall, WireCommit,
-    WireEntry, WireError, decode, encode,
+    DriveCall, DriveReply, HEADER_DRIVE, HEADER_FENCE, HEADER_PATH, PATH_CREATE_FILE, PATH_DRIVE, PATH_WALK, WalkCall,
+    WireCommit, WireEntry, WireError, decode, encode,
 };
 use bytes::{Bytes, BytesMut};
 use cairn_drive::{
     CommitRequest, DiskInfo, Drive, DriveError, Result, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
     validate_key, validate_sys_path,
 };
-use http_body::Frame;
 use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -49,9 +46,24 @@ impl RemoteDrive {
         Self { peer, path: path.to_owned(), endpoint }
     }
 
+    /// One drive call; inside a [`crate::fence::scope`] it carries the fence, and the
+    /// serving node runs it only while its lock table grants that lock.
     async fn call(&self, call: DriveCall) -> Result<DriveReply> {
         let path = self.path.clone();
-        self.peer.call(PATH_DRIVE, |request| request.header(HEADER_DRIVE, path), encode(&call)).await
+        let fence = crate::fence::current();
+        let build = |request: http::request::Builder| {
+            let request = request.header(HEADER_DRIVE, path);
+            match fence {
+                Some(fence) => request.header(HEADER_FENCE, fence.to_header()),
+                None => request,
+            }
+        };
+        // A read's answer carries the bytes read; every other answer is small.
+        let reply_bytes = match &call {
+            DriveCall::ReadAt { len, .. } => *len,
+            _ => 0,
+        };
+        self.peer.call(PATH_DRIVE, build, encode(&call), reply_bytes).await
     }
 
     async fn call_done(&self, call: DriveCall) -> Result<()> {
@@ -99,6 +111,12 @@ impl Drive for RemoteDrive {
             }
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// The drive's own node recreates its system volume, so that an on-demand heal run
+    /// from any node can format a drive that was wiped on another.
+    async fn make_system_volume(&self) -> Result<()> {
+        self.call_done(DriveCall::MakeSystemVolume).await
     }
 
     async fn make_volume(&self, volume: &str) -> Result<()> {
@@ -181,18 +199,22 @@ impl Drive for RemoteDrive {
     async fn create_sys_file(&self, sys_path: &str) -> Result<Box<dyn ShardWriter>> {
         validate_sys_path(sys_path)?;
         let (chunks, receiver) = mpsc::channel(STREAM_CHUNKS_BUFFERED);
-        let body: RequestBody = UnsyncBoxBody::new(ChannelBody { receiver });
         let peer = Arc::clone(&self.peer);
         let (drive, path) = (self.path.clone(), hex::encode(sys_path));
         let upload = tokio::spawn(async move {
-            // The request stays open while the shard streams: no timeout on the head.
-            let response = peer
-                .send(PATH_CREATE_FILE, |r| r.header(HEADER_DRIVE, drive).header(HEADER_PATH, path), body, STREAM_OPEN)
-                .await?;
-            let bytes = peer.read_reply(response, Duration::from_millis(CALL_TIMEOUT_MS)).await?;
+            // The peer answers once the whole file arrived and was fsynced: the writer
+            // bounds that wait (its `finish`), not this task.
+            let build = |r: http::request::Builder| r.header(HEADER_DRIVE, drive).header(HEADER_PATH, path);
+            let response = peer.send(PATH_CREATE_FILE, build, Outgoing::Stream(receiver), STREAM_OPEN).await?;
+            let bytes = peer.read_reply(response, deadline_for(0)).await?;
             decode::<std::result::Result<(), WireError>>(&bytes)?.map_err(DriveError::from)
         });
-        Ok(Box::new(RemoteWriter { chunks: Some(chunks), upload: Some(upload), peer: Arc::clone(&self.peer) }))
+        Ok(Box::new(RemoteWriter {
+            chunks: Some(chunks),
+            upload: Some(upload),
+            peer: Arc::clone(&self.peer),
+            sent_bytes: 0,
+        }))
     }
 
     async fn open_sys_file(&self, sys_path: &str) -> Result<Box<dyn ShardReader>> {
@@ -243,15 +265,14 @@ impl Drive for RemoteDrive {
     }
 }
 
-/// How long a streamed request may take to be answered: the whole shard has to be
-/// sent first, so this bounds the transfer; each chunk also has [`CALL_TIMEOUT_MS`].
+/// How long a streamed request may wait for its answer: the whole shard is sent first,
+/// which the writer bounds chunk by chunk and at its finish ([`deadline_for`]).
 const STREAM_OPEN: Duration = Duration::from_secs(24 * 3600);
 
 /// Reads a walk's framed entries from `peer` into `sender`.
 async fn stream_walk(peer: &Peer, drive: String, call: Bytes, sender: &mpsc::Sender<Result<WalkEntry>>) -> Result<()> {
     let timeout = Duration::from_millis(WALK_FRAME_TIMEOUT_MS);
-    let response =
-        peer.send(PATH_WALK, |r| r.header(HEADER_DRIVE, drive), crate::peer::full_body(call), timeout).await?;
+    let response = peer.send(PATH_WALK, |r| r.header(HEADER_DRIVE, drive), Outgoing::Whole(call), timeout).await?;
     if response.status() != http::StatusCode::OK {
         return Err(peer.read_reply(response, timeout).await.err().unwrap_or(DriveError::DriveNotFound));
     }
@@ -272,48 +293,31 @@ async fn stream_walk(peer: &Peer, drive: String, call: Bytes, sender: &mpsc::Sen
                 return Ok(()); // The consumer stopped listening.
             }
         }
-        match tokio::time::timeout(timeout, body.frame()).await {
-            Ok(Some(Ok(frame))) => {
+        let frame = peer.bounded("reading a walk", timeout, async {
+            body.frame().await.transpose().map_err(|error| {
+                peer.suspect(&error.to_string());
+                peer.offline_error()
+            })
+        });
+        match frame.await? {
+            Some(frame) => {
                 if let Ok(data) = frame.into_data() {
                     buffer.extend_from_slice(&data);
                 }
             }
-            Ok(None) if buffer.is_empty() => return Ok(()),
-            Ok(None) => return Err(DriveError::Corrupt(format!("truncated walk from {}", peer.authority()))),
-            Ok(Some(Err(error))) => {
-                peer.mark_offline(&error.to_string());
-                return Err(DriveError::Offline(peer.authority().to_owned()));
-            }
-            Err(_) => {
-                peer.mark_offline("walk timed out");
-                return Err(DriveError::Offline(peer.authority().to_owned()));
-            }
+            None if buffer.is_empty() => return Ok(()),
+            None => return Err(DriveError::Corrupt(format!("truncated walk from {}", peer.authority()))),
         }
-    }
-}
-
-/// A request body fed from a channel.
-struct ChannelBody {
-    receiver: mpsc::Receiver<Bytes>,
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<std::result::Result<Frame<Bytes>, std::io::Error>>> {
-        self.receiver.poll_recv(cx).map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
     }
 }
 
 /// Streams a shard file to a peer.
 struct RemoteWriter {
-    chunks: Option<mpsc::Sender<Bytes>>,
+    chunks: Option<mpsc::Sender<StreamItem>>,
     upload: Option<tokio::task::JoinHandle<Result<()>>>,
     peer: Arc<Peer>,
+    /// Bytes handed to the stream so far, for the deadline of its finish.
+    sent_bytes: u64,
 }
 
 impl RemoteWriter {
@@ -323,45 +327,54 @@ impl RemoteWriter {
         match self.upload.take() {
             Some(upload) => match upload.await {
                 Ok(Err(error)) => error,
-                _ => DriveError::Offline(self.peer.authority().to_owned()),
+                _ => self.peer.offline_error(),
             },
-            None => DriveError::Offline(self.peer.authority().to_owned()),
+            None => self.peer.offline_error(),
         }
+    }
+
+    /// Hands `item` to the stream within `deadline`: Ok(false) when the upload ended.
+    async fn hand_over(&mut self, item: StreamItem, deadline: Duration) -> Result<bool> {
+        let Some(chunks) = &self.chunks else { return Ok(false) };
+        let handed =
+            self.peer.bounded("sending a shard chunk", deadline, async { Ok(chunks.send(item).await.is_ok()) });
+        let handed = handed.await;
+        if handed.is_err()
+            && let Some(upload) = self.upload.take()
+        {
+            upload.abort();
+        }
+        handed
     }
 }
 
 #[async_trait::async_trait]
 impl ShardWriter for RemoteWriter {
     async fn write(&mut self, data: Bytes) -> Result<()> {
-        let Some(chunks) = &self.chunks else { return Err(self.upload_error().await) };
-        match tokio::time::timeout(Duration::from_millis(CALL_TIMEOUT_MS), chunks.send(data)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(self.upload_error().await),
-            Err(_) => {
-                self.peer.mark_offline("shard stream stalled");
-                if let Some(upload) = self.upload.take() {
-                    upload.abort();
-                }
-                Err(DriveError::Offline(self.peer.authority().to_owned()))
-            }
+        let length = data.len() as u64;
+        if !self.hand_over(StreamItem::Data(data), deadline_for(length)).await? {
+            return Err(self.upload_error().await);
         }
+        self.sent_bytes += length;
+        Ok(())
     }
 
     async fn finish(mut self: Box<Self>) -> Result<()> {
-        self.chunks = None; // Ends the request body.
-        let Some(upload) = self.upload.take() else {
-            return Err(DriveError::Offline(self.peer.authority().to_owned()));
-        };
-        let abort = upload.abort_handle();
-        match tokio::time::timeout(Duration::from_millis(CALL_TIMEOUT_MS), upload).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(DriveError::Offline(self.peer.authority().to_owned())),
-            Err(_) => {
-                abort.abort();
-                self.peer.mark_offline("shard stream not acknowledged");
-                Err(DriveError::Offline(self.peer.authority().to_owned()))
-            }
+        if !self.hand_over(StreamItem::End, deadline_for(0)).await? {
+            return Err(self.upload_error().await);
         }
+        self.chunks = None;
+        let Some(upload) = self.upload.take() else { return Err(self.peer.offline_error()) };
+        let abort = upload.abort_handle();
+        // Everything sent may still be on its way, then the peer fsyncs the file.
+        let acknowledged = self.peer.bounded("finishing a shard file", deadline_for(self.sent_bytes), async {
+            upload.await.unwrap_or_else(|_| Err(self.peer.offline_error()))
+        });
+        let acknowledged = acknowledged.await;
+        if acknowledged.is_err() {
+            abort.abort();
+        }
+        acknowledged
     }
 }
 
@@ -397,7 +410,7 @@ impl Drop for RemoteReader {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let call = encode(&DriveCall::CloseHandle { handle });
-                let _: Result<DriveReply> = peer.call(PATH_DRIVE, |r| r.header(HEADER_DRIVE, path), call).await;
+                let _: Result<DriveReply> = peer.call(PATH_DRIVE, |r| r.header(HEADER_DRIVE, path), call, 0).await;
             });
         }
     }

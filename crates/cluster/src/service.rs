@@ -1,41 +1,35 @@
 //! The serving side of node RPC: checks the caller's token, then runs drive calls on
 //! this node's drives and lock calls on its lock table.
 
+use crate::fence::Fence;
+use crate::handles::{Handles, READ_HANDLES_OPEN_MAX};
 use crate::locks::LockTable;
 use crate::peer::scope_of;
-use crate::token::TokenKey;
+use crate::stream::{Received, StreamReader};
+use crate::token::{ReplayCache, STREAM_BODY, TokenError, TokenKey, Verified, body_digest};
 use crate::wire::{
-    DriveCall, DriveReply, HEADER_DRIVE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, LockCall, PATH_CREATE_FILE,
-    PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_METRICS, PATH_WALK, WalkCall, WireEntry, WireError, decode, encode,
-    walk_frame,
+    DriveCall, DriveReply, HEADER_BODY, HEADER_DRIVE, HEADER_FENCE, HEADER_NONCE, HEADER_PATH, HEADER_TIME,
+    HEADER_TOKEN, LockCall, PATH_CREATE_FILE, PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_METRICS, PATH_WALK, WalkCall,
+    WireEntry, WireError, decode, encode, walk_frame,
 };
 use bytes::Bytes;
-use cairn_drive::{CommitRequest, Drive, DriveError, PartSource, ShardReader};
+use cairn_drive::{CommitRequest, Drive, DriveError, PartSource};
 use http::{Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Incoming;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Largest body of a unary call: a metadata file with inline data, or a small system file.
 const CALL_BODY_BYTES_MAX: usize = 64 << 20;
 /// Longest wait for the next chunk of a streamed shard file.
 const RECEIVE_CHUNK_MS: u64 = 60_000;
-/// Read handles unused this long are closed (their reader went away without saying so).
-const HANDLE_IDLE_MS: u64 = 300_000;
 
 /// Response bodies of the RPC service.
 pub type ResponseBody = UnsyncBoxBody<Bytes, std::io::Error>;
-
-/// Open read handles, by number.
-#[derive(Default)]
-struct Handles {
-    next: u64,
-    open: HashMap<u64, (Arc<dyn ShardReader>, Instant)>,
-}
 
 /// Serves this node's drives and locks to its peers.
 pub struct RpcService {
@@ -43,7 +37,13 @@ pub struct RpcService {
     drives: HashMap<String, Arc<dyn Drive>>,
     token: TokenKey,
     locks: Arc<LockTable>,
-    handles: Mutex<Handles>,
+    /// Shard files peers are reading, bounded by [`READ_HANDLES_OPEN_MAX`].
+    handles: Handles,
+    /// Nonces of the calls accepted lately.
+    replays: ReplayCache,
+    /// Tests only: how long a received shard file waits before it is made durable and
+    /// acknowledged, as on a node whose disk is slow.
+    test_ack_delay: Option<Duration>,
     /// Encodes this node's request counters (set by the S3 server when it starts).
     metrics: std::sync::OnceLock<MetricsSource>,
 }
@@ -70,7 +70,21 @@ fn reply<T: serde::Serialize>(result: &Result<T, WireError>) -> Response<Respons
 impl RpcService {
     /// Serves `drives` (path → drive) and `locks`, to callers holding `token`'s credentials.
     pub fn new(drives: HashMap<String, Arc<dyn Drive>>, token: TokenKey, locks: Arc<LockTable>) -> Self {
-        Self { drives, token, locks, handles: Mutex::new(Handles::default()), metrics: std::sync::OnceLock::new() }
+        Self {
+            drives,
+            token,
+            locks,
+            handles: Handles::new(READ_HANDLES_OPEN_MAX),
+            replays: ReplayCache::default(),
+            test_ack_delay: None,
+            metrics: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Tests only: delays acknowledging each received shard file by `delay`, as a slow disk would.
+    pub fn with_test_ack_delay(mut self, delay: Option<Duration>) -> Self {
+        self.test_ack_delay = delay;
+        self
     }
 
     /// Sets what answers peers' requests for this node's counters (once).
@@ -78,13 +92,29 @@ impl RpcService {
         let _ = self.metrics.set(source);
     }
 
+    /// Checks a call's token and nonce.
+    fn authenticate<B>(&self, request: &Request<B>) -> Result<Verified, TokenError> {
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let (time, nonce) = (header(HEADER_TIME), header(HEADER_NONCE));
+        let verified = self.token.verify(time, nonce, header(HEADER_TOKEN), &scope_of(request))?;
+        self.replays.admit(time, nonce)?;
+        Ok(verified)
+    }
+
     /// Answers one RPC request.
     pub async fn handle(&self, request: Request<Incoming>) -> Response<ResponseBody> {
+        let verified = match self.authenticate(&request) {
+            Ok(verified) => verified,
+            Err(error) => {
+                tracing::warn!(path = request.uri().path(), %error, "refused a node RPC call with a bad token");
+                let status = match error {
+                    TokenError::CacheFull => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::UNAUTHORIZED,
+                };
+                return respond(status, Bytes::from(error.to_string()));
+            }
+        };
         let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if !self.token.verify(header(HEADER_TIME), header(HEADER_TOKEN), &scope_of(&request)) {
-            tracing::warn!(path = request.uri().path(), "node RPC call with a bad token (other root credentials?)");
-            return respond(StatusCode::UNAUTHORIZED, Bytes::from_static(b"bad node token"));
-        }
         let path = request.uri().path().to_owned();
         if path == PATH_HEALTH {
             return respond(StatusCode::OK, Bytes::new());
@@ -104,16 +134,34 @@ impl RpcService {
             None => return respond(StatusCode::NOT_FOUND, Bytes::from_static(b"no such drive on this node")),
         };
         match path.as_str() {
-            PATH_DRIVE => match read_call::<DriveCall>(request).await {
-                Ok(call) => reply(&self.drive_call(drive.as_ref(), call).await.map_err(|e| WireError::from(&e))),
-                Err(response) => response,
-            },
+            PATH_DRIVE => {
+                let fence = match request.headers().get(HEADER_FENCE) {
+                    None => None,
+                    Some(value) => match value.to_str().ok().and_then(Fence::from_header) {
+                        Some(fence) => Some(fence),
+                        None => return respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"bad fence header")),
+                    },
+                };
+                let call = match read_call::<DriveCall>(request).await {
+                    Ok(call) => call,
+                    Err(response) => return response,
+                };
+                let result = match fence {
+                    Some(fence) => self.locks.fenced(&fence, self.drive_call(drive.as_ref(), call)).await,
+                    None => self.drive_call(drive.as_ref(), call).await,
+                };
+                reply(&result.map_err(|e| WireError::from(&e)))
+            }
             PATH_CREATE_FILE => {
                 let sys_path = hex::decode(header(HEADER_PATH)).ok().and_then(|p| String::from_utf8(p).ok());
                 let Some(sys_path) = sys_path else {
                     return respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"bad path header"));
                 };
-                let result = receive_file(drive.as_ref(), &sys_path, request.into_body()).await;
+                if header(HEADER_BODY) != STREAM_BODY {
+                    return respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"a shard file is sent as a stream"));
+                }
+                let reader = StreamReader::new(header(HEADER_TOKEN));
+                let result = self.receive_file(drive.as_ref(), &sys_path, request.into_body(), reader, &verified).await;
                 reply(&result.map_err(|e| WireError::from(&e)))
             }
             PATH_WALK => match read_call::<WalkCall>(request).await {
@@ -124,10 +172,54 @@ impl RpcService {
         }
     }
 
+    /// Streams a request body into a new shard file; durable when this returns Ok,
+    /// which it does only when the body's trailing MAC matches its call.
+    async fn receive_file(
+        &self,
+        drive: &dyn Drive,
+        sys_path: &str,
+        mut body: Incoming,
+        mut reader: StreamReader,
+        verified: &Verified,
+    ) -> Result<(), DriveError> {
+        let mut writer = drive.create_sys_file(sys_path).await?;
+        let stalled = || DriveError::Io { op: "receive shard", source: std::io::Error::other("the sender stalled") };
+        let mut finished = false;
+        loop {
+            match reader.next(&self.token, verified, finished)? {
+                Received::Data(data) => writer.write(data).await?,
+                Received::End => {
+                    if let Some(delay) = self.test_ack_delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                    return writer.finish().await;
+                }
+                // Dropping the writer unfinished (an error above) removes the partial file.
+                Received::NeedMore => {
+                    // A sender that stops mid-stream (paused, partitioned) must not pin this task forever.
+                    let next = tokio::time::timeout(Duration::from_millis(RECEIVE_CHUNK_MS), body.frame()).await;
+                    match next.map_err(|_| stalled())? {
+                        Some(frame) => {
+                            let frame = frame.map_err(|e| DriveError::Io {
+                                op: "receive shard",
+                                source: std::io::Error::other(e),
+                            })?;
+                            if let Ok(data) = frame.into_data() {
+                                reader.push(&data);
+                            }
+                        }
+                        None => finished = true,
+                    }
+                }
+            }
+        }
+    }
+
     async fn drive_call(&self, drive: &dyn Drive, call: DriveCall) -> Result<DriveReply, DriveError> {
         let done = |r: Result<(), DriveError>| r.map(|()| DriveReply::Done);
         match call {
             DriveCall::DiskInfo => drive.disk_info().await.map(DriveReply::from),
+            DriveCall::MakeSystemVolume => done(drive.make_system_volume().await),
             DriveCall::MakeVolume { volume } => done(drive.make_volume(&volume).await),
             DriveCall::ListVolumes => drive.list_volumes().await.map(|volumes| {
                 DriveReply::Volumes(volumes.into_iter().map(|v| (v.name, v.created_unix_nanos)).collect())
@@ -161,14 +253,14 @@ impl RpcService {
             DriveCall::DeleteObject { volume, key } => done(drive.delete_object(&volume, &key).await),
             DriveCall::OpenShard { volume, key, data_dir, part_number } => {
                 let reader = drive.open_shard(&volume, &key, data_dir, part_number).await?;
-                Ok(DriveReply::Handle(self.register(reader)))
+                Ok(DriveReply::Handle(self.handles.register(reader)?))
             }
             DriveCall::OpenSysFile { sys_path } => {
                 let reader = drive.open_sys_file(&sys_path).await?;
-                Ok(DriveReply::Handle(self.register(reader)))
+                Ok(DriveReply::Handle(self.handles.register(reader)?))
             }
             DriveCall::ReadAt { handle, offset, len } => {
-                let reader = self.reader(handle).ok_or(DriveError::FileNotFound)?;
+                let reader = self.handles.reader(handle).ok_or(DriveError::FileNotFound)?;
                 let len = usize::try_from(len)
                     .ok()
                     .filter(|len| *len <= CALL_BODY_BYTES_MAX)
@@ -176,7 +268,7 @@ impl RpcService {
                 reader.read_at(offset, len).await.map(DriveReply::Data)
             }
             DriveCall::CloseHandle { handle } => {
-                self.handles.lock().map(|mut h| h.open.remove(&handle)).ok();
+                self.handles.close(handle);
                 Ok(DriveReply::Done)
             }
             DriveCall::WriteSysFile { sys_path, data } => done(drive.write_sys_file(&sys_path, data).await),
@@ -186,50 +278,22 @@ impl RpcService {
             DriveCall::DeleteSys { sys_path } => done(drive.delete_sys(&sys_path).await),
         }
     }
-
-    /// Keeps `reader` open under a new handle; closes handles left idle too long.
-    fn register(&self, reader: Box<dyn ShardReader>) -> u64 {
-        let Ok(mut handles) = self.handles.lock() else { return u64::MAX };
-        let now = Instant::now();
-        handles.open.retain(|_, (_, used)| now.duration_since(*used) < Duration::from_millis(HANDLE_IDLE_MS));
-        handles.next += 1;
-        let handle = handles.next;
-        handles.open.insert(handle, (Arc::from(reader), now));
-        handle
-    }
-
-    fn reader(&self, handle: u64) -> Option<Arc<dyn ShardReader>> {
-        let mut handles = self.handles.lock().ok()?;
-        let (reader, used) = handles.open.get_mut(&handle)?;
-        *used = Instant::now();
-        Some(Arc::clone(reader))
-    }
 }
 
 /// Reads and decodes a unary call's body, or the response refusing it.
 async fn read_call<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -> Result<T, Response<ResponseBody>> {
+    let claimed = request.headers().get(HEADER_BODY).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let limited = http_body_util::Limited::new(request.into_body(), CALL_BODY_BYTES_MAX);
     let bytes = match limited.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Err(respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"unreadable call body"))),
     };
-    decode(&bytes).map_err(|e| respond(StatusCode::BAD_REQUEST, Bytes::from(e.to_string())))
-}
-
-/// Streams a request body into a new shard file; durable when this returns Ok.
-async fn receive_file(drive: &dyn Drive, sys_path: &str, mut body: Incoming) -> Result<(), DriveError> {
-    let mut writer = drive.create_sys_file(sys_path).await?;
-    let stalled = || DriveError::Io { op: "receive shard", source: std::io::Error::other("the sender stalled") };
-    // A sender that stops mid-stream (paused, partitioned) must not pin this task forever.
-    while let Some(frame) =
-        tokio::time::timeout(Duration::from_millis(RECEIVE_CHUNK_MS), body.frame()).await.map_err(|_| stalled())?
-    {
-        let frame = frame.map_err(|e| DriveError::Io { op: "receive shard", source: std::io::Error::other(e) })?;
-        if let Ok(data) = frame.into_data() {
-            writer.write(data).await?;
-        }
+    // The token covers the claimed digest; the body must match it.
+    if body_digest(&bytes) != claimed {
+        tracing::warn!("refused a node RPC call whose body does not match its token (altered in flight?)");
+        return Err(respond(StatusCode::UNAUTHORIZED, Bytes::from_static(b"call body does not match its token")));
     }
-    writer.finish().await
+    decode(&bytes).map_err(|e| respond(StatusCode::BAD_REQUEST, Bytes::from(e.to_string())))
 }
 
 /// Streams a walk as framed entries; an error ends the stream as its last frame.

@@ -25,6 +25,12 @@ pub const PATH_METRICS: &str = "/cairn/rpc/v1/metrics";
 pub const HEADER_DRIVE: &str = "x-cairn-drive";
 /// Hex-encoded system-volume path of a streamed file.
 pub const HEADER_PATH: &str = "x-cairn-path";
+/// The write lock a drive call is fenced by (see `fence.rs`): `<owner> <hex of the name>`.
+pub const HEADER_FENCE: &str = "x-cairn-fence";
+/// The SHA-256 (hex) of a unary call's body, or `stream` for a streamed shard file.
+pub const HEADER_BODY: &str = "x-cairn-body-sha256";
+/// 128 random bits (hex) that make each call's token unique; a receiver refuses a nonce twice.
+pub const HEADER_NONCE: &str = "x-cairn-nonce";
 /// Unix seconds the token was made at.
 pub const HEADER_TIME: &str = "x-cairn-time";
 /// The caller's token (see `token.rs`).
@@ -88,25 +94,78 @@ impl From<WireError> for DriveError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum DriveCall {
     DiskInfo,
-    MakeVolume { volume: String },
+    /// Recreates a wiped drive's system volume (an on-demand heal, then formats it).
+    MakeSystemVolume,
+    MakeVolume {
+        volume: String,
+    },
     ListVolumes,
-    StatVolume { volume: String },
-    DeleteVolume { volume: String },
-    ReadMeta { volume: String, key: String },
-    WriteMeta { volume: String, key: String, meta: Bytes },
+    StatVolume {
+        volume: String,
+    },
+    DeleteVolume {
+        volume: String,
+    },
+    ReadMeta {
+        volume: String,
+        key: String,
+    },
+    WriteMeta {
+        volume: String,
+        key: String,
+        meta: Bytes,
+    },
     Commit(WireCommit),
-    FinishCommit { volume: String, key: String, commit_id: Uuid, keep: Option<Uuid> },
-    UndoCommit { volume: String, key: String, commit_id: Uuid, data_dir: Option<Uuid> },
-    DeleteObject { volume: String, key: String },
-    OpenShard { volume: String, key: String, data_dir: Uuid, part_number: u32 },
-    OpenSysFile { sys_path: String },
-    ReadAt { handle: u64, offset: u64, len: u64 },
-    CloseHandle { handle: u64 },
-    WriteSysFile { sys_path: String, data: Bytes },
-    ReadSysFile { sys_path: String },
-    ListSysDir { sys_path: String },
-    RenameSys { from: String, to: String },
-    DeleteSys { sys_path: String },
+    FinishCommit {
+        volume: String,
+        key: String,
+        commit_id: Uuid,
+        keep: Option<Uuid>,
+    },
+    UndoCommit {
+        volume: String,
+        key: String,
+        commit_id: Uuid,
+        data_dir: Option<Uuid>,
+    },
+    DeleteObject {
+        volume: String,
+        key: String,
+    },
+    OpenShard {
+        volume: String,
+        key: String,
+        data_dir: Uuid,
+        part_number: u32,
+    },
+    OpenSysFile {
+        sys_path: String,
+    },
+    ReadAt {
+        handle: u64,
+        offset: u64,
+        len: u64,
+    },
+    CloseHandle {
+        handle: u64,
+    },
+    WriteSysFile {
+        sys_path: String,
+        data: Bytes,
+    },
+    ReadSysFile {
+        sys_path: String,
+    },
+    ListSysDir {
+        sys_path: String,
+    },
+    RenameSys {
+        from: String,
+        to: String,
+    },
+    DeleteSys {
+        sys_path: String,
+    },
 }
 
 /// A [`cairn_drive::CommitRequest`] on the wire.

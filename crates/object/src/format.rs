@@ -4,8 +4,9 @@
 //!
 //! In a cluster, nodes start in any order. The node holding the first drive creates
 //! the format when every drive answers and none has one; the others wait until enough
-//! drives carry it. A node formats only its own fresh drives: a drive that is down or
-//! fresh on another node is that node's to format when it starts.
+//! drives carry it. At start-up a node formats only its own fresh drives: a drive that
+//! is down or fresh on another node is that node's to format when it starts. An
+//! on-demand heal, run on any node, formats the wiped drives of every node.
 
 use crate::config::Layout;
 use crate::{ObjectError, Result};
@@ -128,16 +129,16 @@ async fn format_into_slot(drive: &Arc<dyn Drive>, reference: &FormatFile, slot: 
     Ok(())
 }
 
-/// Formats this node's drives of one pool that lost their format while the store runs
-/// (wiped, or swapped for an empty drive): recreates their system volume, then writes
-/// the deployment's format naming their slot, as start-up does for fresh drives.
-/// Without this such a drive stays down (every call fails) until the next restart.
-/// Drives of other nodes are their node's to format; a drive holding another
+/// Formats the drives of one pool that lost their format while the store runs (wiped,
+/// or swapped for an empty drive), on this node and on the others: each drive's own
+/// node recreates its system volume (over node RPC for another node's drive), then the
+/// drive gets the deployment's format naming its slot, as start-up does for fresh
+/// drives. Without this such a drive stays down (every call fails) until its node
+/// restarts. A drive that does not answer is left for later; one holding another
 /// deployment's or another slot's format is left alone (a restart refuses it with a
 /// message). Returns how many drives were formatted.
 pub(crate) async fn heal_formats(drives: &[Arc<dyn Drive>], layout: &Layout, deployment: Uuid) -> Result<u64> {
-    let local: Vec<&Arc<dyn Drive>> = drives.iter().filter(|drive| drive.is_local()).collect();
-    for (drive, made) in local.iter().zip(join_all(local.iter().map(|drive| drive.make_system_volume())).await) {
+    for (drive, made) in drives.iter().zip(join_all(drives.iter().map(|drive| drive.make_system_volume())).await) {
         if let Err(error) = made {
             tracing::warn!(drive = drive.endpoint(), %error, "cannot recreate the drive's system volume");
         }
@@ -153,7 +154,7 @@ pub(crate) async fn heal_formats(drives: &[Arc<dyn Drive>], layout: &Layout, dep
     check_shape(&reference, layout)?;
     let mut formatted = 0;
     for (position, (drive, found)) in drives.iter().zip(&found).enumerate() {
-        if drive.is_local() && matches!(found, Ok(Found::Fresh)) {
+        if matches!(found, Ok(Found::Fresh)) {
             let slot = reference.sets[position / layout.drives_per_set][position % layout.drives_per_set];
             match format_into_slot(drive, &reference, slot).await {
                 Ok(()) => formatted += 1,

@@ -1,8 +1,8 @@
 //! On-demand healing (`admin heal`): heals now what an operator names (everything, one
 //! bucket, or the objects under a prefix) at full speed, and reports as it goes.
 //!
-//! A run first formats this node's drives that were wiped or swapped while the server
-//! runs (until then such a drive is down, and the scanner and read repair pass it by),
+//! A run first formats the drives that were wiped or swapped while the servers run, on
+//! every node (until then such a drive is down, and the scanner and read repair pass it by),
 //! then recreates buckets on the drives that lack them, then heals every object named,
 //! deeply: `heal_object` verifies every frame on every drive, where the background scanner
 //! compares metadata only. Unlike the scanner it keeps to no rate (the operator asked for
@@ -54,7 +54,7 @@ pub struct HealCounts {
     pub failed: u64,
     /// Size of the objects checked, in bytes.
     pub bytes: u64,
-    /// Drives of this node that had lost their format and were formatted into their slot.
+    /// Drives (of any node) that had lost their format and were formatted into their slot.
     pub drives_formatted: u64,
     /// Buckets checked (and recreated on the drives that lacked them).
     pub buckets: u64,
@@ -151,7 +151,7 @@ impl ObjectStore {
         Ok(HealRun { events, task })
     }
 
-    /// Formats this node's wiped drives in every pool; returns how many.
+    /// Formats the wiped drives of every node in every pool; returns how many.
     async fn heal_drive_formats(&self) -> u64 {
         let mut formatted = 0;
         for pool in self.pools.iter() {

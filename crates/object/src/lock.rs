@@ -4,7 +4,9 @@
 
 use crate::{ObjectError, Result};
 use cairn_cluster::{DistGuard, DistLocks};
+use cairn_drive::{Drive, DriveError};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
@@ -28,7 +30,6 @@ enum Held {
 /// A held lock; released on drop.
 pub struct LockGuard {
     /// Dropped first: the cluster lock is released before the local one.
-    #[allow(dead_code)]
     cluster: Option<DistGuard>,
     held: Option<Held>,
     locks: Arc<NamespaceLocks>,
@@ -80,6 +81,24 @@ impl NamespaceLocks {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.entries.lock().expect("lock map poisoned").len()
+    }
+}
+
+impl LockGuard {
+    /// Runs a drive call that changes data (commit, finish, undo, delete) of `drive`
+    /// under this write lock's fence: in a cluster it is refused (an error, counted as a
+    /// failed drive) where the lock's lease is gone, so that a holder that stalled past
+    /// its leases cannot replace or delete what a later writer wrote. On a single node
+    /// the local lock cannot be lost, and the call just runs.
+    pub(crate) async fn fenced<T>(
+        &self,
+        drive: &dyn Drive,
+        call: impl Future<Output = std::result::Result<T, DriveError>>,
+    ) -> std::result::Result<T, DriveError> {
+        match &self.cluster {
+            Some(cluster) => cluster.fenced(drive.is_local(), call).await,
+            None => call.await,
+        }
     }
 }
 

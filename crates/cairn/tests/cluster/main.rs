@@ -17,11 +17,16 @@ mod workload;
 
 mod credentials;
 mod failover;
+mod fencing;
+mod heal_everywhere;
 mod healing;
 mod hung_peer;
 mod identities;
 mod listing;
 mod locks;
+mod node_death;
 mod operate;
 mod quorum;
 mod rotation;
+mod rpc_auth;
+mod slow_peer;

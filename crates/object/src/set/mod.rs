@@ -138,8 +138,9 @@ impl ErasureSet {
     }
 
     async fn delete_locked(&self, bucket: &str, key: &str) -> Result<()> {
-        let _guard = self.lock_write(bucket, key).await?;
-        let results = join_all(self.drives.iter().map(|drive| drive.delete_object(bucket, key))).await;
+        let guard = self.lock_write(bucket, key).await?;
+        let deletes = self.drives.iter().map(|drive| guard.fenced(drive.as_ref(), drive.delete_object(bucket, key)));
+        let results = join_all(deletes).await;
         if results.iter().all(|r| matches!(r, Err(DriveError::FileNotFound))) {
             return Err(ObjectError::ObjectNotFound);
         }

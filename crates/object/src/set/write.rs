@@ -284,7 +284,7 @@ impl ErasureSet {
 
     async fn commit_locked(&self, commit: Commit) -> Result<()> {
         let Commit { bucket, key, version, distribution, stored, parts, condition } = commit;
-        let _guard = self.lock_write(&bucket, &key).await?;
+        let guard = self.lock_write(&bucket, &key).await?;
         if let Some(condition) = &condition {
             check_condition(condition, &self.read_metas(&bucket, &key).await, &self.layout)?;
         }
@@ -307,12 +307,13 @@ impl ErasureSet {
                 meta: Bytes::from(ObjectMeta::single(meta).encode()),
                 commit_id,
             };
+            let guard = &guard;
             async move {
                 if !holds_data {
                     // Dropped out while the data was written: takes no part in the commit.
                     return Err(DriveError::DriveNotFound);
                 }
-                drive.commit(request).await
+                guard.fenced(drive.as_ref(), drive.commit(request)).await
             }
         });
         let results = join_all(commits).await;
@@ -326,7 +327,8 @@ impl ErasureSet {
             Ok(()) => {
                 // Only now may the replaced version's metadata and data go.
                 join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
-                    if let Err(error) = drive.finish_commit(&bucket, &key, commit_id, version.data_dir).await {
+                    let finish = drive.finish_commit(&bucket, &key, commit_id, version.data_dir);
+                    if let Err(error) = guard.fenced(drive.as_ref(), finish).await {
                         tracing::warn!(drive = drive.endpoint(), %error, bucket, key, "cleanup after commit failed");
                     }
                 }))
@@ -336,7 +338,8 @@ impl ErasureSet {
             Err(error) => {
                 // Below quorum: put every drive that did commit back the way it was.
                 join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
-                    if let Err(undo_error) = drive.undo_commit(&bucket, &key, commit_id, version.data_dir).await {
+                    let undo = drive.undo_commit(&bucket, &key, commit_id, version.data_dir);
+                    if let Err(undo_error) = guard.fenced(drive.as_ref(), undo).await {
                         tracing::error!(drive = drive.endpoint(), %undo_error, bucket, key, "cannot undo a failed commit");
                     }
                 }))

@@ -1,0 +1,73 @@
+//! A writer that holds a key's lock and then stalls longer than a lease (its node
+//! paused with SIGSTOP) loses the lock to another writer; when it resumes, its commit
+//! is refused everywhere (fenced), so it can neither replace nor delete the other
+//! writer's data, and it is not acknowledged.
+
+use crate::harness::new_bucket;
+use crate::nodes::{Cluster, SCANNER_INTERVAL_ENV};
+use crate::util::{MIB, ObjectSpec, REQUEST_TIMEOUT, bounded, eventually, incomplete_on_drive, read_body, try_put};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Tests only: the lock lease of every node, shortened so that the test is quick.
+const LEASE_ENV: &str = "CAIRN_TEST_LOCK_LEASE_MS";
+const LEASE_MS: u64 = 3_000;
+/// Tests only: how long node 1 holds a write lock before it commits; the test pauses it meanwhile.
+const HOLD_ENV: &str = "CAIRN_TEST_LOCK_HOLD_MS";
+const HOLD_MS: &str = "5000";
+/// What node 1 logs when it starts holding a lock.
+const HOLD_LOG: &str = "test hold: holding a write lock unused";
+/// Bound on node 1 taking the lock after its PUT was sent.
+const HOLD_SEEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long node 1 stays paused: several leases.
+const PAUSE: Duration = Duration::from_millis(3 * LEASE_MS);
+const KEY: &str = "fenced/object.bin";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writer_paused_past_its_lease_cannot_commit_over_a_later_write() {
+    let lease_ms = LEASE_MS.to_string();
+    let mut cluster = Cluster::start_with(3, &[(LEASE_ENV, lease_ms.as_str()), (SCANNER_INTERVAL_ENV, "3600")]).await;
+    let bucket = new_bucket(&cluster.client(2), "fenced").await;
+    cluster.stop(1);
+    cluster.set_env(HOLD_ENV, HOLD_MS);
+    cluster.start_node(1);
+    cluster.wait_healthy(1).await;
+    cluster.set_env(HOLD_ENV, "");
+
+    // Writer A, through node 1: its body is stored, it takes the lock, then node 1 pauses.
+    let body_a = vec![b'A'; 3 * MIB];
+    let first = {
+        let (client, bucket, body) = (cluster.client(1), bucket.clone(), body_a.clone());
+        tokio::spawn(async move { try_put(&client, &bucket, KEY, &body).await })
+    };
+    let holding = eventually(HOLD_SEEN_TIMEOUT, || std::future::ready(cluster.log(1).contains(HOLD_LOG))).await;
+    assert!(holding, "node 1 never took the write lock:{}", cluster.logs());
+    cluster.sigstop(1);
+
+    // Writer B, through node 2, gets the lock once A's leases expired, and is acknowledged.
+    let body_b = vec![b'B'; 2 * MIB + 7];
+    let second = try_put(&cluster.client(2), &bucket, KEY, &body_b).await;
+    tokio::time::sleep(PAUSE.saturating_sub(Duration::from_millis(LEASE_MS))).await;
+    cluster.sigcont(1);
+    second.unwrap_or_else(|e| panic!("writer B failed while node 1 was paused: {e}{}", cluster.logs()));
+
+    let first = bounded(REQUEST_TIMEOUT * 2, "writer A", first).await.expect("writer A's task");
+    assert!(first.is_err(), "writer A was acknowledged after it lost its lock to writer B{}", cluster.logs());
+
+    // B's data is whole on the drives that took it, and every node reads B.
+    let expected = BTreeMap::from([(KEY.to_owned(), ObjectSpec::of(&body_b))]);
+    for n in [2, 3] {
+        let missing = incomplete_on_drive(&cluster.drive(n), &bucket, &expected);
+        assert!(missing.is_empty(), "writer B's data is gone from node {n}'s drive{}", cluster.logs());
+    }
+    for n in 1..=3 {
+        let body = read_body(&cluster.client(n), &bucket, KEY).await.unwrap_or_else(|e| panic!("read via {n}: {e}"));
+        let body = body.unwrap_or_else(|| panic!("the key is missing through node {n}"));
+        assert!(body == body_b, "node {n} reads {} bytes starting {:?}, not writer B's", body.len(), body.first());
+    }
+    assert!(
+        (1..=3).any(|n| cluster.log(n).contains("refused a drive call of a writer whose lock lease is gone")),
+        "no node refused writer A's commit{}",
+        cluster.logs()
+    );
+}
