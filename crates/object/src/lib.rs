@@ -35,7 +35,8 @@ pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{DriveState, ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
 pub use system::{CONFIG_OBJECT_BYTES_MAX, CONFIG_PREFIX};
 pub use types::{
-    BucketInfo, CompletePart, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage, WriteCondition,
+    BucketInfo, CompletePart, CompleteRequest, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
+    WriteCondition,
 };
 
 /// Result of object-layer operations.

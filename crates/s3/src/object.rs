@@ -31,9 +31,7 @@ pub(crate) fn write_condition(
         (None, None) => Ok(None),
         (None, Some(ETagCondition::Any)) => Ok(Some(WriteCondition::IfNoneMatchAny)),
         (Some(ETagCondition::ETag(etag)), None) => Ok(Some(WriteCondition::IfMatch(etag.value().to_owned()))),
-        (Some(ETagCondition::Any), None) => {
-            Err(s3_error(S3ErrorCode::NotImplemented, "If-Match: * is not supported on PUT"))
-        }
+        (Some(ETagCondition::Any), None) => Ok(Some(WriteCondition::IfMatchAny)),
         _ => {
             Err(s3_error(S3ErrorCode::NotImplemented, "only If-None-Match: * or If-Match: <etag> are supported on PUT"))
         }

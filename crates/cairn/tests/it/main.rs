@@ -4,6 +4,8 @@
 mod admin_config;
 mod auth;
 mod cli;
+mod complete_retry;
+mod conditional;
 mod degraded;
 mod durability;
 mod harness;

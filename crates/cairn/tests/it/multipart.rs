@@ -6,9 +6,16 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use md5::{Digest, Md5};
 
-const MIB: usize = 1 << 20;
+pub const MIB: usize = 1 << 20;
 
-async fn upload_part(client: &Client, bucket: &str, key: &str, upload_id: &str, number: i32, body: &[u8]) -> String {
+pub async fn upload_part(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    number: i32,
+    body: &[u8],
+) -> String {
     client
         .upload_part()
         .bucket(bucket)
@@ -24,12 +31,22 @@ async fn upload_part(client: &Client, bucket: &str, key: &str, upload_id: &str, 
         .to_owned()
 }
 
-async fn create_upload(client: &Client, bucket: &str, key: &str) -> String {
+pub async fn create_upload(client: &Client, bucket: &str, key: &str) -> String {
     let created = client.create_multipart_upload().bucket(bucket).key(key).send().await.expect("create");
     created.upload_id().expect("upload id").to_owned()
 }
 
-fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
+/// A CompleteMultipartUpload request naming `parts`, ready for conditions and `send()`.
+pub fn complete_request(
+    client: &Client,
+    (bucket, key): (&str, &str),
+    upload_id: &str,
+    parts: &[(i32, String)],
+) -> aws_sdk_s3::operation::complete_multipart_upload::builders::CompleteMultipartUploadFluentBuilder {
+    client.complete_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).multipart_upload(completed(parts))
+}
+
+pub fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build()).collect()))
         .build()
