@@ -69,6 +69,36 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
     S3Error::with_message(code, message)
 }
 
+/// A feature Cairn has not built: 501, so a client never believes it took effect.
+pub(crate) fn not_implemented(what: &str) -> S3Error {
+    S3Error::with_message(S3ErrorCode::NotImplemented, format!("{what} is not supported by Cairn yet"))
+}
+
+/// A storage class Cairn cannot honour.
+pub(crate) fn invalid_storage_class(class: &str) -> S3Error {
+    S3Error::with_message(S3ErrorCode::InvalidStorageClass, format!("storage class {class} is not supported"))
+}
+
+/// A version id other than `null`: Cairn keeps no versions, so no other version exists.
+pub(crate) fn no_such_version() -> S3Error {
+    S3Error::with_message(S3ErrorCode::NoSuchVersion, "versioning is not enabled; only the null version exists")
+}
+
+/// A request signed for another region than the configured one. S3's answer, whose
+/// `Region` the SDKs read to retry in the right region.
+pub(crate) fn wrong_region(signed_for: &str, configured: &str) -> S3Error {
+    let mut error = S3Error::with_message(
+        S3ErrorCode::AuthorizationHeaderMalformed,
+        format!("The authorization header is malformed; the region '{signed_for}' is wrong; expecting '{configured}'"),
+    );
+    if let Ok(value) = http::HeaderValue::from_str(configured) {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-amz-bucket-region", value);
+        error.set_headers(headers);
+    }
+    error
+}
+
 /// An S3 error with a code and message.
 pub(crate) fn s3_error(code: S3ErrorCode, message: impl Into<String>) -> S3Error {
     S3Error::with_message(code, message.into())

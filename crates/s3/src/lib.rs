@@ -19,9 +19,11 @@ mod metrics;
 mod multipart;
 mod object;
 mod policy;
+mod region;
 mod routes;
 mod s3;
 mod server;
+mod unsupported;
 
 pub use access::PeerAddr;
 pub use admin::HEAL_STATUS_PATH;

@@ -90,7 +90,7 @@ fn s3_service(ready: &Ready, config: &ServerConfig) -> S3Service {
         Box::new(AdminRoute::new(Arc::clone(&ready.iam), ready.store.clone(), Arc::clone(&ready.settings))),
     ]));
     builder.set_auth(IamAuth { iam: Arc::clone(&ready.iam) });
-    builder.set_access(IamAccess { iam: Arc::clone(&ready.iam) });
+    builder.set_access(IamAccess { iam: Arc::clone(&ready.iam), settings: Arc::clone(&ready.settings) });
     if let Some(domains) = &config.domain {
         builder.set_host(DomainHost::new(domains));
     }
@@ -224,6 +224,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         let s3 = state.s3.get_or_init(|| s3_service(&ready, &state.config));
         let mut request = request;
         request.extensions_mut().insert(api.clone());
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        crate::region::resign_legacy(&method, &uri, request.headers_mut(), &ready.iam);
         match s3.call(request.map(|body| Body::http_body(leftover.wrap(body)))).await {
             Ok(response) => response,
             Err(error) => {

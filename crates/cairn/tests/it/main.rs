@@ -16,3 +16,4 @@ mod metrics;
 mod multipart;
 mod objects;
 mod pools;
+mod regions;
