@@ -8,6 +8,7 @@ use crate::wire::{LockCall, PATH_LOCK, encode};
 use futures::future::join_all;
 use rand::Rng;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -120,6 +121,26 @@ impl Granter {
 #[derive(Debug, Clone)]
 pub struct DistLocks {
     granters: Arc<Vec<Granter>>,
+    held: Arc<Held>,
+}
+
+/// Locks this node holds or is still releasing, so that shutdown can wait for them.
+#[derive(Debug, Default)]
+struct Held {
+    /// Guards alive plus releases not yet acknowledged.
+    count: AtomicUsize,
+    /// Set by [`DistLocks::close`]: no lock is taken any more.
+    closed: AtomicBool,
+    /// Woken when `count` drops to zero.
+    none: tokio::sync::Notify,
+}
+
+impl Held {
+    fn done(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.none.notify_waiters();
+        }
+    }
 }
 
 /// A held distributed lock: refreshed in the background, released on drop.
@@ -129,13 +150,33 @@ pub struct DistGuard {
     owner: Uuid,
     granters: Arc<Vec<Granter>>,
     refresher: tokio::task::JoinHandle<()>,
+    held: Arc<Held>,
 }
 
 impl DistLocks {
     /// Locks over every node of the cluster (this one included).
     pub fn new(granters: Vec<Granter>) -> Self {
         assert!(!granters.is_empty(), "a lock needs at least one granting node");
-        Self { granters: Arc::new(granters) }
+        Self { granters: Arc::new(granters), held: Arc::default() }
+    }
+
+    /// Stops taking locks and waits, at most `wait`, until every lock this node holds
+    /// has been released on the other nodes (shutdown: peers must not wait for the
+    /// leases of a stopped node to expire). True when none is left.
+    pub async fn close(&self, wait: Duration) -> bool {
+        self.held.closed.store(true, Ordering::Release);
+        let released = async {
+            loop {
+                let none = self.held.none.notified();
+                tokio::pin!(none);
+                none.as_mut().enable();
+                if self.held.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                none.await;
+            }
+        };
+        tokio::time::timeout(wait, released).await.is_ok()
     }
 
     fn quorum(&self) -> usize {
@@ -147,16 +188,21 @@ impl DistLocks {
         let deadline = Instant::now() + wait;
         let mut pause_ms = 1;
         loop {
+            if self.held.closed.load(Ordering::Acquire) {
+                return None;
+            }
             let owner = Uuid::new_v4();
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
             let granted = join_all(self.granters.iter().map(|g| g.apply(call.clone()))).await;
             if granted.iter().filter(|g| **g).count() >= self.quorum() {
                 let refresher = tokio::spawn(refresh(name.to_owned(), owner, Arc::clone(&self.granters), write));
+                self.held.count.fetch_add(1, Ordering::AcqRel);
                 return Some(DistGuard {
                     name: name.to_owned(),
                     owner,
                     granters: Arc::clone(&self.granters),
                     refresher,
+                    held: Arc::clone(&self.held),
                 });
             }
             // Not a quorum: give back what was granted, so that two contenders cannot
@@ -209,8 +255,15 @@ impl Drop for DistGuard {
     fn drop(&mut self) {
         self.refresher.abort();
         let (granters, name, owner) = (Arc::clone(&self.granters), std::mem::take(&mut self.name), self.owner);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { release(&granters, &name, owner).await });
+        let held = Arc::clone(&self.held);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    release(&granters, &name, owner).await;
+                    held.done();
+                });
+            }
+            Err(_) => held.done(),
         }
     }
 }
@@ -246,5 +299,17 @@ mod tests {
         drop(first);
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(locks.acquire("k", false, Duration::from_millis(500)).await.is_some(), "released");
+    }
+
+    #[tokio::test]
+    async fn close_waits_for_held_locks_to_be_released_everywhere() {
+        let tables: Vec<_> = (0..3).map(|_| Arc::new(LockTable::default())).collect();
+        let locks = DistLocks::new(tables.iter().map(|t| Granter::Local(Arc::clone(t))).collect());
+        let held = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
+        assert!(!locks.close(Duration::from_millis(20)).await, "a lock is still held");
+        assert!(locks.acquire("other", true, Duration::from_millis(50)).await.is_none(), "closed: no new locks");
+        drop(held);
+        assert!(locks.close(Duration::from_secs(5)).await, "released");
+        assert!(tables.iter().all(|t| t.len() == 0), "every node's grant was given back");
     }
 }

@@ -6,6 +6,8 @@ use s3s::{S3Error, S3ErrorCode};
 
 /// Marks a body error caused by a bad aws-chunked signature, so it maps to SignatureDoesNotMatch.
 pub(crate) const CHUNK_SIGNATURE_ERROR: &str = "chunk signature does not match";
+/// Marks a body error caused by a client that stopped sending, so it maps to RequestTimeout.
+pub(crate) const BODY_STALLED_ERROR: &str = "request body stalled";
 
 fn custom(code: &'static str, status: StatusCode, message: String) -> S3Error {
     let mut error = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
@@ -49,6 +51,7 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
             S3ErrorCode::InternalError
         }
         ObjectError::Body(ref why) if why.contains(CHUNK_SIGNATURE_ERROR) => S3ErrorCode::SignatureDoesNotMatch,
+        ObjectError::Body(ref why) if why.contains(BODY_STALLED_ERROR) => S3ErrorCode::RequestTimeout,
         ObjectError::Body(ref why) if why.contains("Sha256Mismatch") => {
             return custom(
                 "XAmzContentSHA256Mismatch",

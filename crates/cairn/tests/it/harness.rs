@@ -107,6 +107,33 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// Sends SIGTERM to the server (as Kubernetes does on every rolling restart).
+    pub fn terminate(&self) {
+        let child = self.child.as_ref().expect("server running");
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child has a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("send SIGTERM");
+    }
+
+    /// Waits at most `timeout` for the server to exit by itself; its exit status, or
+    /// None if it still runs (it is then killed on drop).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("wait for the server") {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// An S3 client with the root credentials.
     pub fn client(&self) -> Client {
         client_for(&self.endpoint, ACCESS_KEY, SECRET_KEY)

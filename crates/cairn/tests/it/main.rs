@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `cairn` binary on 127.0.0.1 with an
 //! ephemeral port and temporary drives, and talks to it with aws-sdk-s3.
 
+mod abuse;
 mod admin_config;
 mod auth;
 mod cli;
@@ -16,4 +17,6 @@ mod metrics;
 mod multipart;
 mod objects;
 mod pools;
+mod raw_client;
 mod regions;
+mod shutdown;
