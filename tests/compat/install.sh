@@ -14,7 +14,9 @@ AWSCLI=1.45.11
 PYTEST=8.4.2
 # MinIO's Python SDK: its MinioAdmin is the admin-API client the identity tests use.
 MINIO=7.2.20
-PY_PKGS=("boto3==$BOTO3" "botocore[crt]==$BOTOCORE" "awscli==$AWSCLI" "pytest==$PYTEST" "minio==$MINIO")
+# s3cmd: the legacy-region (bucket_location = US) client test.
+S3CMD=2.4.0
+PY_PKGS=("boto3==$BOTO3" "botocore[crt]==$BOTOCORE" "awscli==$AWSCLI" "pytest==$PYTEST" "minio==$MINIO" "s3cmd==$S3CMD")
 
 command -v "$PY" >/dev/null || { echo "python3 not found" >&2; exit 1; }
 "$PY" -m pip --version >/dev/null 2>&1 || { echo "pip for $PY not found (apt-get install python3-pip)" >&2; exit 1; }
@@ -26,7 +28,7 @@ installed() { # NAME VERSION -> 0 if exactly that version is installed
 have_crt() { "$PY" -c 'import awscrt' >/dev/null 2>&1; }
 
 if installed boto3 "$BOTO3" && installed botocore "$BOTOCORE" && installed awscli "$AWSCLI" \
-    && installed pytest "$PYTEST" && installed minio "$MINIO" && have_crt; then
+    && installed pytest "$PYTEST" && installed minio "$MINIO" && installed s3cmd "$S3CMD" && have_crt; then
     echo "python packages already installed: ${PY_PKGS[*]}"
 else
     PIP_ARGS=(--disable-pip-version-check --no-input)
@@ -49,6 +51,6 @@ cd "$HERE/node"
 npm ci --no-audit --no-fund
 
 echo "installed:"
-"$PY" -m pip list --format=freeze 2>/dev/null | grep -iE '^(boto3|botocore|awscli|awscrt|s3transfer|pytest)=='
+"$PY" -m pip list --format=freeze 2>/dev/null | grep -iE '^(boto3|botocore|awscli|awscrt|s3transfer|pytest|s3cmd)=='
 aws --version 2>&1 || true
 npm ls --depth=0 2>/dev/null || true

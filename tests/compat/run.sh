@@ -172,7 +172,7 @@ run_boto3() {
     echo "==== boto3 (pytest) ===="
     local rc=0 junit="$WORK/pytest.xml"
     (cd "$HERE" && timeout 1800 "$PY" -m pytest -p no:cacheprovider -q -rfEs \
-        --junitxml="$junit" test_boto3_*.py) || rc=$?
+        --junitxml="$junit" test_*.py) || rc=$?
     [[ $rc -eq 124 ]] && echo "boto3 suite timed out"
     local counts
     counts=$("$PY" - "$junit" <<'EOF' 2>/dev/null

@@ -210,11 +210,13 @@ impl ServerSettings {
 
     /// The region to report.
     pub fn region(&self) -> String {
-        self.kv
-            .read()
-            .ok()
-            .and_then(|kv| kv.get("region").and_then(|r| r.get("name")).cloned())
-            .unwrap_or_else(|| REGION_DEFAULT.to_owned())
+        self.configured_region().unwrap_or_else(|| REGION_DEFAULT.to_owned())
+    }
+
+    /// The region set with `region name=`, if one is: requests signed for another are
+    /// refused. None while unset (requests signed for any region are served).
+    pub fn configured_region(&self) -> Option<String> {
+        self.kv.read().ok().and_then(|kv| kv.get("region").and_then(|r| r.get("name")).cloned())
     }
 
     /// Every setting with its current value (defaults included), one line per subsystem.

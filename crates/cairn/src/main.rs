@@ -10,6 +10,7 @@ mod server;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Cairn: an S3-compatible, erasure-coded object store.
 #[derive(Debug, Parser)]
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let result = match cli.command {
             Command::Server(args) => server::run(args).await,
             Command::Bench(args) => bench::run(args).await,
@@ -53,5 +54,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // Blocking work still running (a drive call stuck on a hung disk) must not keep
+    // the process from exiting once the server has finished its requests.
+    runtime.shutdown_timeout(Duration::from_millis(RUNTIME_SHUTDOWN_MS));
+    code
 }
+
+/// Longest wait at exit for blocking tasks still running.
+const RUNTIME_SHUTDOWN_MS: u64 = 2_000;

@@ -6,10 +6,11 @@ use cairn_admin::ServerSettings;
 use cairn_cluster::{Peer, TokenKey};
 use cairn_iam::Iam;
 use cairn_object::{ObjectStore, SCAN_INTERVAL_DEFAULT, StoreOptions, parse_storage_class};
-use cairn_s3::{Ready, ServerConfig, StoreSlot};
+use cairn_s3::{ListenerLimits, Ready, ServerConfig, StoreSlot};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Arguments of `cairn server`.
@@ -25,7 +26,44 @@ pub struct ServerArgs {
     /// URLs on every node, such as `http://cairn-{0...2}.cairn:9000/data` (ellipses expand).
     #[arg(required = true, value_name = "DRIVE")]
     drives: Vec<String>,
+    /// Most S3 connections served at once; more clients wait to be accepted.
+    #[arg(long, env = "CAIRN_API_CONNECTIONS_MAX", default_value_t = cairn_s3::CONNECTIONS_MAX_DEFAULT)]
+    api_connections_max: usize,
+    /// Seconds an S3 connection may sit idle between requests before it is closed.
+    #[arg(long, env = "CAIRN_API_IDLE_TIMEOUT_SECS", default_value_t = cairn_s3::IDLE_TIMEOUT_SECS_DEFAULT)]
+    api_idle_timeout_secs: u64,
+    /// Seconds a client may take to send a request's headers once it started them.
+    #[arg(long, env = "CAIRN_API_HEADER_TIMEOUT_SECS", default_value_t = cairn_s3::HEADER_TIMEOUT_SECS_DEFAULT)]
+    api_header_timeout_secs: u64,
+    /// Seconds a request body may pause before the request fails (pauses only: slow
+    /// but steady uploads are never cut off).
+    #[arg(long, env = "CAIRN_API_BODY_STALL_TIMEOUT_SECS", default_value_t = cairn_s3::BODY_STALL_TIMEOUT_SECS_DEFAULT)]
+    api_body_stall_timeout_secs: u64,
+    /// Seconds requests in flight may take to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "CAIRN_SHUTDOWN_GRACE_SECS", default_value_t = cairn_s3::SHUTDOWN_GRACE_SECS_DEFAULT)]
+    shutdown_grace_secs: u64,
 }
+
+impl ServerArgs {
+    /// The listener limits the arguments name; every one must be above zero.
+    fn limits(&self) -> Result<ListenerLimits, String> {
+        let seconds = |name: &str, value: u64| {
+            if value == 0 { Err(format!("--{name} must be above 0")) } else { Ok(Duration::from_secs(value)) }
+        };
+        if self.api_connections_max == 0 {
+            return Err("--api-connections-max must be above 0".into());
+        }
+        Ok(ListenerLimits {
+            connections_max: self.api_connections_max,
+            idle_timeout: seconds("api-idle-timeout-secs", self.api_idle_timeout_secs)?,
+            header_timeout: seconds("api-header-timeout-secs", self.api_header_timeout_secs)?,
+            body_stall_timeout: seconds("api-body-stall-timeout-secs", self.api_body_stall_timeout_secs)?,
+        })
+    }
+}
+
+/// Longest wait at shutdown for this node's distributed locks to be released on its peers.
+const LOCK_RELEASE_WAIT_MS: u64 = 5_000;
 
 /// Turns `:9000` into `0.0.0.0:9000`, as MinIO does.
 pub fn parse_address(address: &str) -> Result<SocketAddr, String> {
@@ -147,6 +185,8 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
             .is_some_and(|kind| kind.eq_ignore_ascii_case("public")),
         node_name: args.address.clone(),
         peers: node.peers.clone(),
+        limits: args.limits()?,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
     };
     let slot: StoreSlot = Arc::default();
     let drive_count = node.pools.iter().map(Vec::len).sum();
@@ -181,7 +221,15 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
             }
         });
     }
+    let locks = node.locks.clone();
     cairn_s3::serve(listener, slot, config, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    // Requests have finished: give back the locks they (or background heals) held, so
+    // peers need not wait for this node's leases to expire.
+    if let Some(locks) = locks
+        && !locks.close(Duration::from_millis(LOCK_RELEASE_WAIT_MS)).await
+    {
+        tracing::warn!("some distributed locks were still held at exit; their leases will expire");
+    }
     tracing::info!("server stopped");
     Ok(())
 }

@@ -13,6 +13,7 @@ use futures::future::join_all;
 use rand::Rng;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -235,6 +236,26 @@ pub struct DistLocks {
     /// Every node's table, this one's included.
     granters: Arc<Vec<Granter>>,
     options: LockOptions,
+    held: Arc<Held>,
+}
+
+/// Locks this node holds or is still releasing, so that shutdown can wait for them.
+#[derive(Debug, Default)]
+struct Held {
+    /// Guards alive plus releases not yet acknowledged.
+    count: AtomicUsize,
+    /// Set by [`DistLocks::close`]: no lock is taken any more.
+    closed: AtomicBool,
+    /// Woken when `count` drops to zero.
+    none: tokio::sync::Notify,
+}
+
+impl Held {
+    fn done(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.none.notify_waiters();
+        }
+    }
 }
 
 /// A held distributed lock: refreshed in the background, released on drop.
@@ -244,6 +265,7 @@ pub struct DistGuard {
     local: Arc<LockTable>,
     granters: Arc<Vec<Granter>>,
     refresher: tokio::task::JoinHandle<()>,
+    held: Arc<Held>,
 }
 
 impl DistLocks {
@@ -251,7 +273,26 @@ impl DistLocks {
     pub fn new(local: Arc<LockTable>, peers: Vec<Granter>, options: LockOptions) -> Self {
         let mut granters = vec![Granter::Local(Arc::clone(&local))];
         granters.extend(peers);
-        Self { local, granters: Arc::new(granters), options }
+        Self { local, granters: Arc::new(granters), options, held: Arc::default() }
+    }
+
+    /// Stops taking locks and waits, at most `wait`, until every lock this node holds
+    /// has been released on the other nodes (shutdown: peers must not wait for the
+    /// leases of a stopped node to expire). True when none is left.
+    pub async fn close(&self, wait: Duration) -> bool {
+        self.held.closed.store(true, Ordering::Release);
+        let released = async {
+            loop {
+                let none = self.held.none.notified();
+                tokio::pin!(none);
+                none.as_mut().enable();
+                if self.held.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                none.await;
+            }
+        };
+        tokio::time::timeout(wait, released).await.is_ok()
     }
 
     fn quorum(&self) -> usize {
@@ -263,6 +304,9 @@ impl DistLocks {
         let deadline = Instant::now() + wait;
         let mut pause_ms = 1;
         loop {
+            if self.held.closed.load(Ordering::Acquire) {
+                return None;
+            }
             let owner = Uuid::new_v4();
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
             let answers = join_all(self.granters.iter().map(|g| g.answer(call.clone()))).await;
@@ -275,11 +319,13 @@ impl DistLocks {
                     tracing::warn!(name, hold_ms = hold.as_millis() as u64, "test hold: holding a write lock unused");
                     tokio::time::sleep(hold).await;
                 }
+                self.held.count.fetch_add(1, Ordering::AcqRel);
                 return Some(DistGuard {
                     fence,
                     local: Arc::clone(&self.local),
                     granters: Arc::clone(&self.granters),
                     refresher,
+                    held: Arc::clone(&self.held),
                 });
             }
             // Not a quorum: give back what was granted, so that two contenders cannot
@@ -375,8 +421,15 @@ impl Drop for DistGuard {
         self.refresher.abort();
         let (granters, name, owner) =
             (Arc::clone(&self.granters), std::mem::take(&mut self.fence.name), self.fence.owner);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { release(&granters, &name, owner).await });
+        let held = Arc::clone(&self.held);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    release(&granters, &name, owner).await;
+                    held.done();
+                });
+            }
+            Err(_) => held.done(),
         }
     }
 }
@@ -408,6 +461,17 @@ mod tests {
         let peers = tables[1..].iter().map(|t| Granter::Local(Arc::clone(t))).collect();
         let options = LockOptions { lease, test_hold: None };
         (tables.clone(), DistLocks::new(Arc::clone(&tables[0]), peers, options))
+    }
+
+    #[tokio::test]
+    async fn close_waits_for_held_locks_to_be_released_everywhere() {
+        let (tables, locks) = three_tables(Duration::from_millis(LOCK_LEASE_MS));
+        let held = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
+        assert!(!locks.close(Duration::from_millis(20)).await, "a lock is still held");
+        assert!(locks.acquire("other", true, Duration::from_millis(50)).await.is_none(), "closed: no new locks");
+        drop(held);
+        assert!(locks.close(Duration::from_secs(5)).await, "released");
+        assert!(tables.iter().all(|t| t.len() == 0), "every node's grant was given back");
     }
 
     #[tokio::test]

@@ -57,6 +57,11 @@ pub struct ObjectVersion {
     pub headers: BTreeMap<String, String>,
     /// This drive's framed shard of an inline object's data.
     pub inline_data: Option<Bytes>,
+    /// The multipart upload that made this version (None for PUTs and copies), so that
+    /// a retried CompleteMultipartUpload is answered like the first one. Absent from
+    /// records written before it existed, which read as None.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<Uuid>,
 }
 
 /// Everything one drive stores about one key.
@@ -144,6 +149,7 @@ mod tests {
                     checksums: headers.iter().take(2).map(|(k, v)| (k.to_uppercase(), v.clone())).collect(),
                     headers,
                     inline_data: inline.map(Bytes::from),
+                    upload_id: data_dir.map(Uuid::from_u128),
                 }
             })
     }
@@ -164,6 +170,53 @@ mod tests {
             framed.extend_from_slice(&bytes);
             let _ = ObjectMeta::decode(&framed);
         }
+    }
+
+    /// A record written before `upload_id` existed (the same fields, without it) still reads.
+    #[test]
+    fn records_without_an_upload_id_read_as_none() {
+        #[derive(Serialize)]
+        struct OldVersion {
+            version_id: Option<Uuid>,
+            mod_time_unix_nanos: i64,
+            size: u64,
+            etag: String,
+            data_dir: Option<Uuid>,
+            erasure: ErasureInfo,
+            parts: Vec<PartInfo>,
+            checksums: BTreeMap<String, String>,
+            headers: BTreeMap<String, String>,
+            inline_data: Option<Bytes>,
+        }
+        #[derive(Serialize)]
+        struct OldMeta {
+            versions: Vec<OldVersion>,
+        }
+        let erasure = ErasureInfo {
+            data_shards: 2,
+            parity_shards: 2,
+            block_size_bytes: 1 << 20,
+            shard_index: 1,
+            distribution: vec![0, 1, 2, 3],
+        };
+        let old = OldVersion {
+            version_id: None,
+            mod_time_unix_nanos: 7,
+            size: 3,
+            etag: "abc".into(),
+            data_dir: None,
+            erasure: erasure.clone(),
+            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into() }],
+            checksums: BTreeMap::new(),
+            headers: BTreeMap::new(),
+            inline_data: Some(Bytes::from_static(b"xyz")),
+        };
+        let bytes = encode_record(OBJECT_MAGIC, &OldMeta { versions: vec![old] });
+        let meta = ObjectMeta::decode(&bytes).expect("an old record decodes");
+        let version = meta.latest().expect("one version");
+        assert_eq!(version.upload_id, None);
+        assert_eq!(version.erasure, erasure);
+        assert_eq!(version.inline_data.as_deref(), Some(&b"xyz"[..]));
     }
 
     #[test]

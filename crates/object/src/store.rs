@@ -10,7 +10,7 @@ use crate::set::heal::{HEAL_QUEUE_MAX, HealRequest};
 use crate::set::multipart::parse_upload_id;
 use crate::set::read::ObjectReader;
 use crate::set::{ErasureSet, now_unix_nanos};
-use crate::types::{BucketInfo, CompletePart, CompositeChecksums, ObjectInfo, PartSummary, PutRequest};
+use crate::types::{BucketInfo, CompleteRequest, CompositeChecksums, ObjectInfo, PartSummary, PutRequest};
 use crate::{BLOCK_SIZE_BYTES, ObjectError, Result};
 use bytes::Bytes;
 use cairn_cluster::DistLocks;
@@ -459,14 +459,17 @@ impl ObjectStore {
     /// Completes an upload.
     pub async fn complete_multipart_upload(
         &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        parts: &[CompletePart],
+        request: CompleteRequest,
         composite: CompositeChecksums,
     ) -> Result<ObjectInfo> {
-        let id = parse_upload_id(upload_id)?;
-        self.upload_set(bucket, key, id).await?.complete_upload(bucket, key, id, parts.to_vec(), composite).await
+        let id = parse_upload_id(&request.upload_id)?;
+        let (bucket, key) = (&request.bucket, &request.key);
+        match self.upload_set(bucket, key, id).await {
+            Ok(set) => set.complete_upload(request, id, composite).await,
+            // A retry of a Complete that succeeded (its answer was lost) succeeds again.
+            Err(ObjectError::UploadNotFound) => self.locate(bucket, key).await?.completed_upload(&request, id).await,
+            Err(error) => Err(error),
+        }
     }
 
     /// Aborts an upload.

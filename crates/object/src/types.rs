@@ -61,6 +61,23 @@ pub enum WriteCondition {
     IfNoneMatchAny,
     /// Only if the current object's ETag (without quotes) is this one.
     IfMatch(String),
+    /// Only if an object exists under the key (`If-Match: *`).
+    IfMatchAny,
+}
+
+/// A CompleteMultipartUpload request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompleteRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Upload id as the client sent it.
+    pub upload_id: String,
+    /// The parts to assemble, in the order named.
+    pub parts: Vec<CompletePart>,
+    /// Only commit if the key's current state allows it (checked under the key's lock).
+    pub condition: Option<WriteCondition>,
 }
 
 /// A multipart upload in progress.

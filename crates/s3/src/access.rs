@@ -7,6 +7,7 @@
 //! identity store. Anonymous requests are judged by the bucket's policy alone.
 
 use crate::metrics::ApiSlot;
+use cairn_admin::ServerSettings;
 use cairn_iam::policy::ConditionValues;
 use cairn_iam::{AuthFailure, Iam, Identity};
 use s3s::access::{S3Access, S3AccessContext};
@@ -71,6 +72,8 @@ pub(crate) fn action_of(operation: &str) -> String {
 /// Decides every S3 request.
 pub(crate) struct IamAccess {
     pub(crate) iam: Arc<Iam>,
+    /// Run-time settings: the configured region.
+    pub(crate) settings: Arc<ServerSettings>,
 }
 
 impl IamAccess {
@@ -166,16 +169,22 @@ impl S3Access for IamAccess {
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
+        let query = cx.uri().query().map(url_pairs).unwrap_or_default();
+        let signed_for = crate::region::signed_region(cx.headers(), &query);
+        crate::region::check(&operation, signed_for.as_deref(), self.settings.configured_region().as_deref())?;
+        let refused = crate::unsupported::check(cx.headers(), query, key.is_some());
         if operation == "DeleteObjects" {
             // Judged key by key once the body is read (see `delete_objects`).
-            return Ok(());
+            return refused;
         }
         if matches!(operation.as_str(), "CopyObject" | "UploadPartCopy") {
             let (source_bucket, source_key) = copy_source(cx)
                 .ok_or_else(|| s3_error!(InvalidArgument, "Copy Source must mention the source bucket and key"))?;
             self.decide(identity.as_ref(), "s3:GetObject", Some(&source_bucket), Some(&source_key), &conditions)?;
         }
-        self.decide(identity.as_ref(), &action_of(&operation), bucket.as_deref(), key.as_deref(), &conditions)
+        self.decide(identity.as_ref(), &action_of(&operation), bucket.as_deref(), key.as_deref(), &conditions)?;
+        // Only a caller allowed to make the request learns that Cairn cannot honour it.
+        refused
     }
 
     async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {

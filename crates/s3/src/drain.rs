@@ -4,8 +4,11 @@
 //! its body. Closing the connection at once makes the kernel answer the client's next
 //! segment with a reset, and the client reports "broken pipe" instead of the S3 error.
 //! So the unread body is handed back when the S3 layer drops it, and the server reads
-//! and discards it (bounded in bytes and time) before it answers.
+//! and discards it (bounded in bytes and time) before it answers. The same wrapper
+//! fails a body whose client stops sending (the listener's body stall limit).
 
+use crate::error::BODY_STALLED_ERROR;
+use crate::listener::StallTimer;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
@@ -25,9 +28,10 @@ const MAX_DRAIN_MS: u64 = 15_000;
 pub struct Leftover(Arc<Mutex<Option<Incoming>>>);
 
 impl Leftover {
-    /// Wraps `body` so that, if dropped unfinished, it comes back here.
-    pub fn wrap(&self, body: Incoming) -> Returning {
-        Returning { inner: Some(body), leftover: self.clone() }
+    /// Wraps `body` so that, if dropped unfinished, it comes back here; it fails once
+    /// its client pauses for longer than `stall_limit`.
+    pub fn wrap(&self, body: Incoming, stall_limit: Duration) -> Returning {
+        Returning { inner: Some(body), leftover: self.clone(), stall: StallTimer::new(stall_limit), polled: false }
     }
 
     /// Reads and discards what remains of the body, within the bounds. True when the
@@ -53,21 +57,56 @@ impl Leftover {
     }
 }
 
-/// A request body that returns itself to its [`Leftover`] when dropped unfinished.
+/// Why a request body ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The connection failed.
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+    /// The client sent nothing for longer than the body stall limit.
+    #[error("{BODY_STALLED_ERROR}: nothing received for {seconds} s")]
+    Stalled {
+        /// The limit that was exceeded, in seconds.
+        seconds: u64,
+    },
+}
+
+/// A request body that returns itself to its [`Leftover`] when dropped unfinished,
+/// and fails when its client stops sending for longer than the stall limit.
 #[derive(Debug)]
 pub struct Returning {
     inner: Option<Incoming>,
     leftover: Leftover,
+    stall: StallTimer,
+    /// The body has been polled: the stall timer runs from then on.
+    polled: bool,
 }
 
 impl Body for Returning {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.inner.as_mut() {
-            Some(inner) => Pin::new(inner).poll_frame(cx),
-            None => Poll::Ready(None),
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        if !this.polled {
+            // Time spent before the first read (auth, checks) is not the client's pause.
+            this.polled = true;
+            this.stall.moved();
+        }
+        let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
+        match Pin::new(inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.stall.moved();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending if this.stall.expired(cx) => {
+                // Dropped rather than handed back: draining a stalled body would wait again.
+                this.inner = None;
+                Poll::Ready(Some(Err(BodyError::Stalled { seconds: this.stall.limit().as_secs() })))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 

@@ -6,6 +6,8 @@ use s3s::{S3Error, S3ErrorCode};
 
 /// Marks a body error caused by a bad aws-chunked signature, so it maps to SignatureDoesNotMatch.
 pub(crate) const CHUNK_SIGNATURE_ERROR: &str = "chunk signature does not match";
+/// Marks a body error caused by a client that stopped sending, so it maps to RequestTimeout.
+pub(crate) const BODY_STALLED_ERROR: &str = "request body stalled";
 
 fn custom(code: &'static str, status: StatusCode, message: String) -> S3Error {
     let mut error = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
@@ -53,6 +55,7 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
             S3ErrorCode::InternalError
         }
         ObjectError::Body(ref why) if why.contains(CHUNK_SIGNATURE_ERROR) => S3ErrorCode::SignatureDoesNotMatch,
+        ObjectError::Body(ref why) if why.contains(BODY_STALLED_ERROR) => S3ErrorCode::RequestTimeout,
         ObjectError::Body(ref why) if why.contains("Sha256Mismatch") => {
             return custom(
                 "XAmzContentSHA256Mismatch",
@@ -71,6 +74,36 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
         ObjectError::PreconditionFailed(_) => S3ErrorCode::PreconditionFailed,
     };
     S3Error::with_message(code, message)
+}
+
+/// A feature Cairn has not built: 501, so a client never believes it took effect.
+pub(crate) fn not_implemented(what: &str) -> S3Error {
+    S3Error::with_message(S3ErrorCode::NotImplemented, format!("{what} is not supported by Cairn yet"))
+}
+
+/// A storage class Cairn cannot honour.
+pub(crate) fn invalid_storage_class(class: &str) -> S3Error {
+    S3Error::with_message(S3ErrorCode::InvalidStorageClass, format!("storage class {class} is not supported"))
+}
+
+/// A version id other than `null`: Cairn keeps no versions, so no other version exists.
+pub(crate) fn no_such_version() -> S3Error {
+    S3Error::with_message(S3ErrorCode::NoSuchVersion, "versioning is not enabled; only the null version exists")
+}
+
+/// A request signed for another region than the configured one. S3's answer, whose
+/// `Region` the SDKs read to retry in the right region.
+pub(crate) fn wrong_region(signed_for: &str, configured: &str) -> S3Error {
+    let mut error = S3Error::with_message(
+        S3ErrorCode::AuthorizationHeaderMalformed,
+        format!("The authorization header is malformed; the region '{signed_for}' is wrong; expecting '{configured}'"),
+    );
+    if let Ok(value) = http::HeaderValue::from_str(configured) {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-amz-bucket-region", value);
+        error.set_headers(headers);
+    }
+    error
 }
 
 /// An S3 error with a code and message.

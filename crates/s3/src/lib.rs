@@ -15,17 +15,24 @@ mod drain;
 mod error;
 mod headers;
 mod list;
+mod listener;
 mod metrics;
 mod multipart;
 mod object;
 mod policy;
+mod region;
 mod routes;
 mod s3;
 mod server;
+mod unsupported;
 
 pub use access::PeerAddr;
 pub use admin::HEAL_STATUS_PATH;
-pub use server::{Ready, ServerConfig, StoreSlot, serve};
+pub use listener::{
+    BODY_STALL_TIMEOUT_SECS_DEFAULT, CONNECTIONS_MAX_DEFAULT, HEADER_TIMEOUT_SECS_DEFAULT, IDLE_TIMEOUT_SECS_DEFAULT,
+    ListenerLimits,
+};
+pub use server::{Ready, SHUTDOWN_GRACE_SECS_DEFAULT, ServerConfig, StoreSlot, serve};
 
 use cairn_admin::ServerSettings;
 use cairn_iam::Iam;

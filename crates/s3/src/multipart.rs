@@ -5,8 +5,9 @@ use crate::digest::{Declared, DigestCheck, composite_checksums, response_checksu
 use crate::error::{s3_error, to_s3};
 use crate::headers::stored_headers;
 use crate::list::{encode_if, is_url_encoding};
+use crate::object::write_condition;
 use crate::{CairnS3, body_of};
-use cairn_object::{CompletePart, PutRequest};
+use cairn_object::{CompletePart, CompleteRequest, PutRequest};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -84,17 +85,15 @@ impl CairnS3 {
         if parts.is_empty() {
             return Err(s3_error(S3ErrorCode::MalformedXML, "You must specify at least one part"));
         }
-        let info = self
-            .store
-            .complete_multipart_upload(
-                &input.bucket,
-                &input.key,
-                &input.upload_id,
-                &parts,
-                Box::new(composite_checksums),
-            )
-            .await
-            .map_err(to_s3)?;
+        let condition = write_condition(input.if_match, input.if_none_match)?;
+        let request = CompleteRequest {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            upload_id: input.upload_id,
+            parts,
+            condition,
+        };
+        let info = self.store.complete_multipart_upload(request, Box::new(composite_checksums)).await.map_err(to_s3)?;
         let output = with_checksums!(
             CompleteMultipartUploadOutput {
                 bucket: Some(input.bucket.clone()),

@@ -1,7 +1,7 @@
 //! Single-object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
 
 use crate::digest::{Declared, DigestCheck, response_checksums, with_query_checksums};
-use crate::error::{s3_error, to_s3};
+use crate::error::{no_such_version, s3_error, to_s3};
 use crate::headers::{etag, not_modified, stored_headers};
 use crate::{CairnS3, body_of};
 use cairn_object::{ObjectError, PutRequest, WriteCondition};
@@ -13,16 +13,8 @@ const PUT_BYTES_MAX: i64 = 5 << 30;
 /// Most keys one DeleteObjects request may name, as S3.
 const DELETE_KEYS_MAX: usize = 1000;
 
-fn check_storage_class(storage_class: Option<&StorageClass>) -> S3Result<()> {
-    match storage_class.map(StorageClass::as_str) {
-        None | Some("STANDARD" | "REDUCED_REDUNDANCY") => Ok(()),
-        Some(other) => {
-            Err(s3_error(S3ErrorCode::InvalidStorageClass, format!("storage class {other} is not supported")))
-        }
-    }
-}
-
-/// The conditional write a PUT asks for (S3 supports `If-None-Match: *` and `If-Match: <etag>`).
+/// The conditional write a PUT or CompleteMultipartUpload asks for: `If-None-Match: *`,
+/// `If-Match: <etag>` or `If-Match: *`.
 pub(crate) fn write_condition(
     if_match: Option<ETagCondition>,
     if_none_match: Option<ETagCondition>,
@@ -31,9 +23,7 @@ pub(crate) fn write_condition(
         (None, None) => Ok(None),
         (None, Some(ETagCondition::Any)) => Ok(Some(WriteCondition::IfNoneMatchAny)),
         (Some(ETagCondition::ETag(etag)), None) => Ok(Some(WriteCondition::IfMatch(etag.value().to_owned()))),
-        (Some(ETagCondition::Any), None) => {
-            Err(s3_error(S3ErrorCode::NotImplemented, "If-Match: * is not supported on PUT"))
-        }
+        (Some(ETagCondition::Any), None) => Ok(Some(WriteCondition::IfMatchAny)),
         _ => {
             Err(s3_error(S3ErrorCode::NotImplemented, "only If-None-Match: * or If-Match: <etag> are supported on PUT"))
         }
@@ -87,7 +77,6 @@ fn resolve_range(range: Option<Range>, size: u64) -> S3Result<(std::ops::Range<u
 impl CairnS3 {
     pub(crate) async fn do_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
-        check_storage_class(input.storage_class.as_ref())?;
         let condition = write_condition(input.if_match, input.if_none_match)?;
         if input.content_length.is_some_and(|length| length > PUT_BYTES_MAX) {
             return Err(s3_error(
@@ -176,7 +165,12 @@ impl CairnS3 {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for object in input.delete.objects {
-            match self.delete_key(&input.bucket, &object.key).await {
+            // Cairn keeps no versions: deleting another version must not delete the current one.
+            let outcome = match object.version_id.as_deref() {
+                Some(version) if version != "null" => Err(no_such_version()),
+                _ => self.delete_key(&input.bucket, &object.key).await,
+            };
+            match outcome {
                 Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(object.key), ..Default::default() }),
                 Ok(()) => {}
                 Err(error) => errors.push(Error {

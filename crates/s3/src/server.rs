@@ -12,6 +12,7 @@ use crate::access::{IamAccess, IamAuth, PeerAddr};
 use crate::admin::HealStatusRoute;
 use crate::auth::DomainHost;
 use crate::drain::Leftover;
+use crate::listener::{Activity, InFlight, ListenerLimits, Watched};
 use crate::metrics::{ApiSlot, RequestMetrics};
 use crate::metrics::{Refusal, Sources, scrape};
 use crate::routes::Routes;
@@ -28,15 +29,18 @@ use s3s::Body;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// Every metrics path starts with this.
 const METRICS_PREFIX: &str = "/minio/v2/metrics/";
-/// How long in-flight requests may run after shutdown is requested.
-const SHUTDOWN_GRACE_MS: u64 = 10_000;
+/// Default time in-flight requests may take to finish after shutdown is requested: with
+/// the release of distributed locks after it (at most 5 s), within the 30 s Kubernetes
+/// waits after SIGTERM before it sends SIGKILL.
+pub const SHUTDOWN_GRACE_SECS_DEFAULT: u64 = 25;
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF_MS: u64 = 50;
 
@@ -53,6 +57,10 @@ pub struct ServerConfig {
     pub node_name: String,
     /// The other nodes of the cluster (empty on a single node).
     pub peers: Vec<Arc<Peer>>,
+    /// Connection limit and timeouts of the listener.
+    pub limits: ListenerLimits,
+    /// How long in-flight requests may take to finish once shutdown is requested.
+    pub shutdown_grace: Duration,
 }
 
 /// What S3 requests need, once the store is open.
@@ -79,6 +87,8 @@ struct State {
     /// Prefix of request ids: the server's start time, so ids differ across restarts.
     id_prefix: u64,
     next_id: AtomicU64,
+    /// Shutting down: readiness checks answer 503 from the moment shutdown is requested.
+    draining: AtomicBool,
 }
 
 /// Builds the s3s service over the open store.
@@ -90,7 +100,7 @@ fn s3_service(ready: &Ready, config: &ServerConfig) -> S3Service {
         Box::new(AdminRoute::new(Arc::clone(&ready.iam), ready.store.clone(), Arc::clone(&ready.settings))),
     ]));
     builder.set_auth(IamAuth { iam: Arc::clone(&ready.iam) });
-    builder.set_access(IamAccess { iam: Arc::clone(&ready.iam) });
+    builder.set_access(IamAccess { iam: Arc::clone(&ready.iam), settings: Arc::clone(&ready.settings) });
     if let Some(domains) = &config.domain {
         builder.set_host(DomainHost::new(domains));
     }
@@ -113,6 +123,7 @@ pub async fn serve(
         store,
         id_prefix: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
         next_id: AtomicU64::new(1),
+        draining: AtomicBool::new(false),
     });
     if let Some(rpc) = &state.config.rpc {
         // A weak reference: the RPC service lives in the state it would otherwise keep alive.
@@ -121,43 +132,86 @@ pub async fn serve(
     }
     let builder = Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
+    let limits = state.config.limits;
+    // A connection takes a slot before it is accepted: beyond the limit, clients wait
+    // in the kernel's accept queue instead of costing this process memory and files.
+    let slots = Arc::new(Semaphore::new(limits.connections_max.max(1)));
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(ACCEPT_BACKOFF_MS)).await;
-                        continue;
-                    }
-                };
-                // Small responses otherwise wait ~40 ms on delayed ACKs.
-                if let Err(error) = stream.set_nodelay(true) {
-                    tracing::warn!(%error, "cannot set TCP_NODELAY");
-                }
-                let state = Arc::clone(&state);
-                let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                    request.extensions_mut().insert(PeerAddr(peer));
-                    handle(Arc::clone(&state), request)
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                });
-            }
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the connection semaphore is never closed"),
             () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(ACCEPT_BACKOFF_MS)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses otherwise wait ~40 ms on delayed ACKs.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity), limits));
+        let state = Arc::clone(&state);
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(PeerAddr(peer));
+            let in_flight = activity.start();
+            let response = handle(Arc::clone(&state), request);
+            async move { response.await.map(|response| response.map(|body| Sent { body, _in_flight: in_flight })) }
+        });
+        let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            drop(slot);
+        });
     }
+    // Load balancers stop sending here; new connections are refused from now on.
+    state.draining.store(true, Ordering::Release);
     drop(listener);
-    if tokio::time::timeout(Duration::from_millis(SHUTDOWN_GRACE_MS), graceful.shutdown()).await.is_err() {
+    tracing::info!(
+        grace_secs = state.config.shutdown_grace.as_secs(),
+        "no longer accepting; finishing requests in flight"
+    );
+    if tokio::time::timeout(state.config.shutdown_grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests did not finish within the shutdown grace period");
     }
     Ok(())
+}
+
+/// A response body that marks its request ended on its connection once it has been
+/// sent (or abandoned), so the connection's idle timer starts then.
+struct Sent {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Sent {
+    type Data = bytes::Bytes;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
@@ -195,7 +249,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         state.requests.inflight.fetch_add(1, Ordering::Relaxed);
     }
     let mut response = if let Some(check) = path.strip_prefix("/minio/health/") {
-        health(ready.as_ref().map(|r| &r.store), &method, check).await
+        health(ready.as_ref().map(|r| &r.store), &method, check, state.draining.load(Ordering::Acquire)).await
     } else if let (Some(ready), true) = (&ready, path.starts_with(METRICS_PREFIX)) {
         let authorization = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let config = &state.config;
@@ -224,7 +278,10 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         let s3 = state.s3.get_or_init(|| s3_service(&ready, &state.config));
         let mut request = request;
         request.extensions_mut().insert(api.clone());
-        match s3.call(request.map(|body| Body::http_body(leftover.wrap(body)))).await {
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        crate::region::resign_legacy(&method, &uri, request.headers_mut(), &ready.iam);
+        let stall_limit = state.config.limits.body_stall_timeout;
+        match s3.call(request.map(|body| Body::http_body(leftover.wrap(body, stall_limit)))).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(%request_id, ?error, "request failed outside the S3 layer");
@@ -301,13 +358,15 @@ fn status_only(status: StatusCode) -> Response<Body> {
 }
 
 /// MinIO's health endpoints: `live` (the process answers), `ready` and `cluster`
-/// (a write quorum of drives answers in every set), `cluster/read` (a read quorum does).
-async fn health(store: Option<&ObjectStore>, method: &Method, check: &str) -> Response<Body> {
+/// (a write quorum of drives answers in every set, and the node is not shutting down),
+/// `cluster/read` (a read quorum does).
+async fn health(store: Option<&ObjectStore>, method: &Method, check: &str, draining: bool) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
         return status_only(StatusCode::METHOD_NOT_ALLOWED);
     }
     let healthy = match (check, store) {
         ("live", _) => true,
+        ("ready" | "cluster", _) if draining => false,
         ("ready" | "cluster" | "cluster/read", None) => false,
         ("ready" | "cluster", Some(store)) => store.quorum_status().await.write,
         ("cluster/read", Some(store)) => store.quorum_status().await.read,

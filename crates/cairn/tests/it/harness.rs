@@ -107,6 +107,33 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// Sends SIGTERM to the server (as Kubernetes does on every rolling restart).
+    pub fn terminate(&self) {
+        let child = self.child.as_ref().expect("server running");
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child has a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("send SIGTERM");
+    }
+
+    /// Waits at most `timeout` for the server to exit by itself; its exit status, or
+    /// None if it still runs (it is then killed on drop).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("wait for the server") {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// An S3 client with the root credentials.
     pub fn client(&self) -> Client {
         client_for(&self.endpoint, ACCESS_KEY, SECRET_KEY)
@@ -232,50 +259,57 @@ pub fn signed_request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> 
 /// A raw request signed with SigV4 by `(access key, secret key)`.
 pub fn signed_request_as(
     endpoint: &str,
-    (access_key, secret_key): (&str, &str),
+    credentials: (&str, &str),
     method: &str,
     path: &str,
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
+    signed_request_in(endpoint, credentials, "us-east-1", method, path, body)
+}
+
+/// A raw request signed with SigV4 by `(access key, secret key)` for `region`.
+pub fn signed_request_in(
+    endpoint: &str,
+    credentials: (&str, &str),
+    region: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let address = endpoint.trim_start_matches("http://");
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(format!("{endpoint}{path}"))
-        .header("host", address)
-        .body(())
-        .expect("request");
+    let signable = aws_sigv4::http_request::SignableBody::Bytes(body);
+    let signing = sigv4_headers(endpoint, credentials, region, (method, path), &[("host", address)], signable);
+    raw_request_with(endpoint, method, path, &signing, body)
+}
+
+/// The headers SigV4 adds (`x-amz-date`, `x-amz-content-sha256`, `authorization`) to a
+/// request `(method, path)` to `endpoint` with `headers`, signed by `(access key,
+/// secret key)` for `region`.
+pub fn sigv4_headers(
+    endpoint: &str,
+    (access_key, secret_key): (&str, &str),
+    region: &str,
+    (method, path): (&str, &str),
+    headers: &[(&str, &str)],
+    body: aws_sigv4::http_request::SignableBody<'_>,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{PayloadChecksumKind, SignableRequest, SigningSettings, sign};
     let mut settings = SigningSettings::default();
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     let identity = Credentials::new(access_key, secret_key, None, None, "test").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
-        .region("us-east-1")
+        .region(region)
         .name("s3")
         .time(std::time::SystemTime::now())
         .settings(settings)
         .build()
         .expect("signing params")
         .into();
-    let headers: Vec<(String, String)> =
-        request.headers().iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().expect("ascii").to_owned())).collect();
-    let uri = request.uri().to_string();
-    let signable = SignableRequest::new(
-        method,
-        uri,
-        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
-    )
-    .expect("signable");
+    let uri = format!("{endpoint}{path}");
+    let signable = SignableRequest::new(method, &uri, headers.iter().copied(), body).expect("signable");
     let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
-    instructions.apply_to_request_http1x(&mut request);
-    let extra: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .filter(|(n, _)| n.as_str() != "host")
-        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().expect("ascii").to_owned()))
-        .collect();
-    raw_request_with(endpoint, method, path, &extra, body)
+    instructions.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect()
 }
 
 fn raw_request_with(

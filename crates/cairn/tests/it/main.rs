@@ -1,9 +1,12 @@
 //! End-to-end tests: each starts the real `cairn` binary on 127.0.0.1 with an
 //! ephemeral port and temporary drives, and talks to it with aws-sdk-s3.
 
+mod abuse;
 mod admin_config;
 mod auth;
 mod cli;
+mod complete_retry;
+mod conditional;
 mod degraded;
 mod durability;
 mod harness;
@@ -14,4 +17,7 @@ mod metrics;
 mod multipart;
 mod objects;
 mod pools;
+mod raw_client;
+mod regions;
+mod shutdown;
 mod uploads;

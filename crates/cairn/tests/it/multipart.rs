@@ -6,9 +6,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use md5::{Digest, Md5};
 
-const MIB: usize = 1 << 20;
+pub const MIB: usize = 1 << 20;
 
-pub(crate) async fn upload_part(
+pub async fn upload_part(
     client: &Client,
     bucket: &str,
     key: &str,
@@ -31,12 +31,22 @@ pub(crate) async fn upload_part(
         .to_owned()
 }
 
-pub(crate) async fn create_upload(client: &Client, bucket: &str, key: &str) -> String {
+pub async fn create_upload(client: &Client, bucket: &str, key: &str) -> String {
     let created = client.create_multipart_upload().bucket(bucket).key(key).send().await.expect("create");
     created.upload_id().expect("upload id").to_owned()
 }
 
-pub(crate) fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
+/// A CompleteMultipartUpload request naming `parts`, ready for conditions and `send()`.
+pub fn complete_request(
+    client: &Client,
+    (bucket, key): (&str, &str),
+    upload_id: &str,
+    parts: &[(i32, String)],
+) -> aws_sdk_s3::operation::complete_multipart_upload::builders::CompleteMultipartUploadFluentBuilder {
+    client.complete_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).multipart_upload(completed(parts))
+}
+
+pub fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build()).collect()))
         .build()

@@ -12,8 +12,9 @@ use super::write::{Commit, Stored};
 use super::{ErasureSet, detached, now_unix_nanos, object_info};
 use crate::body::{Body, BodyCheck};
 use crate::config::{PART_SIZE_BYTES_MIN, PARTS_MAX};
+use crate::quorum::pick_version;
 use crate::quorum::reduce_write;
-use crate::types::{CompletePart, CompositeChecksums, ObjectInfo, PartSummary};
+use crate::types::{CompleteRequest, CompositeChecksums, ObjectInfo, PartSummary};
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{DriveError, PartSource};
@@ -256,27 +257,26 @@ impl ErasureSet {
     /// to the end even if the client goes away (it holds the upload's lock).
     pub(crate) async fn complete_upload(
         self: &Arc<Self>,
-        bucket: &str,
-        key: &str,
+        request: CompleteRequest,
         upload_id: Uuid,
-        parts: Vec<CompletePart>,
         composite: CompositeChecksums,
     ) -> Result<ObjectInfo> {
         let set = Arc::clone(self);
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        detached(async move { set.complete_locked(&bucket, &key, upload_id, &parts, composite).await }).await
+        detached(async move { set.complete_locked(&request, upload_id, composite).await }).await
     }
 
     async fn complete_locked(
         self: &Arc<Self>,
-        bucket: &str,
-        key: &str,
+        request: &CompleteRequest,
         upload_id: Uuid,
-        parts: &[CompletePart],
         composite: CompositeChecksums,
     ) -> Result<ObjectInfo> {
+        let (bucket, key, parts) = (request.bucket.as_str(), request.key.as_str(), request.parts.as_slice());
         let _upload_guard = self.locks.write(Self::upload_lock_name(upload_id)).await?;
-        let upload = self.read_upload(bucket, key, upload_id).await?;
+        let upload = match self.read_upload(bucket, key, upload_id).await {
+            Err(ObjectError::UploadNotFound) => return self.completed_upload(request, upload_id).await,
+            other => other?,
+        };
         if parts.is_empty() {
             return Err(ObjectError::InvalidArgument("at least one part must be specified".into()));
         }
@@ -323,6 +323,7 @@ impl ErasureSet {
             checksums,
             headers: upload.headers,
             inline_data: None,
+            upload_id: Some(upload_id),
         };
         let dir = upload_dir(bucket, upload_id);
         let parts: Vec<PartSource> = records
@@ -337,12 +338,37 @@ impl ErasureSet {
             distribution,
             stored: Stored::Files(vec![true; self.drives.len()]),
             parts,
-            condition: None,
+            condition: request.condition.clone(),
         };
         self.commit_version(commit).await?;
         // The object's data directory holds its own links to the part files.
         join_all(self.drives.iter().map(|drive| drive.delete_sys(&dir))).await;
         Ok(info)
+    }
+
+    /// The answer to a Complete of an upload that is gone: success with the same ETag
+    /// when the key's current version was made by that upload from the same parts
+    /// (a client retrying a Complete whose answer it lost, as S3 allows); otherwise
+    /// the upload is unknown.
+    pub(crate) async fn completed_upload(&self, request: &CompleteRequest, upload_id: Uuid) -> Result<ObjectInfo> {
+        let (bucket, key) = (request.bucket.as_str(), request.key.as_str());
+        let _guard = self.lock_read(bucket, key).await?;
+        let metas = self.read_metas(bucket, key).await;
+        let version = match pick_version(&metas, &self.layout) {
+            Ok((version, _)) => version,
+            Err(ObjectError::ObjectNotFound) => return Err(ObjectError::UploadNotFound),
+            Err(error) => return Err(error),
+        };
+        let same_parts = version.parts.len() == request.parts.len()
+            && version
+                .parts
+                .iter()
+                .zip(&request.parts)
+                .all(|(stored, named)| stored.number == named.number && stored.etag == bare_etag(&named.etag));
+        if version.upload_id != Some(upload_id) || !same_parts {
+            return Err(ObjectError::UploadNotFound);
+        }
+        Ok(object_info(bucket, key, &version))
     }
 
     /// Abandons an upload and frees its parts.

@@ -259,6 +259,7 @@ impl ErasureSet {
             checksums: written.checksums,
             headers,
             inline_data: None,
+            upload_id: None,
         };
         let parts = match &written.stored {
             Stored::Inline(_) => Vec::new(),
@@ -364,6 +365,7 @@ fn check_condition(
     match (condition, current) {
         (WriteCondition::IfNoneMatchAny, Some(_)) => Err(ObjectError::PreconditionFailed("the object already exists")),
         (WriteCondition::IfMatch(_), None) => Err(ObjectError::ObjectNotFound),
+        (WriteCondition::IfMatchAny, None) => Err(ObjectError::PreconditionFailed("no object exists under the key")),
         (WriteCondition::IfMatch(etag), Some(version)) if *etag != version.etag => {
             Err(ObjectError::PreconditionFailed("the object's ETag does not match"))
         }
