@@ -161,6 +161,14 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     async fn read_sys_file(&self, sys_path: &str) -> Result<Bytes>;
     /// Lists the names inside a directory of the system volume, sorted.
     async fn list_sys_dir(&self, sys_path: &str) -> Result<Vec<String>>;
+    /// When a file or directory inside the system volume was last modified (a directory:
+    /// an entry added or removed), in nanoseconds since the Unix epoch: the age of
+    /// leftovers that carry no record of their own. Only the node holding a drive needs
+    /// it (each node cleans its own drives), so a drive of another node refuses with
+    /// `DriveNotFound`.
+    async fn sys_modified_unix_nanos(&self, _sys_path: &str) -> Result<i64> {
+        Err(crate::DriveError::DriveNotFound)
+    }
     /// Moves a file or directory inside the system volume, replacing the destination.
     async fn rename_sys(&self, from: &str, to: &str) -> Result<()>;
     /// Removes a file or directory tree inside the system volume; missing is fine.

@@ -9,7 +9,7 @@ use crate::store::ObjectStore;
 use crate::types::ObjectInfo;
 use crate::{ObjectError, Result};
 use cairn_drive::{DriveError, WalkEntry, WalkOptions};
-use cairn_meta::ObjectMeta;
+use cairn_meta::{ObjectMeta, ObjectVersion};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -67,28 +67,79 @@ fn entry_key(entry: &WalkEntry) -> &str {
     }
 }
 
+/// What a set's merge does with a key or common prefix that some drives' walks report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict<T> {
+    /// A read quorum of walks agrees on it: list it as they describe it.
+    List(T),
+    /// Too few drives report it for it to exist even if every drive whose walk failed
+    /// held it: a leftover of an incomplete write or delete.
+    Skip,
+    /// Too few answering drives report it (or they disagree), but with the drives whose
+    /// walk failed a read quorum could hold it: ask every drive of the set, as a read does.
+    Resolve,
+}
+
+/// The verdict on an object key from the `xl.meta` of the `metas.len()` drives whose
+/// walk reported it, when `unanswered` drives' walks failed before reaching it.
+fn judge_object(
+    metas: &[std::result::Result<ObjectMeta, DriveError>],
+    unanswered: usize,
+    layout: &Layout,
+) -> Verdict<ObjectVersion> {
+    match pick_version(metas, layout) {
+        Ok((version, _)) => Verdict::List(version),
+        Err(_) if metas.len() + unanswered >= layout.read_quorum() => Verdict::Resolve,
+        Err(_) => Verdict::Skip,
+    }
+}
+
+/// The verdict on a common prefix that `holders` drives' walks reported (each has some
+/// object below it), when `unanswered` drives' walks failed before reaching it.
+fn judge_prefix(holders: usize, unanswered: usize, layout: &Layout) -> Verdict<()> {
+    if holders >= layout.read_quorum() {
+        Verdict::List(())
+    } else if holders + unanswered >= layout.read_quorum() {
+        Verdict::Resolve
+    } else {
+        Verdict::Skip
+    }
+}
+
+/// What a quorum read of a key's metadata means for a listing: the object, or None when
+/// it is definitely absent. Any other answer (no quorum either way, a lock not granted)
+/// fails the listing: ending it or leaving the key out would present a partial listing
+/// as complete.
+fn resolved(answer: Result<ObjectInfo>) -> Result<Option<ObjectInfo>> {
+    match answer {
+        Ok(info) => Ok(Some(info)),
+        Err(ObjectError::ObjectNotFound) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// Merged walk of one set.
 struct SetWalk {
+    set: Arc<ErasureSet>,
     bucket: String,
     receivers: Vec<mpsc::Receiver<cairn_drive::Result<WalkEntry>>>,
     heads: Vec<Option<WalkEntry>>,
     exhausted: Vec<bool>,
     /// Drives whose walk failed (or lack the bucket): keys after the failure may be missing from them.
     failed: usize,
-    layout: Layout,
 }
 
 impl SetWalk {
-    fn start(set: &ErasureSet, bucket: &str, options: &WalkOptions) -> Self {
+    fn start(set: &Arc<ErasureSet>, bucket: &str, options: &WalkOptions) -> Self {
         let receivers: Vec<_> = set.drives.iter().map(|drive| drive.walk(bucket, options.clone())).collect();
         let drives = receivers.len();
         Self {
+            set: Arc::clone(set),
             bucket: bucket.to_owned(),
             receivers,
             heads: vec![None; drives],
             exhausted: vec![false; drives],
             failed: 0,
-            layout: set.layout,
         }
     }
 
@@ -112,12 +163,15 @@ impl SetWalk {
     }
 
     async fn next(&mut self) -> Option<Result<Listed>> {
+        let layout = self.set.layout;
         loop {
             self.fill().await;
-            if self.receivers.len() - self.failed < self.layout.read_quorum() {
+            if self.receivers.len() - self.failed < layout.read_quorum() {
                 // Too few walks left to tell which keys exist: fail rather than end the listing early.
                 return Some(Err(ObjectError::ReadQuorum));
             }
+            // Every drive now either reported its next entry, ended its walk, or failed; the
+            // walks are sorted, so a drive whose next entry sorts after `smallest` lacks it.
             let smallest = self.heads.iter().flatten().map(entry_key).min()?.to_owned();
             let mut metas = Vec::new();
             let mut holders = 0;
@@ -134,16 +188,42 @@ impl SetWalk {
                     }
                 }
             }
-            if holders < self.layout.read_quorum() {
-                continue; // Seen on too few drives: a leftover of an incomplete write or delete.
-            }
             if prefix {
-                return Some(Ok(Listed::Prefix(smallest)));
+                let exists = match judge_prefix(holders, self.failed, &layout) {
+                    Verdict::List(()) => true,
+                    Verdict::Skip => false,
+                    Verdict::Resolve => match self.prefix_exists(&smallest).await {
+                        Ok(exists) => exists,
+                        Err(error) => return Some(Err(error)),
+                    },
+                };
+                if exists {
+                    return Some(Ok(Listed::Prefix(smallest)));
+                }
+                continue;
             }
-            if let Ok((version, _)) = pick_version(&metas, &self.layout) {
-                return Some(Ok(Listed::Object(object_info(&self.bucket, &smallest, &version))));
+            let info = match judge_object(&metas, self.failed, &layout) {
+                Verdict::List(version) => Some(object_info(&self.bucket, &smallest, &version)),
+                Verdict::Skip => None,
+                Verdict::Resolve => match resolved(self.set.object_info(&self.bucket, &smallest).await) {
+                    Ok(info) => info,
+                    Err(error) => return Some(Err(error)),
+                },
+            };
+            if let Some(info) = info {
+                return Some(Ok(Listed::Object(info)));
             }
         }
+    }
+
+    /// Whether some object below `prefix` exists, by a recursive walk of the set below it
+    /// that resolves keys as the listing does. It stops at the first object, and only runs
+    /// for a prefix too few answering drives report, which is rare.
+    async fn prefix_exists(&self, prefix: &str) -> Result<bool> {
+        let options = WalkOptions { prefix: prefix.to_owned(), start_after: None, recursive: true };
+        let mut below = SetWalk::start(&self.set, &self.bucket, &options);
+        // A recursive walk reports no prefixes, so this recursion is one level deep.
+        Box::pin(below.next()).await.transpose().map(|first| first.is_some())
     }
 }
 
@@ -303,7 +383,117 @@ pub(crate) async fn bucket_has_objects(sets: &[Arc<ErasureSet>], bucket: &str) -
 
 #[cfg(test)]
 mod tests {
-    use super::common_prefix;
+    use super::*;
+    use cairn_meta::ErasureInfo;
+
+    /// 3 nodes x 2 drives at EC:3, as in the chaos suite: read quorum 3, write quorum 4.
+    fn six_drives() -> Layout {
+        Layout::for_drives(6, Some(3)).expect("valid layout")
+    }
+
+    fn version(mod_time_unix_nanos: i64) -> ObjectVersion {
+        ObjectVersion {
+            version_id: None,
+            mod_time_unix_nanos,
+            size: 4 << 20,
+            etag: format!("etag-{mod_time_unix_nanos}"),
+            data_dir: None,
+            erasure: ErasureInfo {
+                data_shards: 3,
+                parity_shards: 3,
+                block_size_bytes: 1 << 20,
+                shard_index: 0,
+                distribution: (0..6).collect(),
+            },
+            parts: Vec::new(),
+            checksums: Default::default(),
+            headers: Default::default(),
+            inline_data: None,
+        }
+    }
+
+    /// What the walks of `holders` drives reported: the same version on each.
+    fn reported(holders: usize, mod_time: i64) -> Vec<std::result::Result<ObjectMeta, DriveError>> {
+        (0..holders).map(|_| Ok(ObjectMeta::single(version(mod_time)))).collect()
+    }
+
+    #[test]
+    fn a_key_on_too_few_answering_drives_is_resolved_when_failed_walks_could_hold_it() {
+        let layout = six_drives();
+        // The chaos finding: node 1's two drives failed to walk, node 3's two missed the
+        // write, node 2's two hold it. It may exist: ask every drive, never skip it.
+        assert_eq!(judge_object(&reported(2, 1), 2, &layout), Verdict::Resolve);
+        // The symmetric case: a delete that two drives missed, with one walk failed.
+        assert_eq!(judge_object(&reported(2, 1), 1, &layout), Verdict::Resolve);
+        assert_eq!(judge_object(&reported(1, 1), 2, &layout), Verdict::Resolve);
+    }
+
+    #[test]
+    fn leftovers_are_skipped_without_a_read_when_every_walk_answered() {
+        let layout = six_drives();
+        // The common case stays as cheap as a merge: no metadata read.
+        assert_eq!(judge_object(&reported(2, 1), 0, &layout), Verdict::Skip);
+        assert_eq!(judge_object(&reported(1, 1), 1, &layout), Verdict::Skip);
+        assert_eq!(judge_object(&[], 2, &layout), Verdict::Skip);
+    }
+
+    #[test]
+    fn a_version_a_read_quorum_of_walks_agrees_on_is_listed_as_reported() {
+        let layout = six_drives();
+        let mut metas = reported(3, 7);
+        metas.push(Ok(ObjectMeta::single(version(5))));
+        assert_eq!(judge_object(&metas, 0, &layout), Verdict::List(version(7)));
+        assert_eq!(judge_object(&reported(3, 7), 3, &layout), Verdict::List(version(7)));
+    }
+
+    #[test]
+    fn drives_that_disagree_are_resolved_by_a_read() {
+        let layout = six_drives();
+        // An overwrite in progress: two drives have the new version, two the old one.
+        let mut metas = reported(2, 1);
+        metas.extend(reported(2, 2));
+        assert_eq!(judge_object(&metas, 0, &layout), Verdict::Resolve);
+        let mut corrupt = reported(2, 1);
+        corrupt.push(Err(DriveError::Corrupt("xl.meta".into())));
+        assert_eq!(judge_object(&corrupt, 0, &layout), Verdict::Resolve);
+    }
+
+    #[test]
+    fn a_quorum_read_tells_present_absent_and_undecidable_apart() {
+        let layout = six_drives();
+        let held = || Ok(ObjectMeta::single(version(1)));
+        let missing = || Err(DriveError::FileNotFound);
+        let down = || Err(DriveError::Offline("node 1".into()));
+        let decide = |metas: Vec<std::result::Result<ObjectMeta, DriveError>>| {
+            resolved(pick_version(&metas, &layout).map(|(v, _)| object_info("b", "k", &v)))
+        };
+        // The acknowledged write that the walks hid: the failed walks' drives still read.
+        assert!(decide(vec![held(), held(), held(), held(), missing(), missing()]).expect("decided").is_some());
+        // A delete that node 3's drives missed: every other drive says it is gone.
+        assert!(decide(vec![missing(), missing(), missing(), missing(), held(), held()]).expect("decided").is_none());
+        // The same with node 1 down: the write could have been acknowledged by nodes 1 and 3.
+        let undecided = decide(vec![down(), down(), missing(), missing(), held(), held()]).expect_err("undecidable");
+        assert!(matches!(undecided, ObjectError::ReadQuorum));
+    }
+
+    #[test]
+    fn prefixes_follow_the_same_rule() {
+        let layout = six_drives();
+        assert_eq!(judge_prefix(3, 0, &layout), Verdict::List(()));
+        assert_eq!(judge_prefix(2, 0, &layout), Verdict::Skip);
+        assert_eq!(judge_prefix(2, 2, &layout), Verdict::Resolve);
+        assert_eq!(judge_prefix(0, 2, &layout), Verdict::Skip);
+    }
+
+    #[test]
+    fn a_resolved_key_is_listed_skipped_or_fails_the_listing() {
+        let info = object_info("b", "k/03", &version(1));
+        assert_eq!(resolved(Ok(info.clone())).expect("listed"), Some(info));
+        assert_eq!(resolved(Err(ObjectError::ObjectNotFound)).expect("absent"), None);
+        let undecided = resolved(Err(ObjectError::ReadQuorum)).expect_err("no quorum either way");
+        assert!(matches!(undecided, ObjectError::ReadQuorum) && undecided.is_retryable());
+        assert!(resolved(Err(ObjectError::LockTimeout)).expect_err("lock").is_retryable());
+    }
 
     #[test]
     fn common_prefixes() {

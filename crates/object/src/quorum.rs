@@ -46,11 +46,13 @@ pub(crate) fn pick_version(
 fn no_quorum_error(metas: &[std::result::Result<ObjectMeta, DriveError>], quorum: usize) -> ObjectError {
     let not_found = metas.iter().filter(|m| matches!(m, Err(e) if e.is_not_found())).count();
     let bucket_missing = metas.iter().filter(|m| matches!(m, Err(DriveError::VolumeNotFound))).count();
-    // If too many drives positively lack the object for any quorum to exist, it does not exist.
-    if bucket_missing > metas.len() - quorum {
+    // If too many drives positively lack the object for any quorum to exist, it does not
+    // exist. (Callers may pass fewer answers than a quorum, e.g. a listing's walks.)
+    let spare = metas.len().saturating_sub(quorum);
+    if bucket_missing > spare {
         return ObjectError::BucketNotFound;
     }
-    if not_found > metas.len() - quorum || metas.iter().all(|m| m.is_ok() || matches!(m, Err(e) if e.is_not_found())) {
+    if not_found > spare || metas.iter().all(|m| m.is_ok() || matches!(m, Err(e) if e.is_not_found())) {
         return ObjectError::ObjectNotFound;
     }
     ObjectError::ReadQuorum

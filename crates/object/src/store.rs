@@ -33,6 +33,8 @@ pub struct Stats {
     pub(crate) missing_shards: AtomicU64,
     /// Object reads that needed parity or skipped a failed drive.
     pub(crate) degraded_reads: AtomicU64,
+    /// Shard files that object reads opened.
+    pub(crate) shard_files_opened: AtomicU64,
     /// Objects rewritten on at least one drive by healing.
     pub(crate) objects_healed: AtomicU64,
     /// Drives a heal could not rewrite.
@@ -52,6 +54,8 @@ pub struct StoreStats {
     pub missing_shards: u64,
     /// Object reads that needed parity or skipped a failed drive.
     pub degraded_reads: u64,
+    /// Shard files that object reads opened.
+    pub shard_files_opened: u64,
     /// Objects rewritten on at least one drive by healing.
     pub objects_healed: u64,
     /// Drives a heal could not rewrite.
@@ -231,6 +235,7 @@ impl ObjectStore {
             corrupt_shards: self.stats.corrupt_shards.load(Ordering::Relaxed),
             missing_shards: self.stats.missing_shards.load(Ordering::Relaxed),
             degraded_reads: self.stats.degraded_reads.load(Ordering::Relaxed),
+            shard_files_opened: self.stats.shard_files_opened.load(Ordering::Relaxed),
             objects_healed: self.stats.objects_healed.load(Ordering::Relaxed),
             heal_failures: self.stats.heal_failures.load(Ordering::Relaxed),
             objects_scanned: self.stats.objects_scanned.load(Ordering::Relaxed),

@@ -149,6 +149,38 @@ impl ErasureSet {
         }
         None
     }
+
+    /// Uploads of `bucket` on `drive` (one of this set's) initiated before `cutoff`
+    /// (nanoseconds since the epoch). A folder without a readable record of its own (a
+    /// create that failed on this drive, or parts that reached a drive which missed the
+    /// create) is as old as the record another drive of the set holds, or, when no drive
+    /// holds one, as its last change: otherwise nothing would ever remove it.
+    async fn stale_on(&self, drive: &dyn Drive, bucket: &str, cutoff: i64) -> Vec<Uuid> {
+        let Ok(names) = drive.list_sys_dir(&format!("{MULTIPART_DIR}/{bucket}")).await else { return Vec::new() };
+        let mut stale = Vec::new();
+        for id in names.iter().filter_map(|name| Uuid::parse_str(name).ok()) {
+            let path = format!("{}/upload.meta", upload_dir(bucket, id));
+            let own = drive.read_sys_file(&path).await.ok().and_then(|b| UploadRecord::decode(&b).ok());
+            let record = match own {
+                Some(record) => Some(record),
+                None => self.any_upload_record(bucket, id).await,
+            };
+            let age_from = match record {
+                Some(record) => record.initiated_unix_nanos,
+                None => match drive.sys_modified_unix_nanos(&upload_dir(bucket, id)).await {
+                    Ok(modified) => modified,
+                    Err(error) => {
+                        tracing::warn!(drive = drive.endpoint(), %bucket, %id, %error, "cannot tell the age of an upload folder");
+                        continue;
+                    }
+                },
+            };
+            if age_from < cutoff {
+                stale.push(id);
+            }
+        }
+        stale
+    }
 }
 
 impl ObjectStore {
@@ -228,7 +260,7 @@ impl ObjectStore {
             for drive in set.drives.iter().filter(|drive| drive.is_local()) {
                 let Ok(buckets) = drive.list_sys_dir(MULTIPART_DIR).await else { continue };
                 for bucket in buckets {
-                    for id in stale_on(drive.as_ref(), &bucket, cutoff).await {
+                    for id in set.stale_on(drive.as_ref(), &bucket, cutoff).await {
                         let Ok(_guard) = set.locks.write(ErasureSet::upload_lock_name(id)).await else { continue };
                         match drive.delete_sys(&upload_dir(&bucket, id)).await {
                             Ok(()) => removed += 1,
@@ -243,20 +275,6 @@ impl ObjectStore {
         }
         removed
     }
-}
-
-/// Uploads of `bucket` on `drive` initiated before `cutoff` (nanoseconds since the epoch).
-async fn stale_on(drive: &dyn Drive, bucket: &str, cutoff: i64) -> Vec<Uuid> {
-    let Ok(names) = drive.list_sys_dir(&format!("{MULTIPART_DIR}/{bucket}")).await else { return Vec::new() };
-    let mut stale = Vec::new();
-    for id in names.iter().filter_map(|name| Uuid::parse_str(name).ok()) {
-        let path = format!("{}/upload.meta", upload_dir(bucket, id));
-        let record = drive.read_sys_file(&path).await.ok().and_then(|b| UploadRecord::decode(&b).ok());
-        if record.is_some_and(|r| r.initiated_unix_nanos < cutoff) {
-            stale.push(id);
-        }
-    }
-    stale
 }
 
 /// Removes stale uploads every interval (as currently set), for as long as the store lives.

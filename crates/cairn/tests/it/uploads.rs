@@ -172,3 +172,56 @@ async fn abandoned_uploads_expire() {
         assert!(left.is_empty(), "drive {drive} kept {left:?}");
     }
 }
+
+/// Moves the last change of folder `path` `age` into the past.
+fn age_folder(path: &Path, age: Duration) {
+    let time = std::time::SystemTime::now() - age;
+    let folder = std::fs::File::open(path).expect("open folder");
+    folder.set_times(std::fs::FileTimes::new().set_accessed(time).set_modified(time)).expect("set folder times");
+}
+
+/// Regression (issue 9): an upload folder without a readable `upload.meta` on a drive (a
+/// create that failed there, or parts that reached a drive which missed the create) was
+/// never expired, as its age was unknown. It now has the age of another drive's record,
+/// or, when no drive has one, of its last change.
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_folders_without_a_record_expire() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "norecord").await;
+    let eight_days = Duration::from_secs(8 * 24 * 3600);
+    let record_on = |drive: usize, id: &str| upload_folder(&server.drive(drive), &bucket, id).join("upload.meta");
+    // Drive 1 missed the create of an upload the other drives record as 8 days old.
+    let missed = create_upload(&client, &bucket, "missed").await;
+    upload_part(&client, &bucket, "missed", &missed, 1, &random_bytes(MIB)).await;
+    backdate(&server, &bucket, &missed, eight_days);
+    std::fs::remove_file(record_on(1, &missed)).expect("remove upload.meta");
+    // A create that failed on every drive, unchanged for 8 days: no record anywhere.
+    let failed = create_upload(&client, &bucket, "failed").await;
+    upload_part(&client, &bucket, "failed", &failed, 1, &random_bytes(MIB)).await;
+    // No record anywhere, changed just now: it may be a create still under way, so it stays.
+    let fresh = create_upload(&client, &bucket, "fresh").await;
+    for drive in 1..=server.drive_count {
+        std::fs::remove_file(record_on(drive, &failed)).expect("remove upload.meta");
+        age_folder(&upload_folder(&server.drive(drive), &bucket, &failed), eight_days);
+        std::fs::remove_file(record_on(drive, &fresh)).expect("remove upload.meta");
+    }
+    let young = create_upload(&client, &bucket, "in-progress").await;
+
+    set_config(&server.endpoint, "api stale_uploads_cleanup_interval=1s");
+    let gone = |server: &Server, id: &str| {
+        (1..=server.drive_count).all(|d| !upload_folder(&server.drive(d), &bucket, id).exists())
+    };
+    assert!(
+        wait_until(|| gone(&server, &missed) && gone(&server, &failed)).await,
+        "upload folders without a record were not removed:\n{}",
+        server.log()
+    );
+    let passes = |server: &Server| server.log().matches("stale multipart upload cleanup pass done").count();
+    let seen = passes(&server);
+    assert!(wait_until(|| passes(&server) > seen + 1).await, "no further cleanup pass ran");
+    for drive in 1..=server.drive_count {
+        assert!(upload_folder(&server.drive(drive), &bucket, &fresh).exists(), "drive {drive} lost a fresh folder");
+    }
+    assert_eq!(list_all(&client, &bucket, None, 1000).await, [("in-progress".to_owned(), young)]);
+}

@@ -429,6 +429,18 @@ impl Drive for LocalDrive {
         .await
     }
 
+    async fn sys_modified_unix_nanos(&self, sys_relative: &str) -> Result<i64> {
+        self.ensure_online()?;
+        let path = sys_path(self.root(), sys_relative)?;
+        blocking(move || {
+            let modified =
+                fs::metadata(&path).and_then(|m| m.modified()).map_err(|e| DriveError::io("stat system file", e))?;
+            let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+            Ok(i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX))
+        })
+        .await
+    }
+
     async fn rename_sys(&self, from: &str, to: &str) -> Result<()> {
         self.ensure_online()?;
         let source = sys_path(self.root(), from)?;

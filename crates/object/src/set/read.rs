@@ -4,6 +4,7 @@
 
 use super::{ErasureSet, object_info};
 use crate::error::drive_unavailable;
+use crate::lock::LockGuard;
 use crate::quorum::{pick_version, same_version};
 use crate::types::ObjectInfo;
 use crate::{ObjectError, Result};
@@ -23,6 +24,8 @@ const READ_AHEAD_BLOCKS: usize = 2;
 /// A window is opened under the key's read lock after checking that the version read
 /// so far is still the current one; open handles outlive the replacement of the
 /// version's data directory, so the lock is released before any byte is streamed.
+/// The first window starts at the part holding the first byte asked for, so a ranged
+/// read far into a many-part object opens only the files it reads.
 const WINDOW_SHARDS_MAX: usize = 256;
 
 /// Shard readers of one part, by shard index.
@@ -31,12 +34,13 @@ type PartReaders = Vec<Option<Box<dyn ShardReader>>>;
 /// An object's bytes, streamed in order.
 pub type ObjectStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + Sync>>;
 
-/// An open object: its metadata, the drives that hold it, and the shard files of its
-/// first parts, opened under the key's read lock. No lock is held while the object
-/// streams, so a slow client never holds up a writer of the key: the next window of
-/// parts is opened under a short read lock after checking that the version is still
-/// current, and a read whose version was replaced meanwhile fails with
-/// `ObjectError::Replaced` rather than continue with another version's bytes.
+/// An open object: its metadata, the drives that hold it, and the key's read lock until
+/// [`ObjectReader::stream`] has opened the shard files of the first parts it reads. No
+/// lock is held while the object streams, so a slow client never holds up a writer of
+/// the key: the next window of parts is opened under a short read lock after checking
+/// that the version is still current, and a read whose version was replaced meanwhile
+/// fails with `ObjectError::Replaced` rather than continue with another version's bytes.
+/// Callers stream (or drop) the reader right after looking at `info`.
 pub struct ObjectReader {
     /// What the object is.
     pub info: ObjectInfo,
@@ -46,16 +50,18 @@ pub struct ObjectReader {
     /// Inline frames by shard index (inline objects only).
     inline_frames: Vec<Option<Bytes>>,
     set: Arc<ErasureSet>,
-    /// Shard files of the first window of parts, opened under the lock, by part number.
-    window: Vec<(u32, PartReaders)>,
+    /// The key's read lock, taken to pick `version` and held until `stream`, which knows
+    /// where the range starts, has opened the first window of shard files from there.
+    /// None for inline objects, which have no files to open.
+    first_window_lock: Option<LockGuard>,
 }
 
 impl ErasureSet {
-    /// Opens an object for reading: picks the version under a shared lock and opens the
-    /// shard files of its first window of parts.
+    /// Opens an object for reading: picks the version under a shared lock, which the
+    /// reader keeps until it has opened the shard files its stream starts with.
     pub(crate) async fn open_object(self: &Arc<Self>, bucket: &str, key: &str) -> Result<ObjectReader> {
         cairn_drive::validate_key(key)?;
-        let _guard = self.lock_read(bucket, key).await?;
+        let guard = self.lock_read(bucket, key).await?;
         let metas = self.read_metas(bucket, key).await;
         let (version, holders) = pick_version(&metas, &self.layout)?;
         let shards = self.erasure.total_shards();
@@ -76,16 +82,16 @@ impl ErasureSet {
             drive_of_shard[index] = Some(d);
             inline_frames[index] = stored.inline_data.clone();
         }
-        let mut reader = ObjectReader {
+        // Inline objects release the lock at once: their bytes came with the metadata.
+        let first_window_lock = version.data_dir.is_some().then_some(guard);
+        Ok(ObjectReader {
             info: object_info(bucket, key, &version),
             version,
             drive_of_shard,
             inline_frames,
             set: Arc::clone(self),
-            window: Vec::new(),
-        };
-        reader.window = reader.open_window(0).await;
-        Ok(reader)
+            first_window_lock,
+        })
     }
 }
 
@@ -98,15 +104,33 @@ impl ObjectReader {
         let Some(data_dir) = self.version.data_dir else { return Vec::new() };
         let parts_max = (WINDOW_SHARDS_MAX / self.drive_of_shard.len()).max(1);
         let (bucket, key) = (&self.info.bucket, &self.info.key);
-        join_all(self.version.parts.iter().skip(first).take(parts_max).map(|part| async move {
-            let readers = join_all(self.drive_of_shard.iter().map(|drive| async move {
-                let drive = &self.set.drives[(*drive)?];
-                drive.open_shard(bucket, key, data_dir, part.number).await.ok()
+        let window: Vec<(u32, PartReaders)> =
+            join_all(self.version.parts.iter().skip(first).take(parts_max).map(|part| async move {
+                let readers = join_all(self.drive_of_shard.iter().map(|drive| async move {
+                    let drive = &self.set.drives[(*drive)?];
+                    drive.open_shard(bucket, key, data_dir, part.number).await.ok()
+                }))
+                .await;
+                (part.number, readers)
             }))
             .await;
-            (part.number, readers)
-        }))
-        .await
+        let opened = window.iter().flat_map(|(_, readers)| readers).flatten().count();
+        self.set.stats.shard_files_opened.fetch_add(opened as u64, Ordering::Relaxed);
+        window
+    }
+
+    /// Index in `version.parts` of the part holding byte `offset` (the number of parts
+    /// when no part does, e.g. at the end of the object).
+    fn part_at(&self, offset: u64) -> usize {
+        let mut part_end = 0u64;
+        self.version
+            .parts
+            .iter()
+            .position(|part| {
+                part_end += part.size;
+                part_end > offset
+            })
+            .unwrap_or(self.version.parts.len())
     }
 
     /// Opens the next window of parts, from `parts[first]` on, under a short read lock,
@@ -127,7 +151,14 @@ impl ObjectReader {
         assert!(offset.checked_add(length).is_some_and(|end| end <= self.info.size), "range outside the object");
         let (sender, mut receiver) = mpsc::channel(READ_AHEAD_BLOCKS);
         tokio::spawn(async move {
-            let window = std::mem::take(&mut self.window);
+            let window = match self.first_window_lock.take() {
+                Some(lock) => {
+                    let window = self.open_window(self.part_at(offset)).await;
+                    drop(lock);
+                    window
+                }
+                None => Vec::new(),
+            };
             let mut state = ReadState::new(&self, window);
             if let Err(error) = state.send_range(&self, offset, length, &sender).await {
                 if matches!(error, ObjectError::Replaced) {
@@ -311,7 +342,11 @@ impl ReadState {
                 async move {
                     let shard = match existing {
                         Some(shard) => shard,
-                        None => drive.open_shard(&info.bucket, &info.key, data_dir, part_number).await?,
+                        None => {
+                            let shard = drive.open_shard(&info.bucket, &info.key, data_dir, part_number).await?;
+                            reader.set.stats.shard_files_opened.fetch_add(1, Ordering::Relaxed);
+                            shard
+                        }
                     };
                     let frame = shard.read_at(offset, frame_len).await;
                     Ok::<_, DriveError>((shard, frame?))
@@ -347,5 +382,75 @@ impl ReadState {
 impl std::fmt::Debug for ObjectReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectReader").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::ObjectStore;
+    use crate::types::{CompletePart, PutRequest};
+    use crate::{NoCheck, PART_SIZE_BYTES_MIN};
+    use bytes::Bytes;
+    use cairn_drive::{Drive, LocalDrive};
+    use futures::StreamExt;
+    use std::sync::Arc;
+
+    /// 16 drives: 16 shard files per part, so a window holds 16 parts.
+    const DRIVES: usize = 16;
+    /// 20 parts x 16 shards = 320 shard files: more than one window (256).
+    const PARTS: u64 = 20;
+
+    /// Byte `offset` of the test object: every position distinct enough to catch a
+    /// misplaced block.
+    fn byte_at(offset: u64) -> u8 {
+        (offset.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+    }
+
+    fn bytes_at(from: u64, len: u64) -> Vec<u8> {
+        (from..from + len).map(byte_at).collect()
+    }
+
+    /// Regression (issue 9): a ranged read of a many-part object opened the first window
+    /// of shard files from part 1, whatever the range, then a second one where the range
+    /// starts. It must open only the files of the parts from the range's start on.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_ranged_read_opens_shard_files_from_the_part_where_it_starts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let drives: Vec<Arc<dyn Drive>> = (0..DRIVES)
+            .map(|d| Arc::new(LocalDrive::open(dir.path().join(format!("d{d}"))).expect("drive")) as Arc<dyn Drive>)
+            .collect();
+        let store = ObjectStore::open(drives, None).await.expect("store");
+        store.make_bucket("b").await.expect("bucket");
+        let id = store.create_multipart_upload("b", "many", Default::default(), None).await.expect("create");
+        let mut parts = Vec::new();
+        for number in 1..=PARTS {
+            let data = Bytes::from(bytes_at((number - 1) * PART_SIZE_BYTES_MIN, PART_SIZE_BYTES_MIN));
+            let request = PutRequest {
+                bucket: "b".into(),
+                key: "many".into(),
+                body: Box::pin(futures::stream::iter([Ok(data)])),
+                check: Box::new(NoCheck),
+                headers: Default::default(),
+                condition: None,
+            };
+            let part = store.upload_part(request, &id, number as u32).await.expect("part");
+            parts.push(CompletePart { number: part.number, etag: part.etag });
+        }
+        let composite = Box::new(|_: Option<&str>, _: &[_]| Default::default());
+        store.complete_multipart_upload("b", "many", &id, &parts, composite).await.expect("complete");
+
+        // From the middle of part 19 into part 20.
+        let offset = 18 * PART_SIZE_BYTES_MIN + 12_345;
+        let length = PART_SIZE_BYTES_MIN;
+        let before = store.stats().shard_files_opened;
+        let reader = store.open_object("b", "many").await.expect("open");
+        let mut stream = reader.stream(offset, length);
+        let mut read = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            read.extend_from_slice(&chunk.expect("chunk"));
+        }
+        assert!(read == bytes_at(offset, length), "wrong bytes for the range");
+        let opened = store.stats().shard_files_opened - before;
+        assert_eq!(opened, 2 * DRIVES as u64, "opened {opened} shard files for a range within parts 19 and 20");
     }
 }
