@@ -199,9 +199,12 @@ impl Drive for LocalDrive {
         blocking(move || {
             // Move the bucket out of reach first, so no write can land between the check and the removal.
             fs::rename(&dir, &aside).map_err(|e| DriveError::io("move volume aside", e))?;
-            if walk::subtree_has_object(&aside, 0) {
+            // Anything but a sure "empty" puts the bucket back: an unreadable directory
+            // may hold objects.
+            let verdict = walk::subtree_has_object(&aside, 0);
+            if !matches!(verdict, Ok(false)) {
                 fs::rename(&aside, &dir).map_err(|e| DriveError::io("restore volume", e))?;
-                return Err(DriveError::VolumeNotEmpty);
+                return Err(verdict.err().unwrap_or(DriveError::VolumeNotEmpty));
             }
             remove_tree(&aside)?;
             fsync_dir(&root)
@@ -493,6 +496,32 @@ mod tests {
     async fn read_part(drive: &LocalDrive, data_dir: Uuid) -> Option<Bytes> {
         let shard = drive.open_shard("bucket", "k", data_dir, 1).await.ok()?;
         shard.read_at(0, 3).await.ok()
+    }
+
+    /// Regression: `subtree_has_object` answered "empty" on any `read_dir` error, so an
+    /// EIO or EMFILE while deleting a bucket removed the bucket's objects on that drive.
+    #[tokio::test]
+    async fn a_bucket_with_an_unreadable_directory_is_not_deleted() {
+        use rustix::fs::{AtFlags, CWD, Mode, OFlags, mkdirat, openat, statat};
+        let root = tempfile::tempdir().expect("temp dir");
+        let drive = LocalDrive::open(root.path()).expect("open");
+        drive.make_volume("bucket").await.expect("volume");
+        // Directories nested deeper than PATH_MAX (4096 bytes) cannot be read by path:
+        // read_dir fails with ENAMETOOLONG, for root too (unlike chmod 000). It stands in
+        // for EIO or EMFILE. Created relative to open directories, which has no such limit.
+        let mut dir = openat(CWD, root.path().join("bucket"), OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty())
+            .expect("open bucket");
+        let name = "d".repeat(250);
+        for _ in 0..20 {
+            mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o755)).expect("mkdir");
+            dir = openat(&dir, name.as_str(), OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).expect("open dir");
+        }
+        openat(&dir, META_FILE_NAME, OFlags::CREATE | OFlags::WRONLY, Mode::from_raw_mode(0o644)).expect("object");
+
+        let refused = drive.delete_volume("bucket").await;
+        assert!(matches!(refused, Err(DriveError::Io { .. })), "an unreadable directory is not empty: {refused:?}");
+        assert!(statat(&dir, META_FILE_NAME, AtFlags::empty()).is_ok(), "the object survives");
+        assert!(root.path().join("bucket").is_dir(), "the bucket is put back");
     }
 
     #[tokio::test]
