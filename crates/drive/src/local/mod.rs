@@ -10,7 +10,10 @@ use crate::path::{
 };
 use crate::{DriveError, Result};
 use bytes::Bytes;
-use io::{blocking, create_dir_all_durable, fsync_dir, remove_empty_parents, remove_tree, write_file_atomic};
+use io::{
+    blocking, create_dir_all_durable, create_dirs_durable, fsync_dir, remove_empty_parents, remove_tree,
+    write_file_atomic,
+};
 use shard::{LocalShardReader, LocalShardWriter};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -44,7 +47,8 @@ impl LocalDrive {
     /// left by a previous run: nothing in staging was ever acknowledged.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let given = root.as_ref();
-        fs::create_dir_all(given).map_err(|e| DriveError::io("create drive root", e))?;
+        let absolute = std::path::absolute(given).map_err(|e| DriveError::io("resolve drive root", e))?;
+        create_dirs_durable(&absolute, Path::new("/"))?;
         let root = fs::canonicalize(given).map_err(|e| DriveError::io("resolve drive root", e))?;
         remove_tree(&root.join(SYSTEM_VOLUME).join(TMP_DIR))?;
         create_system_dirs(&root)?;
@@ -82,9 +86,11 @@ impl LocalDrive {
     }
 }
 
-/// Creates the drive root, the system volume and its staging directory where missing.
+/// Creates the drive root, the system volume and its staging directory where missing,
+/// each new entry fsynced in its parent (the root's entry for `.cairn.sys` too): the
+/// format written next must not survive a crash that loses its folder.
 fn create_system_dirs(root: &Path) -> Result<()> {
-    fs::create_dir_all(root.join(SYSTEM_VOLUME).join(TMP_DIR)).map_err(|e| DriveError::io("create staging dir", e))
+    create_dirs_durable(&root.join(SYSTEM_VOLUME).join(TMP_DIR), Path::new("/"))
 }
 
 /// Removes the data directories in an object's directory, except `keep`. Their
@@ -137,13 +143,7 @@ impl Drive for LocalDrive {
 
     async fn make_system_volume(&self) -> Result<()> {
         let root = self.root().to_path_buf();
-        blocking(move || {
-            create_system_dirs(&root)?;
-            // The format written next is fsynced in its own directory; the root's entry
-            // for the system volume must survive a crash as well.
-            fsync_dir(&root)
-        })
-        .await
+        blocking(move || create_system_dirs(&root)).await
     }
 
     async fn make_volume(&self, volume: &str) -> Result<()> {
@@ -496,6 +496,25 @@ mod tests {
     async fn read_part(drive: &LocalDrive, data_dir: Uuid) -> Option<Bytes> {
         let shard = drive.open_shard("bucket", "k", data_dir, 1).await.ok()?;
         shard.read_at(0, 3).await.ok()
+    }
+
+    /// Regression: `open()` did not fsync the drive root after creating `.cairn.sys`, so
+    /// a crash could lose the system volume (and the format written into it).
+    #[test]
+    fn opening_a_fresh_drive_fsyncs_every_new_folder_in_its_parent() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let parent = fs::canonicalize(parent.path()).expect("canonical");
+        let root = parent.join("drive");
+        let synced = io::tests::fsynced_during(|| {
+            LocalDrive::open(&root).expect("open");
+        });
+        for holder in [&parent, &root, &root.join(SYSTEM_VOLUME)] {
+            assert!(
+                synced.contains(holder),
+                "{} not fsynced after a folder was made in it: {synced:?}",
+                holder.display()
+            );
+        }
     }
 
     /// Regression: `subtree_has_object` answered "empty" on any `read_dir` error, so an
