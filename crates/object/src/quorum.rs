@@ -7,7 +7,7 @@ use cairn_drive::DriveError;
 use cairn_meta::{ObjectMeta, ObjectVersion};
 
 /// Two drives hold the same version when these fields agree.
-fn same_version(a: &ObjectVersion, b: &ObjectVersion) -> bool {
+pub(crate) fn same_version(a: &ObjectVersion, b: &ObjectVersion) -> bool {
     a.mod_time_unix_nanos == b.mod_time_unix_nanos
         && a.etag == b.etag
         && a.data_dir == b.data_dir

@@ -201,6 +201,8 @@ impl ObjectStore {
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;
         }
+        // Before anything reads: a version a crash left on too few drives must not appear.
+        store.resolve_pending_commits().await;
         tokio::spawn(heal_worker(store.clone(), heal_requests));
         tokio::spawn(crate::scanner::run(store.clone()));
         // Whatever changed while this node was down is found by a first scan.

@@ -3,12 +3,15 @@
 
 mod admin_config;
 mod auth;
+mod bitrot;
 mod cli;
+mod crash_commit;
 mod degraded;
 mod durability;
 mod harness;
 mod heal;
 mod hostile;
+mod hung_drive;
 mod listing;
 mod metrics;
 mod multipart;

@@ -1,22 +1,10 @@
-//! Durable filesystem primitives: every commit is staging, fsync, rename, and an
+//! Durable filesystem primitives (run on blocking threads, through the drive's gate): every commit is staging, fsync, rename, and an
 //! fsync of the directory that received the new name.
 
 use crate::{DriveError, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-
-/// Runs blocking filesystem work on tokio's blocking pool.
-pub(crate) async fn blocking<T, F>(work: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(join_error) => Err(DriveError::Io { op: "blocking task", source: std::io::Error::other(join_error) }),
-    }
-}
 
 /// Fsyncs a directory so that names created or removed in it survive a crash.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {

@@ -10,6 +10,8 @@ use crate::{DriveError, Result, WalkEntry, WalkOptions};
 use bytes::Bytes;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 /// Deepest directory nesting a walk follows; keys are at most 1024 bytes, so at most 512 segments.
@@ -26,10 +28,18 @@ enum Stop {
 struct Walker {
     options: WalkOptions,
     sender: mpsc::Sender<Result<WalkEntry>>,
+    /// Counts the directories and metadata files read, so that a walk that reads much and
+    /// emits little (a prefix matching few keys) is seen working, not hung.
+    progress: Arc<AtomicU64>,
 }
 
 /// Runs a walk of `volume_dir` on the current (blocking) thread.
-pub(crate) fn walk_blocking(volume_dir: PathBuf, options: WalkOptions, sender: mpsc::Sender<Result<WalkEntry>>) {
+pub(crate) fn walk_blocking(
+    volume_dir: PathBuf,
+    options: WalkOptions,
+    sender: mpsc::Sender<Result<WalkEntry>>,
+    progress: Arc<AtomicU64>,
+) {
     if !volume_dir.is_dir() {
         let _ = sender.blocking_send(Err(DriveError::VolumeNotFound));
         return;
@@ -38,7 +48,7 @@ pub(crate) fn walk_blocking(volume_dir: PathBuf, options: WalkOptions, sender: m
         Some(index) => (options.prefix[..=index].to_owned(), options.prefix[index + 1..].to_owned()),
         None => (String::new(), options.prefix.clone()),
     };
-    let walker = Walker { options, sender };
+    let walker = Walker { options, sender, progress };
     let mut start_dir = volume_dir;
     if !dir_prefix.is_empty() {
         // A prefix with an unstorable segment matches no stored key.
@@ -73,6 +83,7 @@ impl Walker {
         if !self.after_start(key) {
             return Ok(());
         }
+        self.progress.fetch_add(1, Ordering::Relaxed);
         match fs::read(dir.join(META_FILE_NAME)) {
             Ok(meta) => self.send(Ok(WalkEntry::Object { key: key.to_owned(), meta: Bytes::from(meta) })),
             // Deleted between listing and reading: not an object any more.
@@ -145,6 +156,7 @@ impl Walker {
 
     /// Reads one directory into sort tokens: objects it holds and subtrees to descend into.
     fn read_tokens(&self, dir: &Path, key_prefix: &str, name_filter: &str) -> Result<Vec<Token>> {
+        self.progress.fetch_add(1, Ordering::Relaxed);
         let entries = fs::read_dir(dir).map_err(|e| DriveError::io("read dir during walk", e))?;
         let mut tokens = Vec::new();
         for entry in entries {

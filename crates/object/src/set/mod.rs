@@ -2,7 +2,9 @@
 
 pub(crate) mod heal;
 pub(crate) mod multipart;
+pub(crate) mod pending;
 pub mod read;
+pub(crate) mod verify;
 mod write;
 
 use crate::config::Layout;
