@@ -1,4 +1,4 @@
-//! `POST /minio/admin/v3/cairn-heal?bucket=B&prefix=P&recursive=true|false` (action
+//! `POST /minio/admin/v3/cairn-heal?bucket=B&prefix=P&recursive=true|false&scan=normal|deep` (action
 //! `admin:Heal`): heals now and streams what it does as JSON lines
 //! (`application/x-ndjson`), for `cairn admin heal`'s live display. MinIO's own heal
 //! API (a heal sequence polled with a client token) is not implemented: one streamed
@@ -6,7 +6,9 @@
 //!
 //! Every parameter is optional: no bucket heals everything (drives, buckets, objects and
 //! Cairn's configuration); `prefix` needs a bucket; `recursive` is `false` unless given
-//! (see [`HealScope::recursive`] for what one level means). A missing bucket (404) or a bad
+//! (see [`HealScope::recursive`] for what one level means); `scan=deep` also verifies
+//! every shard frame against its hash (bitrot), where `normal` (the default) compares
+//! metadata and checks that each shard file is there and long enough. A missing bucket (404) or a bad
 //! parameter (400) is a MinIO-style error before anything is streamed. Then, one JSON
 //! object a line:
 //!
@@ -50,8 +52,13 @@ fn scope_of(call: &Call) -> Result<HealScope, Reply> {
         "true" => true,
         other => return Err(reply::invalid(&format!("recursive={other:?}: give true or false"))),
     };
+    let deep = match call.param("scan") {
+        "" | "normal" => false,
+        "deep" => true,
+        other => return Err(reply::invalid(&format!("scan={other:?}: give normal or deep"))),
+    };
     let bucket = Some(call.param("bucket")).filter(|b| !b.is_empty()).map(str::to_owned);
-    Ok(HealScope { bucket, prefix: call.param("prefix").to_owned(), recursive })
+    Ok(HealScope { bucket, prefix: call.param("prefix").to_owned(), recursive, deep })
 }
 
 /// The run's events as JSON lines, progress thinned out to the pace a display needs.

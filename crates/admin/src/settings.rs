@@ -7,14 +7,17 @@
 //!
 //! - `region name=<region>`: the region GetBucketLocation reports.
 //! - `scanner speed=fastest|fast|default|slow|slowest cycle=<duration>`: how many
-//!   objects per second the healing scanner checks, and how often it runs.
+//!   objects per second the healing scanner checks, and how often it runs;
+//!   `deep=<duration>|off deep_speed=<bytes per second, e.g. 32MiB>`: how often a scan
+//!   also reads and checks every shard (bitrot), and how fast it may read.
 //! - `api stale_uploads_expiry=<duration> stale_uploads_cleanup_interval=<duration>`:
 //!   multipart uploads older than the expiry (default 168h) are removed by a cleanup
 //!   that runs every interval (default 6h), as in MinIO.
 
 use bytes::Bytes;
 use cairn_object::{
-    ObjectStore, SCAN_OBJECTS_PER_SEC_DEFAULT, STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT, STALE_UPLOADS_EXPIRY_DEFAULT,
+    DEEP_SCAN_BYTES_PER_SEC_DEFAULT, DEEP_SCAN_INTERVAL_DEFAULT, ObjectStore, SCAN_OBJECTS_PER_SEC_DEFAULT,
+    STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT, STALE_UPLOADS_EXPIRY_DEFAULT,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -28,6 +31,10 @@ const POLL_MS: u64 = 1_000;
 const REGION_DEFAULT: &str = "us-east-1";
 /// Longest scanner cycle accepted: 30 days.
 const CYCLE_SECS_MAX: u64 = 30 * 24 * 3600;
+/// Fastest deep scan accepted: 100 GiB per second (no limit, in practice).
+const DEEP_SPEED_BYTES_PER_SEC_MAX: u64 = 100 << 30;
+/// Units of a deep scan speed, in bytes.
+const SIZE_UNITS: [(&str, u64); 4] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)];
 /// Longest region name.
 const REGION_CHARS_MAX: usize = 63;
 /// Scanner speeds and the objects per second each allows, as MinIO names them.
@@ -42,7 +49,7 @@ const SPEEDS: [(&str, u64); 5] = [
 /// The subsystems and keys Cairn acts on.
 const KNOWN: [(&str, &[&str]); 3] = [
     ("region", &["name"]),
-    ("scanner", &["speed", "cycle"]),
+    ("scanner", &["speed", "cycle", "deep", "deep_speed"]),
     ("api", &["stale_uploads_expiry", "stale_uploads_cleanup_interval"]),
 ];
 
@@ -105,9 +112,24 @@ fn parse_duration(text: &str) -> Option<Duration> {
         "s" => number,
         "m" => number.checked_mul(60)?,
         "h" => number.checked_mul(3600)?,
+        "d" => number.checked_mul(24 * 3600)?,
         _ => return None,
     };
     (secs > 0 && secs <= CYCLE_SECS_MAX).then(|| Duration::from_secs(secs))
+}
+
+/// Parses a deep scan speed such as `32MiB` (bytes per second).
+fn parse_speed(text: &str) -> Option<u64> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let (_, scale) = SIZE_UNITS.iter().find(|(name, _)| *name == unit)?;
+    let bytes = number.parse::<u64>().ok()?.checked_mul(*scale)?;
+    (bytes > 0 && bytes <= DEEP_SPEED_BYTES_PER_SEC_MAX).then_some(bytes)
+}
+
+fn format_speed(bytes: u64) -> String {
+    let (name, scale) =
+        SIZE_UNITS.iter().find(|(_, scale)| bytes.is_multiple_of(*scale)).expect("every count is a multiple of 1 B");
+    format!("{}{name}", bytes / scale)
 }
 
 fn format_duration(duration: Duration) -> String {
@@ -141,6 +163,12 @@ fn validate(subsystem: &str, key: &str, value: &str) -> Result<(), String> {
         ("scanner", "cycle") | ("api", _) => parse_duration(value)
             .map(|_| ())
             .ok_or_else(|| format!("{subsystem} {key}={value:?}: use e.g. 90s, 30m, 1h; at most 30 days")),
+        ("scanner", "deep") => (value == "off" || parse_duration(value).is_some())
+            .then_some(())
+            .ok_or_else(|| format!("scanner deep={value:?}: use e.g. 12h, 7d, 30d (at most 30 days) or off")),
+        ("scanner", "deep_speed") => parse_speed(value).map(|_| ()).ok_or_else(|| {
+            format!("scanner deep_speed={value:?}: bytes per second, e.g. 512KiB, 32MiB, 1GiB (at most 100GiB)")
+        }),
         _ => Ok(()),
     }
 }
@@ -206,6 +234,13 @@ impl ServerSettings {
         self.store.set_scan_interval(cycle);
         let (expiry, interval) = stale_uploads(kv);
         self.store.set_stale_uploads(expiry, interval);
+        let deep = match scanner.and_then(|s| s.get("deep")).map(String::as_str) {
+            Some("off") => None,
+            Some(value) => Some(parse_duration(value).unwrap_or(DEEP_SCAN_INTERVAL_DEFAULT)),
+            None => Some(DEEP_SCAN_INTERVAL_DEFAULT),
+        };
+        let speed = scanner.and_then(|s| s.get("deep_speed")).and_then(|v| parse_speed(v));
+        self.store.set_deep_scan(deep, speed.unwrap_or(DEEP_SCAN_BYTES_PER_SEC_DEFAULT));
     }
 
     /// The region to report.
@@ -231,6 +266,11 @@ impl ServerSettings {
         );
         let cycle = kv.get("scanner").and_then(|s| s.get("cycle")).cloned();
         scanner.insert("cycle".into(), cycle.unwrap_or_else(|| format_duration(self.default_cycle)));
+        let deep = kv.get("scanner").and_then(|s| s.get("deep")).cloned();
+        scanner.insert("deep".into(), deep.unwrap_or_else(|| format_duration(DEEP_SCAN_INTERVAL_DEFAULT)));
+        let deep_speed = kv.get("scanner").and_then(|s| s.get("deep_speed")).cloned();
+        scanner
+            .insert("deep_speed".into(), deep_speed.unwrap_or_else(|| format_speed(DEEP_SCAN_BYTES_PER_SEC_DEFAULT)));
         let (expiry, interval) = stale_uploads(&kv);
         let api = full.entry("api".into()).or_default();
         api.insert("stale_uploads_expiry".into(), format_duration(expiry));
@@ -316,6 +356,13 @@ mod tests {
         assert_eq!(render(&kv), "region name=eu-west-1\nscanner cycle=30m speed=slow\n");
         assert!(parse("region name=EU").is_err());
         assert!(parse("scanner speed=ludicrous").is_err());
+        assert!(parse("scanner deep=7d deep_speed=64MiB").is_ok());
+        assert!(parse("scanner deep=off").is_ok());
+        assert!(parse("scanner deep=31d").is_err(), "at most 30 days");
+        assert!(parse("scanner deep_speed=fast").is_err());
+        assert!(parse("scanner deep_speed=0MiB").is_err());
+        assert_eq!(parse_speed("32MiB"), Some(32 << 20));
+        assert_eq!(format_speed(DEEP_SCAN_BYTES_PER_SEC_DEFAULT), "32MiB");
         assert!(parse("scanner cycle=0s").is_err());
         assert!(parse("scanner cycle=2305843009213693952s").is_err(), "absurd cycles are refused, not wrapped");
         assert!(parse("notify_webhook enable=on").is_err(), "settings Cairn does not act on are refused");

@@ -4,7 +4,7 @@
 
 use cairn_cluster::topology::{self, Endpoint, Topology};
 use cairn_cluster::{DistLocks, Granter, LockOptions, LockTable, Peer, RemoteDrive, RpcService, TokenKey};
-use cairn_drive::{Drive, LocalDrive};
+use cairn_drive::{Drive, LocalDrive, LocalDriveOptions};
 use cairn_object::Layout;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
@@ -61,14 +61,17 @@ pub fn build(args: &[String], listen: SocketAddr, parity: Option<usize>, token: 
         .into_iter()
         .map(|authority| (authority.clone(), Peer::new(&authority, token.clone())))
         .collect();
+    let drive_options = LocalDriveOptions::from_env()?;
     let mut pools: Vec<Vec<Arc<dyn Drive>>> = Vec::with_capacity(topology.pools.len());
     let mut local: HashMap<String, Arc<dyn Drive>> = HashMap::new();
     for endpoints in &topology.pools {
         let mut drives: Vec<Arc<dyn Drive>> = Vec::with_capacity(endpoints.len());
         for endpoint in endpoints {
             let drive: Arc<dyn Drive> = if endpoint.local {
-                let drive: Arc<dyn Drive> =
-                    Arc::new(LocalDrive::open(&endpoint.path).map_err(|e| format!("drive {}: {e}", endpoint.url))?);
+                let drive: Arc<dyn Drive> = Arc::new(
+                    LocalDrive::open_with(&endpoint.path, &drive_options)
+                        .map_err(|e| format!("drive {}: {e}", endpoint.url))?,
+                );
                 local.insert(endpoint.path.clone(), Arc::clone(&drive));
                 drive
             } else {

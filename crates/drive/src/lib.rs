@@ -11,6 +11,7 @@
 //! ```text
 //! <root>/.cairn.sys/format.json
 //! <root>/.cairn.sys/tmp/<uuid>/...            staging, removed at start-up
+//! <root>/.cairn.sys/undo/<commit-id>[.meta]   pending commits (see `pending.rs`)
 //! <root>/.cairn.sys/multipart/<bucket>/<upload-id>/...
 //! <root>/.cairn.sys/buckets/<bucket>.meta
 //! <root>/<bucket>/<key...>/xl.meta
@@ -21,13 +22,15 @@ mod api;
 mod error;
 mod local;
 mod path;
+mod pending;
 
 pub use api::{
     CommitRequest, DiskInfo, Drive, PartSource, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
 };
 pub use error::DriveError;
-pub use local::LocalDrive;
+pub use local::{DRIVE_CALL_TIMEOUT_DEFAULT, LocalDrive, LocalDriveOptions};
 pub use path::{META_FILE_NAME, SYSTEM_VOLUME, validate_key, validate_sys_path};
+pub use pending::{PendingCommit, UNDO_DIR};
 
 /// Result type of every drive operation.
 pub type Result<T> = std::result::Result<T, DriveError>;

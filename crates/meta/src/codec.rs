@@ -1,4 +1,9 @@
-//! The framing shared by every binary record: magic, version, MessagePack body.
+//! The framing shared by every binary record: magic, version, checksum, MessagePack body.
+//!
+//! Version 2 (written now): `magic(4) || version u16 LE || xxh3-64(body) u64 LE || body`.
+//! Version 1 (read only): `magic(4) || version u16 LE || body`, no checksum. A record
+//! whose checksum does not match is refused (`MetaError::Checksum`): a flipped bit in a
+//! record must read as "this drive's copy is damaged", never as a different value.
 
 use crate::MetaError;
 use serde::Serialize;
@@ -13,16 +18,24 @@ pub const PART_MAGIC: [u8; 4] = *b"CPT1";
 /// Magic of a bucket record.
 pub const BUCKET_MAGIC: [u8; 4] = *b"CBK1";
 /// Newest record format version this build writes and reads.
-pub const RECORD_FORMAT_VERSION: u16 = 1;
+pub const RECORD_FORMAT_VERSION: u16 = 2;
+/// The first version, without a checksum; still read.
+const RECORD_FORMAT_VERSION_UNCHECKED: u16 = 1;
 /// Bytes of magic plus version.
 const HEADER_BYTES: usize = 6;
+/// Bytes of the body checksum that follows the header from version 2 on.
+const CHECKSUM_BYTES: usize = 8;
 
 /// Encodes `value` behind `magic` and the current format version.
 pub fn encode_record<T: Serialize>(magic: [u8; 4], value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&magic);
     out.extend_from_slice(&RECORD_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&[0; CHECKSUM_BYTES]);
+    let body_start = out.len();
     rmp_serde::encode::write_named(&mut out, value).expect("serialising plain data into a Vec cannot fail");
+    let checksum = xxhash_rust::xxh3::xxh3_64(&out[body_start..]);
+    out[HEADER_BYTES..body_start].copy_from_slice(&checksum.to_le_bytes());
     out
 }
 
@@ -35,8 +48,29 @@ pub fn decode_record<T: DeserializeOwned>(magic: [u8; 4], bytes: &[u8]) -> Resul
         return Err(MetaError::WrongMagic { expected: magic });
     }
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if version > RECORD_FORMAT_VERSION {
-        return Err(MetaError::UnsupportedVersion { found: version, supported: RECORD_FORMAT_VERSION });
-    }
-    rmp_serde::from_slice(&bytes[HEADER_BYTES..]).map_err(|e| MetaError::Body(e.to_string()))
+    let body = match version {
+        RECORD_FORMAT_VERSION_UNCHECKED => &bytes[HEADER_BYTES..],
+        RECORD_FORMAT_VERSION => {
+            let Some((stored, body)) = bytes[HEADER_BYTES..].split_first_chunk::<CHECKSUM_BYTES>() else {
+                return Err(MetaError::Truncated);
+            };
+            if u64::from_le_bytes(*stored) != xxhash_rust::xxh3::xxh3_64(body) {
+                return Err(MetaError::Checksum);
+            }
+            body
+        }
+        _ => return Err(MetaError::UnsupportedVersion { found: version, supported: RECORD_FORMAT_VERSION }),
+    };
+    rmp_serde::from_slice(body).map_err(|e| MetaError::Body(e.to_string()))
+}
+
+/// Encodes `value` in the first record format (no checksum), as older Cairn wrote it,
+/// so that tests can prove such records are still read.
+#[cfg(test)]
+pub(crate) fn encode_record_unchecked<T: Serialize>(magic: [u8; 4], value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&magic);
+    out.extend_from_slice(&RECORD_FORMAT_VERSION_UNCHECKED.to_le_bytes());
+    rmp_serde::encode::write_named(&mut out, value).expect("serialising plain data into a Vec cannot fail");
+    out
 }

@@ -20,6 +20,9 @@ pub enum MetaError {
         /// Newest version this build reads.
         supported: u16,
     },
+    /// The body does not match its checksum: the stored copy is damaged.
+    #[error("record checksum mismatch (damaged copy)")]
+    Checksum,
     /// The MessagePack body does not decode.
     #[error("record body: {0}")]
     Body(String),

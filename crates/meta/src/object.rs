@@ -219,6 +219,42 @@ mod tests {
         assert_eq!(version.inline_data.as_deref(), Some(&b"xyz"[..]));
     }
 
+    /// Version 1 records (no checksum) are still read; every flipped byte of a version 2
+    /// record is caught (a flip in the MessagePack body used to decode to another value).
+    #[test]
+    fn records_carry_a_checksum_and_old_ones_are_still_read() {
+        let meta = ObjectMeta {
+            versions: vec![ObjectVersion {
+                version_id: None,
+                mod_time_unix_nanos: 42,
+                size: 5,
+                etag: "0123456789abcdef0123456789abcdef".into(),
+                data_dir: Some(Uuid::from_u128(7)),
+                erasure: ErasureInfo {
+                    data_shards: 2,
+                    parity_shards: 2,
+                    block_size_bytes: 1 << 20,
+                    shard_index: 1,
+                    distribution: vec![1, 2, 3, 0],
+                },
+                parts: vec![PartInfo { number: 1, size: 5, etag: "0123456789abcdef0123456789abcdef".into() }],
+                checksums: BTreeMap::new(),
+                headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
+                inline_data: Some(Bytes::from_static(b"frame")),
+                upload_id: None,
+            }],
+        };
+        let old = crate::codec::encode_record_unchecked(OBJECT_MAGIC, &meta);
+        assert_eq!(ObjectMeta::decode(&old).expect("version 1 decodes"), meta);
+        let encoded = meta.encode();
+        assert_eq!(u16::from_le_bytes([encoded[4], encoded[5]]), 2);
+        for at in 6..encoded.len() {
+            let mut flipped = encoded.clone();
+            flipped[at] ^= 0x10;
+            assert!(ObjectMeta::decode(&flipped).is_err(), "a flip at byte {at} went unnoticed");
+        }
+    }
+
     #[test]
     fn wrong_kind_and_newer_version_are_refused() {
         let bucket = BucketRecord { name: "b".into(), created_unix_nanos: 1 }.encode();

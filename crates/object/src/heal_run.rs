@@ -3,10 +3,11 @@
 //!
 //! A run first formats the drives that were wiped or swapped while the servers run, on
 //! every node (until then such a drive is down, and the scanner and read repair pass it by),
-//! then recreates buckets on the drives that lack them, then heals every object named,
-//! deeply: `heal_object` verifies every frame on every drive, where the background scanner
-//! compares metadata only. Unlike the scanner it keeps to no rate (the operator asked for
-//! it now), but it still reads the listing one page at a time.
+//! then recreates buckets on the drives that lack them, then heals every object named:
+//! metadata compared across the drives and every shard file checked for presence and
+//! length, or with `deep` every frame verified against its hash (bitrot). Unlike the
+//! scanner it keeps to no rate (the operator asked for it now), but it still reads the
+//! listing one page at a time.
 
 use crate::format::heal_formats;
 use crate::list::Pages;
@@ -41,6 +42,9 @@ pub struct HealScope {
     /// `photos/` heals `photos/a.jpg` but not `photos/2024/b.jpg`); without a bucket, the
     /// buckets themselves and no object.
     pub recursive: bool,
+    /// Verify every shard frame of every object (bitrot), not only the metadata and the
+    /// presence and length of each shard file.
+    pub deep: bool,
 }
 
 /// What a run did so far.
@@ -186,20 +190,23 @@ impl Pass<'_> {
                 self.progress(bucket.clone()).await;
             }
             if objects {
-                self.heal_objects(&bucket, &prefix, delimiter).await?;
+                self.heal_objects(&bucket, &prefix, delimiter, scope.deep).await?;
             }
         }
         Ok(())
     }
 
     /// Heals the objects of `bucket` under `prefix`, a page at a time.
-    async fn heal_objects(&mut self, bucket: &str, prefix: &str, delimiter: Option<&str>) -> Result<()> {
+    async fn heal_objects(&mut self, bucket: &str, prefix: &str, delimiter: Option<&str>, deep: bool) -> Result<()> {
         let store = self.store;
         let mut pages = Pages::new(bucket, prefix, delimiter, HEAL_PAGE_KEYS);
         while let Some(page) = pages.next_while_exists(store).await? {
             let mut healing = futures::stream::iter(page.objects)
                 .map(|object| async move {
-                    let healed = store.heal_object(bucket, &object.key).await;
+                    let healed = match store.locate(bucket, &object.key).await {
+                        Ok(set) => set.heal_object_mode(bucket, &object.key, deep).await,
+                        Err(error) => Err(error),
+                    };
                     (object, healed)
                 })
                 .buffered(HEAL_OBJECTS_IN_FLIGHT);

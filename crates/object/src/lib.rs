@@ -31,7 +31,9 @@ pub use error::ObjectError;
 pub use heal_run::{HealCounts, HealEvent, HealRun, HealScope};
 pub use list::{ListPage, ListRequest};
 pub use lock::LockGuard;
-pub use scanner::SCAN_OBJECTS_PER_SEC_DEFAULT;
+pub use scanner::{
+    DEEP_SCAN_BYTES_PER_SEC_DEFAULT, DEEP_SCAN_INTERVAL_DEFAULT, DeepScanStats, SCAN_OBJECTS_PER_SEC_DEFAULT,
+};
 pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{DriveState, ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
 pub use system::{CONFIG_OBJECT_BYTES_MAX, CONFIG_PREFIX};

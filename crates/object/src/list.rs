@@ -409,6 +409,7 @@ mod tests {
             checksums: Default::default(),
             headers: Default::default(),
             inline_data: None,
+            upload_id: None,
         }
     }
 

@@ -3,11 +3,15 @@
 //! buckets and objects on a wiped or replaced drive. It runs every interval, and at
 //! once when asked (a node came back, a fresh drive was formatted).
 //!
-//! The scan compares metadata only (cheap); bitrot inside shard files is found and
-//! repaired by reads and by `heal_object`, which verifies every frame.
+//! A normal scan compares metadata only (cheap). Every `deep` interval (30 days by
+//! default) a scan is deep: it also reads every shard frame of every object and checks
+//! it against its hash, at most `deep_speed` bytes per second (32 MiB/s by default), and
+//! heals what fails, so bitrot in data nobody reads is found too. The last deep scan's
+//! time is kept in memory: a restart starts the deep interval over.
 
 use crate::list::Pages;
 use crate::quorum::pick_version;
+use crate::set::verify::Throttle;
 use crate::store::ObjectStore;
 use crate::system::CONFIG_PREFIX;
 use crate::{ObjectError, Result};
@@ -21,11 +25,22 @@ use std::time::Duration;
 /// traffic (MinIO's `scanner speed=default`).
 pub const SCAN_OBJECTS_PER_SEC_DEFAULT: u64 = 2_000;
 
+/// Bytes per second a deep scan reads at most by default (shards of every drive counted).
+pub const DEEP_SCAN_BYTES_PER_SEC_DEFAULT: u64 = 32 << 20;
+/// Default time between deep scans: 30 days.
+pub const DEEP_SCAN_INTERVAL_DEFAULT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// How often and how fast the scanner runs; changed at run time by the admin config.
 #[derive(Debug)]
 pub(crate) struct ScanSettings {
     pub(crate) interval_ms: AtomicU64,
     pub(crate) objects_per_sec: AtomicU64,
+    /// Time between deep scans; 0 turns them off.
+    pub(crate) deep_interval_ms: AtomicU64,
+    /// Bytes per second a deep scan reads at most.
+    pub(crate) deep_bytes_per_sec: AtomicU64,
+    /// What deep scans found, since start-up.
+    pub(crate) deep: DeepCounters,
 }
 
 impl ScanSettings {
@@ -33,16 +48,46 @@ impl ScanSettings {
         Self {
             interval_ms: AtomicU64::new(interval.as_millis() as u64),
             objects_per_sec: AtomicU64::new(SCAN_OBJECTS_PER_SEC_DEFAULT),
+            deep_interval_ms: AtomicU64::new(DEEP_SCAN_INTERVAL_DEFAULT.as_millis() as u64),
+            deep_bytes_per_sec: AtomicU64::new(DEEP_SCAN_BYTES_PER_SEC_DEFAULT),
+            deep: DeepCounters::default(),
         }
     }
+}
+
+/// Counters of deep scans.
+#[derive(Debug, Default)]
+pub(crate) struct DeepCounters {
+    scans_completed: AtomicU64,
+    objects_verified: AtomicU64,
+    bytes_verified: AtomicU64,
+    objects_damaged: AtomicU64,
+    objects_healed: AtomicU64,
+}
+
+/// What deep scans did since this node started (for the healing report).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeepScanStats {
+    /// Deep scans that went through every bucket.
+    pub scans_completed: u64,
+    /// Objects whose every frame was read and checked.
+    pub objects_verified: u64,
+    /// Shard bytes read and checked.
+    pub bytes_verified: u64,
+    /// Objects with a frame that failed its hash (or a shard file that was missing).
+    pub objects_damaged: u64,
+    /// Damaged objects healed.
+    pub objects_healed: u64,
 }
 /// Objects listed per page of the scan.
 const SCAN_PAGE_KEYS: usize = 1_000;
 /// Pause before a scan that was asked for, so that a burst of requests becomes one scan.
 const SCAN_SETTLE_MS: u64 = 500;
 
-/// Runs scans forever: every interval (as currently set), and whenever one is requested.
+/// Runs scans forever: every interval (as currently set), and whenever one is requested;
+/// a scan is deep once the deep interval passed since the last deep one.
 pub(crate) async fn run(store: ObjectStore) {
+    let mut last_deep = tokio::time::Instant::now();
     loop {
         let interval = Duration::from_millis(store.scan.interval_ms.load(Ordering::Relaxed));
         tokio::select! {
@@ -51,9 +96,18 @@ pub(crate) async fn run(store: ObjectStore) {
                 tokio::time::sleep(Duration::from_millis(SCAN_SETTLE_MS)).await;
             }
         }
-        match store.scan_once().await {
+        let deep_interval = store.scan.deep_interval_ms.load(Ordering::Relaxed);
+        let deep = deep_interval > 0 && last_deep.elapsed() >= Duration::from_millis(deep_interval);
+        if deep {
+            tracing::info!("deep scan: every shard of every object is read and checked");
+        }
+        match store.scan_once(deep).await {
             Ok(()) => {
                 store.stats.scans_completed.fetch_add(1, Ordering::Relaxed);
+                if deep {
+                    last_deep = tokio::time::Instant::now();
+                    store.scan.deep.scans_completed.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Err(error) => tracing::warn!(%error, "scan stopped early; the next one starts over"),
         }
@@ -77,15 +131,46 @@ impl ObjectStore {
         self.scan.objects_per_sec.store(objects_per_sec, Ordering::Relaxed);
     }
 
+    /// Sets the time between deep scans (None: no deep scans) and how many bytes per
+    /// second they read at most.
+    pub fn set_deep_scan(&self, interval: Option<Duration>, bytes_per_sec: u64) {
+        assert!(bytes_per_sec > 0, "a deep scan rate is positive");
+        let interval_ms = interval.map_or(0, |i| i.as_millis().max(1) as u64);
+        self.scan.deep_interval_ms.store(interval_ms, Ordering::Relaxed);
+        self.scan.deep_bytes_per_sec.store(bytes_per_sec, Ordering::Relaxed);
+    }
+
+    /// What deep scans did since this node started.
+    pub fn deep_scan_stats(&self) -> DeepScanStats {
+        let deep = &self.scan.deep;
+        DeepScanStats {
+            scans_completed: deep.scans_completed.load(Ordering::Relaxed),
+            objects_verified: deep.objects_verified.load(Ordering::Relaxed),
+            bytes_verified: deep.bytes_verified.load(Ordering::Relaxed),
+            objects_damaged: deep.objects_damaged.load(Ordering::Relaxed),
+            objects_healed: deep.objects_healed.load(Ordering::Relaxed),
+        }
+    }
+
     /// Asks the scanner to run as soon as possible.
     pub fn request_scan(&self) {
         self.scan_wake.notify_one();
     }
 
-    /// One pass over every bucket and object.
-    pub(crate) async fn scan_once(&self) -> Result<()> {
+    /// Resolves the commits that writers which crashed left pending, on every set.
+    pub(crate) async fn resolve_pending_commits(&self) {
+        for set in self.sets.iter() {
+            set.resolve_pending_commits().await;
+        }
+    }
+
+    /// One pass over every bucket and object; `deep` also checks every shard frame.
+    pub(crate) async fn scan_once(&self, deep: bool) -> Result<()> {
+        // First what crashed writers left half done (a node that came back brings its drives).
+        self.resolve_pending_commits().await;
         let started = tokio::time::Instant::now();
         let mut checked = 0u64;
+        let mut throttle = deep.then(Throttle::new);
         let namespaces = self.namespaces().await?;
         if let Ok(mut usage) = self.usage.lock() {
             usage.retain(|bucket, _| namespaces.iter().any(|(name, _)| name == bucket));
@@ -101,6 +186,9 @@ impl ObjectStore {
                     objects += 1;
                     bytes += object.size;
                     self.scan_object(&bucket, &object.key).await;
+                    if let Some(throttle) = throttle.as_mut() {
+                        self.deep_scan_object(&bucket, &object.key, throttle).await;
+                    }
                     checked += 1;
                     // Keep to the rate: sleep off any time ahead of it.
                     let rate = store_rate(self);
@@ -147,6 +235,37 @@ impl ObjectStore {
             Err(error) => {
                 self.stats.heal_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(bucket, key, %error, "scanner could not heal an object");
+            }
+        }
+    }
+
+    /// Reads and checks every frame of an object at the deep scan's rate; heals it (deeply,
+    /// under its write lock) when anything fails.
+    async fn deep_scan_object(&self, bucket: &str, key: &str, throttle: &mut Throttle) {
+        // A pool that cannot answer now is scanned again on the next pass.
+        let Ok(set) = self.locate(bucket, key).await else { return };
+        let rate = || self.scan.deep_bytes_per_sec.load(Ordering::Relaxed);
+        let counters = &self.scan.deep;
+        let verified = match set.verify_object(bucket, key, throttle, rate).await {
+            Ok(verified) => verified,
+            // Deleted or overwritten meanwhile; or no quorum now, which the next scan retries.
+            Err(_) => return,
+        };
+        counters.objects_verified.fetch_add(1, Ordering::Relaxed);
+        counters.bytes_verified.fetch_add(verified.bytes, Ordering::Relaxed);
+        if !verified.damaged {
+            return;
+        }
+        counters.objects_damaged.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(bucket, key, "deep scan found a damaged shard; healing");
+        match set.heal_object(bucket, key).await {
+            Ok(healed) if healed > 0 => {
+                counters.objects_healed.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) | Err(ObjectError::ObjectNotFound) => {}
+            Err(error) => {
+                self.stats.heal_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(bucket, key, %error, "deep scan could not heal an object");
             }
         }
     }

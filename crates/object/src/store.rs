@@ -206,6 +206,8 @@ impl ObjectStore {
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;
         }
+        // Before anything reads: a version a crash left on too few drives must not appear.
+        store.resolve_pending_commits().await;
         tokio::spawn(heal_worker(store.clone(), heal_requests));
         tokio::spawn(crate::scanner::run(store.clone()));
         tokio::spawn(crate::uploads::expire_stale_uploads(store.clone()));

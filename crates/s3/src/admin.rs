@@ -24,6 +24,7 @@ impl S3Route for HealStatusRoute {
 
     async fn call(&self, _request: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let stats = self.store.stats();
+        let deep = self.store.deep_scan_stats();
         let report = serde_json::json!({
             "objects_scanned": stats.objects_scanned,
             "objects_healed": stats.objects_healed,
@@ -33,6 +34,11 @@ impl S3Route for HealStatusRoute {
             "corrupt_shards": stats.corrupt_shards,
             "missing_shards": stats.missing_shards,
             "drives_offline": self.store.drives_offline().await,
+            "deep_scans_completed": deep.scans_completed,
+            "deep_objects_verified": deep.objects_verified,
+            "deep_bytes_verified": deep.bytes_verified,
+            "deep_objects_damaged": deep.objects_damaged,
+            "deep_objects_healed": deep.objects_healed,
         });
         let mut response = S3Response::new(Body::from(report.to_string()));
         response.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));

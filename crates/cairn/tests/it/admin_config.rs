@@ -11,7 +11,7 @@ fn export(endpoint: &str) -> String {
     String::from_utf8(plain).expect("text")
 }
 
-fn import(endpoint: &str, text: &str) -> u16 {
+pub(crate) fn import(endpoint: &str, text: &str) -> u16 {
     let sealed = cairn_madmin::encrypt_data(SECRET_KEY, text.as_bytes()).expect("encrypt");
     signed_request(endpoint, "PUT", "/minio/admin/v3/set-config", &sealed).0
 }
@@ -23,7 +23,7 @@ async fn config_export_and_import_round_trip() {
     let bucket = new_bucket(&client, "config").await;
     let exported = export(&server.endpoint);
     assert!(exported.contains("region name=us-east-1"), "{exported}");
-    assert!(exported.contains("scanner cycle=1h speed=default"), "{exported}");
+    assert!(exported.contains("scanner cycle=1h deep=720h deep_speed=32MiB speed=default"), "{exported}");
 
     let changed = exported.replace("region name=us-east-1", "region name=eu-central-1");
     assert_eq!(import(&server.endpoint, &changed), 200);

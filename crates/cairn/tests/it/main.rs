@@ -4,14 +4,17 @@
 mod abuse;
 mod admin_config;
 mod auth;
+mod bitrot;
 mod cli;
 mod complete_retry;
 mod conditional;
+mod crash_commit;
 mod degraded;
 mod durability;
 mod harness;
 mod heal;
 mod hostile;
+mod hung_drive;
 mod listing;
 mod metrics;
 mod multipart;

@@ -38,6 +38,10 @@ pub struct HealArgs {
     /// Heal everything below the target, not only its first level.
     #[arg(long, short = 'r')]
     recursive: bool,
+    /// `deep` also reads every shard and checks it against its hash (bitrot); `normal`
+    /// compares metadata and checks that shard files are there.
+    #[arg(long, value_parser = ["normal", "deep"], default_value = "normal")]
+    scan: String,
 }
 
 /// The counters of progress and summary lines.
@@ -85,7 +89,7 @@ pub(crate) async fn run(context: &Context, args: HealArgs) -> Result<()> {
     let (alias, rest) = args.target.split_once('/').unwrap_or((&args.target, ""));
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let client = connect(context, alias)?;
-    let mut query = vec![("recursive", if args.recursive { "true" } else { "false" })];
+    let mut query = vec![("recursive", if args.recursive { "true" } else { "false" }), ("scan", args.scan.as_str())];
     if !bucket.is_empty() {
         query.push(("bucket", bucket));
     }

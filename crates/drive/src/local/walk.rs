@@ -10,6 +10,8 @@ use crate::{DriveError, Result, WalkEntry, WalkOptions};
 use bytes::Bytes;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 /// Deepest directory nesting a walk follows; keys are at most 1024 bytes, so at most 512 segments.
@@ -26,10 +28,18 @@ enum Stop {
 struct Walker {
     options: WalkOptions,
     sender: mpsc::Sender<Result<WalkEntry>>,
+    /// Counts the directories and metadata files read, so that a walk that reads much and
+    /// emits little (a prefix matching few keys) is seen working, not hung.
+    progress: Arc<AtomicU64>,
 }
 
 /// Runs a walk of `volume_dir` on the current (blocking) thread.
-pub(crate) fn walk_blocking(volume_dir: PathBuf, options: WalkOptions, sender: mpsc::Sender<Result<WalkEntry>>) {
+pub(crate) fn walk_blocking(
+    volume_dir: PathBuf,
+    options: WalkOptions,
+    sender: mpsc::Sender<Result<WalkEntry>>,
+    progress: Arc<AtomicU64>,
+) {
     if !volume_dir.is_dir() {
         let _ = sender.blocking_send(Err(DriveError::VolumeNotFound));
         return;
@@ -38,7 +48,7 @@ pub(crate) fn walk_blocking(volume_dir: PathBuf, options: WalkOptions, sender: m
         Some(index) => (options.prefix[..=index].to_owned(), options.prefix[index + 1..].to_owned()),
         None => (String::new(), options.prefix.clone()),
     };
-    let walker = Walker { options, sender };
+    let walker = Walker { options, sender, progress };
     let mut start_dir = volume_dir;
     if !dir_prefix.is_empty() {
         // A prefix with an unstorable segment matches no stored key.
@@ -73,6 +83,7 @@ impl Walker {
         if !self.after_start(key) {
             return Ok(());
         }
+        self.progress.fetch_add(1, Ordering::Relaxed);
         match fs::read(dir.join(META_FILE_NAME)) {
             Ok(meta) => self.send(Ok(WalkEntry::Object { key: key.to_owned(), meta: Bytes::from(meta) })),
             // Deleted between listing and reading: not an object any more.
@@ -129,8 +140,15 @@ impl Walker {
             }
             if self.options.recursive {
                 self.walk_dir(&child, &token.key, "", depth + 1)?;
-            } else if self.after_start(&token.key) && has_object_below(&child) {
-                self.send(Ok(WalkEntry::Prefix(token.key)))?;
+            } else if self.after_start(&token.key) {
+                match has_object_below(&child) {
+                    Ok(true) => self.send(Ok(WalkEntry::Prefix(token.key)))?,
+                    Ok(false) => {}
+                    Err(error) => {
+                        let _ = self.send(Err(error));
+                        return Err(Stop::Failed);
+                    }
+                }
             }
         }
         Ok(())
@@ -138,6 +156,7 @@ impl Walker {
 
     /// Reads one directory into sort tokens: objects it holds and subtrees to descend into.
     fn read_tokens(&self, dir: &Path, key_prefix: &str, name_filter: &str) -> Result<Vec<Token>> {
+        self.progress.fetch_add(1, Ordering::Relaxed);
         let entries = fs::read_dir(dir).map_err(|e| DriveError::io("read dir during walk", e))?;
         let mut tokens = Vec::new();
         for entry in entries {
@@ -180,29 +199,58 @@ struct Token {
 }
 
 /// True when an object is stored in a subdirectory of `dir` (the object stored in `dir` itself does not count).
-fn has_object_below(dir: &Path) -> bool {
-    let Ok(entries) = fs::read_dir(dir) else { return false };
-    entries.flatten().any(|entry| entry.file_type().is_ok_and(|t| t.is_dir()) && subtree_has_object(&entry.path(), 1))
+fn has_object_below(dir: &Path) -> Result<bool> {
+    for entry in read_dir_or_empty(dir)? {
+        let entry = entry.map_err(|e| unreadable("read dir entry", e))?;
+        let file_type = entry.file_type().map_err(|e| unreadable("stat dir entry", e))?;
+        if file_type.is_dir() && subtree_has_object(&entry.path(), 1)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// True when any object is stored at or below `dir`.
-pub(crate) fn subtree_has_object(dir: &Path, depth: usize) -> bool {
+///
+/// Fails closed: a directory that cannot be read (EIO, EMFILE, a path too long) is an
+/// error, never "empty", because deleting a bucket trusts this answer to remove the
+/// bucket's directory with everything in it.
+pub(crate) fn subtree_has_object(dir: &Path, depth: usize) -> Result<bool> {
     if depth > WALK_DEPTH_MAX {
-        return false;
+        return Err(DriveError::Corrupt(format!("{} nests deeper than any key", dir.display())));
     }
-    let Ok(entries) = fs::read_dir(dir) else {
-        return false;
-    };
     let mut subdirs = Vec::new();
-    for entry in entries.flatten() {
+    for entry in read_dir_or_empty(dir)? {
+        let entry = entry.map_err(|e| unreadable("read dir entry", e))?;
         let name = entry.file_name();
         if name == META_FILE_NAME {
-            return true;
+            return Ok(true);
         }
         let is_data_dir = name.to_str().is_some_and(|n| n.ends_with(DATA_DIR_SUFFIX));
-        if !is_data_dir && entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+        let file_type = entry.file_type().map_err(|e| unreadable("stat dir entry", e))?;
+        if !is_data_dir && file_type.is_dir() {
             subdirs.push(entry.path());
         }
     }
-    subdirs.iter().any(|sub| subtree_has_object(sub, depth + 1))
+    for sub in &subdirs {
+        if subtree_has_object(sub, depth + 1)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The entries of `dir`; a directory removed meanwhile (a concurrent delete) has none.
+fn read_dir_or_empty(dir: &Path) -> Result<impl Iterator<Item = std::io::Result<fs::DirEntry>>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(Some(entries).into_iter().flatten()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None.into_iter().flatten()),
+        Err(e) => Err(unreadable("read dir", e)),
+    }
+}
+
+/// An I/O error while checking for objects, kept as I/O: a path too long here is a
+/// damaged drive, not a client's key that is too long.
+fn unreadable(op: &'static str, source: std::io::Error) -> DriveError {
+    DriveError::Io { op, source }
 }

@@ -1,7 +1,11 @@
 //! Healing one object: find the drives whose copy of the current version is missing,
-//! stale, or corrupt (every frame is verified), rebuild their shards from the healthy
-//! ones, and commit the rebuilt copy on those drives only. Reads queue objects they
-//! had to repair on the fly; a background task heals them.
+//! stale, or corrupt, rebuild their shards from the healthy ones, and commit the rebuilt
+//! copy on those drives only. Reads queue objects they had to repair on the fly; a
+//! background task heals them.
+//!
+//! A deep heal verifies every frame of every drive; a normal one trusts the metadata and
+//! reads only each part's last frame (the file is there and long enough). Either way,
+//! every frame a rebuild reads is verified, so a corrupt source never spreads.
 
 use super::{ErasureSet, detached};
 use crate::quorum::pick_version;
@@ -22,11 +26,17 @@ pub(crate) const HEAL_QUEUE_MAX: usize = 1024;
 pub(crate) type HealRequest = (String, String);
 
 impl ErasureSet {
-    /// Heals `key` under its write lock; returns how many drives were rewritten.
+    /// Heals `key` deeply (every frame verified) under its write lock; returns how many
+    /// drives were rewritten.
     pub(crate) async fn heal_object(self: &Arc<Self>, bucket: &str, key: &str) -> Result<usize> {
+        self.heal_object_mode(bucket, key, true).await
+    }
+
+    /// Heals `key` under its write lock, verifying every frame when `deep`.
+    pub(crate) async fn heal_object_mode(self: &Arc<Self>, bucket: &str, key: &str, deep: bool) -> Result<usize> {
         let set = Arc::clone(self);
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        detached(async move { set.heal_locked(&bucket, &key).await }).await
+        detached(async move { set.heal_locked(&bucket, &key, deep).await }).await
     }
 
     /// Asks the background healer to heal `key` (dropped when the queue is full).
@@ -36,7 +46,7 @@ impl ErasureSet {
         }
     }
 
-    async fn heal_locked(&self, bucket: &str, key: &str) -> Result<usize> {
+    async fn heal_locked(&self, bucket: &str, key: &str, deep: bool) -> Result<usize> {
         let _guard = self.lock_write(bucket, key).await?;
         let metas = self.read_metas(bucket, key).await;
         let (version, holders) = pick_version(&metas, &self.layout)?;
@@ -47,7 +57,10 @@ impl ErasureSet {
         let mut bad: Vec<bool> = holders.iter().map(|holds| !holds).collect();
         let healed = match version.data_dir {
             None => self.heal_inline(bucket, key, &version, &distribution, &metas, &mut bad).await?,
-            Some(data_dir) => self.heal_parts(bucket, key, &version, data_dir, &distribution, &mut bad).await?,
+            Some(data_dir) => {
+                let scope = PartsHeal { bucket, key, version: &version, data_dir, distribution: &distribution, deep };
+                self.heal_parts(&scope, &mut bad).await?
+            }
         };
         if healed > 0 {
             self.stats.objects_healed.fetch_add(1, Ordering::Relaxed);
@@ -101,21 +114,17 @@ impl ErasureSet {
         Ok(self.commit_healed(bucket, key, None, requests.collect()).await)
     }
 
-    async fn heal_parts(
-        &self,
-        bucket: &str,
-        key: &str,
-        version: &ObjectVersion,
-        data_dir: Uuid,
-        distribution: &[u8],
-        bad: &mut [bool],
-    ) -> Result<usize> {
+    async fn heal_parts(&self, scope: &PartsHeal<'_>, bad: &mut [bool]) -> Result<usize> {
+        let PartsHeal { bucket, key, version, data_dir, distribution, deep } = *scope;
         let erasure = self.erasure;
         let block_size = erasure.block_size() as u64;
-        // Pass 1: verify every frame of every drive that claims the version.
+        // Pass 1: verify every frame (deep), or each part's last one, of every drive that
+        // claims the version.
         for part in &version.parts {
             let mut readers = self.open_part(bucket, key, data_dir, part.number, bad).await;
-            for block in 0..part.size.div_ceil(block_size) {
+            let blocks = part.size.div_ceil(block_size);
+            let first = if deep { 0 } else { blocks.saturating_sub(1) };
+            for block in first..blocks {
                 let block_len = (part.size - block * block_size).min(block_size) as usize;
                 let frames = read_frames(&mut readers, &erasure, block, block_len).await;
                 for (d, frame) in frames.iter().enumerate() {
@@ -149,8 +158,10 @@ impl ErasureSet {
                 let read = read_frames(&mut readers, &erasure, block, block_len).await;
                 let mut frames: Vec<Option<Bytes>> = vec![None; erasure.total_shards()];
                 for (d, frame) in read.into_iter().enumerate() {
+                    let index = distribution[d] as usize;
                     if !bad[d] {
-                        frames[distribution[d] as usize] = frame;
+                        // A source that fails its hash is left out of this block's rebuild.
+                        frames[index] = frame.filter(|f| erasure.verify_shard(index, f, block_len).is_ok());
                     }
                 }
                 let rebuilt = erasure
@@ -254,8 +265,21 @@ impl ErasureSet {
     }
 }
 
+/// One object version whose part files a heal checks and rebuilds.
+#[derive(Clone, Copy)]
+struct PartsHeal<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    version: &'a ObjectVersion,
+    data_dir: Uuid,
+    /// Shard index per drive.
+    distribution: &'a [u8],
+    /// Verify every frame, not only each part's last.
+    deep: bool,
+}
+
 /// Reads block `block` from every open reader; a failed read closes that reader.
-async fn read_frames(
+pub(super) async fn read_frames(
     readers: &mut [Option<Box<dyn ShardReader>>],
     erasure: &cairn_erasure::Erasure,
     block: u64,

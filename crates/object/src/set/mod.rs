@@ -2,7 +2,9 @@
 
 pub(crate) mod heal;
 pub(crate) mod multipart;
+pub(crate) mod pending;
 pub mod read;
+pub(crate) mod verify;
 mod write;
 
 use crate::config::Layout;
@@ -100,7 +102,11 @@ impl ErasureSet {
     pub(crate) async fn read_metas(&self, bucket: &str, key: &str) -> Vec<std::result::Result<ObjectMeta, DriveError>> {
         join_all(self.drives.iter().map(|drive| async move {
             let bytes = drive.read_meta(bucket, key).await?;
-            ObjectMeta::decode(&bytes).map_err(|e| DriveError::Corrupt(format!("xl.meta: {e}")))
+            ObjectMeta::decode(&bytes).map_err(|error| {
+                // The copy counts as missing on this drive; the read that skips it queues a heal.
+                tracing::warn!(drive = drive.endpoint(), bucket, key, %error, "damaged xl.meta ignored");
+                DriveError::Corrupt(format!("xl.meta: {error}"))
+            })
         }))
         .await
     }

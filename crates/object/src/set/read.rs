@@ -388,7 +388,7 @@ impl std::fmt::Debug for ObjectReader {
 #[cfg(test)]
 mod tests {
     use crate::store::ObjectStore;
-    use crate::types::{CompletePart, PutRequest};
+    use crate::types::{CompletePart, CompleteRequest, PutRequest};
     use crate::{NoCheck, PART_SIZE_BYTES_MIN};
     use bytes::Bytes;
     use cairn_drive::{Drive, LocalDrive};
@@ -437,7 +437,9 @@ mod tests {
             parts.push(CompletePart { number: part.number, etag: part.etag });
         }
         let composite = Box::new(|_: Option<&str>, _: &[_]| Default::default());
-        store.complete_multipart_upload("b", "many", &id, &parts, composite).await.expect("complete");
+        let complete =
+            CompleteRequest { bucket: "b".into(), key: "many".into(), upload_id: id.clone(), parts, condition: None };
+        store.complete_multipart_upload(complete, composite).await.expect("complete");
 
         // From the middle of part 19 into part 20.
         let offset = 18 * PART_SIZE_BYTES_MIN + 12_345;

@@ -1,0 +1,90 @@
+//! A crash between two drives' commits: the server aborts (as `kill -9` would) right
+//! after some drives made the new version visible and before the write could finish or
+//! undo it. After a restart, a version that never reached a write quorum (so was never
+//! acknowledged) must be gone and the previous version back; one that did reach it stays.
+//!
+//! The crash comes from the test hook `CAIRN_TEST_CRASH_AFTER_COMMITS=n` (the process
+//! aborts after n drive commits); the drives that must not commit are made to fail by
+//! turning their `.cairn.sys/undo` folder into a file while the server runs.
+
+use crate::harness::{Server, get, new_bucket, put};
+use aws_sdk_s3::primitives::ByteStream;
+use std::path::Path;
+
+/// Makes a drive's commits fail: the folder of pending-commit records becomes a file.
+fn break_commits(drive: &Path) {
+    let undo = drive.join(".cairn.sys/undo");
+    std::fs::remove_dir_all(&undo).expect("remove undo folder");
+    std::fs::write(&undo, b"not a folder").expect("block undo folder");
+}
+
+fn repair_commits(drive: &Path) {
+    std::fs::remove_file(drive.join(".cairn.sys/undo")).expect("unblock undo folder");
+}
+
+fn pending_records(drive: &Path) -> usize {
+    std::fs::read_dir(drive.join(".cairn.sys/undo")).expect("undo folder").count()
+}
+
+/// Writes `key` = `body` through a server that crashes after `commits` drive commits;
+/// `broken` drives fail theirs. Returns the stopped server's folder.
+async fn crash_during_put(server: Server, bucket: &str, key: &str, body: &[u8], broken: &[usize]) -> tempfile::TempDir {
+    for &drive in broken {
+        break_commits(&server.drive(drive));
+    }
+    let outcome =
+        server.client().put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec())).send().await;
+    assert!(outcome.is_err(), "the server was to crash before answering");
+    let log = server.log();
+    assert!(log.contains("CAIRN_TEST_CRASH_AFTER_COMMITS reached"), "the crash hook did not fire:\n{log}");
+    for &drive in broken {
+        repair_commits(&server.drive(drive));
+    }
+    server.stop()
+}
+
+/// Regression: undo records lived in the staging folder, which start-up clears, so a
+/// version committed on 2 of 4 drives (below the write quorum of 3, never acknowledged)
+/// stayed, and with 2 data + 2 parity drives it reached the read quorum and appeared.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_mid_commit_never_shows_an_unacknowledged_version() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "crash").await;
+    let (small_v1, large_v1) = (b"version one".to_vec(), vec![1u8; 3 << 20]);
+    put(&client, &bucket, "small", &small_v1).await;
+    put(&client, &bucket, "large", &large_v1).await;
+    put(&client, &bucket, "kept", b"version one").await;
+    let mut dir = server.stop();
+
+    // Only drives 1 and 2 commit the new versions (2 < write quorum 3), then the crash.
+    for (key, body) in [("small", b"version two".to_vec()), ("large", vec![2u8; 3 << 20])] {
+        let server = Server::start_in(dir, 4, &[("CAIRN_TEST_CRASH_AFTER_COMMITS", "2")]);
+        let dir_after = crash_during_put(server, &bucket, key, &body, &[3, 4]).await;
+        let meta = |drive: &str| std::fs::read(dir_after.path().join(drive).join(&bucket).join(key).join("xl.meta"));
+        assert_ne!(meta("d1").expect("d1"), meta("d3").expect("d3"), "drive 1 holds the unacknowledged version");
+        assert_ne!(pending_records(&dir_after.path().join("d1")), 0, "the crash left its commit pending");
+        dir = dir_after;
+    }
+    // Drives 1 to 3 commit (a write quorum: it may have been acknowledged), then the crash.
+    let server = Server::start_in(dir, 4, &[("CAIRN_TEST_CRASH_AFTER_COMMITS", "3")]);
+    let dir = crash_during_put(server, &bucket, "kept", b"version two", &[4]).await;
+
+    let server = Server::start_in(dir, 4, &[]);
+    let client = server.client();
+    assert_eq!(get(&client, &bucket, "small").await, small_v1, "the unacknowledged version appeared");
+    assert_eq!(get(&client, &bucket, "large").await, large_v1, "the unacknowledged version appeared");
+    assert_eq!(get(&client, &bucket, "kept").await, b"version two", "a version on a write quorum was lost");
+    for drive in 1..=4 {
+        let pending = pending_records(&server.drive(drive));
+        assert_eq!(pending, 0, "drive {drive} still has pending commits:\n{}", server.log());
+    }
+    assert!(server.log().contains("rolled back a version a crash left on too few drives"));
+    // The rolled-back drives hold the previous version whole: it reads from them alone.
+    let dir = server.stop();
+    for drive in [3, 4] {
+        std::fs::remove_dir_all(dir.path().join(format!("d{drive}")).join(&bucket).join("large")).expect("remove copy");
+    }
+    let server = Server::start_in(dir, 4, &[]);
+    assert_eq!(get(&server.client(), &bucket, "large").await, large_v1);
+}
