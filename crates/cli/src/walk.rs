@@ -277,6 +277,9 @@ fn read_sorted(dir: &std::path::Path) -> Result<VecDeque<(String, std::fs::Metad
             .file_name()
             .into_string()
             .map_err(|_| CliError::Usage(format!("{}: the name is not UTF-8 and cannot be a key", path.display())))?;
+        if meta.is_file() && crate::transfer::is_partial_name(&name) {
+            continue; // A copy in progress (or interrupted): not the user's file.
+        }
         let order = if meta.is_dir() { format!("{name}/") } else { name.clone() };
         entries.push((order, name, meta));
     }

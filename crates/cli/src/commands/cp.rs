@@ -40,18 +40,7 @@ pub(crate) async fn run(context: &Context, args: CpArgs, remove_source: bool) ->
         let result = if args.recursive {
             copy_tree(context, &batch, &source, &destination).await
         } else {
-            async {
-                let (source, item) = single(context, &source).await?;
-                let target = if into_folder {
-                    let name = base_name(&source);
-                    check_local_key(&name)?;
-                    folder_place(&destination).join(&name)
-                } else {
-                    place(&destination)
-                };
-                batch.copy(&source, &target, &item).await
-            }
-            .await
+            copy_one(context, &batch, &source, &destination, into_folder).await
         };
         match result {
             Ok(()) => {}
@@ -62,6 +51,25 @@ pub(crate) async fn run(context: &Context, args: CpArgs, remove_source: bool) ->
         }
     }
     batch.finish(command)
+}
+
+/// Copies one file or object to `destination`, or below it with `into_folder`.
+async fn copy_one(
+    context: &Context,
+    batch: &Batch<'_>,
+    source: &Target,
+    destination: &Target,
+    into_folder: bool,
+) -> Result<()> {
+    let (source, item) = single(context, source).await?;
+    let target = if into_folder {
+        let name = base_name(&source);
+        check_local_key(&name)?;
+        folder_place(destination).join(&name)
+    } else {
+        place(destination)
+    };
+    batch.copy(&source, &target, &item).await
 }
 
 fn is_folder(target: &Target) -> bool {
@@ -139,18 +147,32 @@ pub(crate) fn tree_lister(context: &Context, source: &Target) -> Result<(Lister,
     })
 }
 
-/// Copies everything below `source` to below `destination`. A source that cannot be
+/// Copies everything below `source` to below `destination`; a source that is one
+/// file or object is copied into `destination`, as mc does. A source that cannot be
 /// listed at all, or a prefix with nothing below it, is the error of the whole copy;
 /// later failures are failed items.
 async fn copy_tree(context: &Context, batch: &Batch<'_>, source: &Target, destination: &Target) -> Result<()> {
+    if let Target::Local(path) = source
+        && std::fs::metadata(path).is_ok_and(|meta| meta.is_file())
+    {
+        return copy_one(context, batch, source, destination, true).await;
+    }
     let (mut lister, root) = tree_lister(context, source)?;
-    let destination = folder_place(destination);
-    check_not_nested(&root, &destination, false)?;
+    let folder = folder_place(destination);
+    check_not_nested(&root, &folder, false)?;
     let first = match lister.next().await {
         Some(Ok(entry)) => entry,
         Some(Err(error)) => return Err(error),
-        None => return nothing_below(source),
+        None => {
+            return match source {
+                Target::Remote(remote) if !remote.key.is_empty() && !remote.key.ends_with('/') => {
+                    copy_one(context, batch, source, destination, true).await
+                }
+                _ => nothing_below(source),
+            };
+        }
     };
+    let destination = folder;
     let rest = futures::stream::unfold(lister, |mut lister| async move { lister.next().await.map(|e| (e, lister)) });
     futures::stream::once(async { Ok(first) })
         .chain(rest)

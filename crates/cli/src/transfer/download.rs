@@ -11,6 +11,15 @@ use crate::s3;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Ends the names of partial files (downloads and local copies in progress).
+const PARTIAL_SUFFIX: &str = ".cairn-partial";
+
+/// Whether a file name is one of this client's partial files: never a source to copy
+/// (it is not a file of the user's) nor a target extra for `mirror --remove`.
+pub fn is_partial_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX)
+}
+
 /// Downloads the object `from` (`size` bytes as listed) to `path`; returns the bytes
 /// written. Every GET requires the listed ETag, so an object replaced meanwhile fails
 /// the download; an interrupted one continues from its partial file on a rerun.
@@ -37,6 +46,14 @@ pub async fn download(from: ObjectSource<'_>, size: u64, path: &Path, transfer: 
             return Err(error);
         }
     };
+    // A server that ignores the range answers with the whole object from byte 0;
+    // appended to the partial file it would only fail the size check at the end.
+    if resume && !object.content_range().is_some_and(|range| range.starts_with(&format!("bytes {have}-"))) {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(CliError::Remote(format!(
+            "{what}: the server did not continue the download at byte {have}; the partial file was dropped, rerun"
+        )));
+    }
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
         .write(true)
@@ -110,5 +127,5 @@ async fn make_parent(path: &Path) -> Result<()> {
 fn partial_path(path: &Path, etag: &str) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tag: String = etag.chars().filter(char::is_ascii_alphanumeric).take(40).collect();
-    path.with_file_name(format!(".{name}.{tag}.cairn-partial"))
+    path.with_file_name(format!(".{name}.{tag}{PARTIAL_SUFFIX}"))
 }

@@ -16,7 +16,7 @@ mod download;
 mod source;
 
 pub use copy::copy_object;
-pub use download::{copy_file, download};
+pub use download::{copy_file, download, is_partial_name};
 pub use source::{LocalFile, ObjectSource, Snapshot, Source};
 
 use crate::error::{CliError, Result};

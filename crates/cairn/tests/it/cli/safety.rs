@@ -223,7 +223,30 @@ fn cli_exit_codes_of_corner_cases_follow_the_documented_table() {
     let run = cli.run(&["stat", "local/bkt/missing", "local/bkt"]);
     assert_eq!(run.code, 5, "stat of two, one missing: {}", run.stdout);
     assert_eq!(run.json().iter().filter(|l| l["status"] == "success").count(), 1, "the other was still shown");
+    // -r of one object or file copies it, as mc does.
+    assert_eq!(cli.run(&["cp", "-r", "local/bkt/missing", missing]).code, 3, "a missing object");
+    std::fs::write(dir.path().join("one.txt"), b"1").expect("write");
+    cli.run(&["cp", "-r", dir.path().join("one.txt").to_str().expect("utf-8"), "local/bkt/"]).ok();
+    cli.run(&["cp", "-r", "local/bkt/one.txt", missing]).ok();
+    assert_eq!(std::fs::read(dir.path().join("missing/one.txt")).expect("copied"), b"1");
     // A copy of an existing empty folder is fine.
     std::fs::create_dir(dir.path().join("empty")).expect("mkdir");
     cli.run(&["cp", "-r", dir.path().join("empty").to_str().expect("utf-8"), "local/bkt/"]).ok();
+}
+
+#[test]
+fn cli_partial_files_of_interrupted_downloads_are_neither_copied_nor_removed() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("local", &server);
+    let dir = tempfile::tempdir().expect("dir");
+    let folder = dir.path().join("folder");
+    write(&folder, "a.txt", b"a");
+    let partial = ".big.bin.0123456789abcdef.cairn-partial";
+    write(&folder, partial, b"the first bytes of an interrupted download");
+    let folder_text = folder.to_str().expect("utf-8");
+    cli.run(&["mirror", folder_text, "local/uploads"]).ok();
+    assert_eq!(keys(&cli, "local/uploads"), ["a.txt"], "a partial file is not the user's file");
+    let lines = cli.run(&["mirror", "--remove", "local/uploads", folder_text]).ok();
+    assert!(lines.iter().all(|l| l["action"] != "remove"), "{lines:?}");
+    assert!(folder.join(partial).exists(), "the resumable progress was removed");
 }
