@@ -27,6 +27,10 @@ pub enum CliError {
     /// The server answered with an error, or could not be reached.
     #[error("{0}")]
     Remote(String),
+    /// The source changed while it was being copied (a file grew, shrank or was
+    /// rewritten; an object was replaced); nothing half old, half new was kept.
+    #[error("{0}")]
+    Changed(String),
     /// A local file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -54,7 +58,7 @@ impl CliError {
     /// The exit code as a number (for `--json` error objects).
     pub fn code(&self) -> u8 {
         match self {
-            CliError::Remote(_) | CliError::Io { .. } => 1,
+            CliError::Remote(_) | CliError::Changed(_) | CliError::Io { .. } => 1,
             CliError::Usage(_) => 2,
             CliError::NotFound(_) => 3,
             CliError::AccessDenied(_) => 4,
@@ -66,6 +70,7 @@ impl CliError {
     pub fn kind(&self) -> &'static str {
         match self {
             CliError::Remote(_) => "remote",
+            CliError::Changed(_) => "changed",
             CliError::Io { .. } => "io",
             CliError::Usage(_) => "usage",
             CliError::NotFound(_) => "not-found",

@@ -69,6 +69,10 @@ where
             "{what}: access denied{} (check the alias's keys and their policy)",
             message.map(|m| format!(": {m}")).unwrap_or_default()
         )),
+        ("PreconditionFailed", _) | (_, Some(412)) => CliError::Changed(format!(
+            "{what}: the object changed since it was listed (its ETag no longer matches); nothing was kept, \
+             run the command again to copy the new version"
+        )),
         _ if status.is_none() => CliError::Remote(format!("{what}: {}", describe_transport(&error))),
         _ => CliError::Remote(format!(
             "{what}: {}{}",

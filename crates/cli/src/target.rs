@@ -69,9 +69,8 @@ impl Target {
         if text.contains('\0') {
             return Err(CliError::Usage("a target contains a NUL byte".into()));
         }
-        let local_looking = text.starts_with('/') || text.starts_with("./") || text.starts_with("../") || text == ".";
         let (first, rest) = text.split_once('/').unwrap_or((text, ""));
-        if local_looking {
+        if looks_local(text) {
             return Ok(Target::Local(PathBuf::from(text)));
         }
         let alias = match config.alias(first) {
@@ -95,16 +94,29 @@ impl Target {
         }
     }
 
-    /// The remote target, or a usage error naming the command that needs one.
+    /// The remote target, or an error naming the command that needs one: not found
+    /// when the first component could be an alias but is none, bad usage for a path
+    /// that is plainly local (`./x`, `/x`).
     pub fn remote(self, command: &str) -> Result<Remote> {
         match self {
             Target::Remote(remote) => Ok(remote),
-            Target::Local(path) => Err(CliError::Usage(format!(
-                "{command}: {} is not ALIAS/BUCKET[/KEY] (no alias of that name; see `cairn alias ls`)",
-                path.display()
-            ))),
+            Target::Local(path) => {
+                let text = path.display().to_string();
+                if looks_local(&text) {
+                    return Err(CliError::Usage(format!("{command}: {text} is a local path; give ALIAS/BUCKET[/KEY]")));
+                }
+                let alias = text.split('/').next().unwrap_or_default();
+                Err(CliError::NotFound(format!(
+                    "{command}: no alias {alias:?} (see `cairn alias ls`), so {text} is not ALIAS/BUCKET[/KEY]"
+                )))
+            }
         }
     }
+}
+
+/// A target that is a local path whatever the aliases are.
+fn looks_local(text: &str) -> bool {
+    text.starts_with('/') || text.starts_with("./") || text.starts_with("../") || text == "." || text == ".."
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use std::time::SystemTime;
 
 /// Keys asked for per listing page.
 const PAGE_KEYS: i32 = 1_000;
-/// Deepest local folder nesting walked (a bound against symlink-free but absurd trees).
+/// Deepest local folder nesting walked (a bound against absurd trees; symlink loops are
+/// caught before by [`FolderId`]).
 const LOCAL_DEPTH_MAX: usize = 256;
 
 /// One object or file found.
@@ -65,12 +66,22 @@ impl Lister {
             page: VecDeque::new(),
             token: None,
             done: false,
+            failed: false,
         }))
     }
 
     /// Files under the local folder `root`, recursively or its top level only.
     pub fn local(root: PathBuf, recursive: bool) -> Self {
-        Lister::Local(LocalLister { root, recursive, stack: Vec::new(), started: false })
+        Lister::Local(LocalLister { root, recursive, stack: Vec::new(), started: false, failed: false })
+    }
+
+    /// Whether every entry so far came without an error (a listing that failed part
+    /// way may have skipped entries, so it proves nothing absent).
+    pub fn complete_so_far(&self) -> bool {
+        match self {
+            Lister::Remote(lister) => !lister.failed,
+            Lister::Local(lister) => !lister.failed,
+        }
     }
 
     /// The next entry, or None at the end.
@@ -93,6 +104,8 @@ pub struct RemoteLister {
     page: VecDeque<Entry>,
     token: Option<String>,
     done: bool,
+    /// A page could not be fetched; the listing ended early.
+    failed: bool,
 }
 
 impl RemoteLister {
@@ -103,6 +116,7 @@ impl RemoteLister {
             }
             if let Err(error) = self.fetch().await {
                 self.done = true;
+                self.failed = true;
                 return Some(Err(error));
             }
         }
@@ -145,41 +159,94 @@ impl RemoteLister {
     }
 }
 
-/// A depth-first walk of a local folder.
+/// The identity of a folder (device and inode), to recognise one reached again
+/// through a symlink: a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FolderId(u64, u64);
+
+impl FolderId {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        Some(FolderId(meta.dev(), meta.ino()))
+    }
+
+    /// Without inodes only the depth bound stops a loop.
+    #[cfg(not(unix))]
+    fn of(_meta: &std::fs::Metadata) -> Option<Self> {
+        None
+    }
+}
+
+/// One folder being walked.
+struct Level {
+    /// Its key relative to the root, ending with '/' (empty for the root).
+    prefix: String,
+    /// Its identity, compared with the folders below it to find symlink loops.
+    id: Option<FolderId>,
+    /// Its remaining entries, in key order.
+    entries: VecDeque<(String, std::fs::Metadata)>,
+}
+
+/// A depth-first walk of a local folder. Symlinks are followed, except one that leads
+/// back to a folder on the current path (a loop), which is reported as an error.
 pub struct LocalLister {
     root: PathBuf,
     recursive: bool,
-    /// Per folder level: its relative prefix and its remaining entries, in key order.
-    stack: Vec<(String, VecDeque<(String, std::fs::Metadata)>)>,
+    /// The folders from the root down to the one being listed.
+    stack: Vec<Level>,
     started: bool,
+    /// Some folder could not be read; its entries are missing from the listing.
+    failed: bool,
 }
 
 impl LocalLister {
     fn next(&mut self) -> Option<Result<Entry>> {
+        let next = self.step();
+        if matches!(next, Some(Err(_))) {
+            self.failed = true;
+        }
+        next
+    }
+
+    fn step(&mut self) -> Option<Result<Entry>> {
         if !self.started {
             self.started = true;
+            let id = match std::fs::metadata(&self.root) {
+                Ok(meta) if meta.is_dir() => FolderId::of(&meta),
+                Ok(_) => return Some(Err(CliError::Usage(format!("{}: not a folder", self.root.display())))),
+                Err(error) => return Some(Err(CliError::io(&self.root, error))),
+            };
             match read_sorted(&self.root) {
-                Ok(entries) => self.stack.push((String::new(), entries)),
+                Ok(entries) => self.stack.push(Level { prefix: String::new(), id, entries }),
                 Err(error) => return Some(Err(error)),
             }
         }
         loop {
-            let (prefix, entries) = self.stack.last_mut()?;
-            let Some((name, meta)) = entries.pop_front() else {
+            let level = self.stack.last_mut()?;
+            let Some((name, meta)) = level.entries.pop_front() else {
                 self.stack.pop();
                 continue;
             };
-            let key = format!("{prefix}{name}");
+            let key = format!("{}{name}", level.prefix);
             if meta.is_dir() {
                 let folder = format!("{key}/");
                 if !self.recursive {
                     return Some(Ok(Entry { key: folder, size: 0, modified: None, etag: None, is_prefix: true }));
                 }
+                let id = FolderId::of(&meta);
+                if id.is_some() && self.stack.iter().any(|level| level.id == id) {
+                    let path = self.root.join(&key);
+                    return Some(Err(CliError::Usage(format!(
+                        "{}: a symlink loop (leads back to a folder above it); not followed",
+                        path.display()
+                    ))));
+                }
                 if self.stack.len() >= LOCAL_DEPTH_MAX {
                     return Some(Err(CliError::Usage(format!("{}: deeper than {LOCAL_DEPTH_MAX} folders", key))));
                 }
                 match read_sorted(&self.root.join(&key)) {
-                    Ok(children) => self.stack.push((folder, children)),
+                    Ok(entries) => self.stack.push(Level { prefix: folder, id, entries }),
                     Err(error) => return Some(Err(error)),
                 }
                 continue;
@@ -210,6 +277,9 @@ fn read_sorted(dir: &std::path::Path) -> Result<VecDeque<(String, std::fs::Metad
             .file_name()
             .into_string()
             .map_err(|_| CliError::Usage(format!("{}: the name is not UTF-8 and cannot be a key", path.display())))?;
+        if meta.is_file() && crate::transfer::is_partial_name(&name) {
+            continue; // A copy in progress (or interrupted): not the user's file.
+        }
         let order = if meta.is_dir() { format!("{name}/") } else { name.clone() };
         entries.push((order, name, meta));
     }

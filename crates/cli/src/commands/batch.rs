@@ -2,7 +2,7 @@
 //! of items, bytes and failures, and the summary that turns failures into the exit
 //! status. Failed items are reported as they happen and the command goes on.
 
-use super::cp::{Place, copy_item, remove_place};
+use super::cp::{Item, Place, copy_item, remove_copied};
 use crate::Context;
 use crate::error::{CliError, Result};
 use crate::output::human_bytes;
@@ -44,24 +44,24 @@ impl<'a> Batch<'a> {
     }
 
     /// Copies (and for `mv` removes) one item; on success reports and counts it.
-    pub(crate) async fn copy(&self, source: &Place, destination: &Place, size: u64) -> Result<()> {
-        let parts_reused = copy_item(self.context, &self.progress, source, destination, size).await?;
+    pub(crate) async fn copy(&self, source: &Place, destination: &Place, item: &Item) -> Result<()> {
+        let copied = copy_item(self.context, &self.progress, source, destination, item).await?;
         if self.remove_source {
-            remove_place(self.context, source).await?;
+            remove_copied(self.context, source, &copied.version).await?;
         }
         self.items.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(size, Ordering::Relaxed);
+        self.bytes.fetch_add(copied.bytes, Ordering::Relaxed);
         self.context.out.result(
-            json!({"source": source.display(), "target": destination.display(), "size": size,
-                   "partsReused": parts_reused}),
+            json!({"source": source.display(), "target": destination.display(), "size": copied.bytes,
+                   "partsReused": copied.parts_reused}),
             String::new,
         );
         Ok(())
     }
 
     /// Like [`copy`](Self::copy), with a failure reported as a failed item.
-    pub(crate) async fn copy_or_fail(&self, source: &Place, destination: &Place, size: u64) {
-        if let Err(error) = self.copy(source, destination, size).await {
+    pub(crate) async fn copy_or_fail(&self, source: &Place, destination: &Place, item: &Item) {
+        if let Err(error) = self.copy(source, destination, item).await {
             self.fail(&source.display(), &error);
         }
     }

@@ -29,48 +29,56 @@ pub struct RbArgs {
 }
 
 pub(crate) async fn make(context: &Context, args: MbArgs) -> Result<()> {
-    for text in &args.targets {
-        let remote = context.target(text)?.remote("mb")?;
-        let bucket = remote.bucket()?;
-        if !remote.key.is_empty() {
-            return Err(CliError::Usage(format!("mb {text}: give ALIAS/BUCKET, without a key")));
-        }
-        let client = context.client(&remote);
-        match client.create_bucket().bucket(bucket).send().await {
-            Ok(_) => {}
-            Err(error)
-                if args.ignore_existing
-                    && matches!(error.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => {}
-            Err(error)
-                if error.code() == Some("BucketAlreadyOwnedByYou") || error.code() == Some("BucketAlreadyExists") =>
-            {
-                return Err(CliError::Usage(format!("mb {text}: the bucket exists (pass -p to accept that)")));
-            }
-            Err(error) => return Err(s3::error(text, error)),
-        }
-        context.out.result(json!({"bucket": bucket}), || format!("Bucket created successfully `{text}`."));
-    }
-    Ok(())
+    super::each(context, &args.targets, |text| make_one(context, text, args.ignore_existing)).await
 }
 
 pub(crate) async fn remove(context: &Context, args: RbArgs) -> Result<()> {
-    for text in &args.targets {
-        let remote = context.target(text)?.remote("rb")?;
-        let bucket = remote.bucket()?.to_owned();
-        if !remote.key.is_empty() {
-            return Err(CliError::Usage(format!("rb {text}: give ALIAS/BUCKET, without a key")));
-        }
-        if args.force {
-            super::rm::remove_prefix(context, &remote.with_key(String::new())).await?;
-        }
-        let client = context.client(&remote);
-        client.delete_bucket().bucket(&bucket).send().await.map_err(|error| match error.code() {
-            Some("BucketNotEmpty") => {
-                CliError::Usage(format!("rb {text}: the bucket is not empty (pass --force to remove its objects too)"))
-            }
-            _ => s3::error(text, error),
-        })?;
-        context.out.result(json!({"bucket": bucket}), || format!("Removed `{text}` successfully."));
+    super::each(context, &args.targets, |text| remove_one(context, text, args.force)).await
+}
+
+async fn make_one(context: &Context, text: &str, ignore_existing: bool) -> Result<()> {
+    let remote = context.target(text)?.remote("mb")?;
+    let bucket = remote.bucket()?;
+    if !remote.key.is_empty() {
+        return Err(CliError::Usage(format!("mb {text}: give ALIAS/BUCKET, without a key")));
     }
+    let client = context.client(&remote);
+    match client.create_bucket().bucket(bucket).send().await {
+        Ok(_) => {}
+        Err(error)
+            if ignore_existing && matches!(error.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => {}
+        Err(error)
+            if error.code() == Some("BucketAlreadyOwnedByYou") || error.code() == Some("BucketAlreadyExists") =>
+        {
+            return Err(CliError::Usage(format!("mb {text}: the bucket exists (pass -p to accept that)")));
+        }
+        Err(error) => return Err(s3::error(text, error)),
+    }
+    context.out.result(json!({"bucket": bucket}), || format!("Bucket created successfully `{text}`."));
+    Ok(())
+}
+
+async fn remove_one(context: &Context, text: &str, force: bool) -> Result<()> {
+    let remote = context.target(text)?.remote("rb")?;
+    let bucket = remote.bucket()?.to_owned();
+    if !remote.key.is_empty() {
+        return Err(CliError::Usage(format!("rb {text}: give ALIAS/BUCKET, without a key")));
+    }
+    if force {
+        let (removed, failed) = super::rm::remove_prefix(context, &remote.with_key(String::new()), None).await?;
+        if failed > 0 {
+            // Each failed object was reported; the bucket stays.
+            return Err(CliError::Partial { failed, total: removed + failed });
+        }
+    }
+    let client = context.client(&remote);
+    client.delete_bucket().bucket(&bucket).send().await.map_err(|error| match error.code() {
+        Some("BucketNotEmpty") => {
+            let hint = if force { "objects were added meanwhile" } else { "pass --force to remove its objects too" };
+            CliError::Usage(format!("rb {text}: the bucket is not empty ({hint})"))
+        }
+        _ => s3::error(text, error),
+    })?;
+    context.out.result(json!({"bucket": bucket}), || format!("Removed `{text}` successfully."));
     Ok(())
 }

@@ -10,12 +10,13 @@ mod du;
 mod find;
 mod ls;
 mod mirror;
+mod place;
 mod rm;
 mod share;
 mod stat;
 
 use crate::Context;
-use crate::error::Result;
+use crate::error::{CliError, Result};
 
 /// Client subcommands of `cairn`.
 #[derive(Debug, clap::Subcommand)]
@@ -75,4 +76,25 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
     }
+}
+
+/// Runs `one` for every target: with one target its error is the command's; with
+/// several, failures are reported and the rest still done (exit 5 if any failed).
+pub(crate) async fn each<'a, F: Future<Output = Result<()>>>(
+    context: &Context,
+    targets: &'a [String],
+    one: impl Fn(&'a str) -> F,
+) -> Result<()> {
+    let mut failed = 0;
+    for text in targets {
+        match one(text).await {
+            Ok(()) => {}
+            Err(error) if targets.len() == 1 => return Err(error),
+            Err(error) => {
+                context.out.item_error(text, &error);
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 { Err(CliError::Partial { failed, total: targets.len() as u64 }) } else { Ok(()) }
 }

@@ -1,7 +1,10 @@
-//! `cairn rm`: objects one by one, or everything under a prefix with `-r --force`
-//! (DeleteObjects in batches), or local files.
+//! `cairn rm`: objects one by one, or a folder with `-r --force` (DeleteObjects in
+//! batches), or local files. `rm -r --force alias/b/dir` removes the folder `dir/` and
+//! the object `dir` if there is one, never `dir2/...` or `directory.txt`: a name is a
+//! folder, not a string prefix (mc and s3cmd match the raw prefix and remove those too).
 
 use crate::Context;
+use crate::commands::cp::folder_key;
 use crate::error::{CliError, Result};
 use crate::s3;
 use crate::target::{Remote, Target};
@@ -34,10 +37,7 @@ pub(crate) async fn run(context: &Context, args: RmArgs) -> Result<()> {
     for text in &args.targets {
         let result = match context.target(text)? {
             Target::Local(path) => remove_local(context, &path, args.recursive).map(|()| (1, 0)),
-            Target::Remote(remote) if args.recursive => {
-                remote.bucket()?;
-                remove_prefix(context, &remote).await
-            }
+            Target::Remote(remote) if args.recursive => remove_folder(context, &remote).await,
             Target::Remote(remote) => remove_one(context, &remote).await.map(|()| (1, 0)),
         };
         match result {
@@ -73,13 +73,36 @@ fn print_removed(context: &Context, what: &str) {
     context.out.result(json!({"key": what}), || format!("Removed `{what}`."));
 }
 
-/// Removes every object under `remote`'s key; returns (removed, failed).
-pub(crate) async fn remove_prefix(context: &Context, remote: &Remote) -> Result<(u64, u64)> {
+/// Removes the folder `remote` names (its key as a folder, `dir` -> `dir/`) and the
+/// object of that exact name; returns (removed, failed). Nothing there is not found,
+/// unless the target is a whole bucket.
+async fn remove_folder(context: &Context, remote: &Remote) -> Result<(u64, u64)> {
+    let bucket = remote.bucket()?;
+    let mut also = None;
+    if !remote.key.is_empty() && !remote.key.ends_with('/') {
+        let head = context.client(remote).head_object().bucket(bucket).key(&remote.key).send().await;
+        match head.map_err(|e| s3::error(&remote.display(), e)) {
+            Ok(_) => also = Some(remote.key.clone()),
+            Err(CliError::NotFound(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let (removed, failed) = remove_prefix(context, &remote.with_key(folder_key(&remote.key)), also).await?;
+    if removed + failed == 0 && !remote.key.is_empty() {
+        return Err(CliError::NotFound(format!("{}: no such object or folder; nothing removed", remote.display())));
+    }
+    Ok((removed, failed))
+}
+
+/// Removes every object whose key starts with `remote`'s key, and the key `also`;
+/// returns (removed, failed).
+pub(crate) async fn remove_prefix(context: &Context, remote: &Remote, also: Option<String>) -> Result<(u64, u64)> {
     let client = context.client(remote);
     let bucket = remote.bucket()?.to_owned();
     let mut lister = Lister::remote(client.clone(), remote, remote.key.clone(), String::new(), true)?;
     let (mut removed, mut failed) = (0, 0);
     let mut batch = Vec::with_capacity(DELETE_BATCH_KEYS);
+    batch.extend(also);
     loop {
         let next = lister.next().await.transpose()?;
         if let Some(entry) = &next {

@@ -8,7 +8,7 @@ use super::{Cli, Run};
 use crate::harness::{Server, signed_request};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A policy that allows everything on the bucket `crm-allowed` and nothing else.
@@ -21,16 +21,7 @@ const START_SCAN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Runs `cairn --json --config-dir HOME args...` with `input` on stdin.
 fn run_with_stdin(cli: &Cli, args: &[&str], input: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--json")
-        .arg("--config-dir")
-        .arg(cli.home.path())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run cairn");
+    let mut child = cli.command(args).stdin(Stdio::piped()).spawn().expect("run cairn");
     // Dropping stdin after the write closes it, so that the command sees the end.
     child.stdin.take().expect("stdin piped").write_all(input.as_bytes()).expect("write stdin");
     let output = child.wait_with_output().expect("wait for cairn");

@@ -1,11 +1,10 @@
 //! `mirror` between two servers and from a local folder (including `--watch`), and
 //! `cp` resuming an interrupted multipart upload.
 
-use super::Cli;
+use super::{Cli, write};
 use crate::harness::{Server, random_bytes};
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Bound on a watched change reaching the target.
@@ -22,12 +21,6 @@ fn copied(lines: &[Value]) -> Vec<String> {
         .collect();
     keys.sort();
     keys
-}
-
-fn write(root: &Path, path: &str, body: &[u8]) {
-    let file = root.join(path);
-    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-    std::fs::write(file, body).expect("write");
 }
 
 #[test]
@@ -94,11 +87,8 @@ fn cli_mirror_watch_follows_a_local_folder() {
     let cli = Cli::with_alias("local", &server);
     let dir = tempfile::tempdir().expect("dir");
     write(dir.path(), "first.txt", b"1");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--json")
-        .arg("--config-dir")
-        .arg(cli.home.path())
-        .args(["mirror", "--watch", dir.path().to_str().expect("utf-8"), "local/watched"])
+    let mut child = cli
+        .command(&["mirror", "--watch", dir.path().to_str().expect("utf-8"), "local/watched"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -2,8 +2,11 @@
 //! user would, against real servers. Results are read from `--json` output.
 
 mod admin;
+mod changes;
 mod mirror;
 mod objects;
+mod proxy;
+mod safety;
 
 use crate::harness::{ACCESS_KEY, SECRET_KEY, Server};
 use serde_json::Value;
@@ -63,11 +66,18 @@ impl Cli {
         self.run_in(None, args)
     }
 
-    /// Runs the command in `dir` (for relative local paths).
-    pub fn run_in(&self, dir: Option<&std::path::Path>, args: &[&str]) -> Run {
+    /// `cairn --json --config-dir HOME args...` with stdin empty and output piped, to
+    /// run or start (stdio can be changed before).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
         command.arg("--json").arg("--config-dir").arg(self.home.path()).args(args);
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+    }
+
+    /// Runs the command in `dir` (for relative local paths).
+    pub fn run_in(&self, dir: Option<&std::path::Path>, args: &[&str]) -> Run {
+        let mut command = self.command(args);
         if let Some(dir) = dir {
             command.current_dir(dir);
         }
@@ -78,4 +88,11 @@ impl Cli {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
+}
+
+/// Writes `body` to `root/path`, making the folders on the way.
+pub fn write(root: &std::path::Path, path: &str, body: &[u8]) {
+    let file = root.join(path);
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    std::fs::write(file, body).expect("write");
 }
