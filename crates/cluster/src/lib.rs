@@ -12,6 +12,9 @@ mod token;
 pub mod topology;
 mod wire;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use locks::{DistGuard, DistLocks, Granter, LOCK_LEASE_MS, LockTable};
 pub use peer::Peer;
 pub use remote::RemoteDrive;

@@ -7,8 +7,9 @@
 //! [`memory`]) and whatever the target adds (round trips, paths inside their folder).
 //!
 //! Targets run with [`run`], which takes its case count from `CAIRN_FUZZ_CASES`
-//! (default: each target's own, small enough for CI) and its seed from
-//! `CAIRN_FUZZ_SEED` (default: random, printed), and prints how many cases ran.
+//! (default: each target's own, small enough for CI; targets whose cases are costly
+//! divide it, see [`cases_costing`]) and its seed from `CAIRN_FUZZ_SEED` (default:
+//! random, printed), and prints how many cases ran.
 //! `scripts/fuzz.sh` runs every target in the long mode.
 //!
 //! Linking this crate installs a counting global allocator in the test binary.
@@ -17,4 +18,4 @@ pub mod memory;
 pub mod mutate;
 mod runner;
 
-pub use runner::{CASES_ENV, SEED_ENV, cases, run};
+pub use runner::{CASES_ENV, SEED_ENV, cases, cases_costing, run, run_costing, runner};

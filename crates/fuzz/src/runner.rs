@@ -22,6 +22,16 @@ pub fn cases(default_cases: u32) -> u32 {
     }
 }
 
+/// The number of cases for a target whose case costs about `cost` cases of a pure
+/// parser (a key derivation, a filesystem call, a request to a server):
+/// `default_cases` normally, `CAIRN_FUZZ_CASES / cost` (at least one) in the long mode.
+pub fn cases_costing(default_cases: u32, cost: u32) -> u32 {
+    match std::env::var(CASES_ENV) {
+        Ok(_) => (cases(default_cases) / cost.max(1)).max(1),
+        Err(_) => default_cases,
+    }
+}
+
 fn seed() -> u64 {
     match std::env::var(SEED_ENV) {
         Ok(text) => text.trim().parse().unwrap_or_else(|_| panic!("{SEED_ENV}={text:?} is not a u64")),
@@ -45,6 +55,14 @@ fn seed_bytes(mut state: u64) -> [u8; 32] {
     out
 }
 
+/// A runner seeded as [`run`] seeds its own, for targets that draw their inputs
+/// themselves (to send several to a server at once), with the seed to print.
+pub fn runner() -> (TestRunner, u64) {
+    let seed = seed();
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed));
+    (TestRunner::new_with_rng(Config { failure_persistence: None, ..Config::default() }, rng), seed)
+}
+
 /// Runs fuzz target `name`: `cases(default_cases)` inputs drawn from `strategy`, each
 /// checked by `test` (which fails a case with `prop_assert!` or by panicking). Prints
 /// `fuzz <name>: <n> cases in <s> s, seed <seed>`; on a failure, panics with the
@@ -54,7 +72,17 @@ where
     S: Strategy,
     S::Value: Debug,
 {
-    let cases = cases(default_cases);
+    run_costing(name, default_cases, 1, strategy, test);
+}
+
+/// [`run`] for a target whose case costs about `cost` pure cases: the long mode runs
+/// [`cases_costing`] of them.
+pub fn run_costing<S>(name: &str, default_cases: u32, cost: u32, strategy: S, test: impl Fn(S::Value) -> TestCaseResult)
+where
+    S: Strategy,
+    S::Value: Debug,
+{
+    let cases = cases_costing(default_cases, cost);
     let seed = seed();
     let config = Config {
         cases,
@@ -71,7 +99,7 @@ where
     match result {
         Ok(()) => eprintln!("fuzz {name}: {cases} cases in {seconds:.1} s, seed {seed}"),
         Err(TestError::Fail(reason, input)) => {
-            panic!("fuzz {name} failed ({reason}); replay with {SEED_ENV}={seed}; smallest input:\n{input:#?}")
+            panic!("fuzz {name} failed ({reason}); replay with {SEED_ENV}={seed}; smallest input: {input:?}")
         }
         Err(TestError::Abort(reason)) => panic!("fuzz {name} aborted: {reason} ({SEED_ENV}={seed})"),
     }

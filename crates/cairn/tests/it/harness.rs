@@ -50,9 +50,11 @@ impl Server {
             .append(true)
             .open(dir.path().join("server.log"))
             .expect("log file");
+        // `CAIRN_ADDRESS` in `env` picks the address (drive URLs must name its port).
+        let address = env.iter().find(|(name, _)| *name == "CAIRN_ADDRESS").map_or("127.0.0.1:0", |(_, v)| *v);
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
         command
-            .args(["server", "--address", "127.0.0.1:0"])
+            .args(["server", "--address", address])
             .args(drive_args)
             .env("CAIRN_ROOT_USER", ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
@@ -81,6 +83,12 @@ impl Server {
             }
         };
         Server { child: Some(child), endpoint, dir, drive_count }
+    }
+
+    /// The server's process id (None once stopped), for `/proc` checks (`tests/fuzz`).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Path of drive `n` (1-based).
