@@ -75,7 +75,8 @@ fn fuzz_cli_configuration() {
     let file = br#"{"version":1,"aliases":{"local":{"url":"http://127.0.0.1:9000","access_key":"a","secret_key":"s","region":"us-east-1"}}}"#;
     let strategy =
         (hostile(vec![file.to_vec()], 512), mutated_text(vec!["https://h:9000/".into(), "my-alias_1".into()]));
-    cairn_fuzz::run("cli_configuration", CASES / 4, strategy, |(bytes, text)| {
+    // Each case writes and loads a configuration file: it costs about ten pure cases.
+    cairn_fuzz::run_costing("cli_configuration", CASES / 4, 10, strategy, |(bytes, text)| {
         let _ = check_alias_name(&text);
         let _ = check_url(&text);
         let dir = tempfile::tempdir().expect("temp dir");
