@@ -13,7 +13,7 @@ if [ -n "${2:-}" ]; then export CAIRN_FUZZ_SEED="$2"; fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-run() { cargo test --locked "$@" -- --nocapture 2>&1 | tee -a "$log" | grep -E '^(fuzz |test result|thread .* panicked)' || status=1; }
+run() { cargo test --locked --no-fail-fast "$@" -- --nocapture 2>&1 | tee -a "$log" | grep --line-buffered -E '^(fuzz |test result|thread .* panicked)' || status=1; }
 run --workspace --test fuzz
 run --workspace --lib fuzz_
 echo "== summary (CAIRN_FUZZ_CASES=$CAIRN_FUZZ_CASES)"

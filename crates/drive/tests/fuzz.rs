@@ -5,7 +5,10 @@
 //! back from a walk under the same key. Case counts: `CAIRN_FUZZ_CASES`.
 
 use bytes::Bytes;
-use cairn_drive::{Drive, LocalDrive, SYSTEM_VOLUME, WalkEntry, WalkOptions, validate_key, validate_sys_path};
+use cairn_drive::{
+    CommitRequest, Drive, LocalDrive, PartSource, SYSTEM_VOLUME, WalkEntry, WalkOptions, validate_key,
+    validate_sys_path,
+};
 use cairn_fuzz::mutate::mutated_text;
 use proptest::prelude::*;
 use std::path::{Component, Path, PathBuf};
@@ -211,4 +214,27 @@ fn a_prefix_ending_at_a_folder_of_255_bytes_lists_its_keys() {
         }
         assert_eq!(keys, std::slice::from_ref(&key), "prefix {prefix:?} (recursive {recursive})");
     }
+}
+
+/// Found by `fuzz_rpc_calls` (`crates/cairn/tests/fuzz`): a Commit call naming parts
+/// but no data directory hit an assertion in the drive, panicking a server task on
+/// input any peer (or a replayed token) can send.
+#[test]
+fn a_commit_with_parts_but_no_data_directory_is_refused() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let folder = tempfile::tempdir().expect("temp dir");
+    let drive = LocalDrive::open(folder.path()).expect("drive");
+    runtime.block_on(drive.make_volume("bucket")).expect("volume");
+    runtime.block_on(drive.write_sys_file("tmp/part", Bytes::from_static(b"shard"))).expect("a staged part");
+    let request = CommitRequest {
+        volume: "bucket".into(),
+        key: "k".into(),
+        data_dir: None,
+        parts: vec![PartSource { sys_path: "tmp/part".into(), part_number: 1 }],
+        meta: Bytes::from_static(b"meta"),
+        commit_id: uuid::Uuid::from_u128(1),
+    };
+    let result = runtime.block_on(drive.commit(request));
+    assert!(matches!(result, Err(cairn_drive::DriveError::Corrupt(_))), "{result:?}");
+    assert!(runtime.block_on(drive.read_meta("bucket", "k")).is_err(), "nothing was committed");
 }
