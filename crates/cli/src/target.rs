@@ -79,6 +79,9 @@ impl Target {
             Err(error) => return Err(error),
         };
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() && !key.is_empty() {
+            return Err(CliError::Usage(format!("{text}: the bucket name is empty; write {first}/BUCKET/KEY")));
+        }
         if key.len() > KEY_BYTES_MAX {
             return Err(CliError::Usage(format!("{text}: keys are at most {KEY_BYTES_MAX} bytes")));
         }
@@ -148,5 +151,15 @@ mod tests {
         assert!(matches!(Target::parse(&config, "elsewhere/b").expect("parse"), Target::Local(_)));
         assert!(matches!(Target::parse(&config, "./here/b").expect("parse"), Target::Local(_)));
         assert!(Target::parse(&config, &format!("here/b/{}", "k".repeat(KEY_BYTES_MAX + 1))).is_err());
+    }
+
+    /// Found by `fuzz_cli_targets`: `here//key` parsed as a target with a key but no
+    /// bucket, which commands then treated as the alias alone (listing every bucket).
+    #[test]
+    fn a_key_without_a_bucket_is_refused() {
+        let (_dir, config) = config();
+        assert!(matches!(Target::parse(&config, "here//dir/file.txt"), Err(CliError::Usage(_))));
+        let Target::Remote(remote) = Target::parse(&config, "here/").expect("parse") else { panic!("remote") };
+        assert_eq!((remote.bucket, remote.key.as_str()), (None, ""));
     }
 }

@@ -56,8 +56,9 @@ pub fn expand(argument: &str) -> Result<Vec<String>, EllipsisError> {
     let mut tail_start = 0;
     for range in &ranges {
         let literal = &argument[tail_start..range.span.0];
-        let count = (range.end - range.start + 1) as usize;
-        if results.len().saturating_mul(count) > EXPANSION_COUNT_MAX {
+        // `{0...18446744073709551615}` has 2^64 values: the count must not wrap to 0.
+        let count = usize::try_from(range.end - range.start).ok().and_then(|span| span.checked_add(1));
+        if count.is_none_or(|count| results.len().saturating_mul(count) > EXPANSION_COUNT_MAX) {
             return Err(EllipsisError::TooMany(argument.to_owned()));
         }
         results = results
@@ -94,5 +95,16 @@ mod tests {
         assert!(matches!(expand("/d{1...4"), Err(EllipsisError::Malformed(_))));
         assert!(matches!(expand("/d{4...1}"), Err(EllipsisError::Backwards(_))));
         assert!(matches!(expand("/d{1...100000}"), Err(EllipsisError::TooMany(_))));
+    }
+
+    /// Found by `fuzz_ellipsis_expansion`: the count of a range spanning every u64
+    /// overflowed (a panic in debug builds; in release it wrapped to 0, passed the
+    /// limit, and the expansion then tried to build 2^64 drive names).
+    #[test]
+    fn a_range_of_every_u64_is_too_many() {
+        assert!(matches!(expand("/d{0...18446744073709551615}"), Err(EllipsisError::TooMany(_))));
+        assert!(matches!(expand("/d{1...18446744073709551615}"), Err(EllipsisError::TooMany(_))));
+        let top = expand("/d{18446744073709551614...18446744073709551615}").expect("two drives");
+        assert_eq!(top, ["/d18446744073709551614", "/d18446744073709551615"]);
     }
 }

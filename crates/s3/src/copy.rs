@@ -34,7 +34,7 @@ fn as_body(reader: ObjectReader, offset: u64, length: u64) -> Body {
 }
 
 /// Parses `bytes=first-last` of x-amz-copy-source-range against the source size.
-fn parse_copy_range(range: &str, size: u64) -> S3Result<(u64, u64)> {
+pub(crate) fn parse_copy_range(range: &str, size: u64) -> S3Result<(u64, u64)> {
     let invalid = || {
         s3_error(
             S3ErrorCode::InvalidArgument,

@@ -13,6 +13,8 @@ mod copy;
 mod digest;
 mod drain;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod headers;
 mod list;
 mod listener;

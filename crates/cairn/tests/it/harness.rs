@@ -50,9 +50,11 @@ impl Server {
             .append(true)
             .open(dir.path().join("server.log"))
             .expect("log file");
+        // `CAIRN_ADDRESS` in `env` picks the address (drive URLs must name its port).
+        let address = env.iter().find(|(name, _)| *name == "CAIRN_ADDRESS").map_or("127.0.0.1:0", |(_, v)| *v);
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
         command
-            .args(["server", "--address", "127.0.0.1:0"])
+            .args(["server", "--address", address])
             .args(drive_args)
             .env("CAIRN_ROOT_USER", ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)

@@ -367,6 +367,10 @@ impl Drive for LocalDrive {
     async fn commit(&self, request: CommitRequest) -> Result<()> {
         let dir = object_dir(self.root(), &request.volume, &request.key)?;
         let volume_dir = self.volume_dir(&request.volume)?;
+        if request.data_dir.is_none() && !request.parts.is_empty() {
+            // A peer's call can say anything: parts need a data directory to land in.
+            return Err(DriveError::Corrupt("a commit names parts but no data directory".into()));
+        }
         let mut sources = Vec::with_capacity(request.parts.len());
         for part in &request.parts {
             sources.push((sys_path(self.root(), &part.sys_path)?, part.part_number));

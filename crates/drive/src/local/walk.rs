@@ -51,20 +51,24 @@ pub(crate) fn walk_blocking(
     let walker = Walker { options, sender, progress };
     let mut start_dir = volume_dir;
     if !dir_prefix.is_empty() {
+        // The folder object named exactly like the prefix sorts first (when the prefix
+        // ends at the '/'). Its directory name carries a suffix, so it can be too long to
+        // store while the folder itself (a segment of 247 to 255 bytes) holds keys.
+        if name_filter.is_empty()
+            && let Ok(folder_object) = crate::path::validate_key(&dir_prefix)
+            && walker
+                .emit_object(&folder_object.iter().fold(start_dir.clone(), |dir, s| dir.join(s)), &dir_prefix)
+                .is_err()
+        {
+            return;
+        }
         // A prefix with an unstorable segment matches no stored key.
-        let Ok(segments) = crate::path::validate_key(&dir_prefix) else {
-            return;
-        };
-        let (last, parents) = segments.split_last().expect("a non-empty prefix has segments");
-        for segment in parents {
-            start_dir.push(segment);
-        }
-        // The folder object named exactly like the prefix sorts first (when the prefix ends at the '/').
-        let folder_object = start_dir.join(last);
-        if name_filter.is_empty() && walker.emit_object(&folder_object, &dir_prefix).is_err() {
+        let folder = &dir_prefix[..dir_prefix.len() - 1];
+        let Ok(segments) = crate::path::validate_key(folder) else { return };
+        if folder.ends_with('/') {
             return;
         }
-        start_dir.push(last.strip_suffix(DIR_OBJECT_SUFFIX).expect("a prefix ending in '/' encodes as a folder"));
+        start_dir.extend(segments);
     }
     let _ = walker.walk_dir(&start_dir, &dir_prefix, &name_filter, 0);
 }
