@@ -256,10 +256,15 @@ impl Deployment {
         http_status(&self.address(n), &format!("/minio/health/{check}")).await
     }
 
-    /// Runs `cairn admin heal` of everything through node `n`; returns its last line.
-    pub async fn heal(&self, n: usize) -> Result<String, String> {
+    /// Runs `cairn admin heal` of everything through node `n` (`--scan deep` when `scan`
+    /// says so); returns its last line.
+    pub async fn heal(&self, n: usize, scan: HealScan) -> Result<String, String> {
         let endpoint = self.endpoint(n);
-        let path = format!("{HEAL_PATH}?recursive=true");
+        let mode = match scan {
+            HealScan::Normal => "normal",
+            HealScan::Deep => "deep",
+        };
+        let path = format!("{HEAL_PATH}?recursive=true&scan={mode}");
         let answer = tokio::task::spawn_blocking(move || signed_request(&endpoint, "POST", &path, b""))
             .await
             .map_err(|e| format!("heal through node {n}: {e}"))?;
@@ -285,6 +290,16 @@ impl Drop for Deployment {
             self.kill(n);
         }
     }
+}
+
+/// How thoroughly a heal checks shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealScan {
+    /// Trusts the metadata: finds missing and outdated shards (what `admin heal` does).
+    Normal,
+    /// Also reads every shard against its hash: the only heal that finds bitrot in an
+    /// object nobody reads (`admin heal --scan deep`).
+    Deep,
 }
 
 /// Status of a plain `GET path` at `address` (`host:port`), `None` without an answer

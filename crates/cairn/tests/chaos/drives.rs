@@ -22,9 +22,11 @@ const ROOT_PREFIX: &str = "cairn-chaos-";
 pub const DRIVE_BYTES_MAX: u64 = 384 << 20;
 /// Size of one ballast write while filling a drive.
 const BALLAST_CHUNK_BYTES: usize = 1 << 20;
-/// How long a read-only remount is retried while the node has files open for writing
-/// (the kernel refuses it then with EBUSY).
-const REMOUNT_RETRY_FOR: Duration = Duration::from_secs(20);
+/// How long a read-only remount is retried while the node has files open for writing or
+/// open files that were unlinked (the kernel refuses it then with EBUSY): longer than a
+/// peer keeps an idle read handle (`cairn_cluster` closes them after 60 s), so a handle
+/// leaked by a killed reader cannot make the fault fail.
+const REMOUNT_RETRY_FOR: Duration = Duration::from_secs(75);
 const REMOUNT_RETRY_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Every node's drives, mounted; unmounted and removed on drop.
@@ -163,7 +165,9 @@ impl Drives {
         loop {
             match run("mount", &["-o", options, &point]) {
                 Ok(_) => return Ok(()),
-                Err(error) if Instant::now() >= deadline => return Err(error),
+                Err(error) if Instant::now() >= deadline => {
+                    return Err(format!("{error}; files open under it: {}", open_files_under(&point)));
+                }
                 Err(_) => std::thread::sleep(REMOUNT_RETRY_INTERVAL),
             }
         }
@@ -257,4 +261,25 @@ impl Drop for Drives {
     fn drop(&mut self) {
         unmount_and_remove(&self.root);
     }
+}
+
+/// The files processes hold open under `point` (for a remount that stays busy), as
+/// `pid: path` entries, at most a few.
+fn open_files_under(point: &str) -> String {
+    const SHOWN_MAX: usize = 8;
+    let mut found = Vec::new();
+    let processes = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    for process in processes {
+        let Ok(fds) = std::fs::read_dir(process.path().join("fd")) else { continue };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path())
+                && target.starts_with(point)
+            {
+                found.push(format!("{}: {}", process.file_name().to_string_lossy(), target.display()));
+            }
+        }
+    }
+    let total = found.len();
+    found.truncate(SHOWN_MAX);
+    format!("{total} {found:?}")
 }

@@ -57,13 +57,9 @@ impl FaultKind {
 
 /// Fault kinds that fail every time because of a known, not yet fixed server bug. They
 /// are left out of the schedule unless `CHAOS_INCLUDE_KNOWN_FAILING=1`. Empty this list
-/// as the fixes land; `docs/reliability.md` names the bug behind each entry.
-///
-/// - `DriveWipe`: issue 9, "`admin heal` must heal the whole deployment from any node":
-///   a drive wiped under a running node is formatted only by a heal sent to that node,
-///   and this suite heals through another node, so the round never gets back to full
-///   redundancy (seed 2, round 5: "drive 0 is not formatted" after 180 s of heals).
-pub const KNOWN_FAILING: &[FaultKind] = &[FaultKind::DriveWipe];
+/// as the fixes land; `docs/reliability.md` names the bug behind each entry. Empty now:
+/// `DriveWipe` left it when `admin heal` learnt to format wiped drives on every node.
+pub const KNOWN_FAILING: &[FaultKind] = &[];
 
 /// A lock lease (`cairn_cluster::LOCK_LEASE_MS`): a pause must outlast it.
 const LOCK_LEASE: Duration = Duration::from_millis(cairn_cluster::LOCK_LEASE_MS);

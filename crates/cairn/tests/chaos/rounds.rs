@@ -8,7 +8,7 @@
 //! in flight any more), every key is read and listed once more, and the history checker
 //! judges every read and listing of the round.
 
-use crate::deployment::Deployment;
+use crate::deployment::{Deployment, HealScan};
 use crate::faults::{self, Fault, FaultKind};
 use crate::history::Verdicts;
 use crate::netns::Network;
@@ -149,9 +149,15 @@ async fn heal(deployment: &Deployment, fault: &Fault, shared: &Shared) -> Result
                 state.summary()
             ));
         }
-        last_heal = deployment.heal(fault.heal_node).await;
+        last_heal = deployment.heal(fault.heal_node, heal_scan(fault.kind)).await;
         tokio::time::sleep(HEAL_RETRY_INTERVAL).await;
     }
+}
+
+/// The heal an operator runs after `kind`: flipped bytes in objects nobody reads are
+/// found only by a deep scan (a normal heal trusts the metadata, which is intact).
+fn heal_scan(kind: FaultKind) -> HealScan {
+    if kind == FaultKind::BitFlip { HealScan::Deep } else { HealScan::Normal }
 }
 
 /// After a failed round: undo whatever is left of the fault, restart what is down, heal
@@ -175,7 +181,7 @@ async fn recover(deployment: &mut Deployment, fault: &Fault) {
         panic!("chaos: the deployment did not recover after a failed round: {error}{}", deployment.logs());
     }
     for n in 1..=deployment.node_count() {
-        let _ = deployment.heal(n).await;
+        let _ = deployment.heal(n, HealScan::Deep).await;
     }
 }
 
