@@ -7,6 +7,7 @@
 mod fields;
 mod access;
 mod admin;
+mod amz_date;
 mod auth;
 mod bucket;
 mod copy;

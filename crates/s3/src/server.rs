@@ -278,6 +278,9 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         let s3 = state.s3.get_or_init(|| s3_service(&ready, &state.config));
         let mut request = request;
         request.extensions_mut().insert(api.clone());
+        let mut uri = request.uri().clone();
+        crate::amz_date::defuse(&mut uri, request.headers_mut());
+        *request.uri_mut() = uri;
         let (method, uri) = (request.method().clone(), request.uri().clone());
         crate::region::resign_legacy(&method, &uri, request.headers_mut(), &ready.iam);
         let stall_limit = state.config.limits.body_stall_timeout;

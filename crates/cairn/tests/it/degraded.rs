@@ -38,7 +38,7 @@ async fn reads_survive_deleted_drives() {
     let bucket = new_bucket(&client, "lost").await;
     let objects = fill(&client, &bucket).await;
 
-    std::fs::remove_dir_all(server.drive(2)).expect("delete drive 2");
+    server.delete_drive(2);
     verify_all(&client, &bucket, &objects).await;
     let (status, _) = raw_request(&server.endpoint, "GET", "/minio/health/ready", b"");
     assert_eq!(status, 200, "3 of 4 drives keep write quorum");
@@ -47,7 +47,7 @@ async fn reads_survive_deleted_drives() {
     assert_eq!(get(&client, &bucket, "written-degraded").await, body);
 
     // EC 2+2 loses up to two drives for reads.
-    std::fs::remove_dir_all(server.drive(4)).expect("delete drive 4");
+    server.delete_drive(4);
     verify_all(&client, &bucket, &{
         let mut all = objects.clone();
         all.insert("written-degraded".into(), body);

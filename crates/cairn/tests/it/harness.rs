@@ -91,6 +91,22 @@ impl Server {
     }
 
     /// The server's log so far.
+    /// Deletes drive `n`'s folder under the running server. The server may create files
+    /// in it meanwhile (healing, the scanner), which makes one `remove_dir_all` fail
+    /// with "directory not empty": a few passes remove what appeared.
+    pub fn delete_drive(&self, n: usize) {
+        const PASSES_MAX: usize = 20;
+        let path = self.drive(n);
+        for pass in 1..=PASSES_MAX {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => return,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound && pass > 1 => return,
+                Err(error) if pass == PASSES_MAX => panic!("delete drive {n} ({}): {error}", path.display()),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }

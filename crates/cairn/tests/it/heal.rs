@@ -122,7 +122,7 @@ async fn heal_formats_and_refills_a_drive_wiped_while_running() {
     }
     let format_path = server.drive(2).join(".cairn.sys/format.json");
     let format = FormatFile::decode(&std::fs::read(&format_path).expect("format")).expect("decode");
-    std::fs::remove_dir_all(server.drive(2)).expect("wipe drive 2");
+    server.delete_drive(2);
 
     let lines = heal(&server.endpoint, "recursive=true");
     let total = buckets.values().map(BTreeMap::len).sum::<usize>() as u64;
@@ -149,8 +149,8 @@ async fn heal_formats_and_refills_a_drive_wiped_while_running() {
     assert_eq!((summary(&again)["healed"].as_u64(), summary(&again)["drives_formatted"].as_u64()), (Some(0), Some(0)));
 
     // The refilled drive's shards are right: with two other drives gone, reads need them.
-    std::fs::remove_dir_all(server.drive(1)).expect("delete drive 1");
-    std::fs::remove_dir_all(server.drive(3)).expect("delete drive 3");
+    server.delete_drive(1);
+    server.delete_drive(3);
     for (bucket, objects) in &buckets {
         for (key, body) in objects {
             assert!(get(&client, bucket, key).await == *body, "{bucket}/{key} differs");

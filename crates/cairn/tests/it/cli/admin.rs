@@ -291,7 +291,7 @@ fn admin_heal_formats_and_refills_a_drive_wiped_while_running() {
 
     let format = server.drive(2).join(".cairn.sys/format.json");
     assert!(format.is_file());
-    std::fs::remove_dir_all(server.drive(2)).expect("wipe drive 2");
+    server.delete_drive(2);
     let summary = one(&cli.run(&["admin", "heal", "-r", "local"]));
     assert_eq!(summary["type"], "summary", "{summary}");
     let count = |field: &str| summary[field].as_u64();
