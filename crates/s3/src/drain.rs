@@ -7,13 +7,14 @@
 //! and discards it (bounded in bytes and time) before it answers. The same wrapper
 //! fails a body whose client stops sending (the listener's body stall limit).
 
-use crate::error::BODY_STALLED_ERROR;
+use crate::error::{BODY_STALLED_ERROR, CHUNK_TOO_LARGE_ERROR};
 use crate::listener::StallTimer;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -23,9 +24,13 @@ const MAX_DRAIN_BYTES: u64 = 256 << 20;
 /// Longest time spent discarding a body after an error.
 const MAX_DRAIN_MS: u64 = 15_000;
 
-/// Where an unfinished body is left when the S3 layer drops it.
+/// Where an unfinished body is left when the S3 layer drops it, and whether the body
+/// failed (ended before its Content-Length, or its connection broke).
 #[derive(Debug, Clone, Default)]
-pub struct Leftover(Arc<Mutex<Option<Incoming>>>);
+pub struct Leftover {
+    body: Arc<Mutex<Option<Incoming>>>,
+    failed: Arc<AtomicBool>,
+}
 
 impl Leftover {
     /// Wraps `body` so that, if dropped unfinished, it comes back here; it fails once
@@ -34,10 +39,16 @@ impl Leftover {
         Returning { inner: Some(body), leftover: self.clone(), stall: StallTimer::new(stall_limit), polled: false }
     }
 
+    /// True when the body failed as it was read: the client sent less than it declared
+    /// (or its connection broke), so an error the request got is the client's.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
     /// Reads and discards what remains of the body, within the bounds. True when the
     /// body was read to its end (or never left unfinished): the connection is reusable.
     pub async fn drain(&self) -> bool {
-        let body = self.0.lock().map(|mut slot| slot.take()).unwrap_or(None);
+        let body = self.body.lock().map(|mut slot| slot.take()).unwrap_or(None);
         let Some(mut body) = body else { return true };
         if body.size_hint().lower() > MAX_DRAIN_BYTES {
             return false;
@@ -69,6 +80,15 @@ pub enum BodyError {
         /// The limit that was exceeded, in seconds.
         seconds: u64,
     },
+    /// An aws-chunked chunk header declared more than `chunk_limit::CHUNK_BYTES_MAX`.
+    #[error(
+        "{CHUNK_TOO_LARGE_ERROR}: a chunk declares at least {declared_bytes} bytes, more than {} bytes",
+        crate::chunk_limit::CHUNK_BYTES_MAX
+    )]
+    ChunkTooLarge {
+        /// The size the chunk header declared, as far as it was read.
+        declared_bytes: u64,
+    },
 }
 
 /// A request body that returns itself to its [`Leftover`] when dropped unfinished,
@@ -99,7 +119,10 @@ impl Body for Returning {
                 this.stall.moved();
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error.into()))),
+            Poll::Ready(Some(Err(error))) => {
+                this.leftover.failed.store(true, Ordering::Release);
+                Poll::Ready(Some(Err(error.into())))
+            }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending if this.stall.expired(cx) => {
                 // Dropped rather than handed back: draining a stalled body would wait again.
@@ -125,7 +148,7 @@ impl Drop for Returning {
         if inner.is_end_stream() {
             return;
         }
-        if let Ok(mut slot) = self.leftover.0.lock() {
+        if let Ok(mut slot) = self.leftover.body.lock() {
             *slot = Some(inner);
         }
     }

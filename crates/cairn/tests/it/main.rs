@@ -11,6 +11,7 @@ mod conditional;
 mod crash_commit;
 mod degraded;
 mod durability;
+mod front_input;
 mod harness;
 mod heal;
 mod hostile;
