@@ -8,6 +8,7 @@ mod bitrot;
 mod cli;
 mod complete_retry;
 mod conditional;
+mod copy_source;
 mod crash_commit;
 mod degraded;
 mod durability;
