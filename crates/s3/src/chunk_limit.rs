@@ -3,16 +3,10 @@
 //! s3s decodes `aws-chunked` bodies (`x-amz-content-sha256: STREAMING-...`) by
 //! holding each whole chunk in memory until its signature can be checked, and accepts
 //! any size a chunk header declares (up to 4 GiB). A client could make the server hold
-//! gigabytes per request. So the body is read through [`ChunkLimit`] before s3s
-//! decodes it: it follows the chunk framing without copying anything and fails the body
-//! at the first chunk header that declares more than [`CHUNK_BYTES_MAX`], before any of
-//! that chunk's data has been read.
-
-use crate::drain::BodyError;
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+//! gigabytes per request. So the request body (`drain::Returning`, before s3s decodes
+//! it) follows the chunk framing with [`ChunkFraming`], without copying anything, and
+//! fails at the first chunk header that declares more than [`CHUNK_BYTES_MAX`], before
+//! any of that chunk's data has been read.
 
 /// Largest aws-chunked chunk accepted: 16 MiB, as MinIO. The AWS SDKs send 64 KiB chunks.
 pub(crate) const CHUNK_BYTES_MAX: u64 = 16 << 20;
@@ -98,49 +92,9 @@ impl ChunkFraming {
     }
 }
 
-/// A request body whose aws-chunked chunks may declare at most [`CHUNK_BYTES_MAX`].
-#[derive(Debug)]
-pub(crate) struct ChunkLimit<B> {
-    inner: B,
-    /// None for a body that is not aws-chunked.
-    framing: Option<ChunkFraming>,
-}
-
-impl<B> ChunkLimit<B> {
-    /// Wraps `inner`; `chunked` tells whether it is an aws-chunked body.
-    pub(crate) fn new(inner: B, chunked: bool) -> Self {
-        Self { inner, framing: chunked.then(ChunkFraming::new) }
-    }
-}
-
 /// Whether a request's body is aws-chunked, as s3s decides it (`x-amz-content-sha256`).
 pub(crate) fn is_aws_chunked(headers: &http::HeaderMap) -> bool {
     headers.get("x-amz-content-sha256").is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"))
-}
-
-impl<B: Body<Data = Bytes, Error = BodyError> + Unpin> Body for ChunkLimit<B> {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let (Poll::Ready(Some(Ok(frame))), Some(framing)) = (&polled, this.framing.as_mut())
-            && let Some(data) = frame.data_ref()
-            && let Err(declared_bytes) = framing.feed(data)
-        {
-            return Poll::Ready(Some(Err(BodyError::ChunkTooLarge { declared_bytes })));
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! and discards it (bounded in bytes and time) before it answers. The same wrapper
 //! fails a body whose client stops sending (the listener's body stall limit).
 
+use crate::chunk_limit::{CHUNK_BYTES_MAX, ChunkFraming};
 use crate::error::{BODY_STALLED_ERROR, CHUNK_TOO_LARGE_ERROR};
 use crate::listener::StallTimer;
 use bytes::Bytes;
@@ -34,9 +35,16 @@ pub struct Leftover {
 
 impl Leftover {
     /// Wraps `body` so that, if dropped unfinished, it comes back here; it fails once
-    /// its client pauses for longer than `stall_limit`.
-    pub fn wrap(&self, body: Incoming, stall_limit: Duration) -> Returning {
-        Returning { inner: Some(body), leftover: self.clone(), stall: StallTimer::new(stall_limit), polled: false }
+    /// its client pauses for longer than `stall_limit`, and, when `aws_chunked`, at a
+    /// chunk header that declares more than `CHUNK_BYTES_MAX`.
+    pub fn wrap(&self, body: Incoming, stall_limit: Duration, aws_chunked: bool) -> Returning {
+        Returning {
+            inner: Some(body),
+            leftover: self.clone(),
+            stall: StallTimer::new(stall_limit),
+            polled: false,
+            framing: aws_chunked.then(ChunkFraming::new),
+        }
     }
 
     /// True when the body failed as it was read: the client sent less than it declared
@@ -80,10 +88,9 @@ pub enum BodyError {
         /// The limit that was exceeded, in seconds.
         seconds: u64,
     },
-    /// An aws-chunked chunk header declared more than `chunk_limit::CHUNK_BYTES_MAX`.
+    /// An aws-chunked chunk header declared more than [`CHUNK_BYTES_MAX`].
     #[error(
-        "{CHUNK_TOO_LARGE_ERROR}: a chunk declares at least {declared_bytes} bytes, more than {} bytes",
-        crate::chunk_limit::CHUNK_BYTES_MAX
+        "{CHUNK_TOO_LARGE_ERROR}: a chunk declares at least {declared_bytes} bytes, more than {CHUNK_BYTES_MAX} bytes"
     )]
     ChunkTooLarge {
         /// The size the chunk header declared, as far as it was read.
@@ -92,7 +99,8 @@ pub enum BodyError {
 }
 
 /// A request body that returns itself to its [`Leftover`] when dropped unfinished,
-/// and fails when its client stops sending for longer than the stall limit.
+/// and fails when its client stops sending for longer than the stall limit or sends an
+/// aws-chunked chunk larger than s3s may hold.
 #[derive(Debug)]
 pub struct Returning {
     inner: Option<Incoming>,
@@ -100,6 +108,8 @@ pub struct Returning {
     stall: StallTimer,
     /// The body has been polled: the stall timer runs from then on.
     polled: bool,
+    /// The aws-chunked framing followed so far; None for other bodies.
+    framing: Option<ChunkFraming>,
 }
 
 impl Body for Returning {
@@ -117,6 +127,12 @@ impl Body for Returning {
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.stall.moved();
+                if let (Some(framing), Some(data)) = (this.framing.as_mut(), frame.data_ref())
+                    && let Err(declared_bytes) = framing.feed(data)
+                {
+                    this.leftover.failed.store(true, Ordering::Release);
+                    return Poll::Ready(Some(Err(BodyError::ChunkTooLarge { declared_bytes })));
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(error))) => {

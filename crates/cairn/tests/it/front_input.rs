@@ -198,4 +198,24 @@ async fn a_huge_aws_chunked_chunk_is_refused_before_it_is_held() {
     assert!(text.contains("InvalidRequest") && text.contains("chunk"), "{text}");
     let error = client.head_object().bucket(&bucket).key("huge").send().await.expect_err("nothing stored");
     assert_eq!(error_status(&error), 404);
+
+    // The same chunk in a body s3s reads itself (XML) is refused as the client's fault too.
+    put(&client, &bucket, "survivor", b"x").await;
+    let path = format!("/{bucket}?delete");
+    let mut body = chunk_header.into_bytes();
+    body.extend_from_slice(&[b'a'; 1024]);
+    let length = body.len().to_string();
+    let headers = [
+        ("host", address),
+        ("content-length", length.as_str()),
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", "4294967280"),
+    ];
+    let streaming = aws_sigv4::http_request::SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into());
+    let mut stream = connect(endpoint);
+    stream.write_all(signed_head(endpoint, ("POST", &path), &headers, streaming).as_bytes()).expect("head");
+    stream.write_all(&body).expect("body");
+    let (status, text) = read_response(&mut stream);
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(get(&client, &bucket, "survivor").await, b"x");
 }
