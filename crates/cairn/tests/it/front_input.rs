@@ -153,6 +153,20 @@ async fn a_short_body_is_incomplete_and_stores_nothing() {
         .expect("the upload is still there");
 }
 
+/// The signed head of an aws-chunked request `(method, path)` of `length` bytes whose
+/// decoded content claims ~4 GiB.
+fn huge_chunk_head(endpoint: &str, (method, path): (&str, &str), length: usize) -> String {
+    let length = length.to_string();
+    let headers = [
+        ("host", endpoint.trim_start_matches("http://")),
+        ("content-length", length.as_str()),
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", "4294967280"),
+    ];
+    let streaming = aws_sigv4::http_request::SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into());
+    signed_head(endpoint, (method, path), &headers, streaming)
+}
+
 /// Regression: s3s held a whole aws-chunked chunk in memory before checking its
 /// signature, of any size its header declared (up to 4 GiB), so one request could make
 /// the server allocate gigabytes.
@@ -166,18 +180,9 @@ async fn a_huge_aws_chunked_chunk_is_refused_before_it_is_held() {
     let client = server.client();
     let bucket = new_bucket(&client, "chunked").await;
     let endpoint = &server.endpoint;
-    let address = endpoint.trim_start_matches("http://");
     let path = format!("/{bucket}/huge");
     let chunk_header = format!("FFFFFFF0;chunk-signature={}\r\n", "0".repeat(64));
-    let length = (chunk_header.len() + SENT_BYTES).to_string();
-    let headers = [
-        ("host", address),
-        ("content-length", length.as_str()),
-        ("content-encoding", "aws-chunked"),
-        ("x-amz-decoded-content-length", "4294967280"),
-    ];
-    let streaming = aws_sigv4::http_request::SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into());
-    let head = signed_head(endpoint, ("PUT", &path), &headers, streaming);
+    let head = huge_chunk_head(endpoint, ("PUT", &path), chunk_header.len() + SENT_BYTES);
 
     let rss_before = crate::abuse::rss_bytes(&server);
     let mut stream = connect(endpoint);
@@ -204,16 +209,8 @@ async fn a_huge_aws_chunked_chunk_is_refused_before_it_is_held() {
     let path = format!("/{bucket}?delete");
     let mut body = chunk_header.into_bytes();
     body.extend_from_slice(&[b'a'; 1024]);
-    let length = body.len().to_string();
-    let headers = [
-        ("host", address),
-        ("content-length", length.as_str()),
-        ("content-encoding", "aws-chunked"),
-        ("x-amz-decoded-content-length", "4294967280"),
-    ];
-    let streaming = aws_sigv4::http_request::SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into());
     let mut stream = connect(endpoint);
-    stream.write_all(signed_head(endpoint, ("POST", &path), &headers, streaming).as_bytes()).expect("head");
+    stream.write_all(huge_chunk_head(endpoint, ("POST", &path), body.len()).as_bytes()).expect("head");
     stream.write_all(&body).expect("body");
     let (status, text) = read_response(&mut stream);
     assert_eq!(status, 400, "{text}");
