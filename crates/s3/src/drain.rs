@@ -26,7 +26,8 @@ const MAX_DRAIN_BYTES: u64 = 256 << 20;
 const MAX_DRAIN_MS: u64 = 15_000;
 
 /// Where an unfinished body is left when the S3 layer drops it, and whether the body
-/// failed (ended before its Content-Length, or its connection broke).
+/// failed (ended before its Content-Length, its connection broke, or it sent an
+/// aws-chunked chunk over the limit).
 #[derive(Debug, Clone, Default)]
 pub struct Leftover {
     body: Arc<Mutex<Option<Incoming>>>,
@@ -47,8 +48,9 @@ impl Leftover {
         }
     }
 
-    /// True when the body failed as it was read: the client sent less than it declared
-    /// (or its connection broke), so an error the request got is the client's.
+    /// True when the body failed as it was read: the client sent less than it declared,
+    /// its connection broke or it sent a chunk over the limit, so an error the request
+    /// got is the client's.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
     }
