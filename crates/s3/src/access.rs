@@ -172,7 +172,8 @@ impl S3Access for IamAccess {
         let query = cx.uri().query().map(url_pairs).unwrap_or_default();
         let signed_for = crate::region::signed_region(cx.headers(), &query);
         crate::region::check(&operation, signed_for.as_deref(), self.settings.configured_region().as_deref())?;
-        let refused = crate::unsupported::check(cx.headers(), query, key.is_some());
+        let refused = crate::query::check(&operation, &query)
+            .and_then(|()| crate::unsupported::check(cx.headers(), query, key.is_some()));
         if operation == "DeleteObjects" {
             // Judged key by key once the body is read (see `delete_objects`).
             return refused;

@@ -5,10 +5,11 @@ use crate::CairnS3;
 use crate::digest::{DigestCheck, recheck_of, response_checksums};
 use crate::error::{s3_error, to_s3};
 use crate::headers::{etag, last_modified, precondition_failed, stored_headers};
-use cairn_object::{Body, NoCheck, ObjectReader, PutRequest};
+use cairn_object::{Body, NoCheck, ObjectError, ObjectReader, PutRequest};
 use futures::StreamExt;
 use s3s::dto::*;
-use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use std::sync::{Arc, Mutex};
 
 /// Largest object CopyObject copies in one request, as S3: 5 GiB.
 const COPY_BYTES_MAX: u64 = 5 << 30;
@@ -28,9 +29,36 @@ fn source_of(copy_source: &CopySource) -> S3Result<(String, String)> {
     }
 }
 
-/// Turns an object stream into a request body.
-fn as_body(reader: ObjectReader, offset: u64, length: u64) -> Body {
-    Box::pin(reader.stream(offset, length).map(|chunk| chunk.map_err(|e| format!("copy source: {e}"))))
+/// The error that ended a copy's source stream, kept typed. The write path reads the
+/// source as a request body, whose errors are messages it reports as the client's
+/// (400 IncompleteBody); a source that failed is the server's: 503 when its drives or
+/// quorum were unavailable (the client retries), 500 otherwise, as for any read.
+#[derive(Clone, Default)]
+struct SourceFailure(Arc<Mutex<Option<ObjectError>>>);
+
+impl SourceFailure {
+    /// Turns an object stream into a request body whose error is kept here.
+    fn as_body(&self, reader: ObjectReader, offset: u64, length: u64) -> Body {
+        let failure = self.clone();
+        Box::pin(reader.stream(offset, length).map(move |chunk| {
+            chunk.map_err(|error| {
+                let message = format!("copy source: {error}");
+                if let Ok(mut slot) = failure.0.lock() {
+                    slot.get_or_insert(error);
+                }
+                message
+            })
+        }))
+    }
+
+    /// The S3 error for a failed copy: the source's own error when the source failed.
+    fn explain(&self, error: ObjectError) -> S3Error {
+        let source = self.0.lock().ok().and_then(|mut slot| slot.take());
+        match (error, source) {
+            (ObjectError::Body(_), Some(source)) => to_s3(source),
+            (error, _) => to_s3(error),
+        }
+    }
 }
 
 /// Parses `bytes=first-last` of x-amz-copy-source-range against the source size.
@@ -88,15 +116,16 @@ impl CairnS3 {
         let size = reader.info.size;
         // The copy recomputes the source's checksums on the way, so a copy is verified end to end.
         let check = DigestCheck::new(recheck_of(&reader.info.checksums))?;
+        let failure = SourceFailure::default();
         let request = PutRequest {
             bucket: input.bucket,
             key: input.key,
-            body: as_body(reader, 0, size),
+            body: failure.as_body(reader, 0, size),
             check: Box::new(check),
             headers,
             condition: None,
         };
-        let info = self.store.put_object(request).await.map_err(to_s3)?;
+        let info = self.store.put_object(request).await.map_err(|e| failure.explain(e))?;
         let result = with_checksums!(
             CopyObjectResult { e_tag: Some(etag(&info)), last_modified: Some(last_modified(&info)) },
             response_checksums(&info.checksums)
@@ -121,15 +150,17 @@ impl CairnS3 {
         }
         let part_number = u32::try_from(input.part_number)
             .map_err(|_| s3_error(S3ErrorCode::InvalidArgument, "invalid part number"))?;
+        let failure = SourceFailure::default();
         let request = PutRequest {
             bucket: input.bucket,
             key: input.key,
-            body: as_body(reader, offset, length),
+            body: failure.as_body(reader, offset, length),
             check: Box::new(NoCheck),
             headers: Default::default(),
             condition: None,
         };
-        let part = self.store.upload_part(request, &input.upload_id, part_number).await.map_err(to_s3)?;
+        let part =
+            self.store.upload_part(request, &input.upload_id, part_number).await.map_err(|e| failure.explain(e))?;
         let result = CopyPartResult {
             e_tag: Some(ETag::Strong(part.etag)),
             last_modified: Some(crate::bucket::timestamp_of(part.mod_time_unix_nanos)),
@@ -141,7 +172,28 @@ impl CairnS3 {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_copy_range;
+    use super::{SourceFailure, parse_copy_range};
+    use cairn_object::ObjectError;
+    use http::StatusCode;
+
+    #[test]
+    fn a_failed_copy_source_is_the_servers_error() {
+        let status = |source: Option<ObjectError>, error: ObjectError| {
+            let failure = SourceFailure::default();
+            *failure.0.lock().expect("lock") = source;
+            failure.explain(error).status_code().expect("a status")
+        };
+        let body = || ObjectError::Body("copy source: ...".into());
+        assert_eq!(status(Some(ObjectError::ReadQuorum), body()), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(Some(ObjectError::Replaced), body()), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(Some(ObjectError::Unrecoverable("3 shards".into())), body()),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        // Errors of the destination are reported as they are.
+        assert_eq!(status(Some(ObjectError::ReadQuorum), ObjectError::StorageFull), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(status(None, ObjectError::WriteQuorum { succeeded: 1, needed: 3 }), StatusCode::SERVICE_UNAVAILABLE);
+    }
 
     #[test]
     fn copy_ranges() {

@@ -6,6 +6,8 @@ use s3s::{S3Error, S3ErrorCode};
 
 /// Marks a body error caused by a bad aws-chunked signature, so it maps to SignatureDoesNotMatch.
 pub(crate) const CHUNK_SIGNATURE_ERROR: &str = "chunk signature does not match";
+/// Marks a body error caused by an aws-chunked chunk over the size limit, so it maps to InvalidRequest.
+pub(crate) const CHUNK_TOO_LARGE_ERROR: &str = "aws-chunked chunk too large";
 /// Marks a body error caused by a client that stopped sending, so it maps to RequestTimeout.
 pub(crate) const BODY_STALLED_ERROR: &str = "request body stalled";
 
@@ -56,6 +58,7 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
         }
         ObjectError::Body(ref why) if why.contains(CHUNK_SIGNATURE_ERROR) => S3ErrorCode::SignatureDoesNotMatch,
         ObjectError::Body(ref why) if why.contains(BODY_STALLED_ERROR) => S3ErrorCode::RequestTimeout,
+        ObjectError::Body(ref why) if why.contains(CHUNK_TOO_LARGE_ERROR) => S3ErrorCode::InvalidRequest,
         ObjectError::Body(ref why) if why.contains("Sha256Mismatch") => {
             return custom(
                 "XAmzContentSHA256Mismatch",
@@ -79,6 +82,20 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
 /// A feature Cairn has not built: 501, so a client never believes it took effect.
 pub(crate) fn not_implemented(what: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::NotImplemented, format!("{what} is not supported by Cairn yet"))
+}
+
+/// The answer to a request whose body ended before its Content-Length (or whose
+/// connection broke while it was read), when s3s read the body and answered 500.
+pub(crate) fn incomplete_body_response() -> http::Response<s3s::Body> {
+    let error = S3Error::with_message(
+        S3ErrorCode::IncompleteBody,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    );
+    error.to_http_response().unwrap_or_else(|_| {
+        let mut response = http::Response::new(s3s::Body::empty());
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        response
+    })
 }
 
 /// A storage class Cairn cannot honour.

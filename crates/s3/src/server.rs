@@ -11,6 +11,7 @@ use crate::CairnS3;
 use crate::access::{IamAccess, IamAuth, PeerAddr};
 use crate::admin::HealStatusRoute;
 use crate::auth::DomainHost;
+use crate::chunk_limit::is_aws_chunked;
 use crate::drain::Leftover;
 use crate::listener::{Activity, InFlight, ListenerLimits, Watched};
 use crate::metrics::{ApiSlot, RequestMetrics};
@@ -284,7 +285,14 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         let (method, uri) = (request.method().clone(), request.uri().clone());
         crate::region::resign_legacy(&method, &uri, request.headers_mut(), &ready.iam);
         let stall_limit = state.config.limits.body_stall_timeout;
-        match s3.call(request.map(|body| Body::http_body(leftover.wrap(body, stall_limit)))).await {
+        let chunked = is_aws_chunked(request.headers());
+        let request = request.map(|body| Body::http_body(leftover.wrap(body, stall_limit, chunked)));
+        match s3.call(request).await {
+            // s3s answers a body it reads itself (XML) that ends before its Content-Length
+            // (or has a chunk over the limit) with InternalError; the client's fault: 400.
+            Ok(response) if response.status() == StatusCode::INTERNAL_SERVER_ERROR && leftover.failed() => {
+                crate::error::incomplete_body_response()
+            }
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(%request_id, ?error, "request failed outside the S3 layer");

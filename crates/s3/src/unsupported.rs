@@ -27,7 +27,8 @@
 //!
 //! Bucket subresources without an implementation (tagging, encryption, lifecycle, cors,
 //! versioning, object-lock, replication, website, logging, notification, acl, ...) are
-//! answered 501 by s3s's default handlers.
+//! answered 501 by s3s's default handlers; query parameters an implemented operation
+//! does not take (unknown subresources s3s would ignore) are refused in `query.rs`.
 
 use crate::error::{invalid_storage_class, no_such_version, not_implemented};
 use http::HeaderMap;

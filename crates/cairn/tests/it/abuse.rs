@@ -22,7 +22,7 @@ const LIMITS: [(&str, &str); 3] = [
 const RSS_GROWTH_BYTES_MAX: u64 = 512 << 20;
 
 /// The server's resident memory, from /proc.
-fn rss_bytes(server: &Server) -> u64 {
+pub(crate) fn rss_bytes(server: &Server) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("proc status");
     let kib: u64 = status
         .lines()

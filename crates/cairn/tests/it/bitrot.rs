@@ -21,7 +21,7 @@ fn report(endpoint: &str) -> Value {
 }
 
 /// The shard file of part 1 of `key` on `drive`.
-fn shard_file(drive: &Path, bucket: &str, key: &str) -> PathBuf {
+pub(crate) fn shard_file(drive: &Path, bucket: &str, key: &str) -> PathBuf {
     let dir = drive.join(bucket).join(key);
     let data_dir = std::fs::read_dir(&dir)
         .expect("object folder")

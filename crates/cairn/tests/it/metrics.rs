@@ -101,3 +101,37 @@ async fn public_metrics_report_bucket_usage_from_the_scanner() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// Regression: the object layer counted shard files opened and deep scans (frames
+/// verified, damage found and healed) but the metrics endpoint did not export them.
+#[tokio::test(flavor = "multi_thread")]
+async fn read_and_deep_scan_counters_are_exported() {
+    let env = [("CAIRN_SCANNER_INTERVAL_SECS", "1")];
+    let server = Server::start_in(tempfile::tempdir().expect("temp dir"), 4, &env);
+    let client = server.client();
+    let bucket = new_bucket(&client, "deepmetrics").await;
+    let size = 3 << 20;
+    let body = random_bytes(size);
+    put(&client, &bucket, "cold", &body).await;
+    assert_eq!(get(&client, &bucket, "cold").await, body);
+    assert_eq!(crate::admin_config::import(&server.endpoint, "scanner deep=1s deep_speed=64MiB\n"), 200);
+    let token = prometheus_token(ACCESS_KEY, SECRET_KEY, 600);
+    let deadline = Instant::now() + USAGE_TIMEOUT;
+    loop {
+        let (status, text) = scrape(&server.endpoint, "/minio/v2/metrics/cluster", Some(&token));
+        assert_eq!(status, 200);
+        let value =
+            |name: &str| sample(&text, &format!("{name} ")).unwrap_or_else(|| panic!("{name} missing:\n{text}"));
+        assert!(value("cairn_read_shard_files_opened_total") >= 1.0, "{text}");
+        assert_eq!(value("cairn_read_shards_corrupt_total"), 0.0);
+        assert_eq!(value("cairn_scanner_deep_objects_damaged_total"), 0.0);
+        if value("cairn_scanner_deep_scans_total") >= 1.0 {
+            assert!(value("cairn_scanner_deep_objects_verified_total") >= 1.0, "{text}");
+            assert!(value("cairn_scanner_deep_bytes_verified_total") >= size as f64, "{text}");
+            assert!(value("cairn_scanner_scans_total") >= 1.0, "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no deep scan was counted:\n{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -105,6 +105,7 @@ pub(crate) async fn cluster(store: &ObjectStore, nodes: &[(String, RequestTotals
         "Objects the healer could not heal",
         &[(Vec::new(), stats.heal_failures as f64)],
     );
+    read_and_scan_metrics(&mut out, store);
     let usage = store.bucket_usage();
     let bucket_samples = |pick: fn(&(u64, u64)) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
         usage.iter().map(|(bucket, counts)| (vec![("bucket", bucket.clone())], pick(counts) as f64)).collect()
@@ -133,6 +134,37 @@ pub(crate) async fn cluster(store: &ObjectStore, nodes: &[(String, RequestTotals
     );
     requests_metrics(&mut out, nodes);
     out.finish()
+}
+
+/// Counters MinIO has no name for, under `cairn_`: what object reads met on the drives
+/// (shard files opened, missing or corrupt shards, degraded reads) and what deep scans
+/// (bitrot checks of every frame) did. Counted by the node that answers the scrape.
+fn read_and_scan_metrics(out: &mut Exposition, store: &ObjectStore) {
+    let stats = store.stats();
+    let deep = store.deep_scan_stats();
+    let counters = [
+        ("cairn_read_shard_files_opened_total", "Shard files that object reads opened", stats.shard_files_opened),
+        ("cairn_read_shards_missing_total", "Shards object reads could not open or read", stats.missing_shards),
+        ("cairn_read_shards_corrupt_total", "Shards whose bitrot hash or length did not match", stats.corrupt_shards),
+        (
+            "cairn_read_degraded_total",
+            "Object reads that needed parity or skipped a failed drive",
+            stats.degraded_reads,
+        ),
+        ("cairn_scanner_scans_total", "Scans that went through every bucket", stats.scans_completed),
+        ("cairn_scanner_deep_scans_total", "Deep scans that went through every bucket", deep.scans_completed),
+        (
+            "cairn_scanner_deep_objects_verified_total",
+            "Objects whose every frame a deep scan checked",
+            deep.objects_verified,
+        ),
+        ("cairn_scanner_deep_bytes_verified_total", "Shard bytes deep scans read and checked", deep.bytes_verified),
+        ("cairn_scanner_deep_objects_damaged_total", "Objects a deep scan found damaged", deep.objects_damaged),
+        ("cairn_scanner_deep_objects_healed_total", "Damaged objects deep scans healed", deep.objects_healed),
+    ];
+    for (name, help, value) in counters {
+        out.metric(name, "counter", help, &[(Vec::new(), value as f64)]);
+    }
 }
 
 /// This node's metrics.
