@@ -9,7 +9,7 @@
 //! heals what fails, so bitrot in data nobody reads is found too. The last deep scan's
 //! time is kept in memory: a restart starts the deep interval over.
 
-use crate::list::Pages;
+use crate::list::{Dangling, Pages};
 use crate::quorum::pick_version;
 use crate::set::verify::Throttle;
 use crate::store::ObjectStore;
@@ -179,9 +179,12 @@ impl ObjectStore {
             if bucket != SYSTEM_VOLUME {
                 self.heal_bucket(&bucket).await;
             }
-            let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS);
+            let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS).collecting_dangling();
             let (mut objects, mut bytes) = (0u64, 0u64);
             while let Some(page) = pages.next_while_exists(self).await? {
+                for dangling in pages.take_dangling() {
+                    self.remove_dangling(&bucket, &dangling).await;
+                }
                 for object in &page.objects {
                     objects += 1;
                     bytes += object.size;
@@ -236,6 +239,18 @@ impl ObjectStore {
                 self.stats.heal_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(bucket, key, %error, "scanner could not heal an object");
             }
+        }
+    }
+
+    /// Removes the copies of a key that a listing left out because too few drives hold it,
+    /// when a quorum of drives says it is gone (see `set/dangling.rs`).
+    pub(crate) async fn remove_dangling(&self, bucket: &str, dangling: &Dangling) {
+        match dangling.set.remove_dangling(bucket, &dangling.key).await {
+            Ok(0) => {}
+            Ok(removed) => {
+                self.stats.dangling_removed.fetch_add(removed as u64, Ordering::Relaxed);
+            }
+            Err(error) => tracing::warn!(bucket, key = dangling.key, %error, "cannot check a dangling copy"),
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Stats {
     pub(crate) objects_scanned: AtomicU64,
     /// Scans that went through every bucket.
     pub(crate) scans_completed: AtomicU64,
+    /// Copies of keys that a quorum of drives no longer holds, removed by the scanner.
+    pub(crate) dangling_removed: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -64,6 +66,8 @@ pub struct StoreStats {
     pub objects_scanned: u64,
     /// Scans that went through every bucket.
     pub scans_completed: u64,
+    /// Copies of keys that a quorum of drives no longer holds, removed by the scanner.
+    pub dangling_removed: u64,
 }
 
 /// How to open a store beyond its drives.
@@ -242,6 +246,7 @@ impl ObjectStore {
             heal_failures: self.stats.heal_failures.load(Ordering::Relaxed),
             objects_scanned: self.stats.objects_scanned.load(Ordering::Relaxed),
             scans_completed: self.stats.scans_completed.load(Ordering::Relaxed),
+            dangling_removed: self.stats.dangling_removed.load(Ordering::Relaxed),
         }
     }
 

@@ -9,6 +9,7 @@ mod cli;
 mod complete_retry;
 mod conditional;
 mod crash_commit;
+mod dangling;
 mod degraded;
 mod durability;
 mod harness;
