@@ -1,10 +1,11 @@
-//! Leftovers that no quorum references are removed by the scanner: copies of a deleted
-//! object that a drive kept because it missed the delete.
+//! Leftovers that nothing references are removed by the scanner: copies of a deleted
+//! object that a drive kept because it missed the delete, and data directories that no
+//! metadata names (a crash between placing data and installing or dropping metadata).
 
 use crate::harness::*;
 use crate::heal::scans_completed;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Scans run every second in these tests.
 const SCANNER_INTERVAL_SECS: &str = "1";
@@ -77,4 +78,68 @@ async fn copies_of_a_delete_that_a_drive_missed_are_removed() {
     }
     assert_eq!(get(&client, &bucket, "kept.bin").await, kept_body);
     assert!(server.log().contains("removed a dangling copy"), "{}", server.log());
+}
+
+/// Suffix of a data directory's name.
+const DATA_DIR_SUFFIX: &str = "__XLDATA__";
+/// Older than the scanner's grace period for orphan data directories (an hour).
+const OLD: Duration = Duration::from_secs(2 * 3600);
+
+/// Sets a folder's modification time `age` in the past.
+fn age_folder(dir: &Path, age: Duration) {
+    let folder = std::fs::File::open(dir).expect("open folder");
+    folder.set_modified(SystemTime::now() - age).expect("set modification time");
+}
+
+/// The data directories in a key's folder.
+fn data_dirs(key_dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(key_dir).expect("read key folder");
+    let mut dirs: Vec<PathBuf> = entries
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(DATA_DIR_SUFFIX)))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// A copy of `data_dir` under a fresh id, as a crashed commit leaves it; returns its path.
+fn orphan_copy(data_dir: &Path, into: &Path) -> PathBuf {
+    let orphan = into.join(format!("{}{DATA_DIR_SUFFIX}", uuid::Uuid::new_v4()));
+    copy_tree(data_dir, &orphan);
+    orphan
+}
+
+/// Regression: data directories that no `xl.meta` named (a crash mid-commit or
+/// mid-delete) stayed on the drive forever. Old ones go; young ones (a commit may be in
+/// progress) and every one that metadata names stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn data_directories_no_metadata_names_are_removed_once_old() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_in(dir, 4, &[("CAIRN_SCANNER_INTERVAL_SECS", SCANNER_INTERVAL_SECS)]);
+    let client = server.client();
+    let bucket = new_bucket(&client, "orphans").await;
+    let body = random_bytes(3 << 20);
+    put(&client, &bucket, "kept.bin", &body).await;
+    let volume = server.drive(1).join(&bucket);
+    let key_dir = volume.join("kept.bin");
+    let live = data_dirs(&key_dir);
+    assert_eq!(live.len(), 1, "one data directory for a multi-block object: {live:?}");
+    // The live data directory is old too: age alone never removes data.
+    age_folder(&live[0], OLD);
+    let old_orphan = orphan_copy(&live[0], &key_dir);
+    age_folder(&old_orphan, OLD);
+    let young_orphan = orphan_copy(&live[0], &key_dir);
+    // A key folder with data but no metadata at all: a new key whose commit crashed.
+    let crashed_key = volume.join("crashed").join("new.bin");
+    std::fs::create_dir_all(&crashed_key).expect("key folder");
+    let crashed_data = orphan_copy(&live[0], &crashed_key);
+    age_folder(&crashed_data, OLD);
+
+    wait_for_scans(&server).await;
+    let log = server.log();
+    assert!(!old_orphan.exists(), "an old data directory no metadata names is still there:\n{log}");
+    assert!(!volume.join("crashed").exists(), "the crashed key's folder is still there:\n{log}");
+    assert!(young_orphan.exists(), "a young data directory (maybe a commit in progress) was removed:\n{log}");
+    assert!(live[0].exists(), "the live data directory was removed:\n{log}");
+    assert_eq!(get(&client, &bucket, "kept.bin").await, body);
 }

@@ -2,10 +2,13 @@
 
 mod gate;
 mod io;
+mod orphans;
 mod shard;
 mod walk;
 
-use crate::api::{CommitRequest, DiskInfo, Drive, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions};
+use crate::api::{
+    CommitRequest, DiskInfo, Drive, OrphanSweep, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
+};
 use crate::path::{
     DATA_DIR_SUFFIX, META_FILE_NAME, SYSTEM_VOLUME, data_dir_name, object_dir, sys_path, validate_volume,
 };
@@ -605,6 +608,10 @@ impl Drive for LocalDrive {
     async fn delete_sys(&self, sys_relative: &str) -> Result<()> {
         let path = sys_path(self.root(), sys_relative)?;
         self.call("delete_sys", move || remove_tree(&path)).await
+    }
+
+    async fn sweep_orphan_data_dirs(&self, volume: &str, sweep: OrphanSweep) -> Result<u64> {
+        self.sweep_orphans(volume, sweep).await
     }
 
     fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkEntry>> {
