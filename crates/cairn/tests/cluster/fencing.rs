@@ -1,9 +1,10 @@
 //! A writer that holds a key's lock and then stalls longer than a lease (its node
 //! paused with SIGSTOP) loses the lock to another writer; when it resumes, its commit
 //! is refused everywhere (fenced), so it can neither replace nor delete the other
-//! writer's data, and it is not acknowledged.
+//! writer's data, and it is not acknowledged. The same holds for a heal's commits.
 
 use crate::harness::new_bucket;
+use crate::heal_everywhere::heal_at;
 use crate::nodes::{Cluster, SCANNER_INTERVAL_ENV};
 use crate::util::{MIB, ObjectSpec, REQUEST_TIMEOUT, bounded, eventually, incomplete_on_drive, read_body, try_put};
 use std::collections::BTreeMap;
@@ -70,4 +71,50 @@ async fn a_writer_paused_past_its_lease_cannot_commit_over_a_later_write() {
         "no node refused writer A's commit{}",
         cluster.logs()
     );
+}
+
+/// Regression: a heal's commits were not fenced. A heal through node 1 that takes the
+/// key's lock and then stalls past its lease (node 1 paused) while writer B replaces the
+/// object must not commit anything when it resumes: its lock is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_heal_paused_past_its_lease_does_not_commit() {
+    const HEALED_KEY: &str = "fenced/healed.bin";
+    let lease_ms = LEASE_MS.to_string();
+    let mut cluster = Cluster::start_with(3, &[(LEASE_ENV, lease_ms.as_str()), (SCANNER_INTERVAL_ENV, "3600")]).await;
+    let bucket = new_bucket(&cluster.client(2), "fenced-heal").await;
+    let body_a = vec![b'A'; 3 * MIB];
+    try_put(&cluster.client(2), &bucket, HEALED_KEY, &body_a).await.expect("first version");
+    // Node 3's copy is lost: there is something to heal.
+    std::fs::remove_dir_all(cluster.drive(3).join(&bucket).join(HEALED_KEY)).expect("remove node 3's copy");
+    cluster.stop(1);
+    cluster.set_env(HOLD_ENV, HOLD_MS);
+    cluster.start_node(1);
+    cluster.wait_healthy(1).await;
+    cluster.set_env(HOLD_ENV, "");
+
+    // The heal through node 1 takes the key's lock, then node 1 pauses past its lease.
+    let heal = {
+        let address = cluster.address(1);
+        tokio::task::spawn_blocking(move || heal_at(&address))
+    };
+    let holding = eventually(HOLD_SEEN_TIMEOUT, || {
+        std::future::ready(cluster.log(1).lines().any(|line| line.contains(HOLD_LOG) && line.contains(HEALED_KEY)))
+    })
+    .await;
+    assert!(holding, "node 1's heal never took the key's lock:{}", cluster.logs());
+    cluster.sigstop(1);
+    let body_b = vec![b'B'; 2 * MIB + 7];
+    let second = try_put(&cluster.client(2), &bucket, HEALED_KEY, &body_b).await;
+    tokio::time::sleep(PAUSE.saturating_sub(Duration::from_millis(LEASE_MS))).await;
+    cluster.sigcont(1);
+    second.unwrap_or_else(|e| panic!("writer B failed while node 1 was paused: {e}{}", cluster.logs()));
+
+    let summary = bounded(REQUEST_TIMEOUT * 2, "heal through node 1", heal).await.expect("heal task");
+    let summary = summary.unwrap_or_else(|e| panic!("{e}{}", cluster.logs()));
+    assert_eq!(summary["healed"].as_u64(), Some(0), "a heal that lost its lock committed: {summary}{}", cluster.logs());
+    for n in 1..=3 {
+        let body =
+            read_body(&cluster.client(n), &bucket, HEALED_KEY).await.unwrap_or_else(|e| panic!("read via {n}: {e}"));
+        assert!(body.as_deref() == Some(&body_b[..]), "node {n} does not read writer B's version");
+    }
 }
