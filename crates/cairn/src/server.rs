@@ -181,7 +181,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         tracing::info!("root credentials are changing: peers using the previous ones are still accepted");
         token = token.with_previous(user, password);
     }
-    let node = node::build(&args.drives, address, parity, &token)?;
+    let node = node::build(&args.drives, address, parity, &token).await?;
     let scan_every = scan_interval()?;
     let options = StoreOptions {
         parity,

@@ -116,6 +116,21 @@ impl LocalDrive {
         Ok(Self { inner: Arc::new(Inner { root, endpoint, gate, crash_after_commits }) })
     }
 
+    /// Opens the drive folder at `root` off the async workers, within the drive's call
+    /// deadline: a disk that hangs at start-up fails the open (`Offline`, naming it)
+    /// instead of freezing the runtime, and with it every other drive and the health
+    /// checks. The stuck thread is left behind; the caller stops.
+    pub async fn open_async(root: PathBuf, options: LocalDriveOptions) -> Result<Self> {
+        let deadline = options.call_timeout;
+        let endpoint = root.display().to_string();
+        let opening = tokio::task::spawn_blocking(move || Self::open_with(&root, &options));
+        match tokio::time::timeout(deadline, opening).await {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(failed)) => Err(DriveError::io("open drive", std::io::Error::other(failed))),
+            Err(_) => Err(DriveError::Offline(format!("{endpoint} did not answer within {deadline:?} while opening"))),
+        }
+    }
+
     fn root(&self) -> &Path {
         &self.inner.root
     }
