@@ -460,16 +460,16 @@ pub(crate) async fn bucket_has_objects(sets: &[Arc<ErasureSet>], bucket: &str) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cairn_meta::ErasureInfo;
 
     /// 3 nodes x 2 drives at EC:3, as in the chaos suite: read quorum 3, write quorum 4.
-    fn six_drives() -> Layout {
+    pub(crate) fn six_drives() -> Layout {
         Layout::for_drives(6, Some(3)).expect("valid layout")
     }
 
-    fn version(mod_time_unix_nanos: i64) -> ObjectVersion {
+    pub(crate) fn version(mod_time_unix_nanos: i64) -> ObjectVersion {
         ObjectVersion {
             version_id: None,
             mod_time_unix_nanos,

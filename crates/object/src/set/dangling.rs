@@ -104,34 +104,10 @@ impl ErasureSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_meta::{ErasureInfo, ObjectVersion};
-
-    /// 3 nodes x 2 drives at EC:3: read quorum 3, write quorum 4.
-    fn six_drives() -> Layout {
-        Layout::for_drives(6, Some(3)).expect("valid layout")
-    }
+    use crate::list::tests::{six_drives, version};
 
     fn held() -> std::result::Result<ObjectMeta, DriveError> {
-        let version = ObjectVersion {
-            version_id: None,
-            mod_time_unix_nanos: 1,
-            size: 10,
-            etag: "etag".into(),
-            data_dir: None,
-            erasure: ErasureInfo {
-                data_shards: 3,
-                parity_shards: 3,
-                block_size_bytes: 1 << 20,
-                shard_index: 0,
-                distribution: (0..6).collect(),
-            },
-            parts: Vec::new(),
-            checksums: Default::default(),
-            headers: Default::default(),
-            inline_data: None,
-            upload_id: None,
-        };
-        Ok(ObjectMeta::single(version))
+        Ok(ObjectMeta::single(version(1)))
     }
     fn absent() -> std::result::Result<ObjectMeta, DriveError> {
         Err(DriveError::FileNotFound)
