@@ -8,6 +8,7 @@ use cairn_drive::{Drive, LocalDrive, LocalDriveOptions};
 use cairn_object::Layout;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +50,12 @@ pub fn is_local(host: &str, port: u16, listen: SocketAddr) -> bool {
 }
 
 /// Builds this node from the drive arguments.
-pub fn build(args: &[String], listen: SocketAddr, parity: Option<usize>, token: &TokenKey) -> Result<Node, String> {
+pub async fn build(
+    args: &[String],
+    listen: SocketAddr,
+    parity: Option<usize>,
+    token: &TokenKey,
+) -> Result<Node, String> {
     let topology =
         topology::parse(args, listen.port(), |host, port| is_local(host, port, listen)).map_err(|e| e.to_string())?;
     for (index, endpoints) in topology.pools.iter().enumerate() {
@@ -62,6 +68,14 @@ pub fn build(args: &[String], listen: SocketAddr, parity: Option<usize>, token: 
         .map(|authority| (authority.clone(), Peer::new(&authority, token.clone())))
         .collect();
     let drive_options = LocalDriveOptions::from_env()?;
+    // Every local drive at once, off the async workers and within the drive deadline.
+    let local_endpoints = topology.pools.iter().flatten().filter(|endpoint| endpoint.local);
+    let mut opened = futures::future::join_all(local_endpoints.map(|endpoint| {
+        let (path, options) = (PathBuf::from(&endpoint.path), drive_options.clone());
+        LocalDrive::open_async(path, options)
+    }))
+    .await
+    .into_iter();
     let mut pools: Vec<Vec<Arc<dyn Drive>>> = Vec::with_capacity(topology.pools.len());
     let mut local: HashMap<String, Arc<dyn Drive>> = HashMap::new();
     for endpoints in &topology.pools {
@@ -69,7 +83,9 @@ pub fn build(args: &[String], listen: SocketAddr, parity: Option<usize>, token: 
         for endpoint in endpoints {
             let drive: Arc<dyn Drive> = if endpoint.local {
                 let drive: Arc<dyn Drive> = Arc::new(
-                    LocalDrive::open_with(&endpoint.path, &drive_options)
+                    opened
+                        .next()
+                        .expect("one open per local drive")
                         .map_err(|e| format!("drive {}: {e}", endpoint.url))?,
                 );
                 local.insert(endpoint.path.clone(), Arc::clone(&drive));

@@ -105,6 +105,18 @@ fn scan_interval() -> Result<std::time::Duration, String> {
     }
 }
 
+/// Tests only: `CAIRN_TEST_ORPHAN_GRACE_SECS` shortens the age (an hour) below which the
+/// scanner leaves data directories that no metadata names.
+fn orphan_grace() -> Result<std::time::Duration, String> {
+    match env_first(&["CAIRN_TEST_ORPHAN_GRACE_SECS"]) {
+        Some(value) => value
+            .parse::<u64>()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| format!("CAIRN_TEST_ORPHAN_GRACE_SECS={value:?}: give a whole number of seconds")),
+        None => Ok(cairn_object::ORPHAN_GRACE_DEFAULT),
+    }
+}
+
 fn log_ready(store: &ObjectStore, drives: usize) {
     let layout = store.layout();
     tracing::info!(
@@ -169,13 +181,14 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         tracing::info!("root credentials are changing: peers using the previous ones are still accepted");
         token = token.with_previous(user, password);
     }
-    let node = node::build(&args.drives, address, parity, &token)?;
+    let node = node::build(&args.drives, address, parity, &token).await?;
     let scan_every = scan_interval()?;
     let options = StoreOptions {
         parity,
         cluster_locks: node.locks.clone(),
         creates_format: node.creates_format,
         scan_interval: scan_every,
+        orphan_grace: orphan_grace()?,
     };
     let root_keys = (root.access_key.clone(), root.secret_key.clone());
     let config = ServerConfig {

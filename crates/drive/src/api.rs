@@ -4,8 +4,36 @@
 
 use crate::{PendingCommit, Result, UNDO_DIR};
 use bytes::Bytes;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use uuid::Uuid;
+
+/// The data directories an `xl.meta` names (every version's); None when it cannot tell
+/// (an undecodable file), in which case nothing next to it is removed. The object layer
+/// supplies it: the drive does not know the metadata format.
+pub type DataDirRefs = Arc<dyn Fn(&[u8]) -> Option<Vec<Uuid>> + Send + Sync>;
+
+/// What a sweep of orphan data directories ([`Drive::sweep_orphan_data_dirs`]) may remove.
+#[derive(Clone)]
+pub struct OrphanSweep {
+    /// Only data directories last modified before this (nanoseconds since the Unix epoch):
+    /// younger ones may belong to a commit or heal in progress.
+    pub older_than_unix_nanos: i64,
+    /// Keys with a pending commit on the drive: their data is the pending-commit
+    /// resolution's to keep or drop, never the sweep's.
+    pub pending_keys: Vec<String>,
+    /// Which data directories a key's `xl.meta` names.
+    pub referenced: DataDirRefs,
+}
+
+impl std::fmt::Debug for OrphanSweep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrphanSweep")
+            .field("older_than_unix_nanos", &self.older_than_unix_nanos)
+            .field("pending_keys", &self.pending_keys)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Capacity of one drive, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -199,6 +227,15 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     async fn rename_sys(&self, from: &str, to: &str) -> Result<()>;
     /// Removes a file or directory tree inside the system volume; missing is fine.
     async fn delete_sys(&self, sys_path: &str) -> Result<()>;
+
+    /// Removes the data directories in `volume` that no `xl.meta` next to them names
+    /// (what a crash between placing a version's data and installing or dropping its
+    /// metadata leaves), within the limits of `sweep`; returns how many it removed. Only
+    /// the node holding a drive sweeps it, so a drive of another node refuses with
+    /// `DriveNotFound`.
+    async fn sweep_orphan_data_dirs(&self, _volume: &str, _sweep: OrphanSweep) -> Result<u64> {
+        Err(crate::DriveError::DriveNotFound)
+    }
 
     /// Walks a bucket in ascending key order. The walk runs until the receiver is
     /// dropped or the walk ends; an error is sent as the last item.

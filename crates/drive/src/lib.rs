@@ -25,7 +25,8 @@ mod path;
 mod pending;
 
 pub use api::{
-    CommitRequest, DiskInfo, Drive, PartSource, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
+    CommitRequest, DataDirRefs, DiskInfo, Drive, OrphanSweep, PartSource, ShardReader, ShardWriter, VolumeInfo,
+    WalkEntry, WalkOptions,
 };
 pub use error::DriveError;
 pub use local::{DRIVE_CALL_TIMEOUT_DEFAULT, LocalDrive, LocalDriveOptions};

@@ -32,7 +32,8 @@ pub use heal_run::{HealCounts, HealEvent, HealRun, HealScope};
 pub use list::{ListPage, ListRequest};
 pub use lock::LockGuard;
 pub use scanner::{
-    DEEP_SCAN_BYTES_PER_SEC_DEFAULT, DEEP_SCAN_INTERVAL_DEFAULT, DeepScanStats, SCAN_OBJECTS_PER_SEC_DEFAULT,
+    DEEP_SCAN_BYTES_PER_SEC_DEFAULT, DEEP_SCAN_INTERVAL_DEFAULT, DeepScanStats, ORPHAN_GRACE_DEFAULT,
+    SCAN_OBJECTS_PER_SEC_DEFAULT,
 };
 pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{DriveState, ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};

@@ -15,6 +15,20 @@ use tokio::sync::mpsc;
 
 /// Largest page a listing returns, as S3.
 pub const LIST_KEYS_MAX: usize = 1000;
+/// Most keys held by too few drives to exist that one page collects for the scanner; the
+/// rest wait for the next scan, so a bucket full of leftovers keeps memory bounded.
+const DANGLING_PER_PAGE_MAX: usize = 1000;
+
+/// A key that some drives of a set hold but too few for it to exist (a copy of a
+/// deleted or failed write that a drive kept because it missed the delete or the undo),
+/// as a listing saw it. Only a candidate: the scanner decides under the key's lock.
+#[derive(Debug)]
+pub(crate) struct Dangling {
+    /// The set whose drives hold it.
+    pub(crate) set: Arc<ErasureSet>,
+    /// The key.
+    pub(crate) key: String,
+}
 
 /// A listing request (ListObjects v1 and v2).
 #[derive(Debug, Clone, Default)]
@@ -127,6 +141,9 @@ struct SetWalk {
     exhausted: Vec<bool>,
     /// Drives whose walk failed (or lack the bucket): keys after the failure may be missing from them.
     failed: usize,
+    /// Keys left out because too few drives hold them, when the caller collects them
+    /// (the scanner); at most `DANGLING_PER_PAGE_MAX` between two takes.
+    dangling: Option<Vec<String>>,
 }
 
 impl SetWalk {
@@ -140,6 +157,16 @@ impl SetWalk {
             heads: vec![None; drives],
             exhausted: vec![false; drives],
             failed: 0,
+            dangling: None,
+        }
+    }
+
+    /// Notes a key left out of the listing although some drive holds it.
+    fn left_out(&mut self, key: String) {
+        if let Some(dangling) = self.dangling.as_mut()
+            && dangling.len() < DANGLING_PER_PAGE_MAX
+        {
+            dangling.push(key);
         }
     }
 
@@ -210,8 +237,9 @@ impl SetWalk {
                     Err(error) => return Some(Err(error)),
                 },
             };
-            if let Some(info) = info {
-                return Some(Ok(Listed::Object(info)));
+            match info {
+                Some(info) => return Some(Ok(Listed::Object(info))),
+                None => self.left_out(smallest),
             }
         }
     }
@@ -239,6 +267,21 @@ impl StoreWalk {
         let sets: Vec<SetWalk> = sets.iter().map(|set| SetWalk::start(set, bucket, options)).collect();
         let count = sets.len();
         Self { sets, heads: vec![None; count], exhausted: vec![false; count] }
+    }
+
+    /// Makes every set's walk collect the keys it leaves out for lack of drives.
+    fn collect_dangling(&mut self) {
+        for set in &mut self.sets {
+            set.dangling = Some(Vec::new());
+        }
+    }
+
+    /// The keys left out since the last call, with their sets.
+    fn take_dangling(&mut self) -> impl Iterator<Item = Dangling> + '_ {
+        self.sets.iter_mut().flat_map(|walk| {
+            let set = Arc::clone(&walk.set);
+            walk.dangling.iter_mut().flat_map(std::mem::take).map(move |key| Dangling { set: Arc::clone(&set), key })
+        })
     }
 
     pub(crate) async fn next(&mut self) -> Option<Result<Listed>> {
@@ -276,6 +319,16 @@ impl StoreWalk {
 
 /// Lists one page of `request` from `sets`.
 pub(crate) async fn list_page(sets: &[Arc<ErasureSet>], request: &ListRequest) -> Result<ListPage> {
+    list_page_with(sets, request, None).await
+}
+
+/// Lists one page of `request` from `sets`; with `dangling`, also appends the keys the
+/// page's range left out because too few drives hold them.
+async fn list_page_with(
+    sets: &[Arc<ErasureSet>],
+    request: &ListRequest,
+    dangling: Option<&mut Vec<Dangling>>,
+) -> Result<ListPage> {
     let max_keys = request.max_keys.min(LIST_KEYS_MAX);
     let mut page = ListPage::default();
     if max_keys == 0 {
@@ -288,6 +341,9 @@ pub(crate) async fn list_page(sets: &[Arc<ErasureSet>], request: &ListRequest) -
         recursive: !slash_delimited,
     };
     let mut walk = StoreWalk::start(sets, &request.bucket, &options);
+    if dangling.is_some() {
+        walk.collect_dangling();
+    }
     let delimiter = request.delimiter.as_deref().filter(|d| !d.is_empty() && !slash_delimited);
     let mut last_prefix: Option<String> = None;
     let mut count = 0;
@@ -321,6 +377,9 @@ pub(crate) async fn list_page(sets: &[Arc<ErasureSet>], request: &ListRequest) -
     if !page.truncated {
         page.next_marker = None;
     }
+    if let Some(dangling) = dangling {
+        dangling.extend(walk.take_dangling());
+    }
     Ok(page)
 }
 
@@ -338,6 +397,8 @@ pub(crate) struct Pages {
     request: ListRequest,
     /// The last page was read.
     done: bool,
+    /// Keys the pages read so far left out for lack of drives, when collected.
+    dangling: Option<Vec<Dangling>>,
 }
 
 impl Pages {
@@ -350,7 +411,18 @@ impl Pages {
             start_after: None,
             max_keys: page_keys,
         };
-        Self { request, done: false }
+        Self { request, done: false, dangling: None }
+    }
+
+    /// Also collects the keys that too few drives hold to be listed (see [`Dangling`]).
+    pub(crate) fn collecting_dangling(mut self) -> Self {
+        self.dangling = Some(Vec::new());
+        self
+    }
+
+    /// The keys left out by the pages read since the last call.
+    pub(crate) fn take_dangling(&mut self) -> Vec<Dangling> {
+        self.dangling.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The next page, or None after the last one.
@@ -358,7 +430,13 @@ impl Pages {
         if self.done {
             return Ok(None);
         }
-        let page = store.list_objects(&self.request).await?;
+        let page = match self.dangling.as_mut() {
+            None => store.list_objects(&self.request).await?,
+            Some(dangling) => {
+                store.sets[0].require_bucket(&self.request.bucket).await?;
+                list_page_with(&store.sets, &self.request, Some(dangling)).await?
+            }
+        };
         self.done = !page.truncated;
         self.request.start_after.clone_from(&page.next_marker);
         Ok(Some(page))
@@ -382,16 +460,16 @@ pub(crate) async fn bucket_has_objects(sets: &[Arc<ErasureSet>], bucket: &str) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cairn_meta::ErasureInfo;
 
     /// 3 nodes x 2 drives at EC:3, as in the chaos suite: read quorum 3, write quorum 4.
-    fn six_drives() -> Layout {
+    pub(crate) fn six_drives() -> Layout {
         Layout::for_drives(6, Some(3)).expect("valid layout")
     }
 
-    fn version(mod_time_unix_nanos: i64) -> ObjectVersion {
+    pub(crate) fn version(mod_time_unix_nanos: i64) -> ObjectVersion {
         ObjectVersion {
             version_id: None,
             mod_time_unix_nanos,

@@ -9,15 +9,17 @@
 //! heals what fails, so bitrot in data nobody reads is found too. The last deep scan's
 //! time is kept in memory: a restart starts the deep interval over.
 
-use crate::list::Pages;
+use crate::list::{Dangling, Pages};
 use crate::quorum::pick_version;
 use crate::set::verify::Throttle;
 use crate::store::ObjectStore;
 use crate::system::CONFIG_PREFIX;
 use crate::{ObjectError, Result};
-use cairn_drive::DriveError;
 use cairn_drive::SYSTEM_VOLUME;
+use cairn_drive::{DataDirRefs, DriveError, OrphanSweep};
+use cairn_meta::ObjectMeta;
 use futures::future::join_all;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -30,10 +32,16 @@ pub const DEEP_SCAN_BYTES_PER_SEC_DEFAULT: u64 = 32 << 20;
 /// Default time between deep scans: 30 days.
 pub const DEEP_SCAN_INTERVAL_DEFAULT: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// Default age below which a data directory that no metadata names is left alone: a
+/// commit or heal in progress places its data directory before its metadata.
+pub const ORPHAN_GRACE_DEFAULT: Duration = Duration::from_secs(3600);
+
 /// How often and how fast the scanner runs; changed at run time by the admin config.
 #[derive(Debug)]
 pub(crate) struct ScanSettings {
     pub(crate) interval_ms: AtomicU64,
+    /// Age below which orphan data directories are left alone.
+    pub(crate) orphan_grace: Duration,
     pub(crate) objects_per_sec: AtomicU64,
     /// Time between deep scans; 0 turns them off.
     pub(crate) deep_interval_ms: AtomicU64,
@@ -44,9 +52,10 @@ pub(crate) struct ScanSettings {
 }
 
 impl ScanSettings {
-    pub(crate) fn new(interval: Duration) -> Self {
+    pub(crate) fn new(interval: Duration, orphan_grace: Duration) -> Self {
         Self {
             interval_ms: AtomicU64::new(interval.as_millis() as u64),
+            orphan_grace,
             objects_per_sec: AtomicU64::new(SCAN_OBJECTS_PER_SEC_DEFAULT),
             deep_interval_ms: AtomicU64::new(DEEP_SCAN_INTERVAL_DEFAULT.as_millis() as u64),
             deep_bytes_per_sec: AtomicU64::new(DEEP_SCAN_BYTES_PER_SEC_DEFAULT),
@@ -179,9 +188,12 @@ impl ObjectStore {
             if bucket != SYSTEM_VOLUME {
                 self.heal_bucket(&bucket).await;
             }
-            let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS);
+            let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS).collecting_dangling();
             let (mut objects, mut bytes) = (0u64, 0u64);
             while let Some(page) = pages.next_while_exists(self).await? {
+                for dangling in pages.take_dangling() {
+                    self.remove_dangling(&bucket, &dangling).await;
+                }
                 for object in &page.objects {
                     objects += 1;
                     bytes += object.size;
@@ -198,10 +210,11 @@ impl ObjectStore {
                     }
                 }
             }
-            if bucket != SYSTEM_VOLUME
-                && let Ok(mut usage) = self.usage.lock()
-            {
-                usage.insert(bucket.clone(), (objects, bytes));
+            if bucket != SYSTEM_VOLUME {
+                self.sweep_orphans(&bucket).await;
+                if let Ok(mut usage) = self.usage.lock() {
+                    usage.insert(bucket.clone(), (objects, bytes));
+                }
             }
         }
         Ok(())
@@ -235,6 +248,45 @@ impl ObjectStore {
             Err(error) => {
                 self.stats.heal_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(bucket, key, %error, "scanner could not heal an object");
+            }
+        }
+    }
+
+    /// Removes the copies of a key that a listing left out because too few drives hold it,
+    /// when a quorum of drives says it is gone (see `set/dangling.rs`).
+    pub(crate) async fn remove_dangling(&self, bucket: &str, dangling: &Dangling) {
+        match dangling.set.remove_dangling(bucket, &dangling.key).await {
+            Ok(0) => {}
+            Ok(removed) => {
+                self.stats.dangling_removed.fetch_add(removed as u64, Ordering::Relaxed);
+            }
+            Err(error) => tracing::warn!(bucket, key = dangling.key, %error, "cannot check a dangling copy"),
+        }
+    }
+
+    /// Removes the data directories of `bucket` on this node's drives that no metadata
+    /// names and no pending commit may still need (see `cairn_drive`'s `local/orphans.rs`).
+    async fn sweep_orphans(&self, bucket: &str) {
+        let grace_nanos = i64::try_from(self.scan.orphan_grace.as_nanos()).unwrap_or(i64::MAX);
+        let older_than_unix_nanos = crate::set::now_unix_nanos().saturating_sub(grace_nanos);
+        let referenced: DataDirRefs = Arc::new(|bytes: &[u8]| {
+            ObjectMeta::decode(bytes).ok().map(|meta| meta.versions.iter().filter_map(|v| v.data_dir).collect())
+        });
+        for drive in self.all_drives().filter(|drive| drive.is_local()) {
+            // Keys of commits a crash left pending: the pending resolution decides their data.
+            let pending_keys = match drive.pending_commits().await {
+                Ok(records) => records.into_iter().filter(|r| r.volume == bucket).map(|r| r.key).collect(),
+                Err(_) => continue,
+            };
+            let sweep = OrphanSweep { older_than_unix_nanos, pending_keys, referenced: Arc::clone(&referenced) };
+            match drive.sweep_orphan_data_dirs(bucket, sweep).await {
+                Ok(removed) => {
+                    self.stats.orphans_removed.fetch_add(removed, Ordering::Relaxed);
+                }
+                Err(DriveError::VolumeNotFound) => {}
+                Err(error) => {
+                    tracing::warn!(bucket, drive = drive.endpoint(), %error, "orphan sweep stopped; the next scan retries")
+                }
             }
         }
     }

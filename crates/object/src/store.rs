@@ -43,6 +43,10 @@ pub struct Stats {
     pub(crate) objects_scanned: AtomicU64,
     /// Scans that went through every bucket.
     pub(crate) scans_completed: AtomicU64,
+    /// Copies of keys that a quorum of drives no longer holds, removed by the scanner.
+    pub(crate) dangling_removed: AtomicU64,
+    /// Data directories that no metadata named, removed by the scanner.
+    pub(crate) orphans_removed: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -64,6 +68,10 @@ pub struct StoreStats {
     pub objects_scanned: u64,
     /// Scans that went through every bucket.
     pub scans_completed: u64,
+    /// Copies of keys that a quorum of drives no longer holds, removed by the scanner.
+    pub dangling_removed: u64,
+    /// Data directories that no metadata named, removed by the scanner.
+    pub orphans_removed: u64,
 }
 
 /// How to open a store beyond its drives.
@@ -78,6 +86,9 @@ pub struct StoreOptions {
     pub creates_format: Vec<bool>,
     /// Time between background scans.
     pub scan_interval: Duration,
+    /// Age below which the scanner leaves a data directory that no metadata names (it
+    /// may belong to a commit or heal in progress).
+    pub orphan_grace: Duration,
 }
 
 /// Default time between background scans.
@@ -85,7 +96,13 @@ pub const SCAN_INTERVAL_DEFAULT: Duration = Duration::from_secs(3600);
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { parity: None, cluster_locks: None, creates_format: Vec::new(), scan_interval: SCAN_INTERVAL_DEFAULT }
+        Self {
+            parity: None,
+            cluster_locks: None,
+            creates_format: Vec::new(),
+            scan_interval: SCAN_INTERVAL_DEFAULT,
+            orphan_grace: crate::scanner::ORPHAN_GRACE_DEFAULT,
+        }
     }
 }
 
@@ -199,7 +216,7 @@ impl ObjectStore {
             deployment_id,
             stats,
             scan_wake,
-            scan: Arc::new(crate::scanner::ScanSettings::new(options.scan_interval)),
+            scan: Arc::new(crate::scanner::ScanSettings::new(options.scan_interval, options.orphan_grace)),
             usage: Arc::default(),
             upload_expiry: Arc::default(),
         };
@@ -242,6 +259,8 @@ impl ObjectStore {
             heal_failures: self.stats.heal_failures.load(Ordering::Relaxed),
             objects_scanned: self.stats.objects_scanned.load(Ordering::Relaxed),
             scans_completed: self.stats.scans_completed.load(Ordering::Relaxed),
+            dangling_removed: self.stats.dangling_removed.load(Ordering::Relaxed),
+            orphans_removed: self.stats.orphans_removed.load(Ordering::Relaxed),
         }
     }
 

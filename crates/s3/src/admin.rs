@@ -30,6 +30,8 @@ impl S3Route for HealStatusRoute {
             "objects_healed": stats.objects_healed,
             "heal_failures": stats.heal_failures,
             "scans_completed": stats.scans_completed,
+            "dangling_removed": stats.dangling_removed,
+            "orphans_removed": stats.orphans_removed,
             "degraded_reads": stats.degraded_reads,
             "corrupt_shards": stats.corrupt_shards,
             "missing_shards": stats.missing_shards,

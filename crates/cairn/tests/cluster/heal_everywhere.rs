@@ -18,8 +18,13 @@ fn size_of(index: usize) -> usize {
 
 /// Runs `cairn --json admin heal node1 -r` against node 1; returns its summary line.
 fn heal_through_node1(cluster: &Cluster) -> serde_json::Value {
+    heal_at(&cluster.address(1)).unwrap_or_else(|e| panic!("{e}{}", cluster.logs()))
+}
+
+/// Runs `cairn --json admin heal node1 -r` against the node at `address`; returns its
+/// summary line, or why the heal failed.
+pub(crate) fn heal_at(address: &str) -> Result<serde_json::Value, String> {
     let home = tempfile::tempdir().expect("config dir");
-    let address = cluster.address(1);
     let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["--json", "--config-dir"])
         .arg(home.path())
@@ -29,15 +34,12 @@ fn heal_through_node1(cluster: &Cluster) -> serde_json::Value {
         .output()
         .expect("run cairn admin heal");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "cairn admin heal failed ({}): {stdout}\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-        cluster.logs()
-    );
-    let last = stdout.lines().rev().find(|line| !line.trim().is_empty()).expect("a summary line");
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("summary is not JSON ({e}): {last}"))
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("cairn admin heal failed ({}): {stdout}\n{stderr}", output.status));
+    }
+    let last = stdout.lines().rev().find(|line| !line.trim().is_empty()).ok_or("no summary line")?;
+    serde_json::from_str(last).map_err(|e| format!("summary is not JSON ({e}): {last}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -170,6 +170,31 @@ async fn reads_survive_corrupt_shards_and_report_them() {
     }
 }
 
+/// Regression: a block whose first k frames were all corrupt (too many to decode around)
+/// was rebuilt from the other shards with only the counter raised; it must be logged
+/// like any other corrupt shard.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_with_too_many_corrupt_frames_is_logged() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "rot-logged").await;
+    let key = "too-many/corrupt.bin";
+    let body = random_bytes(2 * MIB + 5);
+    put(&client, &bucket, key, &body).await;
+    // Both data shards (the ones a read tries first) corrupt in every block.
+    let relative = PathBuf::from(&bucket).join(key);
+    for index in [0, 1] {
+        let drive = drive_of_shard(&server, &relative.join("xl.meta"), index);
+        for shard in shard_files(&server.drive(drive).join(&relative)) {
+            flip_byte(&shard, false);
+        }
+    }
+    assert_eq!(get(&client, &bucket, key).await, body, "rebuilt from the parity shards");
+    let log = server.log();
+    let logged = log.lines().any(|line| line.contains("corrupt shard detected") && line.contains(key));
+    assert!(logged, "the corrupt shards of {key} were not logged:\n{log}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wiped_drive_is_reformatted_on_restart() {
     let server = Server::start(4);

@@ -72,7 +72,7 @@ fn summary(lines: &[Value]) -> &Value {
 }
 
 /// The background scanner's completed passes, from the healing report.
-fn scans_completed(endpoint: &str) -> u64 {
+pub(crate) fn scans_completed(endpoint: &str) -> u64 {
     let (status, body) = signed_request(endpoint, "GET", "/cairn/admin/v1/heal", b"");
     assert_eq!(status, 200);
     let report: Value = serde_json::from_slice(&body).expect("JSON report");

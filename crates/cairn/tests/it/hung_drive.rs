@@ -59,6 +59,18 @@ impl Drop for Freeze<'_> {
     }
 }
 
+/// Drives 1 to 3 in `dir` and drive 4 a loop-mounted ext4 in `disk`: the mount, its
+/// path and the four drive arguments.
+fn four_drives_one_on_loop(disk: &Path, dir: &Path) -> (LoopFs, PathBuf, Vec<String>) {
+    let mount = disk.join("d4");
+    let Some(loop_fs) = LoopFs::mount(&disk.join("d4.img"), &mount) else {
+        panic!("cannot loop-mount an ext4 image (needs root and mkfs.ext4): the hung drive cannot be simulated");
+    };
+    let mut drives: Vec<String> = (1..=3).map(|d| dir.join(format!("d{d}")).display().to_string()).collect();
+    drives.push(mount.display().to_string());
+    (loop_fs, mount, drives)
+}
+
 async fn within<T>(what: &str, work: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(REQUEST_TIMEOUT, work)
         .await
@@ -69,14 +81,8 @@ async fn within<T>(what: &str, work: impl std::future::Future<Output = T>) -> T 
 /// operation) or without a deadline, so a hung disk froze S3 and RPC on that node.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_drive_is_taken_offline_while_requests_go_on() {
-    let disk = tempfile::tempdir().expect("temp dir");
-    let mount = disk.path().join("d4");
-    let Some(loop_fs) = LoopFs::mount(&disk.path().join("d4.img"), &mount) else {
-        panic!("cannot loop-mount an ext4 image (needs root and mkfs.ext4): the hung drive cannot be simulated");
-    };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut drives: Vec<String> = (1..=3).map(|d| dir.path().join(format!("d{d}")).display().to_string()).collect();
-    drives.push(mount.display().to_string());
+    let (disk, dir) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+    let (loop_fs, mount, drives) = four_drives_one_on_loop(disk.path(), dir.path());
     let server = Server::start_with_args(dir, &drives, 4, &[("CAIRN_DRIVE_TIMEOUT_SECS", "2")]);
     let client = server.client();
     let bucket = new_bucket(&client, "hung").await;
@@ -118,5 +124,69 @@ async fn a_hung_drive_is_taken_offline_while_requests_go_on() {
     assert!(mount.join(&bucket).join("after").join("xl.meta").is_file(), "the returned drive took no write");
     drop(frozen);
     drop(server);
+    drop(loop_fs);
+}
+
+/// Bound on a server start-up that meets a hung drive: the drive deadline (2 s here)
+/// with room for a loaded machine.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Kills the server on drop (after the filesystem thawed: see [`Freeze`]).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Regression: drives were opened at start-up on an async worker without a deadline, so a
+/// disk hung at boot froze the node for good, with nothing said. The open runs off the
+/// workers within the drive deadline, and start-up fails naming the drive.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drive_hung_at_start_up_fails_the_start_with_its_name() {
+    let (disk, dir) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+    let (loop_fs, mount, drives) = four_drives_one_on_loop(disk.path(), dir.path());
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    // Frozen before the server starts: opening the drive (creating `.cairn.sys`) blocks.
+    let frozen = Freeze(&mount);
+    assert!(run("fsfreeze", &["-f", mount.to_str().expect("utf-8 path")]), "fsfreeze failed");
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["server", "--address", "127.0.0.1:0"])
+            .args(&drives)
+            .env("CAIRN_DRIVE_TIMEOUT_SECS", "2")
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start cairn"),
+    );
+
+    let mut reported = false;
+    for _ in 0..BOOT_TIMEOUT.as_millis() / 100 {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.contains("did not answer within") && text.contains(mount.to_str().expect("utf-8 path")) {
+            reported = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    frozen.thaw();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(reported, "start-up did not fail naming the hung drive within {BOOT_TIMEOUT:?}:\n{log}");
+    let mut status = None;
+    for _ in 0..BOOT_TIMEOUT.as_millis() / 100 {
+        status = child.0.try_wait().expect("wait for cairn");
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.unwrap_or_else(|| panic!("cairn did not exit after the failed start-up:\n{log}"));
+    assert!(!status.success(), "cairn exited successfully after a drive hung at start-up:\n{log}");
+    drop(frozen);
+    drop(child);
     drop(loop_fs);
 }

@@ -10,6 +10,7 @@ mod complete_retry;
 mod conditional;
 mod copy_source;
 mod crash_commit;
+mod dangling;
 mod degraded;
 mod durability;
 mod front_input;

@@ -2,10 +2,13 @@
 
 mod gate;
 mod io;
+mod orphans;
 mod shard;
 mod walk;
 
-use crate::api::{CommitRequest, DiskInfo, Drive, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions};
+use crate::api::{
+    CommitRequest, DiskInfo, Drive, OrphanSweep, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
+};
 use crate::path::{
     DATA_DIR_SUFFIX, META_FILE_NAME, SYSTEM_VOLUME, data_dir_name, object_dir, sys_path, validate_volume,
 };
@@ -111,6 +114,21 @@ impl LocalDrive {
         let gate = Gate::new(root.clone(), endpoint.clone(), options.call_timeout);
         let crash_after_commits = options.crash_after_commits.clone();
         Ok(Self { inner: Arc::new(Inner { root, endpoint, gate, crash_after_commits }) })
+    }
+
+    /// Opens the drive folder at `root` off the async workers, within the drive's call
+    /// deadline: a disk that hangs at start-up fails the open (`Offline`, naming it)
+    /// instead of freezing the runtime, and with it every other drive and the health
+    /// checks. The stuck thread is left behind; the caller stops.
+    pub async fn open_async(root: PathBuf, options: LocalDriveOptions) -> Result<Self> {
+        let deadline = options.call_timeout;
+        let endpoint = root.display().to_string();
+        let opening = tokio::task::spawn_blocking(move || Self::open_with(&root, &options));
+        match tokio::time::timeout(deadline, opening).await {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(failed)) => Err(DriveError::io("open drive", std::io::Error::other(failed))),
+            Err(_) => Err(DriveError::Offline(format!("{endpoint} did not answer within {deadline:?} while opening"))),
+        }
     }
 
     fn root(&self) -> &Path {
@@ -605,6 +623,10 @@ impl Drive for LocalDrive {
     async fn delete_sys(&self, sys_relative: &str) -> Result<()> {
         let path = sys_path(self.root(), sys_relative)?;
         self.call("delete_sys", move || remove_tree(&path)).await
+    }
+
+    async fn sweep_orphan_data_dirs(&self, volume: &str, sweep: OrphanSweep) -> Result<u64> {
+        self.sweep_orphans(volume, sweep).await
     }
 
     fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkEntry>> {

@@ -8,6 +8,7 @@
 //! every frame a rebuild reads is verified, so a corrupt source never spreads.
 
 use super::{ErasureSet, detached};
+use crate::lock::LockGuard;
 use crate::quorum::pick_version;
 use crate::{ObjectError, Result};
 use bytes::Bytes;
@@ -47,7 +48,7 @@ impl ErasureSet {
     }
 
     async fn heal_locked(&self, bucket: &str, key: &str, deep: bool) -> Result<usize> {
-        let _guard = self.lock_write(bucket, key).await?;
+        let guard = self.lock_write(bucket, key).await?;
         let metas = self.read_metas(bucket, key).await;
         let (version, holders) = pick_version(&metas, &self.layout)?;
         let distribution = version.erasure.distribution.clone();
@@ -56,9 +57,17 @@ impl ErasureSet {
         }
         let mut bad: Vec<bool> = holders.iter().map(|holds| !holds).collect();
         let healed = match version.data_dir {
-            None => self.heal_inline(bucket, key, &version, &distribution, &metas, &mut bad).await?,
+            None => self.heal_inline(&guard, (bucket, key), &version, &distribution, &metas, &mut bad).await?,
             Some(data_dir) => {
-                let scope = PartsHeal { bucket, key, version: &version, data_dir, distribution: &distribution, deep };
+                let scope = PartsHeal {
+                    guard: &guard,
+                    bucket,
+                    key,
+                    version: &version,
+                    data_dir,
+                    distribution: &distribution,
+                    deep,
+                };
                 self.heal_parts(&scope, &mut bad).await?
             }
         };
@@ -71,8 +80,8 @@ impl ErasureSet {
 
     async fn heal_inline(
         &self,
-        bucket: &str,
-        key: &str,
+        guard: &LockGuard,
+        (bucket, key): (&str, &str),
         version: &ObjectVersion,
         distribution: &[u8],
         metas: &[std::result::Result<ObjectMeta, DriveError>],
@@ -111,11 +120,11 @@ impl ErasureSet {
             meta.inline_data = Some(rebuilt[distribution[d] as usize].clone());
             (d, Vec::new(), meta)
         });
-        Ok(self.commit_healed(bucket, key, None, requests.collect()).await)
+        Ok(self.commit_healed(guard, (bucket, key), None, requests.collect()).await)
     }
 
     async fn heal_parts(&self, scope: &PartsHeal<'_>, bad: &mut [bool]) -> Result<usize> {
-        let PartsHeal { bucket, key, version, data_dir, distribution, deep } = *scope;
+        let PartsHeal { guard, bucket, key, version, data_dir, distribution, deep } = *scope;
         let erasure = self.erasure;
         let block_size = erasure.block_size() as u64;
         // Pass 1: verify every frame (deep), or each part's last one, of every drive that
@@ -197,7 +206,7 @@ impl ErasureSet {
                 (d, parts, meta)
             })
             .collect();
-        let healed = self.commit_healed(bucket, key, Some(data_dir), requests).await;
+        let healed = self.commit_healed(guard, (bucket, key), Some(data_dir), requests).await;
         for part in &version.parts {
             self.discard_staged(&staged(part.number)).await;
         }
@@ -219,11 +228,14 @@ impl ErasureSet {
         .await
     }
 
-    /// Commits rebuilt copies on the drives given; returns how many succeeded.
+    /// Commits rebuilt copies on the drives given; returns how many succeeded. The commits
+    /// are fenced by the heal's write lock: a heal that stalled past its lease (and may
+    /// have read a version another writer has replaced since) must not install it, nor
+    /// drop that writer's data directory when it finishes.
     async fn commit_healed(
         &self,
-        bucket: &str,
-        key: &str,
+        guard: &LockGuard,
+        (bucket, key): (&str, &str),
         data_dir: Option<Uuid>,
         requests: Vec<(usize, Vec<PartSource>, ObjectVersion)>,
     ) -> usize {
@@ -238,18 +250,18 @@ impl ErasureSet {
                 meta: Bytes::from(ObjectMeta::single(meta).encode()),
                 commit_id,
             };
-            match drive.commit(request.clone()).await {
+            match guard.fenced(drive.as_ref(), drive.commit(request.clone())).await {
                 // A replaced drive lacks the bucket that a quorum of the others has: restore it.
                 Err(DriveError::VolumeNotFound) => {
                     match drive.make_volume(bucket).await {
                         Ok(()) | Err(DriveError::VolumeExists) => {}
                         Err(error) => return Err(error),
                     }
-                    drive.commit(request).await?;
+                    guard.fenced(drive.as_ref(), drive.commit(request)).await?;
                 }
                 other => other?,
             }
-            drive.finish_commit(bucket, key, commit_id, data_dir).await
+            guard.fenced(drive.as_ref(), drive.finish_commit(bucket, key, commit_id, data_dir)).await
         }))
         .await;
         for error in results.iter().filter_map(|r| r.as_ref().err()) {
@@ -268,6 +280,8 @@ impl ErasureSet {
 /// One object version whose part files a heal checks and rebuilds.
 #[derive(Clone, Copy)]
 struct PartsHeal<'a> {
+    /// The heal's write lock, which fences its commits.
+    guard: &'a LockGuard,
     bucket: &'a str,
     key: &'a str,
     version: &'a ObjectVersion,

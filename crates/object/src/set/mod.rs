@@ -1,5 +1,6 @@
 //! One erasure set: k + m drives that every object of the set is spread over.
 
+pub(crate) mod dangling;
 pub(crate) mod heal;
 pub(crate) mod multipart;
 pub(crate) mod pending;

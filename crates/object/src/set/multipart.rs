@@ -158,7 +158,7 @@ impl ErasureSet {
     ) -> Result<PartSummary> {
         let _upload_guard = self.locks.read(Self::upload_lock_name(upload_id)).await?;
         // Writers of the same part number take turns; the last one to record wins.
-        let _part_guard = self.locks.write(format!("{}/{}", Self::upload_lock_name(upload_id), record.number)).await?;
+        let part_guard = self.locks.write(format!("{}/{}", Self::upload_lock_name(upload_id), record.number)).await?;
         // Aborted or completed while the part was streaming: there is nothing to add it to.
         self.read_upload(bucket, key, upload_id).await?;
         let dir = upload_dir(bucket, upload_id);
@@ -169,23 +169,29 @@ impl ErasureSet {
             let bytes = bytes.clone();
             let (record_path, staged, target) =
                 (&record_path, format!("tmp/{}", record.data_file), format!("{dir}/{}", record.data_file));
-            let holds_data = live[d];
+            let (holds_data, part_guard) = (live[d], &part_guard);
             async move {
                 if !holds_data {
                     return Err(DriveError::DriveNotFound);
                 }
-                drive.rename_sys(&staged, &target).await?;
-                drive.write_sys_file(record_path, bytes).await
+                // Fenced: a recorder that stalled past its lease must not replace the record
+                // (and so drop the data) of a later upload of the same part.
+                let record = async {
+                    drive.rename_sys(&staged, &target).await?;
+                    drive.write_sys_file(record_path, bytes).await
+                };
+                part_guard.fenced(drive.as_ref(), record).await
             }
         }))
         .await;
         reduce_write(&results, self.layout.write_quorum())?;
         // The replaced attempt's data is unreachable now.
         join_all(self.drives.iter().zip(previous).map(|(drive, old)| {
-            let dir = &dir;
+            let (dir, part_guard) = (&dir, &part_guard);
             async move {
                 if let Some(old) = old.ok().and_then(|b| PartRecord::decode(&b).ok()) {
-                    let _ = drive.delete_sys(&format!("{dir}/{}", old.data_file)).await;
+                    let old_data = format!("{dir}/{}", old.data_file);
+                    let _ = part_guard.fenced(drive.as_ref(), drive.delete_sys(&old_data)).await;
                 }
             }
         }))

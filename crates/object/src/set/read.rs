@@ -285,19 +285,23 @@ impl ReadState {
                 }
                 Err(error) => {
                     // Drop frames that fail verification, then try the shards not yet read.
-                    let mut dropped = 0;
+                    let mut dropped = Vec::new();
                     for (index, frame) in frames.iter_mut().enumerate() {
                         if let Some(bytes) = frame
                             && erasure.verify_shard(index, bytes, block_len).is_err()
                         {
                             *frame = None;
                             self.failed[index] = true;
-                            dropped += 1;
+                            dropped.push(index);
                         }
                     }
-                    reader.set.stats.corrupt_shards.fetch_add(dropped, Ordering::Relaxed);
+                    if !dropped.is_empty() {
+                        reader.set.stats.corrupt_shards.fetch_add(dropped.len() as u64, Ordering::Relaxed);
+                        // Too many corrupt frames to decode around: the next pass reads other shards.
+                        tracing::warn!(bucket = %reader.info.bucket, key = %reader.info.key, part_number, block_index, shards = ?dropped, "corrupt shard detected (bitrot hash mismatch); reading other shards to reconstruct");
+                    }
                     let untried = (0..shards).any(|i| frames[i].is_none() && !self.failed[i]);
-                    if dropped == 0 || !untried || reader.version.data_dir.is_none() {
+                    if dropped.is_empty() || !untried || reader.version.data_dir.is_none() {
                         // Shards on drives that do not answer are not lost: the read may succeed later.
                         if self.unavailable {
                             return Err(ObjectError::ReadQuorum);
