@@ -1,7 +1,7 @@
 //! Whom a client trusts: the system's roots plus given CA certificates, or nobody's
 //! word at all (`--insecure`).
 
-use crate::{ALPN_HTTP1, TlsError, provider};
+use crate::{TlsError, provider};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -37,16 +37,16 @@ pub(crate) fn root_store(
     Ok(roots)
 }
 
-/// A client configuration (HTTP/1.1, no client certificate) verifying servers with `verifier`.
+/// A client configuration (no client certificate) verifying servers with `verifier`.
+/// It names no ALPN protocol: the HTTP connector that uses it sets the ones it speaks
+/// (hyper-rustls refuses a configuration that has some already).
 pub(crate) fn client_config(provider: Arc<CryptoProvider>, verifier: Arc<dyn ServerCertVerifier>) -> ClientConfig {
-    let mut config = ClientConfig::builder_with_provider(provider)
+    ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring's default provider supports the default protocol versions")
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
-    config
+        .with_no_client_auth()
 }
 
 /// What a client (the CLI) trusts.
