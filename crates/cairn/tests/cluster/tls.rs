@@ -1,0 +1,161 @@
+//! A three-node cluster whose nodes talk over TLS (`https://` drive URLs): each node
+//! has its own certificate for its address, signed by a CA the test makes and that
+//! every node trusts through its `CAs/` folder. S3 clients trusting the CA write and
+//! read through every node. Drive URLs that mix http and https are refused.
+
+use crate::certs::{TestCa, https_client};
+use crate::harness::{ACCESS_KEY, SECRET_KEY, get, put, random_bytes};
+use crate::nodes::{SERIAL, free_port, node_ip};
+use crate::util::MIB;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long the nodes may take to find each other and accept writes.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a node with bad arguments may take to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time between two attempts while the cluster starts.
+const POLL_INTERVAL: Duration = Duration::from_millis(300);
+const NODES: usize = 3;
+
+/// The node processes; killed on drop.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `cairn server` on `address` with `certs` and `drives`, its stderr going to `log`.
+fn server(address: &str, certs: &Path, drives: &[String], log: &Path) -> Command {
+    let log = std::fs::File::create(log).expect("log file");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    command
+        .args(["server", "--address", address, "--certs-dir"])
+        .arg(certs)
+        .args(drives)
+        .env("CAIRN_ROOT_USER", ACCESS_KEY)
+        .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
+        .env("CAIRN_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    command
+}
+
+fn logs(dir: &Path) -> String {
+    (1..=NODES)
+        .map(|n| format!("\n----- node {n} -----\n{}", std::fs::read_to_string(log_path(dir, n)).unwrap_or_default()))
+        .collect()
+}
+
+fn log_path(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("node{n}.log"))
+}
+
+#[tokio::test]
+async fn tls_cluster_nodes_talk_over_https_and_serve_through_every_node() {
+    let _turn = Arc::clone(&SERIAL).lock_owned().await;
+    let ca = TestCa::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port(NODES);
+    let drives: Vec<String> =
+        (1..=NODES).map(|n| format!("https://{}:{port}{}/n{n}", node_ip(n), dir.path().display())).collect();
+    let mut nodes = Nodes(Vec::new());
+    for n in 1..=NODES {
+        let ip = node_ip(n).to_string();
+        let certs = ca.certs_dir(&dir.path().join(format!("certs{n}")), &[&ip], true);
+        let address = format!("{ip}:{port}");
+        nodes.0.push(server(&address, &certs, &drives, &log_path(dir.path(), n)).spawn().expect("spawn cairn"));
+    }
+    let endpoints: Vec<String> = (1..=NODES).map(|n| format!("https://{}:{port}", node_ip(n))).collect();
+    let clients: Vec<_> = endpoints.iter().map(|endpoint| https_client(endpoint, Some(&ca.pem))).collect();
+
+    // Each node accepts writes once it reached the others over TLS (write quorum).
+    let deadline = Instant::now() + START_TIMEOUT;
+    clients[0].create_bucket().bucket("tls-cluster").send().await.ok();
+    for (index, client) in clients.iter().enumerate() {
+        loop {
+            let probe = client.put_object().bucket("tls-cluster").key("probe").body(Vec::new().into()).send().await;
+            let Err(error) = probe else { break };
+            if let Some(status) = nodes.0[index].try_wait().expect("poll node") {
+                panic!("node {} exited ({status}){}", index + 1, logs(dir.path()));
+            }
+            if matches!(&error, aws_sdk_s3::error::SdkError::ServiceError(e) if e.err().meta().code() == Some("NoSuchBucket"))
+            {
+                client.create_bucket().bucket("tls-cluster").send().await.ok();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} took no write over TLS within {START_TIMEOUT:?}: {error:?}{}",
+                index + 1,
+                logs(dir.path())
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+    let mut written = Vec::new();
+    for (index, client) in clients.iter().enumerate() {
+        for (size, kind) in [(1000, "inline"), (3 * MIB, "parts")] {
+            let key = format!("through-{}/{kind}", index + 1);
+            let body = random_bytes(size);
+            put(client, "tls-cluster", &key, &body).await;
+            written.push((key, body));
+        }
+    }
+    for (index, client) in clients.iter().enumerate() {
+        for (key, body) in &written {
+            assert!(get(client, "tls-cluster", key).await == *body, "{key} read through node {} differs", index + 1);
+        }
+    }
+    let log = logs(dir.path());
+    assert!(!log.contains("TLS handshake failed") && !log.contains("panicked"), "{log}");
+}
+
+/// Runs a node on `address` with `drives` and returns its stderr once it exited (it must exit).
+fn start_fails(dir: &Path, address: &str, certs: &Path, drives: &[String]) -> String {
+    let log = dir.join("refused.log");
+    let mut child = server(address, certs, drives, &log).spawn().expect("spawn cairn");
+    let deadline = Instant::now() + EXIT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a node started with drives {drives:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(log).expect("read log");
+    assert!(!status.success() && !stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn tls_cluster_refuses_mixed_schemes_and_https_without_a_certificate() {
+    let ca = TestCa::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certs = ca.certs_dir(&dir.path().join("certs"), &["127.0.0.1"], true);
+    let root = dir.path().display();
+    let port = free_port(1);
+    let address = format!("127.0.0.1:{port}");
+    let mixed = [format!("https://127.0.0.1:{port}{root}/a"), format!("http://127.0.0.2:{port}{root}/b")];
+    let error = start_fails(dir.path(), &address, &certs, &mixed);
+    assert!(error.contains("mixing http:// and https://"), "{error}");
+
+    let empty = dir.path().join("no-certificate");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let secure = [format!("https://127.0.0.1:{port}{root}/a"), format!("https://127.0.0.2:{port}{root}/b")];
+    let error = start_fails(dir.path(), &address, &empty, &secure);
+    assert!(error.contains("https://") && error.contains("no certificate"), "{error}");
+
+    let plain = [format!("http://127.0.0.1:{port}{root}/a"), format!("http://127.0.0.2:{port}{root}/b")];
+    let error = start_fails(dir.path(), &address, &certs, &plain);
+    assert!(error.contains("serves TLS") && error.contains("http://"), "{error}");
+}
