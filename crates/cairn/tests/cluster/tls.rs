@@ -3,7 +3,7 @@
 //! every node trusts through its `CAs/` folder. S3 clients trusting the CA write and
 //! read through every node. Drive URLs that mix http and https are refused.
 
-use crate::certs::{TestCa, https_client};
+use crate::certs::{TestCa, https_client, refused_start};
 use crate::harness::{ACCESS_KEY, SECRET_KEY, get, put, random_bytes};
 use crate::nodes::{SERIAL, free_port, node_ip};
 use crate::util::MIB;
@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 
 /// How long the nodes may take to find each other and accept writes.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a node with bad arguments may take to exit.
-const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time between two attempts while the cluster starts.
 const POLL_INTERVAL: Duration = Duration::from_millis(300);
 const NODES: usize = 3;
@@ -119,22 +117,7 @@ async fn tls_cluster_nodes_talk_over_https_and_serve_through_every_node() {
 
 /// Runs a node on `address` with `drives` and returns its stderr once it exited (it must exit).
 fn start_fails(dir: &Path, address: &str, certs: &Path, drives: &[String]) -> String {
-    let log = dir.join("refused.log");
-    let mut child = server(address, certs, drives, &log).spawn().expect("spawn cairn");
-    let deadline = Instant::now() + EXIT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("a node started with drives {drives:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = std::fs::read_to_string(log).expect("read log");
-    assert!(!status.success() && !stderr.contains("panicked"), "{stderr}");
-    stderr
+    refused_start(server(address, certs, drives, &dir.join("refused.log")))
 }
 
 #[test]

@@ -5,7 +5,13 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server refusing its arguments or certificate files may take to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A certificate authority made for one test.
 pub struct TestCa {
@@ -85,4 +91,27 @@ pub fn https_client(endpoint: &str, ca_pem: Option<&str>) -> Client {
         .http_client(http)
         .build();
     Client::from_conf(config)
+}
+
+/// Runs `command` (a `cairn server` that must refuse to start) and returns its stderr
+/// once it exited; panics if it keeps running, exits successfully or panics.
+pub fn refused_start(mut command: Command) -> String {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn cairn");
+    let deadline = Instant::now() + EXIT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server started although it must refuse: {command:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    assert!(!status.success(), "the start must fail: {stderr}");
+    assert!(!stderr.contains("panicked"), "a clear error, never a panic: {stderr}");
+    stderr
 }

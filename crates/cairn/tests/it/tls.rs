@@ -2,17 +2,15 @@
 //! make: trusted clients work, untrusted ones and plain HTTP are refused without
 //! hurting the server, and bad certificate files stop the start with the file named.
 
-use crate::certs::{TestCa, https_client};
+use crate::certs::{TestCa, https_client, refused_start};
 use crate::cli::Cli;
 use crate::harness::{ACCESS_KEY, SECRET_KEY, Server, get, new_bucket, put, random_bytes};
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// How long a refused connection may take to be closed by the server.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a server with bad certificate files may take to exit.
-const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A single-node server over TLS with a leaf for 127.0.0.1 signed by `ca`.
 fn tls_server(ca: &TestCa) -> Server {
@@ -93,32 +91,14 @@ async fn tls_port_closes_plain_http_connections_and_keeps_serving() {
 /// exited (it must exit: the files are bad).
 fn start_fails(certs: &std::path::Path) -> String {
     let drives = tempfile::tempdir().expect("drives");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    command
         .args(["server", "--address", "127.0.0.1:0", "--certs-dir"])
         .arg(certs)
         .arg(drives.path().join("d{1...4}"))
         .env("CAIRN_ROOT_USER", ACCESS_KEY)
-        .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn cairn");
-    let deadline = Instant::now() + EXIT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server started with bad certificate files in {}", certs.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
-    assert!(!status.success(), "bad certificate files must fail the start: {stderr}");
-    assert!(!stderr.contains("panicked"), "a clear error, never a panic: {stderr}");
-    stderr
+        .env("CAIRN_ROOT_PASSWORD", SECRET_KEY);
+    refused_start(command)
 }
 
 #[test]
