@@ -135,6 +135,11 @@ impl Peer {
         &self.authority
     }
 
+    /// `https` when calls to the node go over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
     /// False after the liveness probe found the node gone, until it answers again.
     pub fn is_online(&self) -> bool {
         self.online.load(Ordering::Acquire)
@@ -327,7 +332,11 @@ fn describe_error(authority: &str, error: &(dyn std::error::Error + 'static)) ->
     let mut next = cause_of(error);
     while let Some(cause) = next {
         tls_failure |= cause.is::<rustls::Error>();
-        text.push_str(&format!(": {cause}"));
+        // Wrappers often repeat their cause's text: say each thing once.
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(&format!(": {said}"));
+        }
         next = cause_of(cause);
     }
     if tls_failure {
@@ -398,6 +407,9 @@ fn refused(authority: &str, status: StatusCode, body: &[u8]) -> DriveError {
 /// decides whether the peer is online. Stops when the peer is dropped.
 async fn liveness(peer: Weak<Peer>, suspect: Arc<Notify>) {
     let mut last_answer = Instant::now();
+    // Why the last probe was refused: a peer that stays offline for a new reason (it
+    // came up, but its certificate is not trusted here) is logged again.
+    let mut last_refusal: Option<String> = None;
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(PROBE_INTERVAL_MS)) => {}
@@ -407,13 +419,20 @@ async fn liveness(peer: Weak<Peer>, suspect: Arc<Notify>) {
         match peer.probe_once().await {
             Ok(true) => {
                 last_answer = Instant::now();
+                last_refusal = None;
                 peer.mark_online();
             }
             Ok(false) if last_answer.elapsed() >= Duration::from_millis(OFFLINE_AFTER_MS) => {
                 peer.mark_offline(&format!("no answer to health probes for {} ms", last_answer.elapsed().as_millis()));
             }
             Ok(false) => {}
-            Err(refused) => peer.mark_offline(&refused),
+            Err(refused) => {
+                if !peer.is_online() && last_refusal.as_ref().is_some_and(|last| *last != refused) {
+                    tracing::warn!(peer = %peer.authority, why = refused, "peer still offline");
+                }
+                peer.mark_offline(&refused);
+                last_refusal = Some(refused);
+            }
         }
     }
 }

@@ -13,6 +13,17 @@ use std::time::{Duration, Instant};
 /// How long a server refusing its arguments or certificate files may take to exit.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Where a certs folder holds the CA that signed its certificate.
+#[derive(Debug, Clone, Copy)]
+pub enum CaIn {
+    /// Only the leaf: a node trusts the CA only if the system does.
+    Nowhere,
+    /// In `CAs/`, as an extra trusted CA.
+    CasFolder,
+    /// After the leaf in `public.crt` (the whole chain).
+    Chain,
+}
+
 /// A certificate authority made for one test.
 pub struct TestCa {
     /// The CA certificate, PEM.
@@ -44,17 +55,21 @@ impl TestCa {
         (certificate.pem(), key.serialize_pem())
     }
 
-    /// Makes `dir` a certs folder with a leaf for `names` (and, with `trust_ca`, this
-    /// CA in `CAs/`); returns `dir`.
-    pub fn certs_dir(&self, dir: &Path, names: &[&str], trust_ca: bool) -> PathBuf {
+    /// Makes `dir` a certs folder with a leaf for `names`, and this CA where `ca` says;
+    /// returns `dir`.
+    pub fn certs_dir(&self, dir: &Path, names: &[&str], ca: CaIn) -> PathBuf {
         std::fs::create_dir_all(dir).expect("certs folder");
-        let (certificate, key) = self.leaf(names);
+        let (mut certificate, key) = self.leaf(names);
+        match ca {
+            CaIn::Nowhere => {}
+            CaIn::CasFolder => {
+                std::fs::create_dir_all(dir.join("CAs")).expect("CAs folder");
+                self.write_pem(&dir.join("CAs").join("test-ca.crt"));
+            }
+            CaIn::Chain => certificate.push_str(&self.pem),
+        }
         std::fs::write(dir.join("public.crt"), certificate).expect("write public.crt");
         std::fs::write(dir.join("private.key"), key).expect("write private.key");
-        if trust_ca {
-            std::fs::create_dir_all(dir.join("CAs")).expect("CAs folder");
-            self.write_pem(&dir.join("CAs").join("test-ca.crt"));
-        }
         dir.to_owned()
     }
 

@@ -5,6 +5,8 @@ mod abuse;
 mod admin_config;
 mod auth;
 mod bitrot;
+// Shared with `tests/cluster`, which uses all of it.
+#[allow(dead_code)]
 mod certs;
 mod cli;
 mod complete_retry;

@@ -2,7 +2,7 @@
 //! make: trusted clients work, untrusted ones and plain HTTP are refused without
 //! hurting the server, and bad certificate files stop the start with the file named.
 
-use crate::certs::{TestCa, https_client, refused_start};
+use crate::certs::{CaIn, TestCa, https_client, refused_start};
 use crate::cli::Cli;
 use crate::harness::{ACCESS_KEY, SECRET_KEY, Server, get, new_bucket, put, random_bytes};
 use std::io::{Read, Write};
@@ -15,7 +15,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 /// A single-node server over TLS with a leaf for 127.0.0.1 signed by `ca`.
 fn tls_server(ca: &TestCa) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let certs = ca.certs_dir(&dir.path().join("certs"), &["127.0.0.1"], false);
+    let certs = ca.certs_dir(&dir.path().join("certs"), &["127.0.0.1"], CaIn::Nowhere);
     let certs = certs.to_str().expect("utf-8 path").to_owned();
     Server::start_in(dir, 4, &[("CAIRN_CERTS_DIR", &certs)])
 }
@@ -106,24 +106,24 @@ fn tls_bad_certificate_files_stop_the_start_and_name_the_file() {
     let ca = TestCa::new();
     let dir = tempfile::tempdir().expect("dir");
 
-    let garbage = ca.certs_dir(&dir.path().join("garbage"), &["127.0.0.1"], false);
+    let garbage = ca.certs_dir(&dir.path().join("garbage"), &["127.0.0.1"], CaIn::Nowhere);
     std::fs::write(garbage.join("public.crt"), "not a certificate").expect("write");
     let error = start_fails(&garbage);
     assert!(error.contains("public.crt") && error.contains("no PEM certificate"), "{error}");
 
-    let mismatched = ca.certs_dir(&dir.path().join("mismatched"), &["127.0.0.1"], false);
+    let mismatched = ca.certs_dir(&dir.path().join("mismatched"), &["127.0.0.1"], CaIn::Nowhere);
     let (_, other_key) = ca.leaf(&["127.0.0.1"]);
     std::fs::write(mismatched.join("private.key"), other_key).expect("write");
     let error = start_fails(&mismatched);
     assert!(error.contains("private.key"), "{error}");
 
-    let bad_key = ca.certs_dir(&dir.path().join("bad-key"), &["127.0.0.1"], false);
+    let bad_key = ca.certs_dir(&dir.path().join("bad-key"), &["127.0.0.1"], CaIn::Nowhere);
     std::fs::write(bad_key.join("private.key"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
         .expect("write");
     let error = start_fails(&bad_key);
     assert!(error.contains("private.key"), "{error}");
 
-    let half = ca.certs_dir(&dir.path().join("half"), &["127.0.0.1"], false);
+    let half = ca.certs_dir(&dir.path().join("half"), &["127.0.0.1"], CaIn::Nowhere);
     std::fs::remove_file(half.join("private.key")).expect("remove");
     let error = start_fails(&half);
     assert!(error.contains("private.key") && error.contains("public.crt"), "{error}");
