@@ -14,10 +14,17 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A single-node server over TLS with a leaf for 127.0.0.1 signed by `ca`.
 fn tls_server(ca: &TestCa) -> Server {
+    tls_server_with(ca, &[])
+}
+
+/// Like [`tls_server`], with more environment.
+fn tls_server_with(ca: &TestCa, env: &[(&str, &str)]) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let certs = ca.certs_dir(&dir.path().join("certs"), &["127.0.0.1"], CaIn::Nowhere);
     let certs = certs.to_str().expect("utf-8 path").to_owned();
-    Server::start_in(dir, 4, &[("CAIRN_CERTS_DIR", &certs)])
+    let mut env = env.to_vec();
+    env.push(("CAIRN_CERTS_DIR", &certs));
+    Server::start_in(dir, 4, &env)
 }
 
 #[tokio::test]
@@ -158,4 +165,36 @@ fn tls_cli_talks_to_an_https_alias_with_ca_or_insecure() {
     let info = cli.run(&["--ca", ca_file, "admin", "info", "secure"]);
     assert_eq!(info.code, 0, "admin calls trust the CA too: {}", info.stderr);
     assert_ne!(cli.run(&["admin", "info", "secure"]).code, 0, "admin calls without the CA are refused");
+}
+
+/// Opens a connection to `address`, sends `first_bytes`, and returns whether the server
+/// closed it within [`CLOSE_TIMEOUT`].
+fn closed_by_server(address: &str, first_bytes: &[u8]) -> bool {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(CLOSE_TIMEOUT)).expect("read timeout");
+    stream.write_all(first_bytes).expect("write");
+    let mut buffer = [0u8; 64];
+    // EOF or a reset: closed. A read timeout: still open.
+    match stream.read(&mut buffer) {
+        Ok(read) => read == 0,
+        Err(error) => !matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    }
+}
+
+#[tokio::test]
+async fn tls_handshakes_are_bounded_by_the_idle_and_header_timeouts() {
+    let ca = TestCa::new();
+    let server = tls_server_with(&ca, &[("CAIRN_API_IDLE_TIMEOUT_SECS", "2"), ("CAIRN_API_HEADER_TIMEOUT_SECS", "2")]);
+    let address = server.endpoint.trim_start_matches("https://").to_owned();
+    let (silent, stalled) = tokio::task::spawn_blocking(move || {
+        // Nothing sent at all (idle), and the first byte of a TLS record then nothing (a
+        // handshake trickled like a slowloris request head).
+        (closed_by_server(&address, b""), closed_by_server(&address, &[0x16, 0x03, 0x01]))
+    })
+    .await
+    .expect("probes");
+    assert!(silent, "a connection that never starts its handshake must be closed");
+    assert!(stalled, "a handshake that stalls must be closed");
+    let client = https_client(&server.endpoint, Some(&ca.pem));
+    client.list_buckets().send().await.expect("the server still serves");
 }
