@@ -198,3 +198,41 @@ async fn tls_handshakes_are_bounded_by_the_idle_and_header_timeouts() {
     let client = https_client(&server.endpoint, Some(&ca.pem));
     client.list_buckets().send().await.expect("the server still serves");
 }
+
+/// Whether a fresh client trusting only `ca` can list buckets on `server`.
+async fn trusted_by(server: &Server, ca: &TestCa) -> bool {
+    https_client(&server.endpoint, Some(&ca.pem)).list_buckets().send().await.is_ok()
+}
+
+/// Sends SIGHUP to the server: it reads its certs folder again.
+fn hang_up(server: &Server) {
+    let pid = rustix::process::Pid::from_raw(server.pid() as i32).expect("a child has a pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("send SIGHUP");
+}
+
+#[tokio::test]
+async fn tls_certificates_reload_on_sighup_and_bad_files_keep_the_old_ones() {
+    let (old_ca, new_ca) = (TestCa::new(), TestCa::new());
+    let server = tls_server(&old_ca);
+    let certs = server.dir.path().join("certs");
+    assert!(trusted_by(&server, &old_ca).await);
+
+    // Half-written or mismatched files are refused; the certificate in use stays.
+    std::fs::write(certs.join("public.crt"), "-----BEGIN CERTIFICATE-----\ncut short").expect("write");
+    hang_up(&server);
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    while !server.log().contains("cannot reload the TLS certificates") {
+        assert!(Instant::now() < deadline, "the failed reload was not logged: {}", server.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(trusted_by(&server, &old_ca).await, "bad files must not replace the certificate in use");
+
+    new_ca.certs_dir(&certs, &["127.0.0.1"], CaIn::Nowhere);
+    hang_up(&server);
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    while !trusted_by(&server, &new_ca).await {
+        assert!(Instant::now() < deadline, "the new certificate was not served: {}", server.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!trusted_by(&server, &old_ca).await, "the old certificate is no longer served");
+}
