@@ -6,6 +6,7 @@ use cairn_cluster::topology::{self, Endpoint, Topology};
 use cairn_cluster::{DistLocks, Granter, LockOptions, LockTable, Peer, RemoteDrive, RpcService, TokenKey};
 use cairn_drive::{Drive, LocalDrive, LocalDriveOptions};
 use cairn_object::Layout;
+use cairn_tls::NodeTls;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
@@ -49,15 +50,19 @@ pub fn is_local(host: &str, port: u16, listen: SocketAddr) -> bool {
     }
 }
 
-/// Builds this node from the drive arguments.
+/// Builds this node from the drive arguments; with `tls`, it serves TLS and calls its
+/// peers over TLS.
 pub async fn build(
     args: &[String],
     listen: SocketAddr,
     parity: Option<usize>,
     token: &TokenKey,
+    tls: Option<&Arc<NodeTls>>,
 ) -> Result<Node, String> {
     let topology =
         topology::parse(args, listen.port(), |host, port| is_local(host, port, listen)).map_err(|e| e.to_string())?;
+    check_scheme(&topology, tls)?;
+    let peer_tls = tls.map(NodeTls::client_config);
     for (index, endpoints) in topology.pools.iter().enumerate() {
         let layout = Layout::for_drives(endpoints.len(), parity).map_err(|e| format!("pool {}: {e}", index + 1))?;
         topology::check_spread(index, endpoints, layout.drives_per_set, layout.parity).map_err(|e| e.to_string())?;
@@ -65,7 +70,7 @@ pub async fn build(
     let peers: HashMap<String, Arc<Peer>> = topology
         .peers()
         .into_iter()
-        .map(|authority| (authority.clone(), Peer::new(&authority, token.clone())))
+        .map(|authority| (authority.clone(), Peer::new(&authority, token.clone(), peer_tls.clone())))
         .collect();
     let drive_options = LocalDriveOptions::from_env()?;
     // Every local drive at once, off the async workers and within the drive deadline.
@@ -110,6 +115,23 @@ pub async fn build(
     };
     let creates_format = topology.pools.iter().map(|pool| pool.first().is_some_and(|e| e.local)).collect();
     Ok(Node { pools, rpc, locks, peers: peer_list, creates_format, topology })
+}
+
+/// Drive URLs say how nodes talk: `https://` needs this node to serve TLS, `http://`
+/// needs it not to (its port speaks only one of them, and so do its peers').
+fn check_scheme(topology: &Topology, tls: Option<&Arc<NodeTls>>) -> Result<(), String> {
+    match (topology.distributed, topology.tls, tls) {
+        (true, true, None) => {
+            Err("the drive URLs are https:// but this node has no certificate: put public.crt and private.key in its \
+             certs folder (--certs-dir), or write the URLs as http://"
+                .into())
+        }
+        (true, false, Some(tls)) => Err(format!(
+            "this node serves TLS (certificate in {}) but the drive URLs are http://: write them as https://",
+            tls.dir().display()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Tests only: the lock lease in milliseconds (every node of a cluster must get the same).

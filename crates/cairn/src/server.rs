@@ -9,6 +9,7 @@ use cairn_object::{ObjectStore, SCAN_INTERVAL_DEFAULT, StoreOptions, parse_stora
 use cairn_s3::{ListenerLimits, Ready, ServerConfig, StoreSlot};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -39,6 +40,12 @@ pub struct ServerArgs {
     /// but steady uploads are never cut off).
     #[arg(long, env = "CAIRN_API_BODY_STALL_TIMEOUT_SECS", default_value_t = cairn_s3::BODY_STALL_TIMEOUT_SECS_DEFAULT)]
     api_body_stall_timeout_secs: u64,
+    /// Folder of TLS certificates, laid out as MinIO's: `public.crt`, `private.key`, and
+    /// `CAs/` with extra trusted CA certificates (also `MINIO_CERTS_DIR`; default
+    /// `~/.cairn/certs`). With a certificate, S3 and node RPC are served over TLS and
+    /// drive URLs must be `https://`; without one, plain HTTP.
+    #[arg(long, short = 'S', env = "CAIRN_CERTS_DIR", value_name = "DIR")]
+    certs_dir: Option<PathBuf>,
     /// Seconds requests in flight may take to finish after SIGTERM or SIGINT.
     #[arg(long, env = "CAIRN_SHUTDOWN_GRACE_SECS", default_value_t = cairn_s3::SHUTDOWN_GRACE_SECS_DEFAULT)]
     shutdown_grace_secs: u64,
@@ -60,6 +67,34 @@ impl ServerArgs {
             body_stall_timeout: seconds("api-body-stall-timeout-secs", self.api_body_stall_timeout_secs)?,
         })
     }
+
+    /// The certs folder, and whether the operator named it (a named folder must exist).
+    fn certs_dir(&self) -> Option<(PathBuf, bool)> {
+        if let Some(dir) = &self.certs_dir {
+            return Some((dir.clone(), true));
+        }
+        if let Some(dir) = env_first(&["MINIO_CERTS_DIR"]) {
+            return Some((PathBuf::from(dir), true));
+        }
+        std::env::home_dir().map(|home| (home.join(DEFAULT_CERTS_DIR), false))
+    }
+}
+
+/// The certs folder under the home folder when none is named.
+const DEFAULT_CERTS_DIR: &str = ".cairn/certs";
+
+/// Loads the node's certificates, if its certs folder holds any, and follows them.
+fn load_tls(args: &ServerArgs) -> Result<Option<Arc<cairn_tls::NodeTls>>, String> {
+    let Some((dir, named)) = args.certs_dir() else { return Ok(None) };
+    let tls = cairn_tls::NodeTls::load(&dir, named).map_err(|e| format!("TLS: {e}"))?;
+    match &tls {
+        Some(tls) => {
+            tracing::info!(certs = %dir.display(), "serving TLS; certificates reload on change and on SIGHUP");
+            cairn_tls::reload::watch(Arc::clone(tls));
+        }
+        None => tracing::info!(certs = %dir.display(), "no certificate in the certs folder; serving plain HTTP"),
+    }
+    Ok(tls)
 }
 
 /// Longest wait at shutdown for this node's distributed locks to be released on its peers.
@@ -181,7 +216,8 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         tracing::info!("root credentials are changing: peers using the previous ones are still accepted");
         token = token.with_previous(user, password);
     }
-    let node = node::build(&args.drives, address, parity, &token).await?;
+    let tls = load_tls(&args)?;
+    let node = node::build(&args.drives, address, parity, &token, tls.as_ref()).await?;
     let scan_every = scan_interval()?;
     let options = StoreOptions {
         parity,
@@ -200,6 +236,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         peers: node.peers.clone(),
         limits: args.limits()?,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        tls: tls.as_ref().map(cairn_tls::NodeTls::server_config),
     };
     let slot: StoreSlot = Arc::default();
     let drive_count = node.pools.iter().map(Vec::len).sum();
@@ -215,7 +252,8 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     tracing::info!(console = %args.console_address, "the web console is not part of this build yet");
     // Printed on stdout so scripts and tests can find an ephemeral port.
     // A closed stdout (a pipe whose reader went away) must not stop the server.
-    let _ = writeln!(std::io::stdout(), "API: http://{bound}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let _ = writeln!(std::io::stdout(), "API: {scheme}://{bound}");
     if node.topology.distributed {
         let (slot, pools, peers) = (Arc::clone(&slot), node.pools, node.peers);
         tokio::spawn(async move {

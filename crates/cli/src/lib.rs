@@ -13,6 +13,7 @@ pub mod output;
 mod progress;
 mod s3;
 pub mod target;
+mod tls;
 mod transfer;
 mod walk;
 
@@ -37,9 +38,13 @@ pub struct Globals {
     /// Folder of the alias configuration (default: $CAIRN_CONFIG_DIR or ~/.cairn).
     #[arg(long, global = true, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
+    /// Whom https aliases are trusted by (`--ca`, `--insecure`).
+    #[command(flatten)]
+    pub tls: tls::TlsOptions,
 }
 
 pub use commands::ClientCommand;
+pub use tls::TlsOptions;
 
 /// What every command gets: the aliases, the output mode, and S3 clients by alias.
 pub struct Context {
@@ -48,6 +53,10 @@ pub struct Context {
     /// How results are printed.
     pub out: Output,
     clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    /// Whom https servers are trusted by, when not the system's roots alone.
+    trust: Option<cairn_tls::ClientTrust>,
+    /// The S3 SDK's HTTP client for `trust` (None: the SDK's own over the system's roots).
+    sdk_http: Option<aws_sdk_s3::config::SharedHttpClient>,
 }
 
 impl Context {
@@ -59,7 +68,10 @@ impl Context {
     /// The S3 client of `remote`'s alias (one per alias, shared by the command).
     pub fn client(&self, remote: &Remote) -> aws_sdk_s3::Client {
         let mut clients = self.clients.lock().expect("the client cache is never poisoned");
-        clients.entry(remote.alias_name.clone()).or_insert_with(|| s3::client(&remote.alias)).clone()
+        clients
+            .entry(remote.alias_name.clone())
+            .or_insert_with(|| s3::client(&remote.alias, self.sdk_http.clone()))
+            .clone()
     }
 }
 
@@ -71,7 +83,9 @@ pub async fn run(globals: Globals, command: ClientCommand) -> ExitCode {
             Some(dir) => dir,
             None => config::default_dir()?,
         };
-        let context = Context { config: Config::load(&dir)?, out, clients: Mutex::default() };
+        let trust = globals.tls.trust()?;
+        let sdk_http = trust.as_ref().map(tls::sdk_client).transpose()?;
+        let context = Context { config: Config::load(&dir)?, out, clients: Mutex::default(), trust, sdk_http };
         commands::run(context, command).await
     }
     .await;

@@ -6,15 +6,13 @@ use crate::error::CliError;
 pub(crate) use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::retry::RetryConfig;
-use std::time::Duration;
 
 /// Attempts per request (the SDK retries throttling and transient errors).
 const ATTEMPTS_MAX: u32 = 3;
-/// Time to connect to an endpoint before giving up on it.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::tls::CONNECT_TIMEOUT;
 
-/// A client for `alias`.
-pub fn client(alias: &Alias) -> aws_sdk_s3::Client {
+/// A client for `alias`, over `http` (the SDK's own HTTP client when None).
+pub fn client(alias: &Alias, http: Option<aws_sdk_s3::config::SharedHttpClient>) -> aws_sdk_s3::Client {
     let credentials = aws_credential_types::Credentials::new(
         alias.access_key.clone(),
         alias.secret_key.clone(),
@@ -22,11 +20,13 @@ pub fn client(alias: &Alias) -> aws_sdk_s3::Client {
         None,
         "cairn-alias",
     );
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+    let http = http.unwrap_or_else(|| {
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https()
+    });
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .endpoint_url(&alias.url)

@@ -1,5 +1,6 @@
-//! One other node, as seen from this one: an HTTP client with a connection pool,
-//! the calls that carry drive and lock operations to it, and its online state.
+//! One other node, as seen from this one: an HTTP client with a connection pool (over
+//! TLS when the drive URLs are `https://`, verifying the peer's certificate and host
+//! name), the calls that carry drive and lock operations to it, and its online state.
 //!
 //! A slow peer is not a dead one. Each call has a deadline that grows with the bytes it
 //! moves ([`deadline_for`]); a call that misses it, or fails to connect, fails alone and
@@ -21,6 +22,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -30,7 +32,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
 
-/// Longest wait for a TCP connection to a peer.
+/// Longest wait for a TCP connection to a peer (the TLS handshake, if any, then runs
+/// under the call's deadline).
 const CONNECT_TIMEOUT_MS: u64 = 2_000;
 /// The fixed part of every call's deadline: a round trip and the peer's disk work for
 /// one call (a commit's fsyncs on a busy disk).
@@ -69,7 +72,9 @@ pub enum Outgoing {
 pub struct Peer {
     /// `host:port` of the node.
     authority: String,
-    client: Client<HttpConnector, RequestBody>,
+    /// `https` when calls go over TLS, else `http`.
+    scheme: &'static str,
+    client: Client<HttpsConnector<HttpConnector>, RequestBody>,
     token: TokenKey,
     online: AtomicBool,
     /// Bumped each time the peer comes back online; subscribers heal what it missed.
@@ -87,15 +92,33 @@ impl std::fmt::Debug for Peer {
 }
 
 impl Peer {
-    /// A peer at `authority` (`host:port`); starts its liveness probe.
-    pub fn new(authority: &str, token: TokenKey) -> Arc<Self> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)));
+    /// A peer at `authority` (`host:port`), called over TLS with `tls` (which verifies
+    /// the peer's certificate and that it names the host of `authority`) or over plain
+    /// HTTP when None; starts its liveness probe.
+    pub fn new(authority: &str, token: TokenKey, tls: Option<Arc<rustls::ClientConfig>>) -> Arc<Self> {
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)));
+        tcp.enforce_http(false);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let connector = match tls {
+            Some(config) => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(Arc::unwrap_or_clone(config))
+                .https_only()
+                .enable_http1()
+                .wrap_connector(tcp),
+            // Plain calls never use the (empty) TLS configuration: the scheme is `http`.
+            None => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(plain_only())
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(tcp),
+        };
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(POOL_IDLE_PER_HOST).build(connector);
         let suspect = Arc::new(Notify::new());
         let peer = Arc::new(Self {
             authority: authority.to_owned(),
+            scheme,
             client,
             token,
             online: AtomicBool::new(true),
@@ -110,6 +133,11 @@ impl Peer {
     /// `host:port` of the node.
     pub fn authority(&self) -> &str {
         &self.authority
+    }
+
+    /// `https` when calls to the node go over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
     }
 
     /// False after the liveness probe found the node gone, until it answers again.
@@ -174,7 +202,7 @@ impl Peer {
     }
 
     fn request(&self, method: Method, path: &str) -> http::request::Builder {
-        Request::builder().method(method).uri(format!("http://{}{path}", self.authority))
+        Request::builder().method(method).uri(format!("{}://{}{path}", self.scheme, self.authority))
     }
 
     /// Signs `request`, whose body is described by `body_field` (its SHA-256, or
@@ -225,8 +253,9 @@ impl Peer {
         };
         self.bounded("waiting for an answer", deadline, async {
             self.client.request(request).await.map_err(|error| {
-                self.suspect(&error.to_string());
-                DriveError::Offline(format!("{}: {error}", self.authority))
+                let why = self.describe(&error);
+                self.suspect(&why);
+                DriveError::Offline(why)
             })
         })
         .await
@@ -271,6 +300,11 @@ impl Peer {
         Ok(bytes)
     }
 
+    /// A failed request to this peer in words.
+    fn describe(&self, error: &(dyn std::error::Error + 'static)) -> String {
+        describe_error(&self.authority, error)
+    }
+
     /// One health probe: true when the node answered at all (even refusing our token:
     /// it is alive), false when it did not answer in time, an error when it refused
     /// the connection (it is not running).
@@ -283,10 +317,52 @@ impl Peer {
         }
         match tokio::time::timeout(Duration::from_millis(PROBE_TIMEOUT_MS), self.client.request(request)).await {
             Ok(Ok(_)) => Ok(true),
-            Ok(Err(error)) if error.is_connect() => Err(error.to_string()),
+            Ok(Err(error)) if error.is_connect() => Err(self.describe(&error)),
             Ok(Err(_)) | Err(_) => Ok(false),
         }
     }
+}
+
+/// A failed request in words: the whole chain of causes, and what to check when the
+/// TLS handshake failed (the peer's certificate is not trusted here, or does not name
+/// the host this node calls it by).
+fn describe_error(authority: &str, error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = format!("{authority}: {error}");
+    let mut tls_failure = false;
+    let mut next = cause_of(error);
+    while let Some(cause) = next {
+        tls_failure |= cause.is::<rustls::Error>();
+        // Wrappers often repeat their cause's text: say each thing once.
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(&format!(": {said}"));
+        }
+        next = cause_of(cause);
+    }
+    if tls_failure {
+        text.push_str(
+            " (TLS: the peer's certificate must chain to a CA this node trusts (the system's, its certs \
+             folder's CAs/, or its own public.crt chain) and name the host of the drive URLs)",
+        );
+    }
+    text
+}
+
+/// The next error of a chain. An `io::Error`'s payload comes next (its `source()` skips it).
+fn cause_of<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match error.downcast_ref::<std::io::Error>() {
+        Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => error.source(),
+    }
+}
+
+/// A TLS configuration for a plain-HTTP peer client; it trusts nobody and is never used.
+fn plain_only() -> rustls::ClientConfig {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring's default provider supports the default protocol versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
 }
 
 /// A whole message as a request body.
@@ -331,6 +407,9 @@ fn refused(authority: &str, status: StatusCode, body: &[u8]) -> DriveError {
 /// decides whether the peer is online. Stops when the peer is dropped.
 async fn liveness(peer: Weak<Peer>, suspect: Arc<Notify>) {
     let mut last_answer = Instant::now();
+    // Why the last probe was refused: a peer that stays offline for a new reason (it
+    // came up, but its certificate is not trusted here) is logged again.
+    let mut last_refusal: Option<String> = None;
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(PROBE_INTERVAL_MS)) => {}
@@ -340,13 +419,20 @@ async fn liveness(peer: Weak<Peer>, suspect: Arc<Notify>) {
         match peer.probe_once().await {
             Ok(true) => {
                 last_answer = Instant::now();
+                last_refusal = None;
                 peer.mark_online();
             }
             Ok(false) if last_answer.elapsed() >= Duration::from_millis(OFFLINE_AFTER_MS) => {
                 peer.mark_offline(&format!("no answer to health probes for {} ms", last_answer.elapsed().as_millis()));
             }
             Ok(false) => {}
-            Err(refused) => peer.mark_offline(&refused),
+            Err(refused) => {
+                if !peer.is_online() && last_refusal.as_ref().is_some_and(|last| *last != refused) {
+                    tracing::warn!(peer = %peer.authority, why = refused, "peer still offline");
+                }
+                peer.mark_offline(&refused);
+                last_refusal = Some(refused);
+            }
         }
     }
 }

@@ -35,14 +35,14 @@ pub struct RemoteDrive {
     peer: Arc<Peer>,
     /// The drive's path on its node.
     path: String,
-    /// `http://host:port/path`, for logs.
+    /// `http(s)://host:port/path`, for logs.
     endpoint: String,
 }
 
 impl RemoteDrive {
     /// The drive at `path` on `peer`.
     pub fn new(peer: Arc<Peer>, path: &str) -> Self {
-        let endpoint = format!("http://{}{path}", peer.authority());
+        let endpoint = format!("{}://{}{path}", peer.scheme(), peer.authority());
         Self { peer, path: path.to_owned(), endpoint }
     }
 

@@ -1,8 +1,8 @@
 //! The cluster's shape from the command line: which drives exist, on which nodes,
 //! grouped into pools, and which of them are this node's.
 //!
-//! Every node gets the same arguments. Each is a local folder or an `http://` URL
-//! (never a mix); ellipses expand (`http://cairn-{0...2}.svc:9000/data{1...2}`). When
+//! Every node gets the same arguments. Each is a local folder or an `http://` or
+//! `https://` URL (never a mix, and every URL with the same scheme); ellipses expand (`http://cairn-{0...2}.svc:9000/data{1...2}`). When
 //! every argument has an ellipsis, each argument is one server pool; otherwise all
 //! of them together are one pool. Inside a pool, drives are ordered round-robin over
 //! nodes (first drive of each node, then the second...) so that the consecutive
@@ -19,8 +19,10 @@ pub enum TopologyError {
         "{0:?}: mixing local folders and URLs; give every drive as a URL (http://host:port/path) or every drive as a folder"
     )]
     Mixed(String),
-    #[error("{0:?}: not a drive URL; write http://host:port/absolute/path")]
+    #[error("{0:?}: not a drive URL; write http://host:port/absolute/path (or https://)")]
     BadUrl(String),
+    #[error("{0:?}: mixing http:// and https:// drive URLs; every node serves TLS or none does")]
+    MixedSchemes(String),
     #[error("{0:?} is given twice")]
     Duplicate(String),
     #[error(
@@ -57,6 +59,8 @@ pub struct Topology {
     pub pools: Vec<Vec<Endpoint>>,
     /// True when the drives are URLs (more than one node may be involved).
     pub distributed: bool,
+    /// True when the drive URLs are `https://`: nodes talk to each other over TLS.
+    pub tls: bool,
 }
 
 impl Topology {
@@ -74,10 +78,10 @@ impl Topology {
     }
 }
 
-/// Splits `http://host:port/path` into (`host:port`, host, port, `/path`).
+/// Splits `http(s)://host:port/path` into (`host:port`, host, port, `/path`).
 fn parse_url(url: &str, default_port: u16) -> Result<(String, String, u16, String), TopologyError> {
     let bad = || TopologyError::BadUrl(url.to_owned());
-    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).ok_or_else(bad)?;
     let slash = rest.find('/').ok_or_else(bad)?;
     let (authority, path) = rest.split_at(slash);
     let (host, port) = match authority.rsplit_once(':') {
@@ -105,6 +109,10 @@ pub fn parse(
         return Err(TopologyError::Mixed(odd));
     }
     let distributed = urls != 0;
+    let tls = args.first().is_some_and(|a| a.starts_with("https://"));
+    if distributed && let Some(odd) = args.iter().find(|a| a.starts_with("https://") != tls) {
+        return Err(TopologyError::MixedSchemes(odd.clone()));
+    }
     let with_ellipses = args.iter().filter(|a| a.contains("...")).count();
     let groups: Vec<Vec<&String>> = if args.len() > 1 && with_ellipses == args.len() {
         args.iter().map(|a| vec![a]).collect()
@@ -138,7 +146,7 @@ pub fn parse(
     if distributed && !pools.iter().flatten().any(|e| e.local) {
         return Err(TopologyError::NotInCluster(format!("port {default_port}")));
     }
-    Ok(Topology { pools, distributed })
+    Ok(Topology { pools, distributed, tls })
 }
 
 /// Orders a pool's drives round-robin over its nodes; every node must have as many drives.
@@ -225,6 +233,13 @@ mod tests {
         let local = |_: &str, _: u16| true;
         assert!(matches!(parse(&args(&["/d1", "http://n1:9000/d"]), 9000, local), Err(TopologyError::Mixed(_))));
         assert!(matches!(parse(&args(&["ftp://n1/d"]), 9000, local), Err(TopologyError::BadUrl(_))));
+        assert!(matches!(
+            parse(&args(&["https://n1:9000/a", "http://n2:9000/a"]), 9000, local),
+            Err(TopologyError::MixedSchemes(_))
+        ));
+        let secure = parse(&args(&["https://n{1...2}:9000/a"]), 9000, |host, _| host == "n1").expect("https");
+        assert!(secure.tls && secure.distributed);
+        assert_eq!(secure.peers(), ["n2:9000"]);
         assert!(matches!(parse(&args(&["http://n1:9000"]), 9000, local), Err(TopologyError::BadUrl(_))));
         assert!(matches!(
             parse(&args(&["http://n1:9000/a", "http://n1:9000/b", "http://n2:9000/a"]), 9000, local),

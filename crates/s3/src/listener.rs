@@ -4,7 +4,8 @@
 //!
 //! - Idle keep-alive: a connection with no request in flight whose client sends nothing.
 //! - Request head: from the first byte of a request head to the end of its headers
-//!   (slowloris clients trickle headers byte by byte).
+//!   (slowloris clients trickle headers byte by byte). On a TLS connection the
+//!   handshake counts as part of the first request head.
 //! - Body stall: a pause in a request body once it started. Only pauses count, so a
 //!   slow but steady upload of any size and length is never cut off.
 //!
@@ -60,7 +61,8 @@ impl Default for ListenerLimits {
 pub(crate) struct Activity {
     /// Requests whose response has not been sent yet.
     in_flight: AtomicUsize,
-    /// Requests started so far; a change tells the reader a request head was complete.
+    /// Requests started so far (and TLS handshakes completed); a change tells the
+    /// reader a request head (or handshake) was complete.
     started: AtomicU64,
     /// When the connection last became idle (accepted, or its last response sent).
     idle_since: Mutex<Instant>,
@@ -77,6 +79,15 @@ impl Activity {
         self.started.fetch_add(1, Ordering::AcqRel);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(std::sync::Arc::clone(self))
+    }
+
+    /// Marks the connection as between requests from now on: its TLS handshake ended,
+    /// and the idle timeout (not the request head timeout) runs until a request starts.
+    pub(crate) fn rest(&self) {
+        self.started.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut since) = self.idle_since.lock() {
+            *since = Instant::now();
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! The HTTP server: accepts connections (TCP_NODELAY on every socket), answers the
-//! MinIO-compatible health endpoints, hands node RPC to the cluster's RPC service and
+//! The HTTP server: accepts connections (TCP_NODELAY on every socket, TLS when the node
+//! has a certificate), answers the MinIO-compatible health endpoints, hands node RPC to the cluster's RPC service and
 //! everything else to the s3s service, stamps `x-amz-request-id` on every response
 //! and logs one line per request.
 //!
@@ -62,6 +62,10 @@ pub struct ServerConfig {
     pub limits: ListenerLimits,
     /// How long in-flight requests may take to finish once shutdown is requested.
     pub shutdown_grace: Duration,
+    /// Serve TLS with this configuration (S3 and node RPC alike), or plain HTTP when
+    /// None. Built by `cairn_tls::NodeTls::server_config`, which follows certificate
+    /// reloads; any other listener of the node (the console) takes the same.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// What S3 requests need, once the store is open.
@@ -137,6 +141,7 @@ pub async fn serve(
     // A connection takes a slot before it is accepted: beyond the limit, clients wait
     // in the kernel's accept queue instead of costing this process memory and files.
     let slots = Arc::new(Semaphore::new(limits.connections_max.max(1)));
+    let acceptor = state.config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -159,18 +164,23 @@ pub async fn serve(
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity), limits));
-        let state = Arc::clone(&state);
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(PeerAddr(peer));
-            let in_flight = activity.start();
-            let response = handle(Arc::clone(&state), request);
-            async move { response.await.map(|response| response.map(|body| Sent { body, _in_flight: in_flight })) }
-        });
-        let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
+        let io = Watched::new(stream, Arc::clone(&activity), limits);
+        let connection = Connection { state: Arc::clone(&state), builder: builder.clone(), activity, peer };
+        // Watched from before the handshake: shutdown waits for a connection still in it.
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+            match acceptor {
+                None => connection.serve(io, watcher).await,
+                // The handshake runs under the socket's read and write limits: it
+                // counts as the first request head.
+                Some(acceptor) => match acceptor.accept(io).await {
+                    Ok(tls) => {
+                        connection.activity.rest();
+                        connection.serve(tls, watcher).await;
+                    }
+                    Err(error) => tracing::info!(%peer, %error, "TLS handshake failed"),
+                },
             }
             drop(slot);
         });
@@ -186,6 +196,33 @@ pub async fn serve(
         tracing::warn!("in-flight requests did not finish within the shutdown grace period");
     }
     Ok(())
+}
+
+/// One accepted connection, before its HTTP is served.
+struct Connection {
+    state: Arc<State>,
+    builder: Builder<TokioExecutor>,
+    activity: Arc<Activity>,
+    peer: std::net::SocketAddr,
+}
+
+impl Connection {
+    /// Serves HTTP over `io` (plain or TLS) until the connection ends.
+    async fn serve<IO>(self, io: IO, watcher: hyper_util::server::graceful::Watcher)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection { state, builder, activity, peer } = self;
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(PeerAddr(peer));
+            let in_flight = activity.start();
+            let response = handle(Arc::clone(&state), request);
+            async move { response.await.map(|response| response.map(|body| Sent { body, _in_flight: in_flight })) }
+        });
+        if let Err(error) = watcher.watch(builder.serve_connection(TokioIo::new(io), service).into_owned()).await {
+            tracing::debug!(%error, "connection ended with an error");
+        }
+    }
 }
 
 /// A response body that marks its request ended on its connection once it has been

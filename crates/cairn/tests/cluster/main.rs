@@ -8,6 +8,9 @@
 
 // The single-node harness is shared with `tests/it`; this target uses only part of it.
 #[allow(dead_code)]
+#[path = "../it/certs.rs"]
+mod certs;
+#[allow(dead_code)]
 #[path = "../it/harness.rs"]
 mod harness;
 
@@ -30,3 +33,4 @@ mod quorum;
 mod rotation;
 mod rpc_auth;
 mod slow_peer;
+mod tls;

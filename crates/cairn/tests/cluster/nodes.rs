@@ -43,7 +43,7 @@ const LOG_TAIL_LINES: usize = 60;
 /// clusters at once would turn the tests' liveness bounds into races. A tokio mutex
 /// works across the separate runtimes of `#[tokio::test]`s and is not poisoned when a
 /// test panics.
-static SERIAL: LazyLock<Arc<tokio::sync::Mutex<()>>> = LazyLock::new(|| Arc::new(tokio::sync::Mutex::new(())));
+pub static SERIAL: LazyLock<Arc<tokio::sync::Mutex<()>>> = LazyLock::new(|| Arc::new(tokio::sync::Mutex::new(())));
 
 /// One node's process, as far as the harness knows it.
 #[derive(Default)]
@@ -363,14 +363,14 @@ fn json_u64(json: &str, field: &str) -> Option<u64> {
 }
 
 /// `127.0.0.n`.
-fn node_ip(n: usize) -> Ipv4Addr {
+pub fn node_ip(n: usize) -> Ipv4Addr {
     let last = u8::try_from(n).expect("node number fits an address byte");
     Ipv4Addr::new(127, 0, 0, last)
 }
 
 /// A port free on the loopback address of every node. The probes are released before
 /// the nodes bind it; see [`PORT_RANGE`] for why nothing else takes it in between.
-fn free_port(node_count: usize) -> u16 {
+pub fn free_port(node_count: usize) -> u16 {
     let mut random = rand::rng();
     for _ in 0..PORT_ATTEMPTS {
         let port = random.random_range(PORT_RANGE);

@@ -5,6 +5,9 @@ mod abuse;
 mod admin_config;
 mod auth;
 mod bitrot;
+// Shared with `tests/cluster`, which uses all of it.
+#[allow(dead_code)]
+mod certs;
 mod cli;
 mod complete_retry;
 mod conditional;
@@ -26,4 +29,5 @@ mod pools;
 mod raw_client;
 mod regions;
 mod shutdown;
+mod tls;
 mod uploads;

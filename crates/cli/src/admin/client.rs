@@ -31,14 +31,18 @@ pub struct AdminClient {
 }
 
 impl AdminClient {
-    /// A client for `alias` (named `alias_name` in messages).
-    pub fn new(alias_name: &str, alias: Alias) -> Result<Self> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| CliError::Remote(format!("cannot load the system's TLS roots: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+    /// A client for `alias` (named `alias_name` in messages), trusting https servers
+    /// as `trust` says (the system's roots when None).
+    pub fn new(alias_name: &str, alias: Alias, trust: Option<&cairn_tls::ClientTrust>) -> Result<Self> {
+        let connector = match trust {
+            Some(trust) => crate::tls::connector(trust)?,
+            None => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_native_roots()
+                .map_err(|e| CliError::Remote(format!("cannot load the system's TLS roots: {e}")))?
+                .https_or_http()
+                .enable_http1()
+                .build(),
+        };
         let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
         Ok(Self { alias, alias_name: alias_name.to_owned(), http })
     }

@@ -63,7 +63,7 @@ pub async fn run(context: &Context, command: AdminCommand) -> Result<()> {
 
 /// The admin client of the alias named `alias` (an unknown alias is not-found).
 fn connect(context: &Context, alias: &str) -> Result<AdminClient> {
-    AdminClient::new(alias, context.config.alias(alias)?)
+    AdminClient::new(alias, context.config.alias(alias)?, context.trust.as_ref())
 }
 
 /// How `enable` and `disable` address a user or a group.
