@@ -136,10 +136,18 @@ async fn heal(deployment: &Deployment, fault: &Fault, shared: &Shared) -> Result
         tokio::task::spawn_blocking(move || redundancy::check(&drives, &bucket, true))
     };
     let mut last_heal = Ok(String::new());
+    let mut healed = false;
     loop {
         let state = check().await.map_err(|e| format!("redundancy check: {e}"))?;
-        if state.full() {
+        // Dangling copies are removed by a heal's (or the scanner's) listing: when the
+        // read path already restored everything, one heal still runs for them.
+        if state.full() && (healed || state.dangling.is_empty()) {
             return Ok(state.dangling);
+        }
+        if state.full() {
+            last_heal = deployment.heal(fault.heal_node, heal_scan(fault.kind)).await;
+            healed = true;
+            continue;
         }
         if Instant::now() >= deadline {
             return Err(format!(
@@ -150,6 +158,7 @@ async fn heal(deployment: &Deployment, fault: &Fault, shared: &Shared) -> Result
             ));
         }
         last_heal = deployment.heal(fault.heal_node, heal_scan(fault.kind)).await;
+        healed = true;
         tokio::time::sleep(HEAL_RETRY_INTERVAL).await;
     }
 }
