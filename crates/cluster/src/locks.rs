@@ -207,8 +207,15 @@ impl Granter {
     }
 }
 
-/// Attempts to get a grant from the nodes that refused a lock held by a quorum.
-const FILL_IN_ATTEMPTS: u32 = 3;
+/// Attempts to get a grant from the nodes that refused a lock held by a quorum. With
+/// the pause doubling from [`FILL_IN_PAUSE_MS`] they span 255 ms: a contender that
+/// failed gives its grants back at once but retries, taking the node it asks first (its
+/// own, without a round trip) again on every attempt, and its first retries come 1-4 ms
+/// apart. Three attempts within 7 ms (as before) often all fell inside such attempts:
+/// the writer then went without that node's two drives, and one more failed drive (a
+/// read-only one in the chaos suite) cost it the write quorum (503 through healthy
+/// nodes). Later attempts fall in the contender's longer pauses.
+const FILL_IN_ATTEMPTS: u32 = 8;
 /// Pause before the first of them, doubled after each.
 const FILL_IN_PAUSE_MS: u64 = 1;
 
@@ -311,7 +318,7 @@ impl DistLocks {
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
             let answers = join_all(self.granters.iter().map(|g| g.answer(call.clone()))).await;
             if answers.iter().filter(|a| **a == Some(true)).count() >= self.quorum() {
-                self.fill_in(&call, answers).await;
+                self.fill_in(name, &call, answers).await;
                 let fence = Fence { name: name.to_owned(), owner };
                 let refresher =
                     tokio::spawn(refresh(fence.clone(), Arc::clone(&self.granters), write, self.options.lease));
@@ -347,10 +354,19 @@ impl DistLocks {
     /// briefly: the drives of a node that does not grant the lock refuse its fenced
     /// calls, so each grant missing costs a write that drive's copy. Nodes that did not
     /// answer are not asked again.
-    async fn fill_in(&self, call: &LockCall, mut answers: Vec<Option<bool>>) {
+    async fn fill_in(&self, name: &str, call: &LockCall, mut answers: Vec<Option<bool>>) {
         let mut pause_ms = FILL_IN_PAUSE_MS;
-        for _ in 0..FILL_IN_ATTEMPTS {
+        for attempt in 0..=FILL_IN_ATTEMPTS {
             if !answers.contains(&Some(false)) {
+                return;
+            }
+            if attempt == FILL_IN_ATTEMPTS {
+                let refused = answers.iter().filter(|a| **a == Some(false)).count();
+                tracing::warn!(
+                    lock = name,
+                    refused,
+                    "lock held by a quorum, but some nodes still grant another holder: their drives refuse this writer"
+                );
                 return;
             }
             tokio::time::sleep(Duration::from_millis(pause_ms)).await;
@@ -492,6 +508,25 @@ mod tests {
         // The contender gives its lease back while the writer already holds a quorum.
         let table = Arc::clone(&tables[2]);
         tokio::spawn(async move { table.apply(LockCall::Unlock { name: "k".into(), owner: reader }) });
+        let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
+        assert!(tables.iter().all(|t| t.pin(&guard.fence).is_some()), "every node grants the writer");
+    }
+
+    /// Regression (chaos seed 259089016751724, DriveReadOnly): a contender that lost gives
+    /// its grant back but retries, and took its own node again at each of the writer's
+    /// three fill-in attempts within 7 ms; the writer went without that node's drives
+    /// and, with one read-only drive elsewhere, without its write quorum.
+    #[tokio::test(start_paused = true)]
+    async fn a_node_held_by_a_contender_for_a_while_still_grants_the_writer_its_lock() {
+        let (tables, locks) = three_tables(Duration::from_millis(LOCK_LEASE_MS));
+        let contender = Uuid::new_v4();
+        assert!(tables[2].apply(LockCall::Lock { name: "k".into(), owner: contender, write: true }));
+        // The node is free again after 20 ms, as in the longer pauses of a retrying contender.
+        let table = Arc::clone(&tables[2]);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            table.apply(LockCall::Unlock { name: "k".into(), owner: contender })
+        });
         let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
         assert!(tables.iter().all(|t| t.pin(&guard.fence).is_some()), "every node grants the writer");
     }
