@@ -318,7 +318,10 @@ impl DistLocks {
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
             let answers = join_all(self.granters.iter().map(|g| g.answer(call.clone()))).await;
             if answers.iter().filter(|a| **a == Some(true)).count() >= self.quorum() {
-                self.fill_in(name, &call, answers).await;
+                // Only writes are fenced: a reader gains nothing from more grants than a quorum.
+                if write {
+                    self.fill_in(name, &call, answers).await;
+                }
                 let fence = Fence { name: name.to_owned(), owner };
                 let refresher =
                     tokio::spawn(refresh(fence.clone(), Arc::clone(&self.granters), write, self.options.lease));
