@@ -55,10 +55,21 @@ impl Entry {
     }
 }
 
+/// Owners whose release a table remembers (one lease each), so that a grant request
+/// arriving after its release is refused. About 50 bytes each: a few MiB at most.
+const RELEASED_OWNERS_MAX: usize = 65_536;
+
 /// This node's lock leases, granted to holders on any node.
 #[derive(Debug)]
 pub struct LockTable {
     entries: Mutex<HashMap<String, Entry>>,
+    /// Owners released within the last lease, and when. Every acquisition has a fresh
+    /// owner, so a `Lock` for one of them is late: sent before its release (a grant
+    /// call that overtook nothing but was applied after the `Unlock`, or a refresher's
+    /// regrant cut off when its holder let go) and never to be granted, or the node
+    /// would hold a lease nobody refreshes or releases for a whole lease, and its
+    /// drives would refuse every other writer of the key meanwhile.
+    released: Mutex<HashMap<Uuid, Instant>>,
     /// How long a grant lasts without a refresh.
     lease: Duration,
 }
@@ -72,7 +83,26 @@ impl Default for LockTable {
 impl LockTable {
     /// A table whose grants last `lease` without a refresh (every node must use the same).
     pub fn new(lease: Duration) -> Self {
-        Self { entries: Mutex::default(), lease }
+        Self { entries: Mutex::default(), released: Mutex::default(), lease }
+    }
+
+    /// True when `owner` was released within the last lease.
+    fn was_released(&self, owner: &Uuid, now: Instant) -> bool {
+        let released = self.released.lock().unwrap_or_else(PoisonError::into_inner);
+        released.get(owner).is_some_and(|at| now.duration_since(*at) < self.lease)
+    }
+
+    /// Remembers `owner`'s release for one lease; when [`RELEASED_OWNERS_MAX`] are
+    /// remembered the expired ones go, and if none has expired this one is not kept
+    /// (the protection is then lost for it, never the table's memory bound).
+    fn remember_release(&self, owner: Uuid, now: Instant) {
+        let mut released = self.released.lock().unwrap_or_else(PoisonError::into_inner);
+        if released.len() >= RELEASED_OWNERS_MAX {
+            released.retain(|_, at| now.duration_since(*at) < self.lease);
+        }
+        if released.len() < RELEASED_OWNERS_MAX {
+            released.insert(owner, now);
+        }
     }
 
     /// The entries; a panic elsewhere while holding the mutex leaves them consistent
@@ -88,6 +118,10 @@ impl LockTable {
         let until = now + self.lease;
         match call {
             LockCall::Lock { name, owner, write } => {
+                if self.was_released(&owner, now) {
+                    tracing::warn!(lock = name, "refused a grant that arrived after its release");
+                    return false;
+                }
                 let entry = entries.entry(name).or_default();
                 entry.expire(now);
                 let free_of_writers = entry.writer.as_ref().is_none_or(|w| w.owner == owner);
@@ -114,6 +148,7 @@ impl LockTable {
                 entry.readers.get_mut(&owner).map(|lease| *lease = until).is_some()
             }
             LockCall::Unlock { name, owner } => {
+                self.remember_release(owner, now);
                 if let Some(entry) = entries.get_mut(&name) {
                     if let Some(writer) = &mut entry.writer
                         && writer.owner == owner
@@ -159,6 +194,13 @@ impl LockTable {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.entries().len()
+    }
+
+    /// Forgets everything, as the node's restart does.
+    #[cfg(test)]
+    fn restart(&self) {
+        self.entries().clear();
+        self.released.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 
@@ -475,6 +517,18 @@ mod tests {
         assert_eq!(table.len(), 0, "released entries are dropped");
     }
 
+    /// A grant applied after its release (a late `Lock`, or a regrant of a refresher cut
+    /// off when the holder let go) must not hold the key for a lease with nobody to
+    /// release it: the node's drives would refuse every other writer meanwhile.
+    #[test]
+    fn a_grant_that_arrives_after_its_release_is_refused() {
+        let table = LockTable::default();
+        let (late, next) = (Uuid::new_v4(), Uuid::new_v4());
+        table.apply(LockCall::Unlock { name: "k".into(), owner: late });
+        assert!(!table.apply(LockCall::Lock { name: "k".into(), owner: late, write: true }));
+        assert!(table.apply(LockCall::Lock { name: "k".into(), owner: next, write: true }), "the key is free");
+    }
+
     fn three_tables(lease: Duration) -> (Vec<Arc<LockTable>>, DistLocks) {
         let tables: Vec<_> = (0..3).map(|_| Arc::new(LockTable::new(lease))).collect();
         let peers = tables[1..].iter().map(|t| Granter::Local(Arc::clone(t))).collect();
@@ -585,7 +639,7 @@ mod tests {
         let lease = Duration::from_millis(300);
         let (tables, locks) = three_tables(lease);
         let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
-        tables[2].apply(LockCall::Unlock { name: "k".into(), owner: guard.fence.owner });
+        tables[2].restart();
         tokio::time::sleep(lease).await;
         assert!(tables[2].pin(&guard.fence).is_some(), "the restarted node grants it again");
     }
