@@ -55,10 +55,21 @@ impl Entry {
     }
 }
 
+/// Owners whose release a table remembers (one lease each), so that a grant request
+/// arriving after its release is refused. About 50 bytes each: a few MiB at most.
+const RELEASED_OWNERS_MAX: usize = 65_536;
+
 /// This node's lock leases, granted to holders on any node.
 #[derive(Debug)]
 pub struct LockTable {
     entries: Mutex<HashMap<String, Entry>>,
+    /// Owners released within the last lease, and when. Every acquisition has a fresh
+    /// owner, so a `Lock` for one of them is late: sent before its release (a grant
+    /// call that overtook nothing but was applied after the `Unlock`, or a refresher's
+    /// regrant cut off when its holder let go) and never to be granted, or the node
+    /// would hold a lease nobody refreshes or releases for a whole lease, and its
+    /// drives would refuse every other writer of the key meanwhile.
+    released: Mutex<HashMap<Uuid, Instant>>,
     /// How long a grant lasts without a refresh.
     lease: Duration,
 }
@@ -72,7 +83,26 @@ impl Default for LockTable {
 impl LockTable {
     /// A table whose grants last `lease` without a refresh (every node must use the same).
     pub fn new(lease: Duration) -> Self {
-        Self { entries: Mutex::default(), lease }
+        Self { entries: Mutex::default(), released: Mutex::default(), lease }
+    }
+
+    /// True when `owner` was released within the last lease.
+    fn was_released(&self, owner: &Uuid, now: Instant) -> bool {
+        let released = self.released.lock().unwrap_or_else(PoisonError::into_inner);
+        released.get(owner).is_some_and(|at| now.duration_since(*at) < self.lease)
+    }
+
+    /// Remembers `owner`'s release for one lease; when [`RELEASED_OWNERS_MAX`] are
+    /// remembered the expired ones go, and if none has expired this one is not kept
+    /// (the protection is then lost for it, never the table's memory bound).
+    fn remember_release(&self, owner: Uuid, now: Instant) {
+        let mut released = self.released.lock().unwrap_or_else(PoisonError::into_inner);
+        if released.len() >= RELEASED_OWNERS_MAX {
+            released.retain(|_, at| now.duration_since(*at) < self.lease);
+        }
+        if released.len() < RELEASED_OWNERS_MAX {
+            released.insert(owner, now);
+        }
     }
 
     /// The entries; a panic elsewhere while holding the mutex leaves them consistent
@@ -88,6 +118,10 @@ impl LockTable {
         let until = now + self.lease;
         match call {
             LockCall::Lock { name, owner, write } => {
+                if self.was_released(&owner, now) {
+                    tracing::warn!(lock = name, "refused a grant that arrived after its release");
+                    return false;
+                }
                 let entry = entries.entry(name).or_default();
                 entry.expire(now);
                 let free_of_writers = entry.writer.as_ref().is_none_or(|w| w.owner == owner);
@@ -114,6 +148,7 @@ impl LockTable {
                 entry.readers.get_mut(&owner).map(|lease| *lease = until).is_some()
             }
             LockCall::Unlock { name, owner } => {
+                self.remember_release(owner, now);
                 if let Some(entry) = entries.get_mut(&name) {
                     if let Some(writer) = &mut entry.writer
                         && writer.owner == owner
@@ -159,6 +194,13 @@ impl LockTable {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.entries().len()
+    }
+
+    /// Forgets everything, as the node's restart does.
+    #[cfg(test)]
+    fn restart(&self) {
+        self.entries().clear();
+        self.released.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 
@@ -207,8 +249,15 @@ impl Granter {
     }
 }
 
-/// Attempts to get a grant from the nodes that refused a lock held by a quorum.
-const FILL_IN_ATTEMPTS: u32 = 3;
+/// Attempts to get a grant from the nodes that refused a lock held by a quorum. With
+/// the pause doubling from [`FILL_IN_PAUSE_MS`] they span 255 ms: a contender that
+/// failed gives its grants back at once but retries, taking the node it asks first (its
+/// own, without a round trip) again on every attempt, and its first retries come 1-4 ms
+/// apart. Three attempts within 7 ms (as before) often all fell inside such attempts:
+/// the writer then went without that node's two drives, and one more failed drive (a
+/// read-only one in the chaos suite) cost it the write quorum (503 through healthy
+/// nodes). Later attempts fall in the contender's longer pauses.
+const FILL_IN_ATTEMPTS: u32 = 8;
 /// Pause before the first of them, doubled after each.
 const FILL_IN_PAUSE_MS: u64 = 1;
 
@@ -311,7 +360,10 @@ impl DistLocks {
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
             let answers = join_all(self.granters.iter().map(|g| g.answer(call.clone()))).await;
             if answers.iter().filter(|a| **a == Some(true)).count() >= self.quorum() {
-                self.fill_in(&call, answers).await;
+                // Only writes are fenced: a reader gains nothing from more grants than a quorum.
+                if write {
+                    self.fill_in(name, &call, answers).await;
+                }
                 let fence = Fence { name: name.to_owned(), owner };
                 let refresher =
                     tokio::spawn(refresh(fence.clone(), Arc::clone(&self.granters), write, self.options.lease));
@@ -347,10 +399,19 @@ impl DistLocks {
     /// briefly: the drives of a node that does not grant the lock refuse its fenced
     /// calls, so each grant missing costs a write that drive's copy. Nodes that did not
     /// answer are not asked again.
-    async fn fill_in(&self, call: &LockCall, mut answers: Vec<Option<bool>>) {
+    async fn fill_in(&self, name: &str, call: &LockCall, mut answers: Vec<Option<bool>>) {
         let mut pause_ms = FILL_IN_PAUSE_MS;
-        for _ in 0..FILL_IN_ATTEMPTS {
+        for attempt in 0..=FILL_IN_ATTEMPTS {
             if !answers.contains(&Some(false)) {
+                return;
+            }
+            if attempt == FILL_IN_ATTEMPTS {
+                let refused = answers.iter().filter(|a| **a == Some(false)).count();
+                tracing::warn!(
+                    lock = name,
+                    refused,
+                    "lock held by a quorum, but some nodes still grant another holder: their drives refuse this writer"
+                );
                 return;
             }
             tokio::time::sleep(Duration::from_millis(pause_ms)).await;
@@ -456,6 +517,18 @@ mod tests {
         assert_eq!(table.len(), 0, "released entries are dropped");
     }
 
+    /// A grant applied after its release (a late `Lock`, or a regrant of a refresher cut
+    /// off when the holder let go) must not hold the key for a lease with nobody to
+    /// release it: the node's drives would refuse every other writer meanwhile.
+    #[test]
+    fn a_grant_that_arrives_after_its_release_is_refused() {
+        let table = LockTable::default();
+        let (late, next) = (Uuid::new_v4(), Uuid::new_v4());
+        table.apply(LockCall::Unlock { name: "k".into(), owner: late });
+        assert!(!table.apply(LockCall::Lock { name: "k".into(), owner: late, write: true }));
+        assert!(table.apply(LockCall::Lock { name: "k".into(), owner: next, write: true }), "the key is free");
+    }
+
     fn three_tables(lease: Duration) -> (Vec<Arc<LockTable>>, DistLocks) {
         let tables: Vec<_> = (0..3).map(|_| Arc::new(LockTable::new(lease))).collect();
         let peers = tables[1..].iter().map(|t| Granter::Local(Arc::clone(t))).collect();
@@ -492,6 +565,25 @@ mod tests {
         // The contender gives its lease back while the writer already holds a quorum.
         let table = Arc::clone(&tables[2]);
         tokio::spawn(async move { table.apply(LockCall::Unlock { name: "k".into(), owner: reader }) });
+        let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
+        assert!(tables.iter().all(|t| t.pin(&guard.fence).is_some()), "every node grants the writer");
+    }
+
+    /// Regression (chaos seed 259089016751724, DriveReadOnly): a contender that lost gives
+    /// its grant back but retries, and took its own node again at each of the writer's
+    /// three fill-in attempts within 7 ms; the writer went without that node's drives
+    /// and, with one read-only drive elsewhere, without its write quorum.
+    #[tokio::test(start_paused = true)]
+    async fn a_node_held_by_a_contender_for_a_while_still_grants_the_writer_its_lock() {
+        let (tables, locks) = three_tables(Duration::from_millis(LOCK_LEASE_MS));
+        let contender = Uuid::new_v4();
+        assert!(tables[2].apply(LockCall::Lock { name: "k".into(), owner: contender, write: true }));
+        // The node is free again after 20 ms, as in the longer pauses of a retrying contender.
+        let table = Arc::clone(&tables[2]);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            table.apply(LockCall::Unlock { name: "k".into(), owner: contender })
+        });
         let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
         assert!(tables.iter().all(|t| t.pin(&guard.fence).is_some()), "every node grants the writer");
     }
@@ -547,7 +639,7 @@ mod tests {
         let lease = Duration::from_millis(300);
         let (tables, locks) = three_tables(lease);
         let guard = locks.acquire("k", true, Duration::from_millis(50)).await.expect("granted");
-        tables[2].apply(LockCall::Unlock { name: "k".into(), owner: guard.fence.owner });
+        tables[2].restart();
         tokio::time::sleep(lease).await;
         assert!(tables[2].pin(&guard.fence).is_some(), "the restarted node grants it again");
     }

@@ -48,6 +48,12 @@ const PROBE_INTERVAL_MS: u64 = 1_000;
 const PROBE_TIMEOUT_MS: u64 = 3_000;
 /// A peer that answered no probe for this long is offline.
 pub const OFFLINE_AFTER_MS: u64 = 4_000;
+/// Longest wait for the answer to a recheck ([`Peer::recheck`]): a node that is back
+/// answers a health call within milliseconds, and the request that asks is waiting.
+const RECHECK_TIMEOUT_MS: u64 = 1_000;
+/// A recheck that found the peer still gone is not repeated for this long, so that the
+/// requests of a dead peer's window fail at once instead of each waiting for a probe.
+const RECHECK_INTERVAL_MS: u64 = 1_000;
 /// Idle pooled connections per peer; enough for the parallel shard streams of a busy node.
 const POOL_IDLE_PER_HOST: usize = 64;
 
@@ -83,6 +89,8 @@ pub struct Peer {
     departures: watch::Sender<u64>,
     /// Wakes the liveness task for a probe now (a call failed).
     suspect: Arc<Notify>,
+    /// Taken by one recheck at a time; holds when a recheck last found the peer gone.
+    recheck: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -125,6 +133,7 @@ impl Peer {
             returns: watch::Sender::new(0),
             departures: watch::Sender::new(0),
             suspect: Arc::clone(&suspect),
+            recheck: tokio::sync::Mutex::new(None),
         });
         tokio::spawn(liveness(Arc::downgrade(&peer), suspect));
         peer
@@ -143,6 +152,31 @@ impl Peer {
     /// False after the liveness probe found the node gone, until it answers again.
     pub fn is_online(&self) -> bool {
         self.online.load(Ordering::Acquire)
+    }
+
+    /// Whether the peer answers now, asked at once rather than at the next periodic
+    /// probe: true when it is online or answers a health probe within
+    /// [`RECHECK_TIMEOUT_MS`] (then it is marked online). A read that found no quorum
+    /// because this peer's drives were offline asks: after a partition heals, each node
+    /// counts the peer as lost until its own next probe, and reads whose answer depends
+    /// on that peer's drives would fail with 503 although the quorum is there.
+    pub async fn recheck(&self) -> bool {
+        if self.is_online() {
+            return true;
+        }
+        let mut last_failed = self.recheck.lock().await;
+        if self.is_online() {
+            return true;
+        }
+        if last_failed.is_some_and(|at| at.elapsed() < Duration::from_millis(RECHECK_INTERVAL_MS)) {
+            return false;
+        }
+        if self.probe_once(Duration::from_millis(RECHECK_TIMEOUT_MS)).await == Ok(true) {
+            self.mark_online();
+            return true;
+        }
+        *last_failed = Some(Instant::now());
+        false
     }
 
     /// Changes each time the peer comes back online.
@@ -308,14 +342,14 @@ impl Peer {
     /// One health probe: true when the node answered at all (even refusing our token:
     /// it is alive), false when it did not answer in time, an error when it refused
     /// the connection (it is not running).
-    async fn probe_once(&self) -> Result<bool, String> {
+    async fn probe_once(&self, timeout: Duration) -> Result<bool, String> {
         let Ok(mut request) = self.request(Method::GET, PATH_HEALTH).body(full_body(Bytes::new())) else {
             return Ok(false);
         };
         if self.sign(&mut request, &body_digest(b"")).is_err() {
             return Ok(false);
         }
-        match tokio::time::timeout(Duration::from_millis(PROBE_TIMEOUT_MS), self.client.request(request)).await {
+        match tokio::time::timeout(timeout, self.client.request(request)).await {
             Ok(Ok(_)) => Ok(true),
             Ok(Err(error)) if error.is_connect() => Err(self.describe(&error)),
             Ok(Err(_)) | Err(_) => Ok(false),
@@ -416,7 +450,7 @@ async fn liveness(peer: Weak<Peer>, suspect: Arc<Notify>) {
             () = suspect.notified() => {}
         }
         let Some(peer) = peer.upgrade() else { return };
-        match peer.probe_once().await {
+        match peer.probe_once(Duration::from_millis(PROBE_TIMEOUT_MS)).await {
             Ok(true) => {
                 last_answer = Instant::now();
                 last_refusal = None;
@@ -434,5 +468,66 @@ async fn liveness(peer: Weak<Peer>, suspect: Arc<Notify>) {
                 last_refusal = Some(refused);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Longest a test waits for the liveness probe to find a refused port.
+    const OFFLINE_WAIT_MS_MAX: u64 = 10_000;
+
+    /// A free loopback port: bound, then released (connections to it are refused).
+    fn free_port() -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.local_addr().expect("local address")
+    }
+
+    /// Answers every request on `address` with an empty 200, as a node's health check does.
+    async fn serve_health(address: std::net::SocketAddr) {
+        let listener = tokio::net::TcpListener::bind(address).await.expect("bind the freed port again");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0_u8; 4096];
+                    while stream.read(&mut request).await.is_ok_and(|n| n > 0) {
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if stream.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// Regression (chaos seed 259089016751724, PartitionOneWay): once a partition healed,
+    /// a node kept counting the peer offline until its next probe, and reads that needed
+    /// the peer's drives failed with 503. A recheck asks the peer at once.
+    #[tokio::test]
+    async fn a_recheck_of_a_peer_still_gone_fails() {
+        let peer = Peer::new(&free_port().to_string(), TokenKey::new("access", "secret-key"));
+        peer.mark_offline("test");
+        assert!(!peer.recheck().await);
+        assert!(!peer.recheck().await, "asked again within the interval: still gone, without a probe");
+        assert!(!peer.is_online());
+    }
+
+    #[tokio::test]
+    async fn a_recheck_finds_a_peer_that_is_back_before_the_next_probe() {
+        let address = free_port();
+        let peer = Peer::new(&address.to_string(), TokenKey::new("access", "secret-key"));
+        peer.suspect("test: nothing listens");
+        let started = Instant::now();
+        while peer.is_online() {
+            assert!(started.elapsed() < Duration::from_millis(OFFLINE_WAIT_MS_MAX), "the probe never ran");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The periodic probe that found it gone sleeps a second before the next one.
+        serve_health(address).await;
+        assert!(peer.recheck().await, "the peer answers again");
+        assert!(peer.is_online());
     }
 }

@@ -104,6 +104,10 @@ impl Drive for RemoteDrive {
         false
     }
 
+    async fn recheck(&self) -> bool {
+        self.peer.recheck().await
+    }
+
     async fn disk_info(&self) -> Result<DiskInfo> {
         match self.call(DriveCall::DiskInfo).await? {
             DriveReply::DiskInfo { total_bytes, free_bytes, used_bytes } => {

@@ -133,6 +133,12 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     fn is_local(&self) -> bool {
         true
     }
+    /// Asked after a call failed with `Offline`: whether the drive answers now, checked
+    /// at once instead of at its next periodic probe. A drive of another node rechecks
+    /// its node; a local drive has nothing faster to offer than its own probe.
+    async fn recheck(&self) -> bool {
+        false
+    }
     /// Capacity of the filesystem holding the drive.
     async fn disk_info(&self) -> Result<DiskInfo>;
     /// Recreates the drive's folder, system volume and staging folder where they are

@@ -46,7 +46,11 @@ impl NamespaceLocks {
     async fn cluster_lock(&self, name: &str, write: bool, started: tokio::time::Instant) -> Result<Option<DistGuard>> {
         let Some(cluster) = &self.cluster else { return Ok(None) };
         let left = Duration::from_millis(LOCK_WAIT_MS_MAX).saturating_sub(started.elapsed());
-        cluster.acquire(name, write, left).await.map(Some).ok_or(ObjectError::LockTimeout)
+        let granted = cluster.acquire(name, write, left).await;
+        if granted.is_none() {
+            tracing::warn!(lock = name, write, "no quorum of nodes granted the lock in time");
+        }
+        granted.map(Some).ok_or(ObjectError::LockTimeout)
     }
 
     fn entry(&self, name: &str) -> Arc<RwLock<()>> {

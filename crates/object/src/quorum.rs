@@ -42,6 +42,22 @@ pub(crate) fn pick_version(
     Err(no_quorum_error(metas, layout.write_quorum()))
 }
 
+/// What each drive answered, compactly (`v<mod time>` for its latest version, or the
+/// error), for the log line of a read that found no quorum: which drives disagreed or
+/// were unreachable is what an operator needs to tell a lost quorum from a bug.
+pub(crate) fn describe_answers(metas: &[std::result::Result<ObjectMeta, DriveError>]) -> String {
+    let answers: Vec<String> = metas
+        .iter()
+        .map(|meta| match meta {
+            Ok(meta) => {
+                meta.latest().map_or_else(|| "no version".to_owned(), |v| format!("v{}", v.mod_time_unix_nanos))
+            }
+            Err(error) => error.to_string(),
+        })
+        .collect();
+    answers.join(" | ")
+}
+
 /// The error to report when no version reaches quorum.
 fn no_quorum_error(metas: &[std::result::Result<ObjectMeta, DriveError>], quorum: usize) -> ObjectError {
     let not_found = metas.iter().filter(|m| matches!(m, Err(e) if e.is_not_found())).count();

@@ -16,7 +16,8 @@
 //! (default 24), `CHAOS_FAULTS` (comma-separated kinds, default all),
 //! `CHAOS_INCLUDE_KNOWN_FAILING=1` (also the kinds in `faults::KNOWN_FAILING`),
 //! `CHAOS_REQUIRE_NAMESPACES=1` (fail instead of falling back to loopback),
-//! `CHAOS_REPORT` (a file the Markdown report is appended to).
+//! `CHAOS_REPORT` (a file the Markdown report is appended to), `CHAOS_KEEP_LOGS=1`
+//! (keep the node logs of a passing run too).
 
 // The single-node harness is shared with `tests/it`; this target uses only part of it.
 #[allow(dead_code)]
@@ -189,7 +190,7 @@ fn fault_injection_rounds() {
     let text = report.markdown();
     eprintln!("chaos: fault injection report\n{text}");
     report::write_out(&format!("Fault injection, seed {seed}, {rounds} rounds"), &text);
-    if report.passed() {
+    if report.passed() && !env_flag("CHAOS_KEEP_LOGS") {
         let _ = std::fs::remove_dir_all(&profile.log_dir);
     }
     assert!(

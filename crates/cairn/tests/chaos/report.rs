@@ -17,6 +17,10 @@ pub struct Failed {
     pub faulted_node: usize,
     /// Through the other nodes.
     pub other_nodes: usize,
+    /// Of `other_nodes`, those the server answered with a 5xx status (not a timeout or a
+    /// dropped connection): a healthy node refusing a request is what issue 9 forbids
+    /// unless the quorum was lost from that node's view.
+    pub other_nodes_5xx: usize,
 }
 
 #[derive(Debug, Default)]
@@ -98,17 +102,18 @@ impl Report {
         let _ = writeln!(out, "| dangling minority copies after healing (reported) | {} |", self.dangling.len());
         let _ = writeln!(
             out,
-            "\n| fault | rounds | failed requests via faulted node | via other nodes | time to full redundancy, s \
-             (min / median / max) |\n|---|---|---|---|---|"
+            "\n| fault | rounds | failed requests via faulted node | via other nodes | of which 5xx | time to full \
+             redundancy, s (min / median / max) |\n|---|---|---|---|---|---|"
         );
         for (kind, count) in &self.faults {
             let failed = self.failed.get(kind).copied().unwrap_or_default();
             let times = self.heal_times.get(kind).map(Vec::as_slice).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| {kind:?} | {count} | {} | {} | {} |",
+                "| {kind:?} | {count} | {} | {} | {} | {} |",
                 failed.faulted_node,
                 failed.other_nodes,
+                failed.other_nodes_5xx,
                 Self::heal_summary(times)
             );
         }

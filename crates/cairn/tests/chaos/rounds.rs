@@ -201,6 +201,9 @@ fn count_failures(report: &mut Report, fault: &Fault, failures: &[crate::workloa
             failed.faulted_node += 1;
         } else {
             failed.other_nodes += 1;
+            if failure.is_server_error() {
+                failed.other_nodes_5xx += 1;
+            }
         }
     }
     // Failures through healthy nodes are the interesting ones: quote those first.

@@ -76,6 +76,14 @@ pub struct Failure {
     pub error: String,
 }
 
+impl Failure {
+    /// The server answered with a 5xx status (the error text is `HTTP <status>`,
+    /// perhaps after the step it failed at, as in `part 1: HTTP 503`).
+    pub fn is_server_error(&self) -> bool {
+        self.error.contains("HTTP 5")
+    }
+}
+
 /// What the clients did.
 #[derive(Debug, Default)]
 pub struct Stats {

@@ -10,7 +10,7 @@ mod write;
 
 use crate::config::Layout;
 use crate::lock::{LockGuard, NamespaceLocks};
-use crate::quorum::pick_version;
+use crate::quorum::{describe_answers, pick_version};
 use crate::store::Stats;
 use crate::types::ObjectInfo;
 use crate::{ObjectError, Result};
@@ -112,6 +112,39 @@ impl ErasureSet {
         .await
     }
 
+    /// Every drive's metadata and the version a client read gets ([`pick_version`]).
+    ///
+    /// When no version has a read quorum and some drives answered `Offline`, those drives
+    /// are rechecked at once and, if one is back, the metadata is read again: after a
+    /// partition heals each node counts the other side's drives as offline until its own
+    /// next probe, and a key written meanwhile through the other side (on its drives and
+    /// some of ours) is undecidable without them, so the read would fail with 503
+    /// although its quorum is reachable. A quorum still lost is logged with every
+    /// drive's answer.
+    pub(crate) async fn read_for_client(&self, bucket: &str, key: &str) -> Result<ClientRead> {
+        let mut metas = self.read_metas(bucket, key).await;
+        let mut picked = pick_version(&metas, &self.layout);
+        if matches!(picked, Err(ObjectError::ReadQuorum)) && self.recheck_offline(&metas).await {
+            metas = self.read_metas(bucket, key).await;
+            picked = pick_version(&metas, &self.layout);
+        }
+        match picked {
+            Ok((version, holders)) => Ok(ClientRead { metas, version, holders }),
+            Err(error) => {
+                if matches!(error, ObjectError::ReadQuorum) {
+                    tracing::warn!(bucket, key, answers = %describe_answers(&metas), "read quorum not reached");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Rechecks the drives whose answer was `Offline`; true when one of them is back.
+    async fn recheck_offline(&self, metas: &[std::result::Result<ObjectMeta, DriveError>]) -> bool {
+        let offline = self.drives.iter().zip(metas).filter(|(_, meta)| matches!(meta, Err(DriveError::Offline(_))));
+        join_all(offline.map(|(drive, _)| drive.recheck())).await.into_iter().any(|back| back)
+    }
+
     /// Fails with `BucketNotFound` unless a read quorum of drives has the bucket.
     pub(crate) async fn require_bucket(&self, bucket: &str) -> Result<()> {
         let results = join_all(self.drives.iter().map(|drive| drive.stat_volume(bucket))).await;
@@ -131,9 +164,8 @@ impl ErasureSet {
     pub(crate) async fn object_info(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
         cairn_drive::validate_key(key)?;
         let _guard = self.lock_read(bucket, key).await?;
-        let metas = self.read_metas(bucket, key).await;
-        let (version, _) = pick_version(&metas, &self.layout)?;
-        Ok(object_info(bucket, key, &version))
+        let read = self.read_for_client(bucket, key).await?;
+        Ok(object_info(bucket, key, &read.version))
     }
 
     /// Removes an object from every drive.
@@ -158,8 +190,21 @@ impl ErasureSet {
                 other => other,
             })
             .collect();
-        crate::quorum::reduce_write(&gone, self.layout.write_quorum())
+        let reduced = crate::quorum::reduce_write(&gone, self.layout.write_quorum());
+        if reduced.is_err() {
+            let errors: Vec<String> = gone.iter().filter_map(|r| r.as_ref().err()).map(ToString::to_string).collect();
+            tracing::warn!(bucket, key, errors = %errors.join(" | "), "delete did not reach its write quorum");
+        }
+        reduced
     }
+}
+
+/// What a client read found: every drive's metadata, the version a read quorum agrees
+/// on, and per drive whether it holds that version.
+pub(crate) struct ClientRead {
+    pub(crate) metas: Vec<std::result::Result<ObjectMeta, DriveError>>,
+    pub(crate) version: ObjectVersion,
+    pub(crate) holders: Vec<bool>,
 }
 
 /// Converts a stored version into what callers see.

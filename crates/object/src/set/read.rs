@@ -62,8 +62,7 @@ impl ErasureSet {
     pub(crate) async fn open_object(self: &Arc<Self>, bucket: &str, key: &str) -> Result<ObjectReader> {
         cairn_drive::validate_key(key)?;
         let guard = self.lock_read(bucket, key).await?;
-        let metas = self.read_metas(bucket, key).await;
-        let (version, holders) = pick_version(&metas, &self.layout)?;
+        let super::ClientRead { metas, version, holders } = self.read_for_client(bucket, key).await?;
         let shards = self.erasure.total_shards();
         let mut drive_of_shard = vec![None; shards];
         let mut inline_frames = vec![None; shards];
