@@ -508,7 +508,7 @@ mod tests {
     /// the peer's drives failed with 503. A recheck asks the peer at once.
     #[tokio::test]
     async fn a_recheck_of_a_peer_still_gone_fails() {
-        let peer = Peer::new(&free_port().to_string(), TokenKey::new("access", "secret-key"));
+        let peer = Peer::new(&free_port().to_string(), TokenKey::new("access", "secret-key"), None);
         peer.mark_offline("test");
         assert!(!peer.recheck().await);
         assert!(!peer.recheck().await, "asked again within the interval: still gone, without a probe");
@@ -518,7 +518,7 @@ mod tests {
     #[tokio::test]
     async fn a_recheck_finds_a_peer_that_is_back_before_the_next_probe() {
         let address = free_port();
-        let peer = Peer::new(&address.to_string(), TokenKey::new("access", "secret-key"));
+        let peer = Peer::new(&address.to_string(), TokenKey::new("access", "secret-key"), None);
         peer.suspect("test: nothing listens");
         let started = Instant::now();
         while peer.is_online() {
