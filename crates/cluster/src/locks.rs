@@ -243,6 +243,14 @@ impl Granter {
         }
     }
 
+    /// Whether a call to the node is sent at all (an offline peer's calls fail at once).
+    fn reachable(&self) -> bool {
+        match self {
+            Granter::Local(_) => true,
+            Granter::Remote(peer) => peer.is_online(),
+        }
+    }
+
     /// True when the node granted (or refreshed) `call`.
     async fn apply(&self, call: LockCall) -> bool {
         self.answer(call).await.unwrap_or(false)
@@ -315,6 +323,10 @@ pub struct DistGuard {
     granters: Arc<Vec<Granter>>,
     refresher: tokio::task::JoinHandle<()>,
     held: Arc<Held>,
+    /// The lease, how long a release to an unreachable node is retried.
+    lease: Duration,
+    /// By granter: asked for the lock without answering (it may hold a grant).
+    unanswered: Vec<bool>,
 }
 
 impl DistLocks {
@@ -358,7 +370,10 @@ impl DistLocks {
             }
             let owner = Uuid::new_v4();
             let call = LockCall::Lock { name: name.to_owned(), owner, write };
+            let sent: Vec<bool> = self.granters.iter().map(Granter::reachable).collect();
             let answers = join_all(self.granters.iter().map(|g| g.answer(call.clone()))).await;
+            // Nodes asked that did not answer: the call may have landed and been granted.
+            let unanswered: Vec<bool> = sent.iter().zip(&answers).map(|(sent, a)| *sent && a.is_none()).collect();
             if answers.iter().filter(|a| **a == Some(true)).count() >= self.quorum() {
                 // Only writes are fenced: a reader gains nothing from more grants than a quorum.
                 if write {
@@ -378,11 +393,13 @@ impl DistLocks {
                     granters: Arc::clone(&self.granters),
                     refresher,
                     held: Arc::clone(&self.held),
+                    lease: self.options.lease,
+                    unanswered,
                 });
             }
             // Not a quorum: give back what was granted, so that two contenders cannot
             // each hold half and block one another.
-            release(&self.granters, name, owner).await;
+            release(&self.granters, name, owner, self.options.lease, &unanswered).await;
             if Instant::now() >= deadline {
                 return None;
             }
@@ -437,9 +454,35 @@ impl DistGuard {
     }
 }
 
-async fn release(granters: &[Granter], name: &str, owner: Uuid) {
+/// Releases `name` held by `owner` on every node. A node that was asked for the lock and
+/// did not answer (`unanswered`) may still have granted it (the `Lock` landed, its answer
+/// was lost: a one-way partition) and would then refuse every other writer of the key
+/// for the rest of the lease. If it does not answer the release either, the release is
+/// sent to it again in the background, also while it counts as offline, until it
+/// answers or the lease ran out. Nodes never asked (offline when the lock was taken)
+/// cannot hold a grant and get no retries, so a dead peer costs nothing per lock.
+async fn release(granters: &[Granter], name: &str, owner: Uuid, lease: Duration, unanswered: &[bool]) {
     let call = LockCall::Unlock { name: name.to_owned(), owner };
-    join_all(granters.iter().map(|g| g.apply(call.clone()))).await;
+    let answers = join_all(granters.iter().map(|g| g.answer(call.clone()))).await;
+    for ((granter, answer), asked) in granters.iter().zip(answers).zip(unanswered) {
+        if let (Granter::Remote(peer), None, true) = (granter, answer, asked) {
+            tokio::spawn(release_until_answered(Arc::clone(peer), encode(&call), lease));
+        }
+    }
+}
+
+/// Pause between the background attempts of a release, and the longest wait for one.
+const RELEASE_RETRY_MS: u64 = 500;
+
+async fn release_until_answered(peer: Arc<Peer>, call: bytes::Bytes, lease: Duration) {
+    let every = Duration::from_millis(RELEASE_RETRY_MS);
+    let deadline = Instant::now() + lease;
+    while Instant::now() < deadline {
+        if peer.call_regardless::<bool>(PATH_LOCK, call.clone(), every).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// Longest wait for one node's answer to a refresh: well inside what is left of the
@@ -482,11 +525,11 @@ impl Drop for DistGuard {
         self.refresher.abort();
         let (granters, name, owner) =
             (Arc::clone(&self.granters), std::mem::take(&mut self.fence.name), self.fence.owner);
-        let held = Arc::clone(&self.held);
+        let (held, lease, unanswered) = (Arc::clone(&self.held), self.lease, std::mem::take(&mut self.unanswered));
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    release(&granters, &name, owner).await;
+                    release(&granters, &name, owner, lease, &unanswered).await;
                     held.done();
                 });
             }
@@ -642,5 +685,97 @@ mod tests {
         tables[2].restart();
         tokio::time::sleep(lease).await;
         assert!(tables[2].pin(&guard.fence).is_some(), "the restarted node grants it again");
+    }
+}
+
+/// Releases sent to a peer that counts as offline (a one-way partition: it hears this
+/// node, this node does not hear it), against a stand-in node that records lock calls.
+#[cfg(test)]
+mod release_tests {
+    use super::*;
+    use crate::token::TokenKey;
+    use crate::wire::{WireError, decode};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// How long a test waits for a release that must arrive, or that must not.
+    const WAIT: Duration = Duration::from_millis(2_500);
+
+    /// A node on loopback that applies every lock call to `table` and answers it.
+    async fn stand_in(table: Arc<LockTable>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let table = Arc::clone(&table);
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0_u8; 4096];
+                    while let Ok(n) = stream.read(&mut buffer).await {
+                        if n == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buffer[..n]);
+                        let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if request.len() < end + 4 + length {
+                            continue;
+                        }
+                        let call: LockCall = decode(&request[end + 4..end + 4 + length]).expect("a lock call");
+                        let reply = encode(&Ok::<bool, WireError>(table.apply(call)));
+                        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", reply.len());
+                        let _ = stream.write_all(head.as_bytes()).await;
+                        let _ = stream.write_all(&reply).await;
+                        request.drain(..end + 4 + length);
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    /// A peer at `address` that this node counts as offline.
+    fn offline_peer(address: std::net::SocketAddr) -> Arc<Peer> {
+        let peer = Peer::new(&address.to_string(), TokenKey::new("access", "secret-key"), None);
+        peer.mark_offline("test: its answers are lost");
+        peer
+    }
+
+    /// Regression (chaos seed 259089016751724, PartitionOneWay): a node whose `Lock`
+    /// reached a peer but whose answer was lost never sent that peer the release (calls
+    /// to an offline peer fail at once), so the peer refused every writer of the key for
+    /// a whole lease.
+    #[tokio::test]
+    async fn a_grant_whose_answer_was_lost_is_released_while_the_peer_counts_offline() {
+        let table = Arc::new(LockTable::default());
+        let peer = offline_peer(stand_in(Arc::clone(&table)).await);
+        let (holder, writer) = (Uuid::new_v4(), Uuid::new_v4());
+        assert!(table.apply(LockCall::Lock { name: "k".into(), owner: holder, write: false }), "granted there");
+        let granters = [Granter::Local(Arc::new(LockTable::default())), Granter::Remote(peer)];
+        release(&granters, "k", holder, Duration::from_secs(15), &[false, true]).await;
+        let started = Instant::now();
+        while !table.apply(LockCall::Lock { name: "k".into(), owner: writer, write: true }) {
+            assert!(started.elapsed() < WAIT, "the peer still grants the released lock");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A peer that was offline when the lock was taken was never asked, so it gets no
+    /// release retries (a dead peer costs nothing per lock).
+    #[tokio::test]
+    async fn a_peer_never_asked_gets_no_release() {
+        let table = Arc::new(LockTable::default());
+        let peer = offline_peer(stand_in(Arc::clone(&table)).await);
+        let holder = Uuid::new_v4();
+        assert!(table.apply(LockCall::Lock { name: "k".into(), owner: holder, write: true }));
+        let granters = [Granter::Local(Arc::new(LockTable::default())), Granter::Remote(peer)];
+        release(&granters, "k", holder, Duration::from_secs(15), &[false, false]).await;
+        tokio::time::sleep(WAIT).await;
+        let other = Uuid::new_v4();
+        assert!(!table.apply(LockCall::Lock { name: "k".into(), owner: other, write: true }), "nothing was sent");
     }
 }

@@ -188,7 +188,7 @@ impl Peer {
         DriveError::Offline(self.authority.clone())
     }
 
-    fn mark_offline(&self, why: &str) {
+    pub(crate) fn mark_offline(&self, why: &str) {
         if self.online.swap(false, Ordering::AcqRel) {
             tracing::warn!(peer = %self.authority, why, "peer offline");
             self.departures.send_modify(|count| *count += 1);
@@ -269,9 +269,27 @@ impl Peer {
         if !self.is_online() {
             return Err(self.offline_error());
         }
+        let request = self.signed(path, build, body)?;
+        self.bounded("waiting for an answer", deadline, async {
+            self.client.request(request).await.map_err(|error| {
+                let why = self.describe(&error);
+                self.suspect(&why);
+                DriveError::Offline(why)
+            })
+        })
+        .await
+    }
+
+    /// The request built by `build` with `body`, signed.
+    fn signed(
+        &self,
+        path: &str,
+        build: impl FnOnce(http::request::Builder) -> http::request::Builder,
+        body: Outgoing,
+    ) -> Result<Request<RequestBody>, DriveError> {
         let builder = build(self.request(Method::POST, path));
         let invalid = |e: http::Error| DriveError::Io { op: "rpc request", source: std::io::Error::other(e) };
-        let request = match body {
+        Ok(match body {
             Outgoing::Whole(bytes) => {
                 let digest = body_digest(&bytes);
                 let mut request = builder.body(full_body(bytes)).map_err(invalid)?;
@@ -284,15 +302,38 @@ impl Peer {
                 let stream = SignedStream::new(chunks, self.token.clone(), issued);
                 request.map(|_| UnsyncBoxBody::new(stream))
             }
-        };
-        self.bounded("waiting for an answer", deadline, async {
-            self.client.request(request).await.map_err(|error| {
-                let why = self.describe(&error);
-                self.suspect(&why);
-                DriveError::Offline(why)
-            })
         })
-        .await
+    }
+
+    /// A small unary call sent even while the peer counts as offline, answered within
+    /// `deadline`. For messages that must land whenever the peer can hear this node
+    /// (the release of a lock whose grant's answer was lost: under a one-way partition
+    /// the requests still arrive though no answer comes back), where failing at once
+    /// would leave the peer refusing every other writer for a whole lease.
+    pub async fn call_regardless<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<T, DriveError> {
+        let request = self.signed(path, |request| request, Outgoing::Whole(body))?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| DriveError::Offline(self.describe(&e)))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| DriveError::Offline(format!("{}: {e}", self.authority)))?
+                .to_bytes();
+            if !status.is_success() {
+                return Err(DriveError::Offline(format!("{}: status {status}", self.authority)));
+            }
+            decode::<Result<T, WireError>>(&bytes)?.map_err(DriveError::from)
+        };
+        tokio::time::timeout(deadline, exchange)
+            .await
+            .unwrap_or_else(|_| Err(DriveError::Offline(format!("{}: no answer", self.authority))))
     }
 
     /// A unary call: `body` out, a MessagePack `Result<T, WireError>` back; `reply_bytes`
