@@ -4,12 +4,9 @@
 //! drives are unmounted and the namespaces removed.
 
 use crate::drives::Drives;
-use crate::harness::{ACCESS_KEY, SECRET_KEY, client_for, signed_request};
+use crate::harness::{ACCESS_KEY, SECRET_KEY, no_retry_client, signed_request};
 use crate::netns::{self, Network};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::StalledStreamProtectionConfig;
-use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::timeout::TimeoutConfig;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};
@@ -62,17 +59,7 @@ pub struct Deployment {
 /// An S3 client that never retries (so every failure is counted) and has no stalled-stream
 /// protection (a node waiting out a dead peer before reading a body is not stalled).
 pub fn s3_client(endpoint: &str) -> Client {
-    let base = client_for(endpoint, ACCESS_KEY, SECRET_KEY);
-    let timeouts =
-        TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).operation_timeout(OPERATION_TIMEOUT).build();
-    let config = base
-        .config()
-        .to_builder()
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(timeouts)
-        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-        .build();
-    Client::from_conf(config)
+    no_retry_client(endpoint, CONNECT_TIMEOUT, OPERATION_TIMEOUT)
 }
 
 impl Deployment {

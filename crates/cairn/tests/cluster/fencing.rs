@@ -41,6 +41,18 @@ async fn hold_locks_on_node1(cluster: &mut Cluster) {
     cluster.set_env(HOLD_ENV, "");
 }
 
+/// Pauses node 1 (holding a lock) for [`PAUSE`], several leases, while writer B puts
+/// `key` through node 2, which must be acknowledged; returns B's body.
+async fn write_b_while_node1_is_paused(cluster: &mut Cluster, bucket: &str, key: &str) -> Vec<u8> {
+    cluster.sigstop(1);
+    let body_b = vec![b'B'; 2 * MIB + 7];
+    let second = try_put(&cluster.client(2), bucket, key, &body_b).await;
+    tokio::time::sleep(PAUSE.saturating_sub(Duration::from_millis(LEASE_MS))).await;
+    cluster.sigcont(1);
+    second.unwrap_or_else(|e| panic!("writer B failed while node 1 was paused: {e}{}", cluster.logs()));
+    body_b
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_writer_paused_past_its_lease_cannot_commit_over_a_later_write() {
     let mut cluster = start_with_short_leases().await;
@@ -55,14 +67,8 @@ async fn a_writer_paused_past_its_lease_cannot_commit_over_a_later_write() {
     };
     let holding = eventually(HOLD_SEEN_TIMEOUT, || std::future::ready(cluster.log(1).contains(HOLD_LOG))).await;
     assert!(holding, "node 1 never took the write lock:{}", cluster.logs());
-    cluster.sigstop(1);
-
     // Writer B, through node 2, gets the lock once A's leases expired, and is acknowledged.
-    let body_b = vec![b'B'; 2 * MIB + 7];
-    let second = try_put(&cluster.client(2), &bucket, KEY, &body_b).await;
-    tokio::time::sleep(PAUSE.saturating_sub(Duration::from_millis(LEASE_MS))).await;
-    cluster.sigcont(1);
-    second.unwrap_or_else(|e| panic!("writer B failed while node 1 was paused: {e}{}", cluster.logs()));
+    let body_b = write_b_while_node1_is_paused(&mut cluster, &bucket, KEY).await;
 
     let first = bounded(REQUEST_TIMEOUT * 2, "writer A", first).await.expect("writer A's task");
     assert!(first.is_err(), "writer A was acknowledged after it lost its lock to writer B{}", cluster.logs());
@@ -109,12 +115,7 @@ async fn a_heal_paused_past_its_lease_does_not_commit() {
     })
     .await;
     assert!(holding, "node 1's heal never took the key's lock:{}", cluster.logs());
-    cluster.sigstop(1);
-    let body_b = vec![b'B'; 2 * MIB + 7];
-    let second = try_put(&cluster.client(2), &bucket, HEALED_KEY, &body_b).await;
-    tokio::time::sleep(PAUSE.saturating_sub(Duration::from_millis(LEASE_MS))).await;
-    cluster.sigcont(1);
-    second.unwrap_or_else(|e| panic!("writer B failed while node 1 was paused: {e}{}", cluster.logs()));
+    let body_b = write_b_while_node1_is_paused(&mut cluster, &bucket, HEALED_KEY).await;
 
     let summary = bounded(REQUEST_TIMEOUT * 2, "heal through node 1", heal).await.expect("heal task");
     let summary = summary.unwrap_or_else(|e| panic!("{e}{}", cluster.logs()));

@@ -1,12 +1,9 @@
 //! Helpers shared by the cluster tests: clients, writes with their checksums, reads
 //! that compare them, on-disk checks and bounded wait loops.
 
-use crate::harness::{ACCESS_KEY, SECRET_KEY, client_for, error_status, md5_hex, random_bytes};
+use crate::harness::{error_status, md5_hex, no_retry_client, random_bytes};
 use crate::nodes::POLL_INTERVAL;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::StalledStreamProtectionConfig;
-use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures::StreamExt;
@@ -36,17 +33,7 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(180);
 /// protection is off, as a server waiting out a dead peer's timeout before reading a
 /// body is not a stalled stream. The tests bound each request themselves.
 pub fn node_client(endpoint: &str) -> Client {
-    let base = client_for(endpoint, ACCESS_KEY, SECRET_KEY);
-    let timeouts =
-        TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).operation_timeout(OPERATION_TIMEOUT).build();
-    let config = base
-        .config()
-        .to_builder()
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(timeouts)
-        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-        .build();
-    Client::from_conf(config)
+    no_retry_client(endpoint, CONNECT_TIMEOUT, OPERATION_TIMEOUT)
 }
 
 /// What a test remembers of an object it wrote.

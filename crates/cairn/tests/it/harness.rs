@@ -177,6 +177,28 @@ pub fn client_for(endpoint: &str, access_key: &str, secret_key: &str) -> Client 
     Client::from_conf(config)
 }
 
+/// A root client for `endpoint` that never retries, so every failed request shows as a
+/// failure instead of being papered over, and has no stalled-stream protection (a node
+/// waiting out a dead peer before it reads a body is not a stalled stream). The suites
+/// that kill and partition nodes (`tests/cluster`, `tests/chaos`) bound requests with
+/// `connect` and `operation`.
+#[allow(dead_code)] // used by tests/cluster and tests/chaos, which share this file
+pub fn no_retry_client(endpoint: &str, connect: Duration, operation: Duration) -> Client {
+    use aws_sdk_s3::config::StalledStreamProtectionConfig;
+    use aws_sdk_s3::config::retry::RetryConfig;
+    use aws_sdk_s3::config::timeout::TimeoutConfig;
+    let base = client_for(endpoint, ACCESS_KEY, SECRET_KEY);
+    let timeouts = TimeoutConfig::builder().connect_timeout(connect).operation_timeout(operation).build();
+    let config = base
+        .config()
+        .to_builder()
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(timeouts)
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
 /// `len` random bytes (incompressible, never deduplicable).
 pub fn random_bytes(len: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; len];
