@@ -11,8 +11,8 @@ use crate::wire::{
 };
 use bytes::{Bytes, BytesMut};
 use cairn_drive::{
-    CommitRequest, DiskInfo, Drive, DriveError, Result, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
-    validate_key, validate_sys_path,
+    CommitRequest, DiskInfo, Drive, DriveError, PendingCommit, Result, ShardReader, ShardWriter, VolumeInfo, WalkEntry,
+    WalkOptions, validate_key, validate_sys_path,
 };
 use http_body_util::BodyExt;
 use std::sync::Arc;
@@ -234,6 +234,19 @@ impl Drive for RemoteDrive {
     async fn read_sys_file(&self, sys_path: &str) -> Result<Bytes> {
         validate_sys_path(sys_path)?;
         self.call_data(DriveCall::ReadSysFile { sys_path: sys_path.to_owned() }).await
+    }
+
+    async fn pending_commits(&self) -> Result<Vec<PendingCommit>> {
+        match self.call(DriveCall::PendingCommits).await? {
+            DriveReply::Records(records) => {
+                let mut decoded = Vec::with_capacity(records.len());
+                for record in records {
+                    decoded.push(PendingCommit::decode(&record)?);
+                }
+                Ok(decoded)
+            }
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn list_sys_dir(&self, sys_path: &str) -> Result<Vec<String>> {

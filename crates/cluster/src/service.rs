@@ -274,6 +274,10 @@ impl RpcService {
             DriveCall::WriteSysFile { sys_path, data } => done(drive.write_sys_file(&sys_path, data).await),
             DriveCall::ReadSysFile { sys_path } => drive.read_sys_file(&sys_path).await.map(DriveReply::Data),
             DriveCall::ListSysDir { sys_path } => drive.list_sys_dir(&sys_path).await.map(DriveReply::Names),
+            DriveCall::PendingCommits => drive
+                .pending_commits()
+                .await
+                .map(|records| DriveReply::Records(records.iter().map(|r| Bytes::from(r.encode())).collect())),
             DriveCall::RenameSys { from, to } => done(drive.rename_sys(&from, &to).await),
             DriveCall::DeleteSys { sys_path } => done(drive.delete_sys(&sys_path).await),
         }

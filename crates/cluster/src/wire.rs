@@ -159,6 +159,8 @@ pub enum DriveCall {
     ListSysDir {
         sys_path: String,
     },
+    /// The drive's commits neither finished nor undone (encoded `PendingCommit`s).
+    PendingCommits,
     RenameSys {
         from: String,
         to: String,
@@ -184,12 +186,18 @@ pub struct WireCommit {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum DriveReply {
     Done,
-    DiskInfo { total_bytes: u64, free_bytes: u64, used_bytes: u64 },
+    DiskInfo {
+        total_bytes: u64,
+        free_bytes: u64,
+        used_bytes: u64,
+    },
     Volumes(Vec<(String, i128)>),
     Volume(String, i128),
     Data(Bytes),
     Handle(u64),
     Names(Vec<String>),
+    /// Encoded `PendingCommit` records.
+    Records(Vec<Bytes>),
 }
 
 impl From<DiskInfo> for DriveReply {

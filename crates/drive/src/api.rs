@@ -2,7 +2,7 @@
 //! and remote (over node RPC) later. Every method is a whole, small operation so
 //! that a remote implementation needs one round trip per call.
 
-use crate::{PendingCommit, Result, UNDO_DIR};
+use crate::{PendingCommit, Result};
 use bytes::Bytes;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -178,28 +178,7 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     /// writer crashed (or lost the drive) in between, or is committing right now (a
     /// caller must hold the key's write lock before acting on one). Damaged records are
     /// logged and left out.
-    async fn pending_commits(&self) -> Result<Vec<PendingCommit>> {
-        let names = match self.list_sys_dir(UNDO_DIR).await {
-            Ok(names) => names,
-            Err(error) if error.is_not_found() => return Ok(Vec::new()),
-            Err(error) => return Err(error),
-        };
-        let mut records = Vec::new();
-        for commit_id in names.iter().filter_map(|name| PendingCommit::record_name(name)) {
-            match self.read_sys_file(&PendingCommit::record_path(commit_id)).await {
-                Ok(bytes) => match PendingCommit::decode(&bytes) {
-                    Ok(record) => records.push(record),
-                    Err(error) => {
-                        tracing::warn!(drive = self.endpoint(), %commit_id, %error, "unreadable pending commit")
-                    }
-                },
-                // Finished or undone since the listing.
-                Err(error) if error.is_not_found() => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(records)
-    }
+    async fn pending_commits(&self) -> Result<Vec<PendingCommit>>;
     /// Removes an object (metadata and data directories) and any parent directories left empty.
     async fn delete_object(&self, volume: &str, key: &str) -> Result<()>;
     /// Opens part `part_number` of an object's data directory for reading.

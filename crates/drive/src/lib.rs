@@ -10,16 +10,16 @@
 //! Layout of a drive (see docs/architecture.md):
 //! ```text
 //! <root>/.cairn.sys/format.json
+//! <root>/.cairn.sys/index.redb                metadata of every object, pending commits
 //! <root>/.cairn.sys/tmp/<uuid>/...            staging, removed at start-up
-//! <root>/.cairn.sys/undo/<commit-id>[.meta]   pending commits (see `pending.rs`)
 //! <root>/.cairn.sys/multipart/<bucket>/<upload-id>/...
 //! <root>/.cairn.sys/buckets/<bucket>.meta
-//! <root>/<bucket>/<key...>/xl.meta
-//! <root>/<bucket>/<key...>/<data-dir-uuid>/part.N
+//! <root>/<bucket>/<key...>/<data-dir-uuid>__XLDATA__/part.N
 //! ```
 
 mod api;
 mod error;
+pub mod inspect;
 mod local;
 mod path;
 mod pending;

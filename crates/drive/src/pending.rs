@@ -1,15 +1,17 @@
 //! Records of pending commits: a commit that made a new version visible on a drive
 //! keeps, until it is finished or undone, a record naming the key and the metadata it
-//! installed, next to a link to the metadata it replaced:
+//! installed, and the metadata it replaced. Both live in the drive's index (tables
+//! `pending` and `replaced`, committed with the new metadata in one transaction); drives
+//! of layout 1 kept them as files, which an upgrade imports:
 //!
 //! ```text
-//! <drive>/.cairn.sys/undo/<commit-id>        this record
-//! <drive>/.cairn.sys/undo/<commit-id>.meta   the replaced xl.meta (absent for a new key)
+//! <drive>/.cairn.sys/undo/<commit-id>        the record (layout 1)
+//! <drive>/.cairn.sys/undo/<commit-id>.meta   the replaced xl.meta (layout 1; absent for a new key)
 //! ```
 //!
-//! They live outside staging (which start-up clears), so a commit whose writer crashed
-//! between the drives can still be resolved later: finished where it reached a write
-//! quorum, rolled back where it did not (see the object layer's `set/pending.rs`).
+//! They survive restarts, so a commit whose writer crashed between the drives can still
+//! be resolved later: finished where it reached a write quorum, rolled back where it
+//! did not (see the object layer's `set/pending.rs`).
 //!
 //! Format: `CUN1 || version u16 LE || xxh3-64(body) u64 LE || body`, body =
 //! `commit_id 16 bytes || created_unix_nanos i64 || replaced u8 || data_dir flag u8 +
@@ -19,7 +21,7 @@
 use crate::{DriveError, Result};
 use uuid::Uuid;
 
-/// Folder of pending-commit records inside the system volume.
+/// Folder of pending-commit records inside the system volume of a layout-1 drive.
 pub const UNDO_DIR: &str = "undo";
 /// Magic of a pending-commit record.
 const MAGIC: [u8; 4] = *b"CUN1";
@@ -39,7 +41,7 @@ pub struct PendingCommit {
     pub key: String,
     /// The new version's data directory; None for inline data.
     pub data_dir: Option<Uuid>,
-    /// True when the commit replaced an existing `xl.meta` (kept as `<commit-id>.meta`).
+    /// True when the commit replaced existing metadata (kept until it is resolved).
     pub replaced: bool,
     /// xxh3-64 of the metadata the commit installed: the drive still holds this commit's
     /// version exactly when its `xl.meta` hashes to this.
@@ -49,16 +51,6 @@ pub struct PendingCommit {
 }
 
 impl PendingCommit {
-    /// Path of the record inside the system volume.
-    pub fn record_path(commit_id: Uuid) -> String {
-        format!("{UNDO_DIR}/{commit_id}")
-    }
-
-    /// Path of the replaced metadata inside the system volume.
-    pub fn replaced_meta_path(commit_id: Uuid) -> String {
-        format!("{UNDO_DIR}/{commit_id}.meta")
-    }
-
     /// The commit id a name in the undo folder is the record of, if it is one.
     pub fn record_name(name: &str) -> Option<Uuid> {
         Uuid::parse_str(name).ok()

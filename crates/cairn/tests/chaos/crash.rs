@@ -202,7 +202,7 @@ async fn check_after_restart(server: &Server, shared: &Shared, crash: usize, rep
         for entry in entries.flatten() {
             report.staging_leftovers.push(format!("crash {crash}: {}", entry.path().display()));
         }
-        orphans += orphan_data_dirs(&server.drive(d).join("crash"));
+        orphans += orphan_data_dirs(&server.drive(d), "crash", "");
     }
     report.orphan_data_dirs = orphans;
     let client = s3_client(&server.endpoint);
@@ -218,10 +218,14 @@ async fn check_after_restart(server: &Server, shared: &Shared, crash: usize, rep
     report.wrong.extend(verdicts.wrong.into_iter().map(|v| format!("seed {} crash {crash}: {v}", report.seed)));
 }
 
-/// Data folders below `dir` that no version in their key's `xl.meta` names.
-fn orphan_data_dirs(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    let meta = std::fs::read(dir.join("xl.meta")).ok().and_then(|bytes| ObjectMeta::decode(&bytes).ok());
+/// Data folders below the folder of `key` (or of the bucket, for "") on `drive` that no
+/// version in their key's metadata names.
+fn orphan_data_dirs(drive: &Path, bucket: &str, key: &str) -> usize {
+    let dir = drive.join(bucket).join(key);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return 0 };
+    let stored =
+        if key.is_empty() { None } else { cairn_drive::inspect::object_meta(drive, bucket, key).ok().flatten() };
+    let meta = stored.and_then(|bytes| ObjectMeta::decode(&bytes).ok());
     let named: Vec<String> = meta
         .map(|m| m.versions.iter().filter_map(|v| v.data_dir).map(|id| format!("{id}__XLDATA__")).collect())
         .unwrap_or_default();
@@ -232,7 +236,8 @@ fn orphan_data_dirs(dir: &Path) -> usize {
         if name.ends_with("__XLDATA__") {
             orphans += usize::from(!named.contains(&name));
         } else if path.is_dir() {
-            orphans += orphan_data_dirs(&path);
+            let below = if key.is_empty() { name } else { format!("{key}/{name}") };
+            orphans += orphan_data_dirs(drive, bucket, &below);
         }
     }
     orphans

@@ -156,6 +156,8 @@ impl Deployment {
             .env("CAIRN_ROOT_USER", ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
             .env("CAIRN_LOG", "info")
+            // Tests read the drives' metadata while the nodes run.
+            .env("CAIRN_TEST_INDEX_SHARED", "1")
             .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));

@@ -22,10 +22,8 @@ const ROOT_PREFIX: &str = "cairn-chaos-";
 pub const DRIVE_BYTES_MAX: u64 = 384 << 20;
 /// Size of one ballast write while filling a drive.
 const BALLAST_CHUNK_BYTES: usize = 1 << 20;
-/// How long a read-only remount is retried while the node has files open for writing or
-/// open files that were unlinked (the kernel refuses it then with EBUSY): longer than a
-/// peer keeps an idle read handle (`cairn_cluster` closes them after 60 s), so a handle
-/// leaked by a killed reader cannot make the fault fail.
+/// How long lifting a read-only mount is retried: longer than a peer keeps an idle read
+/// handle (`cairn_cluster` closes them after 60 s).
 const REMOUNT_RETRY_FOR: Duration = Duration::from_secs(75);
 const REMOUNT_RETRY_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -160,10 +158,22 @@ impl Drives {
     /// Remounts drive `(n, j)` read-only (or back read-write), retrying while busy.
     pub fn set_read_only(&self, n: usize, j: usize, read_only: bool) -> Result<(), String> {
         let point = self.mount_point(n, j).to_string_lossy().into_owned();
-        let options = if read_only { "remount,ro" } else { "remount,rw" };
+        // A read-only bind mount over the drive: every file or folder opened, made or
+        // renamed from now on through the drive's path gets EROFS. A remount of the
+        // tmpfs itself is refused (EBUSY) while the node holds its metadata index open
+        // for writing, which it always does; that open file keeps taking commits, as
+        // the kernel lets it (only an emergency read-only remount would stop it).
+        if read_only {
+            run("mount", &["--bind", &point, &point])?;
+            run("mount", &["-o", "remount,bind,ro", &point]).inspect_err(|_| {
+                let _ = run("umount", &["-l", &point]);
+            })?;
+            return Ok(());
+        }
         let deadline = Instant::now() + REMOUNT_RETRY_FOR;
         loop {
-            match run("mount", &["-o", options, &point]) {
+            // Lazily: files the node opened through the read-only mount keep it busy.
+            match run("umount", &["-l", &point]) {
                 Ok(_) => return Ok(()),
                 Err(error) if Instant::now() >= deadline => {
                     return Err(format!("{error}; files open under it: {}", open_files_under(&point)));

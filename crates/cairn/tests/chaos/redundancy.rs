@@ -76,10 +76,15 @@ pub fn check(drives: &[PathBuf], bucket: &str, verify_frames: bool) -> Redundanc
             problems.push(format!("drive {index} lacks bucket {bucket}"));
             continue;
         }
-        let mut keys = Vec::new();
-        collect_keys(&bucket_dir, "", &mut keys);
-        for (key, dir) in keys {
-            let view = drive_view(&dir, verify_frames);
+        let keys = match cairn_drive::inspect::object_keys(drive, bucket) {
+            Ok(keys) => keys,
+            Err(error) => {
+                problems.push(format!("drive {index}: its index cannot be read: {error}"));
+                continue;
+            }
+        };
+        for key in keys {
+            let view = drive_view(drive, bucket, &key, verify_frames);
             views.entry(key).or_default().insert(index, view);
         }
     }
@@ -108,30 +113,20 @@ pub fn check(drives: &[PathBuf], bucket: &str, verify_frames: bool) -> Redundanc
     Redundancy { objects, problems, dangling }
 }
 
-/// Every key folder below `dir` (folders holding `xl.meta`), without entering data folders.
-fn collect_keys(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if !path.is_dir() || name.ends_with(DATA_DIR_SUFFIX) {
-            continue;
-        }
-        let key = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-        if path.join("xl.meta").is_file() {
-            out.push((key.clone(), path.clone()));
-        }
-        collect_keys(&path, &key, out);
-    }
-}
-
-/// One drive's newest version of the key stored in `dir`, or why it is not whole.
-fn drive_view(dir: &Path, verify_frames: bool) -> Result<Signature, String> {
-    let bytes = std::fs::read(dir.join("xl.meta")).map_err(|e| format!("xl.meta unreadable: {e}"))?;
+/// One drive's newest version of `key`, or why it is not whole.
+fn drive_view(drive: &Path, bucket: &str, key: &str, verify_frames: bool) -> Result<Signature, String> {
+    let bytes = cairn_drive::inspect::object_meta(drive, bucket, key)
+        .map_err(|e| format!("metadata unreadable: {e}"))?
+        .ok_or("metadata gone")?;
+    // Folder objects (`a/`) keep their data in a folder with a suffix.
+    let dir = match key.strip_suffix('/') {
+        Some(folder) => drive.join(bucket).join(format!("{folder}__XLDIR__")),
+        None => drive.join(bucket).join(key),
+    };
     let meta = ObjectMeta::decode(&bytes).map_err(|e| format!("xl.meta undecodable: {e}"))?;
     let version = meta.latest().ok_or("xl.meta holds no version")?;
     if verify_frames {
-        verify_version(dir, version)?;
+        verify_version(&dir, version)?;
     }
     Ok(signature(version))
 }

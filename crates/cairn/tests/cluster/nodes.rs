@@ -185,6 +185,8 @@ impl Cluster {
             .env("CAIRN_ROOT_USER", crate::harness::ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", crate::harness::SECRET_KEY)
             .env("CAIRN_LOG", "info")
+            // Tests read the drives' metadata while the nodes run.
+            .env("CAIRN_TEST_INDEX_SHARED", "1")
             .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));

@@ -200,7 +200,7 @@ pub async fn verify_objects(client: &Client, bucket: &str, objects: &BTreeMap<St
     );
 }
 
-/// Keys of `objects` that `drive` does not fully hold: `xl.meta`, and for objects too big
+/// Keys of `objects` that `drive` does not fully hold: metadata, and for objects too big
 /// to be inline a `<uuid>__XLDATA__` folder with `part.1` to `part.<parts>`.
 pub fn incomplete_on_drive(drive: &Path, bucket: &str, objects: &BTreeMap<String, ObjectSpec>) -> Vec<String> {
     objects.iter().filter(|(key, spec)| !complete_on_drive(drive, bucket, key, spec)).map(|(k, _)| k.clone()).collect()
@@ -208,7 +208,7 @@ pub fn incomplete_on_drive(drive: &Path, bucket: &str, objects: &BTreeMap<String
 
 fn complete_on_drive(drive: &Path, bucket: &str, key: &str, spec: &ObjectSpec) -> bool {
     let object_dir = drive.join(bucket).join(key);
-    if !object_dir.join("xl.meta").is_file() {
+    if !crate::harness::has_key_on(drive, bucket, key) {
         return false;
     }
     if spec.size <= INLINE_BYTES_MAX {

@@ -5,7 +5,7 @@
 
 use crate::admin_config::import;
 use crate::cli::Cli;
-use crate::harness::{Server, new_bucket, put, random_bytes, signed_request};
+use crate::harness::{Server, meta_on, new_bucket, put, random_bytes, set_meta_on, signed_request};
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -134,12 +134,12 @@ async fn a_flipped_byte_in_xl_meta_is_detected_and_healed() {
         .await
         .expect("put");
     // Drive 1 holds the first copy a read would otherwise take its headers from.
-    let meta_file = server.drive(1).join(&bucket).join("noted").join("xl.meta");
-    let original = std::fs::read(&meta_file).expect("xl.meta");
+    let drive = server.drive(1);
+    let original = meta_on(&drive, &bucket, "noted").expect("drive 1 holds it");
     let at = original.windows(note.len()).position(|w| w == note.as_bytes()).expect("the note is stored");
     let mut damaged = original.clone();
     damaged[at + 5] = b'b';
-    std::fs::write(&meta_file, &damaged).expect("damage xl.meta");
+    set_meta_on(&drive, &bucket, "noted", damaged);
 
     let head = client.head_object().bucket(&bucket).key("noted").send().await.expect("head");
     let served = head.metadata().and_then(|m| m.get("note")).cloned();
@@ -148,5 +148,5 @@ async fn a_flipped_byte_in_xl_meta_is_detected_and_healed() {
     let cli = Cli::with_alias("local", &server);
     let healed = heal_summary(&cli, &["admin", "heal", "-r", &format!("local/{bucket}")]);
     assert_eq!(healed["healed"].as_u64(), Some(1), "{healed}");
-    assert_eq!(std::fs::read(&meta_file).expect("xl.meta"), original, "the damaged copy was not rewritten");
+    assert_eq!(meta_on(&drive, &bucket, "noted"), Some(original), "the damaged copy was not rewritten");
 }

@@ -4,42 +4,28 @@
 //! acknowledged) must be gone and the previous version back; one that did reach it stays.
 //!
 //! The crash comes from the test hook `CAIRN_TEST_CRASH_AFTER_COMMITS=n` (the process
-//! aborts after n drive commits); the drives that must not commit are made to fail by
-//! turning their `.cairn.sys/undo` folder into a file while the server runs.
+//! aborts after n drive commits); the drives that must not commit first are kept busy:
+//! the test holds their index's write lock, so their commits wait until the crash.
 
-use crate::harness::{Server, get, new_bucket, put};
+use crate::harness::{Server, get, meta_on, new_bucket, put, remove_meta_on};
 use aws_sdk_s3::primitives::ByteStream;
 use std::path::Path;
 
-/// Makes a drive's commits fail: the folder of pending-commit records becomes a file.
-fn break_commits(drive: &Path) {
-    let undo = drive.join(".cairn.sys/undo");
-    std::fs::remove_dir_all(&undo).expect("remove undo folder");
-    std::fs::write(&undo, b"not a folder").expect("block undo folder");
-}
-
-fn repair_commits(drive: &Path) {
-    std::fs::remove_file(drive.join(".cairn.sys/undo")).expect("unblock undo folder");
-}
-
 fn pending_records(drive: &Path) -> usize {
-    std::fs::read_dir(drive.join(".cairn.sys/undo")).expect("undo folder").count()
+    cairn_drive::inspect::pending_commits(drive).expect("pending commits").len()
 }
 
 /// Writes `key` = `body` through a server that crashes after `commits` drive commits;
-/// `broken` drives fail theirs. Returns the stopped server's folder.
-async fn crash_during_put(server: Server, bucket: &str, key: &str, body: &[u8], broken: &[usize]) -> tempfile::TempDir {
-    for &drive in broken {
-        break_commits(&server.drive(drive));
-    }
+/// `busy` drives do not get to theirs. Returns the stopped server's folder.
+async fn crash_during_put(server: Server, bucket: &str, key: &str, body: &[u8], busy: &[usize]) -> tempfile::TempDir {
+    let holds: Vec<_> =
+        busy.iter().map(|&drive| cairn_drive::inspect::hold_writes(&server.drive(drive)).expect("hold")).collect();
     let outcome =
         server.client().put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec())).send().await;
     assert!(outcome.is_err(), "the server was to crash before answering");
     let log = server.log();
     assert!(log.contains("CAIRN_TEST_CRASH_AFTER_COMMITS reached"), "the crash hook did not fire:\n{log}");
-    for &drive in broken {
-        repair_commits(&server.drive(drive));
-    }
+    drop(holds);
     server.stop()
 }
 
@@ -61,7 +47,7 @@ async fn a_crash_mid_commit_never_shows_an_unacknowledged_version() {
     for (key, body) in [("small", b"version two".to_vec()), ("large", vec![2u8; 3 << 20])] {
         let server = Server::start_in(dir, 4, &[("CAIRN_TEST_CRASH_AFTER_COMMITS", "2")]);
         let dir_after = crash_during_put(server, &bucket, key, &body, &[3, 4]).await;
-        let meta = |drive: &str| std::fs::read(dir_after.path().join(drive).join(&bucket).join(key).join("xl.meta"));
+        let meta = |drive: &str| meta_on(&dir_after.path().join(drive), &bucket, key);
         assert_ne!(meta("d1").expect("d1"), meta("d3").expect("d3"), "drive 1 holds the unacknowledged version");
         assert_ne!(pending_records(&dir_after.path().join("d1")), 0, "the crash left its commit pending");
         dir = dir_after;
@@ -83,7 +69,9 @@ async fn a_crash_mid_commit_never_shows_an_unacknowledged_version() {
     // The rolled-back drives hold the previous version whole: it reads from them alone.
     let dir = server.stop();
     for drive in [3, 4] {
-        std::fs::remove_dir_all(dir.path().join(format!("d{drive}")).join(&bucket).join("large")).expect("remove copy");
+        let drive = dir.path().join(format!("d{drive}"));
+        std::fs::remove_dir_all(drive.join(&bucket).join("large")).expect("remove copy");
+        assert!(remove_meta_on(&drive, &bucket, "large"));
     }
     let server = Server::start_in(dir, 4, &[]);
     assert_eq!(get(&server.client(), &bucket, "large").await, large_v1);

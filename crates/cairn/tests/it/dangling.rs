@@ -57,14 +57,18 @@ async fn copies_of_a_delete_that_a_drive_missed_are_removed() {
     put(&client, &bucket, deleted[1], b"small").await;
     // Drive 1 keeps its copies of both: it "missed" the deletes below.
     let saved = tempfile::tempdir().expect("temp dir");
-    let drive = server.drive(1).join(&bucket);
+    let drive_root = server.drive(1);
+    let drive = drive_root.join(&bucket);
     copy_tree(&drive.join("gone"), saved.path());
+    let metas: Vec<Vec<u8>> = deleted.iter().map(|key| meta_on(&drive_root, &bucket, key).expect("held")).collect();
     for key in deleted {
         client.delete_object().bucket(&bucket).key(key).send().await.expect("delete");
     }
     copy_tree(saved.path(), &drive.join("gone"));
-    let leftovers: Vec<PathBuf> = deleted.iter().map(|key| drive.join(key).join("xl.meta")).collect();
-    assert!(leftovers.iter().all(|meta| meta.is_file()), "the test put the leftovers back");
+    for (key, meta) in deleted.iter().zip(metas) {
+        set_meta_on(&drive_root, &bucket, key, meta);
+    }
+    assert!(deleted.iter().all(|key| has_key_on(&drive_root, &bucket, key)), "the test put the leftovers back");
 
     wait_for_scans(&server).await;
     // Removing the last key below `gone/` removes the folder too.
@@ -72,9 +76,11 @@ async fn copies_of_a_delete_that_a_drive_missed_are_removed() {
     let left: Vec<String> =
         if gone.exists() { files_below(&gone).iter().map(|p| p.display().to_string()).collect() } else { Vec::new() };
     assert!(left.is_empty(), "the copies a quorum deleted are still on drive 1: {left:#?}\n{}", server.log());
+    let still: Vec<_> = deleted.iter().filter(|key| has_key_on(&drive_root, &bucket, key)).collect();
+    assert!(still.is_empty(), "metadata a quorum deleted is still on drive 1: {still:?}");
     // What a quorum holds stays, on every drive.
     for d in 1..=4 {
-        assert!(server.drive(d).join(&bucket).join("kept.bin/xl.meta").is_file(), "kept.bin lost on drive {d}");
+        assert!(has_key_on(&server.drive(d), &bucket, "kept.bin"), "kept.bin lost on drive {d}");
     }
     assert_eq!(get(&client, &bucket, "kept.bin").await, kept_body);
     assert!(server.log().contains("removed a dangling copy"), "{}", server.log());

@@ -69,11 +69,11 @@ async fn reads_survive_deleted_drives() {
     assert_eq!(error_status(&missing), 404);
 }
 
-/// Drive number (1-based) holding shard `index` of the object whose metadata sits in `meta_path` on drive 1.
-fn drive_of_shard(server: &Server, relative: &Path, index: u8) -> usize {
+/// Drive number (1-based) holding shard `index` of `key`.
+fn drive_of_shard(server: &Server, bucket: &str, key: &str, index: u8) -> usize {
     (1..=server.drive_count)
         .find(|d| {
-            let bytes = std::fs::read(server.drive(*d).join(relative)).expect("xl.meta");
+            let bytes = meta_on(&server.drive(*d), bucket, key).expect("metadata");
             // A copy damaged earlier (inline data sits in xl.meta) fails its checksum.
             let meta = ObjectMeta::decode(&bytes).ok();
             meta.is_some_and(|meta| meta.latest().expect("version").erasure.shard_index == index)
@@ -81,12 +81,16 @@ fn drive_of_shard(server: &Server, relative: &Path, index: u8) -> usize {
         .expect("some drive holds the shard")
 }
 
-fn flip_byte(path: &Path, from_end: bool) {
+fn flip_byte(path: &Path) {
     let mut bytes = std::fs::read(path).expect("read shard");
-    assert!(!bytes.is_empty(), "{path:?} is empty");
+    flip(&mut bytes, false);
+    std::fs::write(path, bytes).expect("write shard");
+}
+
+fn flip(bytes: &mut [u8], from_end: bool) {
+    assert!(!bytes.is_empty(), "nothing to damage");
     let at = if from_end { bytes.len() - 3.min(bytes.len()) } else { bytes.len() / 2 };
     bytes[at] ^= 0x5a;
-    std::fs::write(path, bytes).expect("write shard");
 }
 
 /// Flips a byte in every shard file (or, for inline objects, in the inline data) that
@@ -95,19 +99,25 @@ fn damage_shards(server: &Server, bucket: &str, objects: &BTreeMap<String, Vec<u
     for key in objects.iter().filter(|(_, body)| !body.is_empty()).map(|(key, _)| key) {
         let relative = PathBuf::from(bucket).join(key);
         for index in indices {
-            let drive = drive_of_shard(server, &relative.join("xl.meta"), *index);
+            let drive = drive_of_shard(server, bucket, key, *index);
             let object_dir = server.drive(drive).join(&relative);
             let shards = shard_files(&object_dir);
             if shards.is_empty() {
-                flip_byte(&object_dir.join("xl.meta"), true); // Inline: the data sits at the end of xl.meta.
+                // Inline: the data sits at the end of the metadata.
+                let mut meta = meta_on(&server.drive(drive), bucket, key).expect("metadata");
+                flip(&mut meta, true);
+                set_meta_on(&server.drive(drive), bucket, key, meta);
             } else {
-                shards.iter().for_each(|shard| flip_byte(shard, false));
+                shards.iter().for_each(|shard| flip_byte(shard));
             }
         }
     }
 }
 
 fn shard_files(dir: &Path) -> Vec<PathBuf> {
+    if !dir.exists() {
+        return Vec::new(); // An inline object has no folder.
+    }
     files_below(dir)
         .into_iter()
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("part.")))
@@ -147,9 +157,9 @@ async fn reads_survive_corrupt_shards_and_report_them() {
     // instead of returning wrong bytes.
     let key = objects.keys().find(|k| k.ends_with(&format!("object-{}", 3 * MIB + 11))).expect("large object");
     let relative = PathBuf::from(&bucket).join(key);
-    let drive = drive_of_shard(&server, &relative.join("xl.meta"), 0);
+    let drive = drive_of_shard(&server, &bucket, key, 0);
     for shard in shard_files(&server.drive(drive).join(&relative)) {
-        flip_byte(&shard, false);
+        flip_byte(&shard);
     }
     // Any body that arrives complete is wrong here (the original bytes cannot be rebuilt):
     // the read must end in an error, before the headers (500) or during the body. The
@@ -184,9 +194,9 @@ async fn a_block_with_too_many_corrupt_frames_is_logged() {
     // Both data shards (the ones a read tries first) corrupt in every block.
     let relative = PathBuf::from(&bucket).join(key);
     for index in [0, 1] {
-        let drive = drive_of_shard(&server, &relative.join("xl.meta"), index);
+        let drive = drive_of_shard(&server, &bucket, key, index);
         for shard in shard_files(&server.drive(drive).join(&relative)) {
-            flip_byte(&shard, false);
+            flip_byte(&shard);
         }
     }
     assert_eq!(get(&client, &bucket, key).await, body, "rebuilt from the parity shards");
@@ -208,8 +218,7 @@ async fn a_wiped_drive_is_reformatted_on_restart() {
     let client = server.client();
     verify_all(&client, &bucket, &objects).await;
     // Reading found the wiped drive's copies missing and queued them for healing.
-    let refilled =
-        |server: &Server| objects.keys().all(|k| server.drive(3).join(&bucket).join(k).join("xl.meta").is_file());
+    let refilled = |server: &Server| objects.keys().all(|k| has_key_on(&server.drive(3), &bucket, k));
     for _ in 0..100 {
         if refilled(&server) {
             break;

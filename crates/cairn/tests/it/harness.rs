@@ -59,6 +59,8 @@ impl Server {
             .env("CAIRN_ROOT_USER", ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
             .env("CAIRN_LOG", "info")
+            // Tests read and damage drives' metadata while the server runs (see `meta_on`).
+            .env("CAIRN_TEST_INDEX_SHARED", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
         for (name, value) in env {
@@ -379,4 +381,34 @@ fn raw_request_with(
     let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body_start = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |i| i + 4);
     (status, response[body_start..].to_vec())
+}
+
+/// The metadata drive folder `drive` holds for `key` (read through the drive's index,
+/// which test servers share with the test process).
+pub fn meta_on(drive: &Path, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    cairn_drive::inspect::object_meta(drive, bucket, key)
+        .unwrap_or_else(|e| panic!("read {key} on {}: {e}", drive.display()))
+        .map(|meta| meta.to_vec())
+}
+
+/// True when drive folder `drive` holds metadata for `key`.
+pub fn has_key_on(drive: &Path, bucket: &str, key: &str) -> bool {
+    meta_on(drive, bucket, key).is_some()
+}
+
+/// Replaces (or puts back) the metadata drive folder `drive` holds for `key`.
+pub fn set_meta_on(drive: &Path, bucket: &str, key: &str, meta: Vec<u8>) {
+    cairn_drive::inspect::put_object_meta(drive, bucket, key, meta.into())
+        .unwrap_or_else(|e| panic!("write {key} on {}: {e}", drive.display()));
+}
+
+/// Removes the metadata drive folder `drive` holds for `key` (its data stays).
+pub fn remove_meta_on(drive: &Path, bucket: &str, key: &str) -> bool {
+    cairn_drive::inspect::remove_object_meta(drive, bucket, key)
+        .unwrap_or_else(|e| panic!("remove {key} on {}: {e}", drive.display()))
+}
+
+/// Every key drive folder `drive` holds in `bucket`.
+pub fn keys_on(drive: &Path, bucket: &str) -> Vec<String> {
+    cairn_drive::inspect::object_keys(drive, bucket).unwrap_or_else(|e| panic!("keys on {}: {e}", drive.display()))
 }

@@ -79,11 +79,11 @@ pub(crate) fn scans_completed(endpoint: &str) -> u64 {
     report["scans_completed"].as_u64().expect("a count")
 }
 
-/// Keys of `objects` that `drive` lacks: no `xl.meta`, or no part file where one belongs.
+/// Keys of `objects` that `drive` lacks: no metadata, or no part file where one belongs.
 fn missing_on(drive: &Path, bucket: &str, objects: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     let complete = |key: &str, size: usize| {
         let dir = drive.join(bucket).join(key);
-        dir.join("xl.meta").is_file()
+        crate::harness::has_key_on(drive, bucket, key)
             && (size <= INLINE_BYTES_MAX
                 || std::fs::read_dir(&dir).into_iter().flatten().flatten().any(|entry| {
                     entry.file_name().to_string_lossy().ends_with("__XLDATA__") && entry.path().join("part.1").is_file()
@@ -174,8 +174,8 @@ async fn heal_without_recursive_covers_one_level() {
     let done = summary(&lines);
     assert_eq!((done["scanned"].as_u64(), done["healed"].as_u64()), (Some(3), Some(3)), "{lines:?}");
     assert_eq!((done["buckets"].as_u64(), done["drives_formatted"].as_u64()), (Some(1), Some(0)), "{lines:?}");
-    assert!(server.drive(3).join(&bucket).join("dir/01/xl.meta").is_file());
-    assert!(!server.drive(3).join(&bucket).join("dir/sub/02/xl.meta").exists(), "below one level");
+    assert!(crate::harness::has_key_on(&server.drive(3), &bucket, "dir/01"));
+    assert!(!crate::harness::has_key_on(&server.drive(3), &bucket, "dir/sub/02"), "below one level");
 
     // The bucket one level: top-00, top-03, top-06.
     let done = summary(&heal(&server.endpoint, &format!("bucket={bucket}"))).clone();

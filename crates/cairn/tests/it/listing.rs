@@ -137,15 +137,23 @@ fn key_dir(server: &Server, n: usize, bucket: &str, key: &str) -> std::path::Pat
     server.drive(n).join(bucket).join(key)
 }
 
-/// Makes drive `n`'s walks fail at `key`: its `xl.meta` is a folder, which a read refuses
-/// (EISDIR). No object is stored there, so nothing heals or reads it.
+/// Makes drive `n`'s walks fail right after `key`: a damaged index entry (a key that is
+/// not UTF-8) sorts there. No object is stored under it, so nothing heals or reads it.
 fn break_walk_at(server: &Server, n: usize, bucket: &str, key: &str) {
-    std::fs::create_dir_all(key_dir(server, n, bucket, key).join("xl.meta")).expect("make xl.meta a folder");
+    let mut damaged = key.as_bytes().to_vec();
+    damaged.push(0xff);
+    cairn_drive::inspect::put_damaged_key(&server.drive(n), bucket, &damaged, b"damaged").expect("damage index");
 }
 
-/// Removes `key` from drive `n`, as if the drive had missed its write.
+/// Removes `key` and every key below `key/` from drive `n`, as if the drive had missed
+/// their writes.
 fn miss_write(server: &Server, n: usize, bucket: &str, key: &str) {
-    std::fs::remove_dir_all(key_dir(server, n, bucket, key)).expect("remove key folder");
+    let drive = server.drive(n);
+    let below = format!("{key}/");
+    for stored in keys_on(&drive, bucket).into_iter().filter(|k| k == key || k.starts_with(&below)) {
+        remove_meta_on(&drive, bucket, &stored);
+    }
+    let _ = std::fs::remove_dir_all(key_dir(server, n, bucket, key));
 }
 
 /// Regression (chaos suite, seed 9001 round 22): during a partition a listing left out an
@@ -165,17 +173,14 @@ async fn keys_that_failed_walks_could_hold_are_resolved_not_skipped() {
     put(&client, &bucket, "k/03", &large).await;
     // Deletes that drives 5-6 missed: their copies stay behind.
     let missed_deletes = ["k/04", "u/06"];
-    let kept: Vec<Vec<u8>> = missed_deletes
-        .iter()
-        .map(|key| std::fs::read(key_dir(&server, 5, &bucket, key).join("xl.meta")).expect("read xl.meta"))
-        .collect();
+    let kept: Vec<Vec<u8>> =
+        missed_deletes.iter().map(|key| meta_on(&server.drive(5), &bucket, key).expect("held")).collect();
     for key in missed_deletes {
         client.delete_object().bucket(&bucket).key(key).send().await.expect("delete");
     }
     for n in [5, 6] {
         for (key, meta) in missed_deletes.iter().zip(&kept) {
-            std::fs::create_dir_all(key_dir(&server, n, &bucket, key)).expect("key folder");
-            std::fs::write(key_dir(&server, n, &bucket, key).join("xl.meta"), meta).expect("restore xl.meta");
+            set_meta_on(&server.drive(n), &bucket, key, meta.clone());
         }
         // Writes that drives 5-6 missed.
         miss_write(&server, n, &bucket, "k/03");
@@ -191,6 +196,7 @@ async fn keys_that_failed_walks_could_hold_are_resolved_not_skipped() {
         for key in ["k/02x", "p/a", "u/06"] {
             break_walk_at(&server, n, &bucket, key);
         }
+        set_meta_on(&server.drive(n), &bucket, "u/06", b"damaged".to_vec());
     }
 
     let (keys, prefixes, _) = list_all_v2(&client, &bucket, Some("k/"), None, 2).await;

@@ -30,4 +30,5 @@ mod raw_client;
 mod regions;
 mod shutdown;
 mod tls;
+mod upgrade;
 mod uploads;

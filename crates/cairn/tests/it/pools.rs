@@ -17,7 +17,7 @@ fn pool_args(dir: &std::path::Path, with_b: bool) -> Vec<String> {
 }
 
 fn has_object(dir: &std::path::Path, drive: &str, bucket: &str, key: &str) -> bool {
-    dir.join(drive).join(bucket).join(key).join("xl.meta").is_file()
+    crate::harness::has_key_on(&dir.join(drive), bucket, key)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,36 +1,36 @@
 //! `LocalDrive`: a drive that is a folder on this machine.
 
 mod gate;
+pub(crate) mod index;
 mod io;
 mod orphans;
 mod shard;
-mod walk;
 
 use crate::api::{
     CommitRequest, DiskInfo, Drive, OrphanSweep, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
 };
-use crate::path::{
-    DATA_DIR_SUFFIX, META_FILE_NAME, SYSTEM_VOLUME, data_dir_name, object_dir, sys_path, validate_volume,
-};
-use crate::{DriveError, PendingCommit, Result, UNDO_DIR};
+use crate::path::{DATA_DIR_SUFFIX, SYSTEM_VOLUME, data_dir_name, object_dir, sys_path, validate_volume};
+use crate::{DriveError, PendingCommit, Result};
 use bytes::Bytes;
 pub use gate::DRIVE_CALL_TIMEOUT_DEFAULT;
 use gate::Gate;
+use index::{Index, Op, Outcome};
 use io::{
     create_dir_all_durable, create_dirs_durable, fsync_dir, remove_empty_parents, remove_tree, write_file_atomic,
 };
 use shard::{LocalShardReader, LocalShardWriter};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Entries a walk may run ahead of its reader. Each carries a whole `xl.meta`
-/// (up to 128 KiB / k of inline data), so this bounds a listing's memory per drive.
-const WALK_CHANNEL_CAPACITY: usize = 16;
+/// (up to 128 KiB / k of inline data), so this bounds a listing's memory per drive
+/// (with the index walk's chunk, see `index/walk.rs`).
+const WALK_CHANNEL_CAPACITY: usize = 256;
 /// Staging directory inside the system volume.
 const TMP_DIR: &str = "tmp";
 
@@ -50,6 +50,14 @@ struct Inner {
     gate: Arc<Gate>,
     /// Test hook (see [`LocalDriveOptions::crash_after_commits`]).
     crash_after_commits: Option<Arc<AtomicU64>>,
+    /// Test hook (see [`LocalDriveOptions::index_shared`]).
+    index_shared: bool,
+    /// The metadata index; replaced when a wiped drive's system volume is made again.
+    index: RwLock<Arc<Index>>,
+    /// Held shared by writes that need their bucket folder to stay, and exclusively by
+    /// bucket creation and deletion: a bucket is never deleted between a write's check
+    /// that it exists and the write's index commit.
+    volumes: RwLock<()>,
 }
 
 /// How a local drive behaves, beyond where it is.
@@ -63,11 +71,15 @@ pub struct LocalDriveOptions {
     /// `kill -9` between two drives' commits would. Set by `CAIRN_TEST_CRASH_AFTER_COMMITS`;
     /// None (never) otherwise.
     pub crash_after_commits: Option<Arc<AtomicU64>>,
+    /// Test hook: the metadata index is opened so that other processes may open it too
+    /// (tests read and damage a running server's metadata through [`crate::inspect`]).
+    /// Set by `CAIRN_TEST_INDEX_SHARED=1`; otherwise a second process is refused.
+    pub index_shared: bool,
 }
 
 impl Default for LocalDriveOptions {
     fn default() -> Self {
-        Self { call_timeout: DRIVE_CALL_TIMEOUT_DEFAULT, crash_after_commits: None }
+        Self { call_timeout: DRIVE_CALL_TIMEOUT_DEFAULT, crash_after_commits: None, index_shared: false }
     }
 }
 
@@ -91,6 +103,10 @@ impl LocalDriveOptions {
             tracing::warn!(commits, "TEST HOOK: this process aborts after {commits} drive commits (crash tests only)");
             options.crash_after_commits = Some(Arc::new(AtomicU64::new(commits)));
         }
+        if std::env::var("CAIRN_TEST_INDEX_SHARED").is_ok_and(|v| v == "1") {
+            tracing::warn!("TEST HOOK: drive indexes are shared with other processes (tests only)");
+            options.index_shared = true;
+        }
         Ok(options)
     }
 }
@@ -108,12 +124,19 @@ impl LocalDrive {
         let absolute = std::path::absolute(given).map_err(|e| DriveError::io("resolve drive root", e))?;
         create_dirs_durable(&absolute, Path::new("/"))?;
         let root = fs::canonicalize(given).map_err(|e| DriveError::io("resolve drive root", e))?;
+        create_system_dirs(&root)?;
+        // The index first: its lock refuses a second server on drives in use before
+        // anything of the running one's (its staging) is touched.
+        let index = RwLock::new(Arc::new(index::migrate::open_or_migrate(&root, options.index_shared)?));
         remove_tree(&root.join(SYSTEM_VOLUME).join(TMP_DIR))?;
         create_system_dirs(&root)?;
         let endpoint = given.display().to_string();
         let gate = Gate::new(root.clone(), endpoint.clone(), options.call_timeout);
         let crash_after_commits = options.crash_after_commits.clone();
-        Ok(Self { inner: Arc::new(Inner { root, endpoint, gate, crash_after_commits }) })
+        let volumes = RwLock::new(());
+        let index_shared = options.index_shared;
+        let inner = Inner { root, endpoint, gate, crash_after_commits, index_shared, index, volumes };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// Opens the drive folder at `root` off the async workers, within the drive's call
@@ -135,17 +158,25 @@ impl LocalDrive {
         &self.inner.root
     }
 
+    /// The drive's index, unless the drive was wiped or swapped since it was opened
+    /// (then it is not found until its system volume is made again). Blocking: a stat.
+    fn index(&self) -> Result<Arc<Index>> {
+        let index = Arc::clone(&self.inner.index.read().unwrap_or_else(|p| p.into_inner()));
+        if index.is_current() { Ok(index) } else { Err(DriveError::DriveNotFound) }
+    }
+
+    /// Shared hold on the bucket folders (see `Inner::volumes`).
+    fn volumes_shared(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.inner.volumes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn volumes_exclusive(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.inner.volumes.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn volume_dir(&self, volume: &str) -> Result<PathBuf> {
         validate_volume(volume)?;
         Ok(self.root().join(volume))
-    }
-
-    /// Where a commit keeps its record and the metadata it replaced until it is
-    /// finished or undone.
-    fn undo_paths(&self, commit_id: Uuid) -> Result<(PathBuf, PathBuf)> {
-        let record = sys_path(self.root(), &PendingCommit::record_path(commit_id))?;
-        let replaced = sys_path(self.root(), &PendingCommit::replaced_meta_path(commit_id))?;
-        Ok((record, replaced))
     }
 
     fn staging_path(&self) -> PathBuf {
@@ -180,8 +211,7 @@ fn require_volume(dir: &Path) -> Result<()> {
 /// each new entry fsynced in its parent (the root's entry for `.cairn.sys` too): the
 /// format written next must not survive a crash that loses its folder.
 fn create_system_dirs(root: &Path) -> Result<()> {
-    create_dirs_durable(&root.join(SYSTEM_VOLUME).join(TMP_DIR), Path::new("/"))?;
-    create_dirs_durable(&root.join(SYSTEM_VOLUME).join(UNDO_DIR), Path::new("/"))
+    create_dirs_durable(&root.join(SYSTEM_VOLUME).join(TMP_DIR), Path::new("/"))
 }
 
 /// Assembles a commit's data directory in staging from links to its part files, then
@@ -201,7 +231,9 @@ fn place_data_dir(dir: &Path, data_dir: Option<Uuid>, staging_dir: &Path, source
     let target = dir.join(data_dir_name(data_dir));
     // Only a heal rewrites an existing data directory (its copy was corrupt).
     remove_tree(&target)?;
-    fs::rename(staging_dir, &target).map_err(|e| DriveError::io("move data dir into place", e))
+    fs::rename(staging_dir, &target).map_err(|e| DriveError::io("move data dir into place", e))?;
+    // Durable before the index commit that names it.
+    fsync_dir(dir)
 }
 
 /// Current time as nanoseconds since the Unix epoch.
@@ -289,17 +321,38 @@ impl Drive for LocalDrive {
     }
 
     async fn make_system_volume(&self) -> Result<()> {
-        let root = self.root().to_path_buf();
-        self.inner.gate.run("make_system_volume", move || create_system_dirs(&root)).await
+        let drive = self.clone();
+        self.inner
+            .gate
+            .run("make_system_volume", move || {
+                create_system_dirs(drive.root())?;
+                let mut slot = drive.inner.index.write().unwrap_or_else(|p| p.into_inner());
+                if !slot.is_current() {
+                    // A wiped or swapped drive: a new (empty) index for its new system volume.
+                    *slot = Arc::new(index::migrate::open_or_migrate(drive.root(), drive.inner.index_shared)?);
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn make_volume(&self, volume: &str) -> Result<()> {
         let dir = self.volume_dir(volume)?;
-        let root = self.root().to_path_buf();
-        self.call("make_volume", move || match fs::create_dir(&dir) {
-            Ok(()) => fsync_dir(&root),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DriveError::VolumeExists),
-            Err(e) => Err(DriveError::io("create volume", e)),
+        let drive = self.clone();
+        let name = volume.to_owned();
+        self.call("make_volume", move || {
+            let _volumes = drive.volumes_exclusive();
+            if dir.is_dir() {
+                return Err(DriveError::VolumeExists);
+            }
+            // Anything the index still holds for a bucket whose folder is gone (wiped
+            // by hand, or lost with the disk's folder) was lost with it.
+            drive.index()?.apply(Op::PurgeVolume { volume: name })?;
+            match fs::create_dir(&dir) {
+                Ok(()) => fsync_dir(drive.root()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DriveError::VolumeExists),
+                Err(e) => Err(DriveError::io("create volume", e)),
+            }
         })
         .await
     }
@@ -337,47 +390,50 @@ impl Drive for LocalDrive {
 
     async fn delete_volume(&self, volume: &str) -> Result<()> {
         let dir = self.volume_dir(volume)?;
-        let root = self.root().to_path_buf();
         let aside = self.staging_path();
+        let drive = self.clone();
+        let name = volume.to_owned();
         self.call("delete_volume", move || {
+            let _volumes = drive.volumes_exclusive();
             require_volume(&dir)?;
-            // Move the bucket out of reach first, so no write can land between the check and the removal.
-            fs::rename(&dir, &aside).map_err(|e| DriveError::io("move volume aside", e))?;
-            // Anything but a sure "empty" puts the bucket back: an unreadable directory
-            // may hold objects.
-            let verdict = walk::subtree_has_object(&aside, 0);
-            if !matches!(verdict, Ok(false)) {
-                fs::rename(&aside, &dir).map_err(|e| DriveError::io("restore volume", e))?;
-                return Err(verdict.err().unwrap_or(DriveError::VolumeNotEmpty));
+            if drive.index()?.has_objects(&name)? {
+                return Err(DriveError::VolumeNotEmpty);
             }
-            remove_tree(&aside)?;
-            fsync_dir(&root)
+            // What is left are data folders no metadata names (a crash's leftovers).
+            fs::rename(&dir, &aside).map_err(|e| DriveError::io("move volume aside", e))?;
+            fsync_dir(drive.root())?;
+            if let Err(error) = remove_tree(&aside) {
+                // Staging is cleared at the next start.
+                tracing::warn!(drive = drive.endpoint(), %error, "a deleted bucket's leftovers stay in staging");
+            }
+            Ok(())
         })
         .await
     }
 
     async fn read_meta(&self, volume: &str, key: &str) -> Result<Bytes> {
-        let path = object_dir(self.root(), volume, key)?.join(META_FILE_NAME);
+        object_dir(self.root(), volume, key)?;
         let volume_dir = self.volume_dir(volume)?;
-        self.call("read_meta", move || match fs::read(&path) {
-            Ok(data) => Ok(Bytes::from(data)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !volume_dir.is_dir() => {
-                Err(DriveError::VolumeNotFound)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(DriveError::FileNotFound),
-            Err(e) => Err(DriveError::io("read metadata", e)),
+        let drive = self.clone();
+        let (volume, key) = (volume.to_owned(), key.to_owned());
+        self.call("read_meta", move || {
+            let meta = drive.index()?.get(&volume, &key)?;
+            // A bucket folder wiped by hand takes its objects with it.
+            require_volume(&volume_dir)?;
+            meta.ok_or(DriveError::FileNotFound)
         })
         .await
     }
 
     async fn write_meta(&self, volume: &str, key: &str, meta: Bytes) -> Result<()> {
-        let dir = object_dir(self.root(), volume, key)?;
+        object_dir(self.root(), volume, key)?;
         let volume_dir = self.volume_dir(volume)?;
-        let staging = self.staging_path();
+        let drive = self.clone();
+        let (volume, key) = (volume.to_owned(), key.to_owned());
         self.call("write_meta", move || {
+            let _volumes = drive.volumes_shared();
             require_volume(&volume_dir)?;
-            create_dir_all_durable(&volume_dir, &dir)?;
-            write_file_atomic(&staging, &dir.join(META_FILE_NAME), &meta)
+            drive.index()?.apply(Op::Put { volume, key, meta }).map(drop)
         })
         .await
     }
@@ -394,43 +450,36 @@ impl Drive for LocalDrive {
             sources.push((sys_path(self.root(), &part.sys_path)?, part.part_number));
         }
         let staging_dir = self.staging_path();
-        let staging_meta = self.staging_path();
-        let staging_record = self.staging_path();
-        let (record_path, replaced_path) = self.undo_paths(request.commit_id)?;
         // Only object commits count: Cairn's own configuration writes vary from run to run.
         let crash_hook = self.inner.crash_after_commits.clone().filter(|_| request.volume != SYSTEM_VOLUME);
+        let drive = self.clone();
         self.call("commit", move || {
+            let _volumes = drive.volumes_shared();
             require_volume(&volume_dir)?;
-            create_dir_all_durable(&volume_dir, &dir)?;
-            // Keep the replaced metadata reachable (a second link) and record the commit
-            // before anything changes: until it is finished or undone, the commit can be
-            // resolved even after a crash (staging is cleared at start-up; this is not).
-            let meta_path = dir.join(META_FILE_NAME);
-            let replaced = match fs::hard_link(&meta_path, &replaced_path) {
-                Ok(()) => true,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-                Err(e) => return Err(DriveError::io("keep replaced metadata", e)),
-            };
+            let index = drive.index()?;
+            if request.data_dir.is_some() {
+                create_dir_all_durable(&volume_dir, &dir)?;
+                place_data_dir(&dir, request.data_dir, &staging_dir, &sources)?;
+            }
             let record = PendingCommit {
                 commit_id: request.commit_id,
                 volume: request.volume,
                 key: request.key,
                 data_dir: request.data_dir,
-                replaced,
+                replaced: false, // Set by the index, which sees what the commit replaces.
                 meta_hash: PendingCommit::hash_meta(&request.meta),
                 created_unix_nanos: now_unix_nanos(),
             };
-            // Its directory fsync also makes the link above durable.
-            let placed = write_file_atomic(&staging_record, &record_path, &record.encode())
-                .and_then(|()| place_data_dir(&dir, request.data_dir, &staging_dir, &sources));
-            if let Err(error) = placed {
-                // Nothing is visible yet: the record has nothing to resolve.
-                let _ = remove_tree(&replaced_path);
-                let _ = remove_tree(&record_path);
+            // The commit point: the new metadata, the replaced one and the commit's record
+            // in one durable index commit. Until it is finished or undone, the commit can
+            // be resolved even after a crash.
+            if let Err(error) = index.apply(Op::Commit { meta: request.meta, record }) {
+                if let Some(data_dir) = request.data_dir {
+                    // Nothing names it; a leftover would be swept as an orphan anyway.
+                    let _ = remove_tree(&dir.join(data_dir_name(data_dir)));
+                }
                 return Err(error);
             }
-            // The metadata rename is the commit point; its fsync covers the data dir rename too.
-            write_file_atomic(&staging_meta, &meta_path, &request.meta)?;
             if let Some(left) = crash_hook
                 && left.fetch_sub(1, Ordering::SeqCst) == 1
             {
@@ -444,16 +493,21 @@ impl Drive for LocalDrive {
 
     async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Option<Uuid>) -> Result<()> {
         let dir = object_dir(self.root(), volume, key)?;
-        let (record, replaced) = self.undo_paths(commit_id)?;
+        let volume_dir = self.volume_dir(volume)?;
+        let drive = self.clone();
         self.call("finish_commit", move || {
-            let pending = record.exists() || replaced.exists();
-            remove_tree(&replaced)?;
+            // Lost in a crash, the record is found again and the commit finished again:
+            // this only repeats a cleanup.
+            let pending = drive.index()?.apply(Op::Finish { commit_id })? == Outcome::Found(true);
             // Without a record of this commit there is nothing older to drop.
             if pending || keep.is_none() {
                 remove_data_dirs(&dir, keep)?;
+                if keep.is_none() {
+                    // An inline version needs no folder.
+                    remove_empty_parents(&dir, &volume_dir);
+                }
             }
-            // Last: until the record goes, finishing again after a crash is harmless.
-            remove_tree(&record)
+            Ok(())
         })
         .await
     }
@@ -461,51 +515,38 @@ impl Drive for LocalDrive {
     async fn undo_commit(&self, volume: &str, key: &str, commit_id: Uuid, data_dir: Option<Uuid>) -> Result<()> {
         let dir = object_dir(self.root(), volume, key)?;
         let volume_dir = self.volume_dir(volume)?;
-        let (record, replaced) = self.undo_paths(commit_id)?;
+        let drive = self.clone();
+        let (volume, key) = (volume.to_owned(), key.to_owned());
         self.call("undo_commit", move || {
             require_volume(&volume_dir)?;
-            let meta_path = dir.join(META_FILE_NAME);
-            let restored = match fs::rename(&replaced, &meta_path) {
-                Ok(()) => true,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-                Err(e) => return Err(DriveError::io("restore replaced metadata", e)),
-            };
-            if !restored {
-                // There was no earlier version: the object did not exist before this commit.
-                match fs::remove_file(&meta_path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(DriveError::io("remove uncommitted metadata", e)),
-                }
-            }
+            // The metadata goes back first, durably: it must never name a removed folder.
+            let restored = drive.index()?.apply(Op::Undo { volume, key, commit_id })? == Outcome::Found(true);
             if let Some(data_dir) = data_dir {
                 remove_tree(&dir.join(data_dir_name(data_dir)))?;
             }
-            fsync_dir(&dir)?;
             if !restored {
                 remove_empty_parents(&dir, &volume_dir);
             }
-            remove_tree(&record)
+            Ok(())
         })
         .await
+    }
+
+    async fn pending_commits(&self) -> Result<Vec<PendingCommit>> {
+        let drive = self.clone();
+        self.call("pending_commits", move || drive.index()?.pending_commits()).await
     }
 
     async fn delete_object(&self, volume: &str, key: &str) -> Result<()> {
         let dir = object_dir(self.root(), volume, key)?;
         let volume_dir = self.volume_dir(volume)?;
+        let drive = self.clone();
+        let (volume, key) = (volume.to_owned(), key.to_owned());
         self.call("delete_object", move || {
             require_volume(&volume_dir)?;
-            match fs::remove_file(dir.join(META_FILE_NAME)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(DriveError::FileNotFound);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
-                    return Err(DriveError::FileNotFound);
-                }
-                Err(e) => return Err(DriveError::io("delete metadata", e)),
+            if drive.index()?.apply(Op::Delete { volume, key })? == Outcome::Found(false) {
+                return Err(DriveError::FileNotFound);
             }
-            fsync_dir(&dir)?;
             remove_data_dirs(&dir, None)?;
             remove_empty_parents(&dir, &volume_dir);
             Ok(())
@@ -637,9 +678,13 @@ impl Drive for LocalDrive {
                 let (walked, entries) = mpsc::channel(WALK_CHANNEL_CAPACITY);
                 let progress = Arc::new(AtomicU64::new(0));
                 let walking = Arc::clone(&progress);
-                tokio::task::spawn_blocking(move || match require_system(&system) {
-                    Ok(()) => walk::walk_blocking(dir, options, walked, walking),
-                    Err(error) => {
+                let drive = self.clone();
+                let volume = volume.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    let walk = index::walk::IndexWalk::new(&volume, options);
+                    if let Err(error) =
+                        require_system(&system).and_then(|()| drive.walk_blocking(&dir, walk, &walked, &walking))
+                    {
                         let _ = walked.blocking_send(Err(error));
                     }
                 });
@@ -653,139 +698,29 @@ impl Drive for LocalDrive {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::PartSource;
-
-    async fn stage_part(drive: &LocalDrive, name: &str, content: &[u8]) -> String {
-        let path = format!("tmp/{name}");
-        let mut writer = drive.create_sys_file(&path).await.expect("create");
-        writer.write(Bytes::copy_from_slice(content)).await.expect("write");
-        writer.finish().await.expect("finish");
-        path
-    }
-
-    fn request(data_dir: Uuid, part: &str, meta: &'static [u8], commit_id: Uuid) -> CommitRequest {
-        CommitRequest {
-            volume: "bucket".into(),
-            key: "k".into(),
-            data_dir: Some(data_dir),
-            parts: vec![PartSource { sys_path: part.into(), part_number: 1 }],
-            meta: Bytes::from_static(meta),
-            commit_id,
+impl LocalDrive {
+    /// Runs an index walk on the current (blocking) thread, chunk by chunk, until it
+    /// ends or its reader goes away.
+    fn walk_blocking(
+        &self,
+        volume_dir: &Path,
+        mut walk: index::walk::IndexWalk,
+        sender: &mpsc::Sender<Result<WalkEntry>>,
+        progress: &AtomicU64,
+    ) -> Result<()> {
+        require_volume(volume_dir)?;
+        while !walk.is_done() {
+            let chunk = walk.next_chunk(&*self.index()?)?;
+            progress.fetch_add(1, Ordering::Relaxed);
+            for entry in chunk {
+                if sender.blocking_send(Ok(entry)).is_err() {
+                    return Ok(());
+                }
+            }
         }
-    }
-
-    async fn read_part(drive: &LocalDrive, data_dir: Uuid) -> Option<Bytes> {
-        let shard = drive.open_shard("bucket", "k", data_dir, 1).await.ok()?;
-        shard.read_at(0, 3).await.ok()
-    }
-
-    /// Regression: `open()` did not fsync the drive root after creating `.cairn.sys`, so
-    /// a crash could lose the system volume (and the format written into it).
-    #[test]
-    fn opening_a_fresh_drive_fsyncs_every_new_folder_in_its_parent() {
-        let parent = tempfile::tempdir().expect("temp dir");
-        let parent = fs::canonicalize(parent.path()).expect("canonical");
-        let root = parent.join("drive");
-        let synced = io::tests::fsynced_during(|| {
-            LocalDrive::open(&root).expect("open");
-        });
-        for holder in [&parent, &root, &root.join(SYSTEM_VOLUME)] {
-            assert!(
-                synced.contains(holder),
-                "{} not fsynced after a folder was made in it: {synced:?}",
-                holder.display()
-            );
-        }
-    }
-
-    /// Regression: `subtree_has_object` answered "empty" on any `read_dir` error, so an
-    /// EIO or EMFILE while deleting a bucket removed the bucket's objects on that drive.
-    #[tokio::test]
-    async fn a_bucket_with_an_unreadable_directory_is_not_deleted() {
-        use rustix::fs::{AtFlags, CWD, Mode, OFlags, mkdirat, openat, statat};
-        let root = tempfile::tempdir().expect("temp dir");
-        let drive = LocalDrive::open(root.path()).expect("open");
-        drive.make_volume("bucket").await.expect("volume");
-        // Directories nested deeper than PATH_MAX (4096 bytes) cannot be read by path:
-        // read_dir fails with ENAMETOOLONG, for root too (unlike chmod 000). It stands in
-        // for EIO or EMFILE. Created relative to open directories, which has no such limit.
-        let mut dir = openat(CWD, root.path().join("bucket"), OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty())
-            .expect("open bucket");
-        let name = "d".repeat(250);
-        for _ in 0..20 {
-            mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o755)).expect("mkdir");
-            dir = openat(&dir, name.as_str(), OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).expect("open dir");
-        }
-        openat(&dir, META_FILE_NAME, OFlags::CREATE | OFlags::WRONLY, Mode::from_raw_mode(0o644)).expect("object");
-
-        let refused = drive.delete_volume("bucket").await;
-        assert!(matches!(refused, Err(DriveError::Io { .. })), "an unreadable directory is not empty: {refused:?}");
-        assert!(statat(&dir, META_FILE_NAME, AtFlags::empty()).is_ok(), "the object survives");
-        assert!(root.path().join("bucket").is_dir(), "the bucket is put back");
-    }
-
-    #[tokio::test]
-    async fn a_drive_wiped_while_open_comes_back_with_its_system_volume() {
-        let parent = tempfile::tempdir().expect("temp dir");
-        let root = parent.path().join("drive");
-        let drive = LocalDrive::open(&root).expect("open");
-        for wipe in [&root, &root.join(SYSTEM_VOLUME)] {
-            std::fs::remove_dir_all(wipe).expect("wipe");
-            assert!(matches!(drive.read_sys_file("format.json").await, Err(DriveError::DriveNotFound)));
-            drive.make_system_volume().await.expect("recreate");
-            drive.make_system_volume().await.expect("recreating an existing drive changes nothing");
-            assert!(matches!(drive.read_sys_file("format.json").await, Err(DriveError::FileNotFound)));
-            // Staging works again: atomic writes go through the staging folder.
-            drive.write_sys_file("format.json", Bytes::from_static(b"{}")).await.expect("write");
-        }
-    }
-
-    #[tokio::test]
-    async fn undo_restores_the_replaced_version_and_finish_drops_it() {
-        let root = tempfile::tempdir().expect("temp dir");
-        let drive = LocalDrive::open(root.path()).expect("open");
-        drive.make_volume("bucket").await.expect("volume");
-        let (old_dir, new_dir, newer_dir) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-
-        let part = stage_part(&drive, "a", b"old").await;
-        let first = Uuid::new_v4();
-        drive.commit(request(old_dir, &part, b"meta-old", first)).await.expect("commit");
-        drive.finish_commit("bucket", "k", first, Some(old_dir)).await.expect("finish");
-        assert!(
-            std::path::Path::new(&root.path().join(".cairn.sys").join(&part)).exists(),
-            "sources are linked, not moved"
-        );
-
-        // A commit that loses its quorum is undone: the old metadata and data are back.
-        let part = stage_part(&drive, "b", b"new").await;
-        let second = Uuid::new_v4();
-        drive.commit(request(new_dir, &part, b"meta-new", second)).await.expect("commit");
-        assert_eq!(drive.read_meta("bucket", "k").await.expect("meta"), Bytes::from_static(b"meta-new"));
-        drive.undo_commit("bucket", "k", second, Some(new_dir)).await.expect("undo");
-        assert_eq!(drive.read_meta("bucket", "k").await.expect("meta"), Bytes::from_static(b"meta-old"));
-        assert_eq!(read_part(&drive, old_dir).await.as_deref(), Some(&b"old"[..]));
-        assert!(read_part(&drive, new_dir).await.is_none());
-
-        // A commit that reaches its quorum is finished: only the new data remains.
-        let part = stage_part(&drive, "c", b"nwr").await;
-        let third = Uuid::new_v4();
-        drive.commit(request(newer_dir, &part, b"meta-newer", third)).await.expect("commit");
-        drive.finish_commit("bucket", "k", third, Some(newer_dir)).await.expect("finish");
-        assert!(read_part(&drive, old_dir).await.is_none());
-        assert_eq!(read_part(&drive, newer_dir).await.as_deref(), Some(&b"nwr"[..]));
-
-        // Undoing the first version of a key removes the key.
-        let part = stage_part(&drive, "d", b"xyz").await;
-        let fresh = Uuid::new_v4();
-        let mut first_version = request(Uuid::new_v4(), &part, b"meta", fresh);
-        first_version.key = "fresh/key".into();
-        let data_dir = first_version.data_dir;
-        drive.commit(first_version).await.expect("commit");
-        drive.undo_commit("bucket", "fresh/key", fresh, data_dir).await.expect("undo");
-        assert!(matches!(drive.read_meta("bucket", "fresh/key").await, Err(DriveError::FileNotFound)));
-        assert!(!root.path().join("bucket/fresh").exists(), "empty parents are removed");
+        Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,17 +1,18 @@
 //! Sweeping orphan data directories: a crash between placing a version's data directory
-//! and installing its `xl.meta` (or between removing an `xl.meta` and its data) leaves a
-//! `<uuid>__XLDATA__` folder that no metadata names. Nothing reads it and nothing else
+//! and committing its metadata to the index (or between removing the metadata and its
+//! data) leaves a `<uuid>__XLDATA__` folder that no metadata names. Nothing reads it and nothing else
 //! removes it, so the scanner asks each node to sweep its own drives.
 //!
 //! A data directory goes only when all of these hold, checked in one drive call right
-//! before the removal: the `xl.meta` beside it (if any) decodes and names none of it, no
+//! before the removal: the key's metadata in the index (if any) decodes and names none of it, no
 //! pending commit on this drive concerns the key, and it is older than the grace period
 //! (a younger one may belong to a commit or heal in progress).
 
+use super::index::Index;
 use super::io::{remove_empty_parents, remove_tree};
 use super::{LocalDrive, require_volume};
 use crate::api::{Drive, OrphanSweep};
-use crate::path::{DATA_DIR_SUFFIX, META_FILE_NAME, object_dir};
+use crate::path::{DATA_DIR_SUFFIX, decode_segment, object_dir};
 use crate::{DriveError, Result};
 use std::collections::HashSet;
 use std::fs;
@@ -38,17 +39,20 @@ impl LocalDrive {
         let volume_dir = self.volume_dir(volume)?;
         let pending: HashSet<PathBuf> =
             sweep.pending_keys.iter().filter_map(|key| object_dir(self.root(), volume, key).ok()).collect();
-        let context = Arc::new((sweep, pending, volume_dir.clone()));
+        let context = Arc::new((sweep, pending, volume_dir.clone(), volume.to_owned()));
         let mut queue = vec![volume_dir];
         let mut removed = 0;
         let mut truncated = false;
         while let Some(dir) = queue.pop() {
             let context = Arc::clone(&context);
+            let drive = self.clone();
             let visited = self
                 .call("sweep orphan data dirs", move || {
-                    let (sweep, pending, volume_dir) = &*context;
+                    let (sweep, pending, volume_dir, volume) = &*context;
                     require_volume(volume_dir)?;
-                    visit(&dir, volume_dir, sweep, pending.contains(&dir))
+                    let index = drive.index()?;
+                    let place = Place { index: &index, volume, volume_dir };
+                    visit(&dir, &place, sweep, pending.contains(&dir))
                 })
                 .await?;
             removed += visited.removed;
@@ -67,9 +71,26 @@ impl LocalDrive {
     }
 }
 
+/// The bucket a sweep visits.
+struct Place<'a> {
+    index: &'a Index,
+    volume: &'a str,
+    volume_dir: &'a Path,
+}
+
+/// The key whose folder is `dir` (below `volume_dir`), if `dir` is one a key can have.
+fn key_of_folder(dir: &Path, volume_dir: &Path) -> Option<String> {
+    let relative = dir.strip_prefix(volume_dir).ok()?;
+    let mut segments: Vec<String> =
+        relative.iter().map(|s| s.to_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?;
+    let last = segments.pop()?;
+    segments.push(decode_segment(&last));
+    Some(segments.join("/"))
+}
+
 /// Lists `dir`, removes its orphan data directories (unless `pending`), and returns its
 /// other subfolders.
-fn visit(dir: &Path, volume_dir: &Path, sweep: &OrphanSweep, pending: bool) -> Result<Visited> {
+fn visit(dir: &Path, place: &Place<'_>, sweep: &OrphanSweep, pending: bool) -> Result<Visited> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         // Removed since its parent was listed.
@@ -96,13 +117,15 @@ fn visit(dir: &Path, volume_dir: &Path, sweep: &OrphanSweep, pending: bool) -> R
     if data_dirs.is_empty() || pending {
         return Ok(Visited { subdirs, removed: 0 });
     }
-    let referenced = match fs::read(dir.join(META_FILE_NAME)) {
-        Ok(meta) => match (sweep.referenced)(&meta) {
+    let Some(key) = key_of_folder(dir, place.volume_dir) else {
+        return Ok(Visited { subdirs, removed: 0 });
+    };
+    let referenced = match place.index.get(place.volume, &key)? {
+        Some(meta) => match (sweep.referenced)(&meta) {
             Some(ids) => ids,
             None => return Ok(Visited { subdirs, removed: 0 }),
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(DriveError::io("read metadata for orphan sweep", e)),
+        None => Vec::new(),
     };
     let mut removed = 0;
     for (id, path) in data_dirs {
@@ -115,7 +138,7 @@ fn visit(dir: &Path, volume_dir: &Path, sweep: &OrphanSweep, pending: bool) -> R
     }
     if removed > 0 && referenced.is_empty() {
         // A key folder holding nothing else goes too, with its parents left empty.
-        remove_empty_parents(dir, volume_dir);
+        remove_empty_parents(dir, place.volume_dir);
     }
     Ok(Visited { subdirs, removed })
 }

@@ -93,12 +93,13 @@ impl ErasureSet {
         let Ok(guard) = locked.await else { return Ok(Decision::Undecided) };
         let _guard = guard?;
         // Under the lock, every record still there belongs to a writer that is gone.
-        let record_path = PendingCommit::record_path(pending.commit_id);
-        let recorded = join_all(self.drives.iter().map(|drive| drive.read_sys_file(&record_path))).await;
+        let listed = join_all(self.drives.iter().map(|drive| drive.pending_commits())).await;
         // Each drive's own record: what it installed differs per drive (shard index, inline frame).
-        let records: Vec<Option<PendingCommit>> =
-            recorded.iter().map(|r| r.as_ref().ok().and_then(|bytes| PendingCommit::decode(bytes).ok())).collect();
-        let has_record: Vec<bool> = recorded.iter().map(|r| r.is_ok()).collect();
+        let records: Vec<Option<PendingCommit>> = listed
+            .into_iter()
+            .map(|r| r.ok().and_then(|records| records.into_iter().find(|r| r.commit_id == pending.commit_id)))
+            .collect();
+        let has_record: Vec<bool> = records.iter().map(Option::is_some).collect();
         if !has_record.iter().any(|h| *h) {
             return Ok(Decision::Forget); // Finished or undone since it was listed.
         }
