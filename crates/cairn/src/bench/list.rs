@@ -153,10 +153,12 @@ pub async fn run(args: ListArgs) -> Result<(), String> {
     if let Some(compare) = compare {
         results.push(list_phases::run(&compare, &plan).await);
     }
+    // Printed before the clean-up: removing millions of key directories takes minutes.
+    println!("{}", list_report::render(&plan, &results));
     if !args.keep {
+        eprintln!("bench list: removing {}", dir.display());
         let _ = std::fs::remove_dir_all(&dir);
     }
-    println!("{}", list_report::render(&plan, &results));
     // A failed phase (an error, or a listing that returned other keys than written)
     // is in the report and makes the run fail.
     let failures: Vec<String> = results.iter().filter_map(|r| r.error.clone()).collect();
