@@ -57,8 +57,8 @@ pub struct Listing {
     pub page_p50_ms: f64,
     pub page_p99_ms: f64,
     pub page_max_ms: f64,
-    /// Peak of the sampled server RSS during the listing, MiB.
-    pub peak_rss_mib: Option<f64>,
+    /// Server RSS when the listing began and the peak sampled during it, MiB.
+    pub rss_mib: Option<(f64, f64)>,
 }
 
 /// The flat prefix listed at one key count.
@@ -190,7 +190,7 @@ impl Target {
             }
         }
         listing.seconds = started.elapsed().as_secs_f64();
-        listing.peak_rss_mib = sampler.stop().await;
+        listing.rss_mib = sampler.stop().await;
         if let Some(missing) = expected_keys.next() {
             return Err(format!("listing ended after {} keys; {missing} and maybe more are missing", listing.keys));
         }

@@ -28,8 +28,11 @@ fn listing_rows(rows: &mut Rows, what: &str, listing: &Listing) {
         ),
     ));
     rows.push((format!("{what}: first page"), format!("{:.1} ms", listing.first_page_ms)));
-    let rss = listing.peak_rss_mib.map_or_else(|| "not sampled".to_owned(), |mib| format!("{mib:.0} MiB"));
-    rows.push((format!("{what}: server peak RSS"), rss));
+    let rss = listing.rss_mib.map_or_else(
+        || "not sampled".to_owned(),
+        |(before, peak)| format!("{before:.0} MiB before, {peak:.0} MiB peak"),
+    );
+    rows.push((format!("{what}: server RSS"), rss));
 }
 
 fn stats_cell(stats: &Stats) -> String {

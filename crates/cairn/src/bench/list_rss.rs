@@ -1,6 +1,7 @@
 //! Samples the resident memory of server processes while a listing runs, so the
 //! report shows what listing costs in memory rather than the high-water mark of
-//! earlier phases (which is what `VmHWM` would give).
+//! earlier phases (which is what `VmHWM` would give), next to the RSS the server had
+//! when the listing began.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,8 @@ const SAMPLE_INTERVAL_MS: u64 = 20;
 
 pub struct RssSampler {
     stop: Arc<AtomicBool>,
-    task: Option<tokio::task::JoinHandle<Option<f64>>>,
+    /// Answers (RSS when sampling started, peak RSS), MiB.
+    task: Option<tokio::task::JoinHandle<Option<(f64, f64)>>>,
 }
 
 impl RssSampler {
@@ -22,8 +24,10 @@ impl RssSampler {
             return Self { stop, task: None };
         }
         let stopped = stop.clone();
+        // The first sample is taken before the caller's first request.
+        let first: Option<f64> = pids.iter().map(|&pid| rss_mib(pid)).sum();
         let task = tokio::spawn(async move {
-            let mut peak: Option<f64> = None;
+            let mut peak = first;
             loop {
                 let sample: Option<f64> = pids.iter().map(|&pid| rss_mib(pid)).sum();
                 peak = match (peak, sample) {
@@ -31,7 +35,7 @@ impl RssSampler {
                     (a, b) => a.or(b),
                 };
                 if stopped.load(Ordering::Relaxed) {
-                    return peak;
+                    return first.zip(peak);
                 }
                 tokio::time::sleep(Duration::from_millis(SAMPLE_INTERVAL_MS)).await;
             }
@@ -39,8 +43,9 @@ impl RssSampler {
         Self { stop, task: Some(task) }
     }
 
-    /// Stops sampling (after one last sample); the peak in MiB, if any was taken.
-    pub async fn stop(mut self) -> Option<f64> {
+    /// Stops sampling (after one last sample); the RSS when sampling started and the
+    /// peak, in MiB, if they could be read.
+    pub async fn stop(mut self) -> Option<(f64, f64)> {
         self.stop.store(true, Ordering::Relaxed);
         self.task.take()?.await.ok().flatten()
     }
