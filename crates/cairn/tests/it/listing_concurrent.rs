@@ -17,13 +17,13 @@ const STABLE_KEYS: usize = 300;
 const STABLE_DIR_EVERY: usize = 5;
 /// Concurrent writers, how many of its keys each keeps alive before deleting the
 /// oldest, and the most operations each may do (the loop's bound).
-const WRITERS: usize = 4;
+const WRITERS: usize = 8;
 const WRITER_ALIVE_MAX: usize = 3;
 const WRITER_OPS_MAX: usize = 5_000;
 /// Small pages, so that a listing takes many pages while the writers run.
 const PAGE_KEYS: i32 = 50;
 /// Full listings of each kind (recursive, delimited).
-const PASSES: usize = 3;
+const PASSES: usize = 5;
 /// Pages one listing may take before it is called endless.
 const PAGES_MAX: usize = 1_000;
 
