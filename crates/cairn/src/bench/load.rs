@@ -1,9 +1,6 @@
-//! The client side of the benchmark: aws-sdk-s3 over loopback, payload signing and
-//! client checksums off (UNSIGNED-PAYLOAD), so the numbers measure the server.
+//! The client side of the benchmark: aws-sdk-s3 over loopback (see `s3.rs`).
 
 use super::server::{ACCESS_KEY, BenchServer, SECRET_KEY};
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use rand::RngCore;
 use std::time::{Duration, Instant};
@@ -87,45 +84,17 @@ pub struct Client {
 
 impl Client {
     pub async fn new(endpoint: &str) -> Result<Self, String> {
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "bench"))
-            .force_path_style(true)
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .build();
-        let s3 = aws_sdk_s3::Client::from_conf(config);
+        let s3 = super::s3::client(endpoint, ACCESS_KEY, SECRET_KEY, "us-east-1");
         s3.create_bucket().bucket(BUCKET).send().await.map_err(|e| format!("create bucket: {e:?}"))?;
         Ok(Self { s3 })
     }
 
     async fn put(&self, key: &str, body: Bytes) -> Result<(), String> {
-        self.s3
-            .put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(ByteStream::from(body))
-            .customize()
-            .disable_payload_signing()
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("put {key}: {e:?}"))
+        super::s3::put(&self.s3, BUCKET, key, body).await
     }
 
-    /// Reads an object to the end without keeping it; returns its length.
     async fn get(&self, key: &str) -> Result<usize, String> {
-        let output =
-            self.s3.get_object().bucket(BUCKET).key(key).send().await.map_err(|e| format!("get {key}: {e:?}"))?;
-        let mut body = output.body;
-        let mut total = 0;
-        while let Some(chunk) = body.next().await {
-            total += chunk.map_err(|e| format!("get {key}: {e}"))?.len();
-        }
-        Ok(total)
+        super::s3::get(&self.s3, BUCKET, key).await
     }
 
     pub async fn large_objects(&self, count: usize, server: &BenchServer) -> Result<Large, String> {

@@ -3,12 +3,18 @@
 //! throughput, 4 KiB PUT/GET latency and rate at 4 and 32 clients, and the
 //! server's peak memory during 16 concurrent 256 MiB uploads, and `cairn cp` of a
 //! 512 MiB file up and back. Numbers are printed
-//! as a Markdown report (see docs/benchmarks.md); nothing is asserted.
+//! as a Markdown report (see docs/benchmarks.md); nothing is asserted. `cairn bench
+//! list` is the listing benchmark (see `list.rs`).
 
 mod client;
+mod list;
+mod list_phases;
+mod list_report;
+mod list_rss;
 mod load;
 mod raw;
 mod report;
+mod s3;
 mod server;
 
 use report::Report;
@@ -16,7 +22,11 @@ use std::path::PathBuf;
 
 /// Arguments of `cairn bench`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// Another benchmark instead of the default one.
+    #[command(subcommand)]
+    mode: Option<BenchMode>,
     /// Folder for the raw-disk test and the server's drives (on the filesystem to measure).
     #[arg(long, default_value = "./bench-data")]
     dir: PathBuf,
@@ -41,8 +51,19 @@ pub struct BenchArgs {
     keep: bool,
 }
 
+/// The benchmarks other than the default throughput and latency one.
+#[derive(Debug, clap::Subcommand)]
+enum BenchMode {
+    /// Listing at scale: populate N keys, list them in full at checkpoints and as a
+    /// tree with a delimiter, and a mixed GET/PUT/list workload (see docs/benchmarks.md).
+    List(list::ListArgs),
+}
+
 /// Runs every phase and prints the report.
 pub async fn run(args: BenchArgs) -> Result<(), String> {
+    if let Some(BenchMode::List(list_args)) = args.mode {
+        return list::run(list_args).await;
+    }
     std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
     let mut report = Report::default();

@@ -121,6 +121,11 @@ impl BenchServer {
         Ok(server)
     }
 
+    /// Process ids of the server's nodes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
     /// Peak resident memory of the largest server process so far (VmHWM), in MiB.
     pub fn peak_rss_mib(&self) -> Result<f64, String> {
         let mut peak: f64 = 0.0;

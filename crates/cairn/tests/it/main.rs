@@ -22,6 +22,7 @@ mod heal;
 mod hostile;
 mod hung_drive;
 mod listing;
+mod listing_concurrent;
 mod metrics;
 mod multipart;
 mod objects;
