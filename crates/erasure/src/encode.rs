@@ -26,26 +26,51 @@ impl Erasure {
     /// If `block` is empty or longer than `block_size()` (a caller bug: empty
     /// parts have no blocks at all).
     pub fn encode_block(&self, block: &[u8]) -> Result<Vec<Bytes>, ErasureError> {
+        self.encode_pieces(&[block])
+    }
+
+    /// [`Erasure::encode_block`] of the block that is the concatenation of
+    /// `pieces` (a body as it arrived from the network, in chunks): each byte
+    /// is copied once, straight into its frame, instead of first being
+    /// gathered into a contiguous block.
+    ///
+    /// # Panics
+    /// If the pieces add up to zero bytes or to more than `block_size()`.
+    pub fn encode_pieces<P: AsRef<[u8]>>(&self, pieces: &[P]) -> Result<Vec<Bytes>, ErasureError> {
+        let block_len: usize = pieces.iter().map(|piece| piece.as_ref().len()).sum();
         assert!(
-            !block.is_empty() && block.len() <= self.block_size(),
+            block_len > 0 && block_len <= self.block_size(),
             "block must be 1..={} bytes, got {}",
             self.block_size(),
-            block.len()
+            block_len
         );
         let data = self.data_shards();
         let parity = self.parity_shards();
-        let shard_len = self.shard_len(block.len());
+        let shard_len = self.shard_len(block_len);
         let frame_len = BITROT_HASH_BYTES + shard_len;
 
         let mut buf = Vec::with_capacity(self.total_shards() * frame_len);
-        // Data frames: shard i is block[i * shard_len..], zero-padded to
-        // shard_len (trailing shards of a short block may be all padding).
-        for index in 0..data {
-            let start = (index * shard_len).min(block.len());
-            let end = (start + shard_len).min(block.len());
+        // Data frames: shard i is bytes i * shard_len.. of the block, zero-padded
+        // to shard_len (trailing shards of a short block may be all padding).
+        let mut pieces = pieces.iter().map(AsRef::as_ref);
+        let mut current: &[u8] = &[];
+        for _ in 0..data {
             buf.extend_from_slice(&HASH_PLACEHOLDER);
-            buf.extend_from_slice(&block[start..end]);
-            buf.resize(buf.len() + shard_len - (end - start), 0);
+            let mut wanted = shard_len;
+            while wanted > 0 {
+                if current.is_empty() {
+                    match pieces.next() {
+                        Some(piece) => current = piece,
+                        None => break,
+                    }
+                    continue;
+                }
+                let (taken, rest) = current.split_at(wanted.min(current.len()));
+                buf.extend_from_slice(taken);
+                current = rest;
+                wanted -= taken.len();
+            }
+            buf.resize(buf.len() + wanted, 0);
         }
 
         if parity > 0 {
@@ -109,6 +134,22 @@ mod tests {
         assert_eq!(&frames[0][BITROT_HASH_BYTES..], &[7, 0]);
         for frame in &frames[1..4] {
             assert_eq!(&frame[BITROT_HASH_BYTES..], &[0, 0]);
+        }
+    }
+
+    #[test]
+    fn pieces_encode_like_the_whole_block() {
+        let e = Erasure::new(3, 2, 64).expect("valid layout");
+        let block: Vec<u8> = (0..50).collect();
+        let whole = e.encode_block(&block).expect("encode");
+        for cuts in [vec![0, 50], vec![1, 17, 17, 18, 34, 49], vec![0, 0, 25]] {
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for cut in cuts.into_iter().chain([block.len()]) {
+                pieces.push(&block[start..cut]);
+                start = cut;
+            }
+            assert_eq!(e.encode_pieces(&pieces).expect("encode"), whole);
         }
     }
 

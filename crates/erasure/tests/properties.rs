@@ -178,6 +178,23 @@ proptest! {
     }
 
     #[test]
+    fn a_block_in_pieces_encodes_like_the_whole_block(
+        case in case(),
+        cuts in vec(any::<Index>(), 0..8),
+    ) {
+        let Case { erasure, block } = &case;
+        let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut.index(block.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for cut in cuts.into_iter().chain([block.len()]) {
+            pieces.push(&block[start..cut]);
+            start = cut;
+        }
+        prop_assert_eq!(erasure.encode_pieces(&pieces).expect("encode"), erasure.encode_block(block).expect("encode"));
+    }
+
+    #[test]
     fn shard_file_size_is_sum_of_frame_lens(
         (data, parity, block_size) in (1usize..=8, 0usize..=4, 1usize..=1 << 20),
         part_size in 0u64..=64 << 20,

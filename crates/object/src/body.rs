@@ -31,6 +31,29 @@ impl BodyCheck for NoCheck {
     }
 }
 
+/// Chunks shorter than this are copied together into one piece of a [`Block`],
+/// so that a body sent in tiny chunks cannot make a block a list of thousands
+/// of pieces: a block of `size` bytes has at most `2 * size / PIECE_BYTES_MIN + 1`
+/// pieces (at most 513 for a 1 MiB block).
+const PIECE_BYTES_MIN: usize = 4 << 10;
+
+/// One block of a body, as the pieces it arrived in (not copied together:
+/// the erasure encoder copies each piece straight into its frames).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Block {
+    /// The block's bytes in order; none is empty.
+    pub(crate) pieces: Vec<Bytes>,
+    /// The sum of the pieces' lengths.
+    pub(crate) len: usize,
+}
+
+impl Block {
+    fn push(&mut self, piece: Bytes) {
+        self.len += piece.len();
+        self.pieces.push(piece);
+    }
+}
+
 /// Cuts a body stream into blocks of a fixed size.
 pub(crate) struct BlockReader {
     body: Body,
@@ -48,26 +71,30 @@ impl BlockReader {
     }
 
     /// The next block of exactly `size` bytes, or a shorter last block, or None at the end.
-    pub(crate) async fn next_block(&mut self, size: usize) -> Result<Option<Bytes>> {
+    pub(crate) async fn next_block(&mut self, size: usize) -> Result<Option<Block>> {
         assert!(size > 0, "block size must be positive");
-        let mut block = BytesMut::new();
+        let mut block = Block::default();
+        // Short chunks, copied together until they make a piece.
+        let mut small = BytesMut::new();
         loop {
+            let wanted = size - block.len - small.len();
+            if wanted == 0 {
+                break;
+            }
             if !self.pending.is_empty() {
-                let wanted = size - block.len();
-                if block.is_empty() && self.pending.len() >= wanted {
-                    // Whole block inside one chunk: hand out a slice without copying.
-                    let out = self.pending.split_to(wanted);
-                    self.total_bytes += out.len() as u64;
-                    return Ok(Some(out));
+                let piece = self.pending.split_to(wanted.min(self.pending.len()));
+                if piece.len() >= PIECE_BYTES_MIN {
+                    if !small.is_empty() {
+                        block.push(small.split().freeze());
+                    }
+                    block.push(piece);
+                } else {
+                    small.extend_from_slice(&piece);
+                    if small.len() >= PIECE_BYTES_MIN {
+                        block.push(small.split().freeze());
+                    }
                 }
-                let take = wanted.min(self.pending.len());
-                if block.capacity() == 0 {
-                    block.reserve(size);
-                }
-                block.extend_from_slice(&self.pending.split_to(take));
-                if block.len() == size {
-                    break;
-                }
+                continue;
             }
             if self.finished {
                 break;
@@ -78,11 +105,14 @@ impl BlockReader {
                 None => self.finished = true,
             }
         }
-        if block.is_empty() {
+        if !small.is_empty() {
+            block.push(small.freeze());
+        }
+        if block.len == 0 {
             return Ok(None);
         }
-        self.total_bytes += block.len() as u64;
-        Ok(Some(block.freeze()))
+        self.total_bytes += block.len as u64;
+        Ok(Some(block))
     }
 }
 
@@ -99,10 +129,37 @@ mod tests {
         let mut reader = BlockReader::new(body_of(vec![b"abc", b"", b"defgh", b"i"]));
         let mut blocks = Vec::new();
         while let Some(block) = reader.next_block(4).await.expect("no error") {
-            blocks.push(block);
+            blocks.push(block.pieces.concat());
         }
-        assert_eq!(blocks, vec![Bytes::from_static(b"abcd"), Bytes::from_static(b"efgh"), Bytes::from_static(b"i")]);
+        assert_eq!(blocks, vec![b"abcd".to_vec(), b"efgh".to_vec(), b"i".to_vec()]);
         assert_eq!(reader.total_bytes, 9);
+    }
+
+    #[tokio::test]
+    async fn large_chunks_become_pieces_without_copies_and_small_ones_are_joined() {
+        let large = Bytes::from(vec![7u8; 3 * PIECE_BYTES_MIN]);
+        let body: Body = Box::pin(futures::stream::iter(
+            [Bytes::from_static(b"ab"), Bytes::from_static(b"cd"), large.clone(), Bytes::from_static(b"e")]
+                .into_iter()
+                .map(Ok),
+        ));
+        let mut reader = BlockReader::new(body);
+        let block = reader.next_block(8 * PIECE_BYTES_MIN).await.expect("no error").expect("a block");
+        assert_eq!(block.len, 4 + large.len() + 1);
+        let lens: Vec<usize> = block.pieces.iter().map(Bytes::len).collect();
+        assert_eq!(lens, vec![4, large.len(), 1]);
+        assert_eq!(block.pieces[1].as_ptr(), large.as_ptr(), "a large chunk is handed out, not copied");
+        assert_eq!(reader.next_block(8).await.expect("no error"), None);
+    }
+
+    #[tokio::test]
+    async fn a_body_of_one_byte_chunks_makes_few_pieces() {
+        let body: Body =
+            Box::pin(futures::stream::iter((0..3 * PIECE_BYTES_MIN).map(|i| Ok(Bytes::from(vec![i as u8])))));
+        let mut reader = BlockReader::new(body);
+        let block = reader.next_block(4 * PIECE_BYTES_MIN).await.expect("no error").expect("a block");
+        assert_eq!(block.len, 3 * PIECE_BYTES_MIN);
+        assert_eq!(block.pieces.len(), 3);
     }
 
     #[tokio::test]

@@ -12,9 +12,8 @@ const LARGE_OBJECT_BYTES: usize = 64 * MIB;
 const LARGE_STREAMS: usize = 4;
 /// Size of the latency-phase objects.
 const SMALL_OBJECT_BYTES: usize = 4 << 10;
-/// Uploads and size of the memory phase.
-const MEMORY_UPLOADS: usize = 16;
-const MEMORY_OBJECT_BYTES: usize = 256 * MIB;
+/// Free space kept on the disk beyond what the memory phase writes, in bytes.
+const MEMORY_DISK_MARGIN_BYTES: u64 = 1 << 30;
 /// Distinct small bodies cycled through (each random).
 const SMALL_BODIES: usize = 1024;
 const BUCKET: &str = "bench";
@@ -47,13 +46,52 @@ pub struct Small {
     pub get: Stats,
 }
 
-/// Server memory during concurrent large uploads.
+/// What the memory phase uploads: `uploads` objects of `object_mib` MiB, all at once.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryPhase {
+    pub uploads: usize,
+    pub object_mib: usize,
+}
+
+impl MemoryPhase {
+    fn object_bytes(self) -> usize {
+        self.object_mib * MIB
+    }
+
+    /// Errors unless the filesystem under `dir` can hold every upload at once, with
+    /// parity (as with the default layout of `drives` drives), plus a margin.
+    pub fn check_disk_space(self, dir: &std::path::Path, drives: usize) -> Result<(), String> {
+        let parity = cairn_object::parity_for_set_size(drives);
+        let data = (drives - parity).max(1) as u64;
+        let objects = (self.uploads * self.object_bytes()) as u64;
+        let needed = objects / data * drives as u64 + MEMORY_DISK_MARGIN_BYTES;
+        let stat = rustix::fs::statvfs(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let free = stat.f_bavail * stat.f_frsize;
+        if free < needed {
+            return Err(format!(
+                "the memory phase ({} x {} MiB) needs {} GiB free under {}, there are {} GiB: \
+                 pass --memory-uploads/--memory-object-mib or --skip-memory",
+                self.uploads,
+                self.object_mib,
+                needed >> 30,
+                dir.display(),
+                free >> 30
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Server memory and CPU during concurrent large uploads.
 #[derive(Debug, Clone, Copy)]
 pub struct Memory {
     pub uploads: usize,
     pub object_mib: usize,
     pub seconds: f64,
+    /// Peak RSS during this phase alone (the high-water mark is reset before it).
     pub peak_rss_mib: f64,
+    /// Server CPU seconds per GB (10^9 bytes) stored in this phase.
+    pub cpu_s_per_gb: f64,
 }
 
 fn random(len: usize) -> Bytes {
@@ -203,11 +241,13 @@ impl Client {
         Ok(Small { clients, put, get })
     }
 
-    pub async fn memory_phase(&self, server: &BenchServer) -> Result<Memory, String> {
-        let body = random(MEMORY_OBJECT_BYTES);
+    pub async fn memory_phase(&self, phase: MemoryPhase, server: &BenchServer) -> Result<Memory, String> {
+        let body = random(phase.object_bytes());
+        server.reset_peak_rss()?;
+        let cpu_before = server.cpu_seconds()?;
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for upload in 0..MEMORY_UPLOADS {
+        for upload in 0..phase.uploads {
             let client = self.clone();
             let body = body.clone();
             tasks.push(tokio::spawn(async move { client.put(&format!("memory/{upload}"), body).await }));
@@ -215,11 +255,15 @@ impl Client {
         for task in tasks {
             task.await.map_err(|e| e.to_string())??;
         }
+        let seconds = started.elapsed().as_secs_f64();
+        let peak_rss_mib = server.peak_rss_mib()?;
+        let stored_gb = (phase.uploads * phase.object_bytes()) as f64 / 1e9;
         Ok(Memory {
-            uploads: MEMORY_UPLOADS,
-            object_mib: MEMORY_OBJECT_BYTES / MIB,
-            seconds: started.elapsed().as_secs_f64(),
-            peak_rss_mib: server.peak_rss_mib()?,
+            uploads: phase.uploads,
+            object_mib: phase.object_mib,
+            seconds,
+            peak_rss_mib,
+            cpu_s_per_gb: (server.cpu_seconds()? - cpu_before) / stored_gb,
         })
     }
 }

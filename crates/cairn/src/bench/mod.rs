@@ -1,8 +1,8 @@
 //! `cairn bench`: measures, in one run on one filesystem, what the disk and the
 //! loopback network can do raw, and what Cairn does over them: 64 MiB PUT/GET
 //! throughput, 4 KiB PUT/GET latency and rate at 4 and 32 clients, and the
-//! server's peak memory during 16 concurrent 256 MiB uploads, and `cairn cp` of a
-//! 512 MiB file up and back. Numbers are printed
+//! server's peak memory during concurrent large uploads (64 x 256 MiB by default),
+//! and `cairn cp` of a 512 MiB file up and back. Numbers are printed
 //! as a Markdown report (see docs/benchmarks.md); nothing is asserted. `cairn bench
 //! list` is the listing benchmark (see `list.rs`).
 
@@ -43,9 +43,16 @@ pub struct BenchArgs {
     /// Number of 64 MiB objects written and read in the throughput phase.
     #[arg(long, default_value_t = 16)]
     large_objects: usize,
-    /// Skip the 16 x 256 MiB memory phase (it writes 4 GiB).
+    /// Skip the memory phase (64 x 256 MiB by default: 16 GiB of objects, 32 GiB on
+    /// disk with EC 2+2).
     #[arg(long)]
     skip_memory: bool,
+    /// Concurrent uploads in the memory phase.
+    #[arg(long, default_value_t = 64)]
+    memory_uploads: usize,
+    /// Size of each memory-phase upload, in MiB.
+    #[arg(long, default_value_t = 256)]
+    memory_object_mib: usize,
     /// Keep the data folder afterwards.
     #[arg(long)]
     keep: bool,
@@ -66,6 +73,11 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     }
     std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
+    let memory = load::MemoryPhase { uploads: args.memory_uploads, object_mib: args.memory_object_mib };
+    if !args.skip_memory {
+        // Fail before the other phases run rather than filling the disk at the end.
+        memory.check_disk_space(&dir, args.drives)?;
+    }
     let mut report = Report::default();
     eprintln!("bench: raw disk");
     report.raw_disk = Some(raw::disk(&dir.join("raw"), args.drives).map_err(|e| format!("raw disk: {e}"))?);
@@ -85,8 +97,8 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     eprintln!("bench: cairn cp of a 512 MiB file up and back");
     report.client = Some(client::copy_round_trip(&dir.join("client"), &server)?);
     if !args.skip_memory {
-        eprintln!("bench: memory during 16 x 256 MiB uploads");
-        report.memory = Some(client.memory_phase(&server).await?);
+        eprintln!("bench: memory during {} x {} MiB uploads", memory.uploads, memory.object_mib);
+        report.memory = Some(client.memory_phase(memory, &server).await?);
     }
     drop(server);
     if !args.keep {

@@ -88,8 +88,8 @@ impl Report {
         if let Some(memory) = self.memory {
             let _ = writeln!(
                 out,
-                "| server peak RSS, {} concurrent {} MiB uploads ({:.1} s) | {:.0} MiB |",
-                memory.uploads, memory.object_mib, memory.seconds, memory.peak_rss_mib
+                "| server peak RSS, {} concurrent {} MiB uploads ({:.1} s) | {:.0} MiB; server CPU {:.2} core-s per GB |",
+                memory.uploads, memory.object_mib, memory.seconds, memory.peak_rss_mib, memory.cpu_s_per_gb
             );
         }
         out

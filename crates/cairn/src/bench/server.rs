@@ -141,6 +141,16 @@ impl BenchServer {
         Ok(peak)
     }
 
+    /// Resets every server's peak RSS (VmHWM) to its current RSS, so that the next
+    /// [`Self::peak_rss_mib`] covers only what follows (clear_refs(5), Linux >= 4.0).
+    pub fn reset_peak_rss(&self) -> Result<(), String> {
+        for child in &self.children {
+            std::fs::write(format!("/proc/{}/clear_refs", child.id()), "5")
+                .map_err(|e| format!("reset peak RSS: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// CPU time (user + system) all server processes have used so far, in seconds.
     pub fn cpu_seconds(&self) -> Result<f64, String> {
         let mut total = 0.0;

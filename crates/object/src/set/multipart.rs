@@ -20,7 +20,7 @@ use bytes::Bytes;
 use cairn_drive::{DriveError, PartSource};
 use cairn_meta::{ObjectVersion, PartInfo, PartRecord, UploadRecord};
 use futures::future::join_all;
-use md5::{Digest, Md5};
+use md5_many::{Digest, Md5};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
