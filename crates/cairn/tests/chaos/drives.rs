@@ -22,8 +22,9 @@ const ROOT_PREFIX: &str = "cairn-chaos-";
 pub const DRIVE_BYTES_MAX: u64 = 384 << 20;
 /// Size of one ballast write while filling a drive.
 const BALLAST_CHUNK_BYTES: usize = 1 << 20;
-/// How long lifting a read-only mount is retried: longer than a peer keeps an idle read
-/// handle (`cairn_cluster` closes them after 60 s).
+/// How long making a drive read-only (or lifting it) is retried while files are open
+/// through its read-only mount: longer than a peer keeps an idle read handle
+/// (`cairn_cluster` closes them after 60 s).
 const REMOUNT_RETRY_FOR: Duration = Duration::from_secs(75);
 const REMOUNT_RETRY_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -163,20 +164,27 @@ impl Drives {
         // tmpfs itself is refused (EBUSY) while the node holds its metadata index open
         // for writing, which it always does; that open file keeps taking commits, as
         // the kernel lets it (only an emergency read-only remount would stop it).
+        let deadline = Instant::now() + REMOUNT_RETRY_FOR;
         if read_only {
             run("mount", &["--bind", &point, &point])?;
-            run("mount", &["-o", "remount,bind,ro", &point]).inspect_err(|_| {
-                let _ = run("umount", &["-l", &point]);
-            })?;
-            return Ok(());
         }
-        let deadline = Instant::now() + REMOUNT_RETRY_FOR;
         loop {
-            // Lazily: files the node opened through the read-only mount keep it busy.
-            match run("umount", &["-l", &point]) {
+            // Making the bind mount read-only is refused (EBUSY) while a file opened
+            // through it since the bind is open for writing (a shard being written);
+            // lifting it is lazy, as files opened through it keep it busy.
+            let attempt = if read_only {
+                run("mount", &["-o", "remount,bind,ro", &point])
+            } else {
+                run("umount", &["-l", &point])
+            };
+            match attempt {
                 Ok(_) => return Ok(()),
                 Err(error) if Instant::now() >= deadline => {
-                    return Err(format!("{error}; files open under it: {}", open_files_under(&point)));
+                    let open = open_files_under(&point);
+                    if read_only {
+                        let _ = run("umount", &["-l", &point]);
+                    }
+                    return Err(format!("{error}; files open under it: {open}"));
                 }
                 Err(_) => std::thread::sleep(REMOUNT_RETRY_INTERVAL),
             }
