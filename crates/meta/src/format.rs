@@ -4,8 +4,10 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Newest format file version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Newest format file version this build writes and reads. 2: the drive keeps its
+/// metadata in an index (`.cairn.sys/index.redb`) instead of `xl.meta` files; a build
+/// that reads only version 1 would see such a drive as empty, so it refuses it.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Contents of `format.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -114,6 +114,13 @@ pub(crate) async fn load_or_create(
             Found::Fresh if drive.is_local() || reference.this.is_nil() => {
                 format_into_slot(drive, &reference, expected).await?;
             }
+            // Opening the drive upgraded its layout (see `cairn_drive`); the version says so
+            // to older builds, which refuse it instead of taking the drive for empty.
+            Found::Formatted(format) if format.version < FORMAT_VERSION && drive.is_local() => {
+                let upgraded = FormatFile { version: FORMAT_VERSION, ..format.clone() };
+                drive.write_sys_file(FORMAT_FILE, Bytes::from(upgraded.encode())).await?;
+                tracing::info!(drive = drive.endpoint(), from = format.version, to = FORMAT_VERSION, "format upgraded");
+            }
             _ => {}
         }
     }
@@ -124,6 +131,7 @@ pub(crate) async fn load_or_create(
 async fn format_into_slot(drive: &Arc<dyn Drive>, reference: &FormatFile, slot: Uuid) -> Result<()> {
     let mut own = reference.clone();
     own.this = slot;
+    own.version = FORMAT_VERSION;
     drive.write_sys_file(FORMAT_FILE, Bytes::from(own.encode())).await?;
     tracing::info!(drive = drive.endpoint(), deployment = %reference.deployment_id, "formatted drive");
     Ok(())

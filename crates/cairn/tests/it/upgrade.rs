@@ -108,6 +108,9 @@ async fn drives_of_layout_1_are_upgraded_in_place() {
     for n in 1..=4 {
         assert_eq!(legacy_files(&server.drive(n)), Vec::<String>::new(), "drive {n} keeps layout-1 files");
         assert!(server.drive(n).join(".cairn.sys/index.redb").is_file());
+        let format = std::fs::read(server.drive(n).join(".cairn.sys/format.json")).expect("format");
+        let format = cairn_meta::FormatFile::decode(&format).expect("decodes");
+        assert_eq!(format.version, cairn_meta::FORMAT_VERSION, "older builds must refuse the upgraded drive");
     }
     // Written after the upgrade, kept over a restart.
     put(&client, "legacy", "after", b"written by the new layout").await;
