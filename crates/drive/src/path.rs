@@ -108,6 +108,16 @@ pub(crate) fn object_dir(root: &Path, volume: &str, key: &str) -> Result<PathBuf
     Ok(path)
 }
 
+/// The key whose folder is `dir` below `volume_dir` (the inverse of [`object_dir`]),
+/// if `dir` is a folder a key can have.
+pub(crate) fn key_of_folder(volume_dir: &Path, dir: &Path) -> Option<String> {
+    let relative = dir.strip_prefix(volume_dir).ok()?;
+    let mut segments = relative.iter().map(|s| s.to_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?;
+    let last = segments.pop()?;
+    segments.push(decode_segment(&last));
+    Some(segments.join("/"))
+}
+
 /// A path inside the system volume under `root`.
 pub(crate) fn sys_path(root: &Path, relative: &str) -> Result<PathBuf, DriveError> {
     validate_sys_path(relative)?;

@@ -9,7 +9,7 @@ mod shard;
 use crate::api::{
     CommitRequest, DiskInfo, Drive, OrphanSweep, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
 };
-use crate::path::{DATA_DIR_SUFFIX, SYSTEM_VOLUME, data_dir_name, object_dir, sys_path, validate_volume};
+use crate::path::{DATA_DIR_SUFFIX, SYSTEM_VOLUME, data_dir_name, object_dir, sys_path, validate_key, validate_volume};
 use crate::{DriveError, PendingCommit, Result};
 use bytes::Bytes;
 pub use gate::DRIVE_CALL_TIMEOUT_DEFAULT;
@@ -412,7 +412,7 @@ impl Drive for LocalDrive {
     }
 
     async fn read_meta(&self, volume: &str, key: &str) -> Result<Bytes> {
-        object_dir(self.root(), volume, key)?;
+        validate_key(key)?;
         let volume_dir = self.volume_dir(volume)?;
         let drive = self.clone();
         let (volume, key) = (volume.to_owned(), key.to_owned());
@@ -426,7 +426,7 @@ impl Drive for LocalDrive {
     }
 
     async fn write_meta(&self, volume: &str, key: &str, meta: Bytes) -> Result<()> {
-        object_dir(self.root(), volume, key)?;
+        validate_key(key)?;
         let volume_dir = self.volume_dir(volume)?;
         let drive = self.clone();
         let (volume, key) = (volume.to_owned(), key.to_owned());

@@ -12,7 +12,7 @@ use super::index::Index;
 use super::io::{remove_empty_parents, remove_tree};
 use super::{LocalDrive, require_volume};
 use crate::api::{Drive, OrphanSweep};
-use crate::path::{DATA_DIR_SUFFIX, decode_segment, object_dir};
+use crate::path::{DATA_DIR_SUFFIX, key_of_folder, object_dir};
 use crate::{DriveError, Result};
 use std::collections::HashSet;
 use std::fs;
@@ -78,16 +78,6 @@ struct Place<'a> {
     volume_dir: &'a Path,
 }
 
-/// The key whose folder is `dir` (below `volume_dir`), if `dir` is one a key can have.
-fn key_of_folder(dir: &Path, volume_dir: &Path) -> Option<String> {
-    let relative = dir.strip_prefix(volume_dir).ok()?;
-    let mut segments: Vec<String> =
-        relative.iter().map(|s| s.to_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?;
-    let last = segments.pop()?;
-    segments.push(decode_segment(&last));
-    Some(segments.join("/"))
-}
-
 /// Lists `dir`, removes its orphan data directories (unless `pending`), and returns its
 /// other subfolders.
 fn visit(dir: &Path, place: &Place<'_>, sweep: &OrphanSweep, pending: bool) -> Result<Visited> {
@@ -117,7 +107,7 @@ fn visit(dir: &Path, place: &Place<'_>, sweep: &OrphanSweep, pending: bool) -> R
     if data_dirs.is_empty() || pending {
         return Ok(Visited { subdirs, removed: 0 });
     }
-    let Some(key) = key_of_folder(dir, place.volume_dir) else {
+    let Some(key) = key_of_folder(place.volume_dir, dir) else {
         return Ok(Visited { subdirs, removed: 0 });
     };
     let referenced = match place.index.get(place.volume, &key)? {

@@ -9,7 +9,7 @@
 
 use super::{INDEX_FILE, INFO_LEGACY_REMOVED, Index, OBJECTS, PENDING, REPLACED, db_error, object_key};
 use crate::local::io::{fsync_dir, remove_empty_parents, remove_tree};
-use crate::path::{DATA_DIR_SUFFIX, META_FILE_NAME, SYSTEM_VOLUME, decode_segment, validate_key, validate_volume};
+use crate::path::{DATA_DIR_SUFFIX, META_FILE_NAME, SYSTEM_VOLUME, key_of_folder, validate_key, validate_volume};
 use crate::{DriveError, PendingCommit, Result, UNDO_DIR};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -61,9 +61,9 @@ fn volumes(root: &Path) -> Result<Vec<(String, PathBuf)>> {
 
 /// Calls `found(key, folder)` for every key folder holding an `xl.meta` below `volume_dir`.
 fn each_legacy_key(volume_dir: &Path, found: &mut dyn FnMut(String, &Path) -> Result<()>) -> Result<()> {
-    let mut stack = vec![(volume_dir.to_path_buf(), Vec::<String>::new())];
-    while let Some((dir, segments)) = stack.pop() {
-        if segments.len() > DEPTH_MAX {
+    let mut stack = vec![(volume_dir.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        if depth > DEPTH_MAX {
             return Err(DriveError::Corrupt(format!("{} nests deeper than any key", dir.display())));
         }
         let entries = match fs::read_dir(&dir) {
@@ -74,21 +74,13 @@ fn each_legacy_key(volume_dir: &Path, found: &mut dyn FnMut(String, &Path) -> Re
         for entry in entries {
             let entry = entry.map_err(|e| DriveError::io("read folder during upgrade", e))?;
             let Ok(name) = entry.file_name().into_string() else { continue };
-            if name == META_FILE_NAME && !segments.is_empty() {
-                let mut parts = segments.clone();
-                let last = parts.pop().expect("not empty");
-                parts.push(decode_segment(&last));
-                let key = parts.join("/");
-                match validate_key(&key) {
-                    Ok(_) => found(key, &dir)?,
-                    Err(error) => {
-                        tracing::warn!(folder = %dir.display(), %error, "upgrade skips a folder that is no key")
-                    }
+            if name == META_FILE_NAME && depth > 0 {
+                match key_of_folder(volume_dir, &dir).filter(|key| validate_key(key).is_ok()) {
+                    Some(key) => found(key, &dir)?,
+                    None => tracing::warn!(folder = %dir.display(), "upgrade skips a folder that is no key"),
                 }
             } else if entry.file_type().is_ok_and(|t| t.is_dir()) && !name.ends_with(DATA_DIR_SUFFIX) {
-                let mut below = segments.clone();
-                below.push(name);
-                stack.push((entry.path(), below));
+                stack.push((entry.path(), depth + 1));
             }
         }
     }
