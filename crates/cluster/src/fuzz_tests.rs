@@ -64,7 +64,13 @@ fn lock_and_walk_messages() -> Vec<Bytes> {
     let mut messages = vec![
         encode(&LockCall::Lock { name: "bucket/key".into(), owner, write: true }),
         encode(&LockCall::Unlock { name: "bucket/key".into(), owner }),
-        encode(&WalkCall { volume: "b".into(), prefix: "a/".into(), start_after: Some("a/b".into()), recursive: true }),
+        encode(&WalkCall {
+            volume: "b".into(),
+            prefix: "a/".into(),
+            start_after: Some("a/b".into()),
+            recursive: true,
+            limit: Some(1001),
+        }),
         encode(&Ok::<bool, WireError>(true)),
     ];
     let entry: Result<WireEntry, WireError> = Ok(WireEntry::Object { key: "k".into(), meta: Bytes::from_static(b"m") });

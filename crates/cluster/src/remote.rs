@@ -11,8 +11,8 @@ use crate::wire::{
 };
 use bytes::{Bytes, BytesMut};
 use cairn_drive::{
-    CommitRequest, DiskInfo, Drive, DriveError, PendingCommit, Result, ShardReader, ShardWriter, VolumeInfo, WalkEntry,
-    WalkOptions, validate_key, validate_sys_path,
+    CommitRequest, DiskInfo, Drive, DriveError, PendingCommit, Result, ShardReader, ShardWriter, VolumeInfo, WalkChunk,
+    WalkEntry, WalkOptions, validate_key, validate_sys_path,
 };
 use http_body_util::BodyExt;
 use std::sync::Arc;
@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 /// Shard chunks buffered towards a peer before a writer waits.
 const STREAM_CHUNKS_BUFFERED: usize = 4;
-/// Walk entries buffered from a peer before the walk waits for its consumer.
-const WALK_BUFFER_ENTRIES: usize = 16;
+/// Walk chunks buffered from a peer before the walk waits for its consumer.
+const WALK_BUFFER_CHUNKS: usize = 2;
 /// Longest wait for the next part of a walk: a peer may sort a large directory first.
 const WALK_FRAME_TIMEOUT_MS: u64 = 60_000;
 /// Largest walk frame accepted: an object's metadata with inline data, with room to spare.
@@ -268,8 +268,8 @@ impl Drive for RemoteDrive {
         self.call_done(DriveCall::DeleteSys { sys_path: sys_path.to_owned() }).await
     }
 
-    fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkEntry>> {
-        let (sender, receiver) = mpsc::channel(WALK_BUFFER_ENTRIES);
+    fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkChunk>> {
+        let (sender, receiver) = mpsc::channel(WALK_BUFFER_CHUNKS);
         let peer = Arc::clone(&self.peer);
         let drive = self.path.clone();
         let call = encode(&WalkCall::new(volume, &options));
@@ -286,8 +286,9 @@ impl Drive for RemoteDrive {
 /// which the writer bounds chunk by chunk and at its finish ([`deadline_for`]).
 const STREAM_OPEN: Duration = Duration::from_secs(24 * 3600);
 
-/// Reads a walk's framed entries from `peer` into `sender`.
-async fn stream_walk(peer: &Peer, drive: String, call: Bytes, sender: &mpsc::Sender<Result<WalkEntry>>) -> Result<()> {
+/// Reads a walk's framed entries from `peer` into `sender`, as one chunk whatever
+/// complete entries each read of the body brings.
+async fn stream_walk(peer: &Peer, drive: String, call: Bytes, sender: &mpsc::Sender<Result<WalkChunk>>) -> Result<()> {
     let timeout = Duration::from_millis(WALK_FRAME_TIMEOUT_MS);
     let response = peer.send(PATH_WALK, |r| r.header(HEADER_DRIVE, drive), Outgoing::Whole(call), timeout).await?;
     if response.status() != http::StatusCode::OK {
@@ -296,6 +297,7 @@ async fn stream_walk(peer: &Peer, drive: String, call: Bytes, sender: &mpsc::Sen
     let mut body = response.into_body();
     let mut buffer = BytesMut::new();
     loop {
+        let mut chunk = WalkChunk::new();
         while buffer.len() >= 4 {
             let len = u32::from_be_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]) as usize;
             if len > WALK_FRAME_BYTES_MAX {
@@ -306,9 +308,19 @@ async fn stream_walk(peer: &Peer, drive: String, call: Bytes, sender: &mpsc::Sen
             }
             let frame = buffer.split_to(4 + len);
             let item: std::result::Result<WireEntry, WireError> = decode(&frame[4..])?;
-            if sender.send(item.map(WalkEntry::from).map_err(DriveError::from)).await.is_err() {
-                return Ok(()); // The consumer stopped listening.
+            match item {
+                Ok(entry) => chunk.push(WalkEntry::from(entry)),
+                Err(error) => {
+                    // The entries before the error are still the walk's: pass them on first.
+                    if !chunk.is_empty() && sender.send(Ok(chunk)).await.is_err() {
+                        return Ok(());
+                    }
+                    return Err(DriveError::from(error));
+                }
             }
+        }
+        if !chunk.is_empty() && sender.send(Ok(chunk)).await.is_err() {
+            return Ok(()); // The consumer stopped listening.
         }
         let frame = peer.bounded("reading a walk", timeout, async {
             body.frame().await.transpose().map_err(|error| {

@@ -12,7 +12,7 @@ use crate::wire::{
     HEADER_TOKEN, LockCall, PATH_CREATE_FILE, PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_METRICS, PATH_WALK, WalkCall,
     WireEntry, WireError, decode, encode, walk_frame,
 };
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cairn_drive::{CommitRequest, Drive, DriveError, PartSource};
 use http::{Request, Response, StatusCode};
 use http_body::Frame;
@@ -300,13 +300,22 @@ async fn read_call<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -
     decode(&bytes).map_err(|e| respond(StatusCode::BAD_REQUEST, Bytes::from(e.to_string())))
 }
 
-/// Streams a walk as framed entries; an error ends the stream as its last frame.
+/// Streams a walk as framed entries, each chunk in one body frame; an error ends the
+/// stream as its last entry frame.
 fn walk(drive: &dyn Drive, call: &WalkCall) -> Response<ResponseBody> {
     let receiver = drive.walk(&call.volume, call.options());
     let frames = futures::stream::unfold(receiver, |mut receiver| async move {
-        let item = receiver.recv().await?;
-        let item = item.map(WireEntry::from).map_err(|e| WireError::from(&e));
-        Some((Ok::<_, std::io::Error>(Frame::data(walk_frame(&item))), receiver))
+        let framed = match receiver.recv().await? {
+            Ok(chunk) => {
+                let mut framed = BytesMut::new();
+                for entry in chunk {
+                    framed.extend_from_slice(&walk_frame(&Ok(WireEntry::from(entry))));
+                }
+                framed.freeze()
+            }
+            Err(error) => walk_frame(&Err(WireError::from(&error))),
+        };
+        Some((Ok::<_, std::io::Error>(Frame::data(framed)), receiver))
     });
     Response::new(UnsyncBoxBody::new(StreamBody::new(frames)))
 }

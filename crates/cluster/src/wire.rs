@@ -219,6 +219,9 @@ pub struct WalkCall {
     pub prefix: String,
     pub start_after: Option<String>,
     pub recursive: bool,
+    /// Absent from callers before walks had limits: no limit.
+    #[serde(default)]
+    pub limit: Option<u64>,
 }
 
 impl WalkCall {
@@ -228,11 +231,17 @@ impl WalkCall {
             prefix: options.prefix.clone(),
             start_after: options.start_after.clone(),
             recursive: options.recursive,
+            limit: options.limit.map(|limit| limit as u64),
         }
     }
 
     pub fn options(&self) -> WalkOptions {
-        WalkOptions { prefix: self.prefix.clone(), start_after: self.start_after.clone(), recursive: self.recursive }
+        WalkOptions {
+            prefix: self.prefix.clone(),
+            start_after: self.start_after.clone(),
+            recursive: self.recursive,
+            limit: self.limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX)),
+        }
     }
 }
 

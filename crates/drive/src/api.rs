@@ -92,6 +92,11 @@ pub struct WalkOptions {
     /// When false, keys below the next `/` after the prefix are reported once as a
     /// [`WalkEntry::Prefix`] instead of one by one.
     pub recursive: bool,
+    /// Stop after this many entries: what the reader expects to need (a listing page
+    /// and one more). A walk that sent this many may have more; the reader goes on with
+    /// a new walk after the last key it got. Without it a page's walks read ahead
+    /// chunks the page then throws away.
+    pub limit: Option<usize>,
 }
 
 /// One item of a walk, in ascending key order.
@@ -107,6 +112,9 @@ pub enum WalkEntry {
     /// A common prefix ending in `/` with at least one object below it (non-recursive walks only).
     Prefix(String),
 }
+
+/// Consecutive entries of a walk, in ascending key order.
+pub type WalkChunk = Vec<WalkEntry>;
 
 /// Streams one shard file into staging.
 #[async_trait::async_trait]
@@ -222,7 +230,9 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
         Err(crate::DriveError::DriveNotFound)
     }
 
-    /// Walks a bucket in ascending key order. The walk runs until the receiver is
-    /// dropped or the walk ends; an error is sent as the last item.
-    fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkEntry>>;
+    /// Walks a bucket in ascending key order, in chunks of entries (never empty): one
+    /// channel message per chunk keeps a listing's cost in reading, not in waking
+    /// tasks. The walk runs until the receiver is dropped or the walk ends; an error is
+    /// sent as the last item.
+    fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkChunk>>;
 }

@@ -26,7 +26,7 @@ mod pending;
 
 pub use api::{
     CommitRequest, DataDirRefs, DiskInfo, Drive, OrphanSweep, PartSource, ShardReader, ShardWriter, VolumeInfo,
-    WalkEntry, WalkOptions,
+    WalkChunk, WalkEntry, WalkOptions,
 };
 pub use error::DriveError;
 pub use local::{DRIVE_CALL_TIMEOUT_DEFAULT, LocalDrive, LocalDriveOptions};

@@ -163,15 +163,17 @@ fn fuzz_keys_on_a_drive() {
                 }
             } else if runtime.block_on(drive.write_meta("bucket", &key, meta.clone())).is_ok() {
                 prop_assert_eq!(runtime.block_on(drive.read_meta("bucket", &key)).expect("read back"), meta.clone());
-                let options = WalkOptions { prefix: key.clone(), start_after: None, recursive: true };
+                let options = WalkOptions { prefix: key.clone(), start_after: None, recursive: true, limit: None };
                 let mut walk = {
                     let _context = runtime.enter();
                     drive.walk("bucket", options)
                 };
                 let mut found = false;
-                while let Some(entry) = runtime.block_on(walk.recv()) {
-                    if let Ok(WalkEntry::Object { key: listed, meta: listed_meta }) = entry {
-                        found |= listed == key && listed_meta == meta;
+                while let Some(Ok(chunk)) = runtime.block_on(walk.recv()) {
+                    for entry in chunk {
+                        if let WalkEntry::Object { key: listed, meta: listed_meta } = entry {
+                            found |= listed == key && listed_meta == meta;
+                        }
                     }
                 }
                 prop_assert!(found, "{key:?} did not come back from a walk");
@@ -201,15 +203,17 @@ fn a_prefix_ending_at_a_folder_of_255_bytes_lists_its_keys() {
     let key = format!("{long}/object");
     runtime.block_on(drive.write_meta("bucket", &key, Bytes::from_static(b"meta"))).expect("a valid key");
     for (prefix, recursive) in [(format!("{long}/"), true), (format!("{long}/"), false), (format!("{long}/ob"), true)] {
-        let options = WalkOptions { prefix: prefix.clone(), start_after: None, recursive };
+        let options = WalkOptions { prefix: prefix.clone(), start_after: None, recursive, limit: None };
         let mut walk = {
             let _context = runtime.enter();
             drive.walk("bucket", options)
         };
         let mut keys = Vec::new();
-        while let Some(entry) = runtime.block_on(walk.recv()) {
-            if let WalkEntry::Object { key, .. } = entry.expect("walk") {
-                keys.push(key);
+        while let Some(chunk) = runtime.block_on(walk.recv()) {
+            for entry in chunk.expect("walk") {
+                if let WalkEntry::Object { key, .. } = entry {
+                    keys.push(key);
+                }
             }
         }
         assert_eq!(keys, std::slice::from_ref(&key), "prefix {prefix:?} (recursive {recursive})");

@@ -6,8 +6,8 @@
 //! record must read as "this drive's copy is damaged", never as a different value.
 
 use crate::MetaError;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// Magic of an object metadata file (`xl.meta`).
 pub const OBJECT_MAGIC: [u8; 4] = *b"CXL1";
@@ -41,6 +41,12 @@ pub fn encode_record<T: Serialize>(magic: [u8; 4], value: &T) -> Vec<u8> {
 
 /// Decodes a record written by [`encode_record`] with the same `magic`.
 pub fn decode_record<T: DeserializeOwned>(magic: [u8; 4], bytes: &[u8]) -> Result<T, MetaError> {
+    decode_record_borrowed(magic, bytes)
+}
+
+/// Decodes a record whose value may borrow strings from `bytes` (a partial view that
+/// need not copy what it reads).
+pub(crate) fn decode_record_borrowed<'a, T: Deserialize<'a>>(magic: [u8; 4], bytes: &'a [u8]) -> Result<T, MetaError> {
     if bytes.len() < HEADER_BYTES {
         return Err(MetaError::Truncated);
     }

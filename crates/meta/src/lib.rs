@@ -18,5 +18,5 @@ pub use codec::{
 };
 pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
-pub use object::{BucketRecord, ErasureInfo, ObjectMeta, ObjectVersion, PartInfo};
+pub use object::{BucketRecord, ErasureInfo, ObjectMeta, ObjectVersion, PartInfo, VersionIdentity};
 pub use upload::{PartRecord, UploadRecord};

@@ -1,7 +1,7 @@
 //! Object metadata (`xl.meta`): every stored version of one key on one drive.
 
 use crate::MetaError;
-use crate::codec::{BUCKET_MAGIC, OBJECT_MAGIC, decode_record, encode_record};
+use crate::codec::{BUCKET_MAGIC, OBJECT_MAGIC, decode_record, decode_record_borrowed, encode_record};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -91,6 +91,90 @@ impl ObjectMeta {
     pub fn decode(bytes: &[u8]) -> Result<Self, MetaError> {
         decode_record(OBJECT_MAGIC, bytes)
     }
+
+    /// The identity of the newest version in a stored `xl.meta`, without decoding the
+    /// rest (parts, headers, inline data, older versions are skipped, not built): a
+    /// listing compares every drive's copy of a key this way and decodes one in full.
+    /// The record's checksum is verified as by [`ObjectMeta::decode`].
+    pub fn decode_latest_identity(bytes: &[u8]) -> Result<Option<VersionIdentity>, MetaError> {
+        let latest: LatestOnly<'_> = decode_record_borrowed(OBJECT_MAGIC, bytes)?;
+        Ok(latest.versions.0.map(|v| VersionIdentity {
+            version_id: v.version_id,
+            mod_time_unix_nanos: v.mod_time_unix_nanos,
+            size: v.size,
+            etag: v.etag.to_owned(),
+            data_dir: v.data_dir,
+        }))
+    }
+}
+
+/// What tells two versions of an object apart: two drives hold the same version when
+/// these agree (the erasure shard and inline data differ from drive to drive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionIdentity {
+    /// See [`ObjectVersion::version_id`].
+    pub version_id: Option<Uuid>,
+    /// See [`ObjectVersion::mod_time_unix_nanos`].
+    pub mod_time_unix_nanos: i64,
+    /// See [`ObjectVersion::size`].
+    pub size: u64,
+    /// See [`ObjectVersion::etag`].
+    pub etag: String,
+    /// See [`ObjectVersion::data_dir`].
+    pub data_dir: Option<Uuid>,
+}
+
+impl ObjectVersion {
+    /// The fields that tell this version from another.
+    pub fn identity(&self) -> VersionIdentity {
+        VersionIdentity {
+            version_id: self.version_id,
+            mod_time_unix_nanos: self.mod_time_unix_nanos,
+            size: self.size,
+            etag: self.etag.clone(),
+            data_dir: self.data_dir,
+        }
+    }
+}
+
+/// `ObjectMeta` as [`ObjectMeta::decode_latest_identity`] reads it; unknown fields
+/// (everything else) are skipped.
+#[derive(Deserialize)]
+struct LatestOnly<'a> {
+    #[serde(borrow)]
+    versions: FirstOnly<'a>,
+}
+
+/// The identity fields of an `ObjectVersion`, borrowing its ETag from the record.
+#[derive(Deserialize)]
+struct IdentityFields<'a> {
+    version_id: Option<Uuid>,
+    mod_time_unix_nanos: i64,
+    size: u64,
+    #[serde(borrow)]
+    etag: &'a str,
+    data_dir: Option<Uuid>,
+}
+
+/// The first element of the versions array; the others are skipped.
+struct FirstOnly<'a>(Option<IdentityFields<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstOnly<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = FirstOnly<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence of object versions")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element()?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FirstOnly(first))
+            }
+        }
+        deserializer.deserialize_seq(Visitor(std::marker::PhantomData))
+    }
 }
 
 /// What is stored about a bucket beyond its directory.
@@ -163,8 +247,16 @@ mod tests {
         }
 
         #[test]
+        fn the_latest_identity_is_the_first_versions(versions in proptest::collection::vec(arb_version(), 0..3)) {
+            let meta = ObjectMeta { versions };
+            let identity = ObjectMeta::decode_latest_identity(&meta.encode()).expect("decodes");
+            prop_assert_eq!(identity, meta.latest().map(ObjectVersion::identity));
+        }
+
+        #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = ObjectMeta::decode(&bytes);
+            let _ = ObjectMeta::decode_latest_identity(&bytes);
             let mut framed = OBJECT_MAGIC.to_vec();
             framed.extend_from_slice(&1u16.to_le_bytes());
             framed.extend_from_slice(&bytes);

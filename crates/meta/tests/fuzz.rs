@@ -103,6 +103,11 @@ fn check_record<T: PartialEq + std::fmt::Debug>(
 /// [`check_record`] with the decoder of every kind of record.
 fn check_every_kind(bytes: &[u8]) -> Result<(), TestCaseError> {
     check_record(bytes, ObjectMeta::decode, ObjectMeta::encode)?;
+    // The listing's partial decoder reads what the full one reads, within the same bound.
+    let identity = within(bytes.len(), 0, || ObjectMeta::decode_latest_identity(bytes))?;
+    if let Ok(meta) = ObjectMeta::decode(bytes) {
+        prop_assert_eq!(identity.ok().flatten(), meta.latest().map(cairn_meta::ObjectVersion::identity));
+    }
     check_record(bytes, UploadRecord::decode, UploadRecord::encode)?;
     check_record(bytes, PartRecord::decode, PartRecord::encode)?;
     check_record(bytes, BucketRecord::decode, BucketRecord::encode)

@@ -22,24 +22,39 @@ pub(crate) fn pick_version(
     metas: &[std::result::Result<ObjectMeta, DriveError>],
     layout: &Layout,
 ) -> Result<(ObjectVersion, Vec<bool>)> {
-    let quorum = layout.read_quorum();
     let latest: Vec<Option<&ObjectVersion>> =
         metas.iter().map(|m| m.as_ref().ok().and_then(ObjectMeta::latest)).collect();
-    let mut best: Option<(&ObjectVersion, Vec<bool>)> = None;
-    for candidate in latest.iter().flatten() {
-        let holders: Vec<bool> = latest.iter().map(|v| v.is_some_and(|v| same_version(v, candidate))).collect();
+    let newest = newest_with_quorum(&latest, layout.read_quorum(), same_version, |v| v.mod_time_unix_nanos);
+    match newest {
+        Some((chosen, holders)) => Ok((latest[chosen].expect("a holder has a version").clone(), holders)),
+        None => Err(no_quorum_error(metas, layout.write_quorum())),
+    }
+}
+
+/// Of the versions drives hold (`latest[d]`, None for a drive with none), the newest
+/// that at least `quorum` drives hold: the index of one drive holding it and, per
+/// drive, whether it does.
+pub(crate) fn newest_with_quorum<V>(
+    latest: &[Option<&V>],
+    quorum: usize,
+    same: impl Fn(&V, &V) -> bool,
+    mod_time: impl Fn(&V) -> i64,
+) -> Option<(usize, Vec<bool>)> {
+    let mut best: Option<(usize, Vec<bool>)> = None;
+    for (d, candidate) in latest.iter().enumerate() {
+        let Some(candidate) = candidate else { continue };
+        let holders: Vec<bool> = latest.iter().map(|v| v.is_some_and(|v| same(v, candidate))).collect();
         if holders.iter().filter(|h| **h).count() < quorum {
             continue;
         }
-        let newer = best.as_ref().is_none_or(|(b, _)| candidate.mod_time_unix_nanos > b.mod_time_unix_nanos);
+        let newer = best
+            .as_ref()
+            .is_none_or(|(b, _)| mod_time(candidate) > mod_time(latest[*b].expect("the best has a version")));
         if newer {
-            best = Some((candidate, holders));
+            best = Some((d, holders));
         }
     }
-    if let Some((version, holders)) = best {
-        return Ok((version.clone(), holders));
-    }
-    Err(no_quorum_error(metas, layout.write_quorum()))
+    best
 }
 
 /// What each drive answered, compactly (`v<mod time>` for its latest version, or the

@@ -215,3 +215,33 @@ async fn keys_that_failed_walks_could_hold_are_resolved_not_skipped() {
     let gone = client.get_object().bucket(&bucket).key("k/04").send().await.expect_err("deleted");
     assert_eq!(error_code(&gone), "NoSuchKey");
 }
+
+/// A page asks each drive's walk for as many entries as the page needs (and one more).
+/// When the merge skips keys that too few drives hold, a drive's walk can stop at that
+/// limit before the page is full: the listing must go on with a new walk on that drive,
+/// or a key that needs that drive's copy to reach a read quorum vanishes from the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_walk_that_stops_at_its_limit_goes_on_when_skipped_keys_fill_it() {
+    let server = Server::start(4);
+    let client = server.client();
+    let bucket = new_bucket(&client, "limits").await;
+    let leftovers: Vec<String> = (1..=5).map(|n| format!("a{n}")).collect();
+    for key in leftovers.iter().map(String::as_str).chain(["b"]) {
+        put(&client, &bucket, key, b"small").await;
+    }
+    // Drive 1 alone holds the leftovers: a merge skips them without a read.
+    for key in &leftovers {
+        for drive in 2..=4 {
+            assert!(remove_meta_on(&server.drive(drive), &bucket, key), "{key} on drive {drive}");
+        }
+    }
+    // `b` is on drives 1 and 2 only: a read quorum (2 of EC 2+2) only with drive 1.
+    for drive in 3..=4 {
+        assert!(remove_meta_on(&server.drive(drive), &bucket, "b"), "b on drive {drive}");
+    }
+    let (keys, prefixes, _) = list_all_v2(&client, &bucket, None, None, 2).await;
+    assert_eq!(keys, ["b"], "a page of 2 asks drive 1 for 3 entries, all leftovers: it must read on");
+    assert!(prefixes.is_empty());
+    let got = get(&client, &bucket, "b").await;
+    assert_eq!(got, b"small");
+}

@@ -7,7 +7,7 @@ mod orphans;
 mod shard;
 
 use crate::api::{
-    CommitRequest, DiskInfo, Drive, OrphanSweep, ShardReader, ShardWriter, VolumeInfo, WalkEntry, WalkOptions,
+    CommitRequest, DiskInfo, Drive, OrphanSweep, ShardReader, ShardWriter, VolumeInfo, WalkChunk, WalkOptions,
 };
 use crate::path::{DATA_DIR_SUFFIX, SYSTEM_VOLUME, data_dir_name, object_dir, sys_path, validate_key, validate_volume};
 use crate::{DriveError, PendingCommit, Result};
@@ -27,10 +27,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// Entries a walk may run ahead of its reader. Each carries a whole `xl.meta`
-/// (up to 128 KiB / k of inline data), so this bounds a listing's memory per drive
-/// (with the index walk's chunk, see `index/walk.rs`).
-const WALK_CHANNEL_CAPACITY: usize = 256;
+/// Chunks a walk may run ahead of its reader in each of its two channels (walk thread
+/// to relay, relay to reader). A chunk holds at most 256 entries or 1 MiB of `xl.meta`
+/// (`index/walk.rs`), so a walk holds at most about four chunks per drive: enough for
+/// the next chunk to be read while the reader merges the current one.
+const WALK_CHANNEL_CAPACITY: usize = 1;
 /// Staging directory inside the system volume.
 const TMP_DIR: &str = "tmp";
 
@@ -242,20 +243,20 @@ fn now_unix_nanos() -> i64 {
     i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
 }
 
-/// Passes a walk's entries on to its reader. The walk's thread must read a directory or
-/// a metadata file within each of the drive's deadlines while the relay waits for it
-/// (the time the reader takes does not count): a walk stuck on a hung disk ends with
-/// `Offline` and takes the drive offline.
+/// Passes a walk's chunks on to its reader. The walk's thread must read a chunk within
+/// each of the drive's deadlines while the relay waits for it (the time the reader
+/// takes does not count): a walk stuck on a hung disk ends with `Offline` and takes the
+/// drive offline.
 async fn relay_walk(
     gate: Arc<Gate>,
-    mut entries: mpsc::Receiver<Result<WalkEntry>>,
+    mut chunks: mpsc::Receiver<Result<WalkChunk>>,
     progress: Arc<AtomicU64>,
-    reader: mpsc::Sender<Result<WalkEntry>>,
+    reader: mpsc::Sender<Result<WalkChunk>>,
 ) {
     let mut seen = progress.load(Ordering::Relaxed);
     loop {
-        let entry = match tokio::time::timeout(gate.timeout(), entries.recv()).await {
-            Ok(Some(entry)) => entry,
+        let chunk = match tokio::time::timeout(gate.timeout(), chunks.recv()).await {
+            Ok(Some(chunk)) => chunk,
             Ok(None) => return,
             Err(_) => {
                 let now = progress.load(Ordering::Relaxed);
@@ -266,8 +267,8 @@ async fn relay_walk(
                 Err(gate.missed("walk"))
             }
         };
-        let failed = entry.is_err();
-        if reader.send(entry).await.is_err() || failed {
+        let failed = chunk.is_err();
+        if reader.send(chunk).await.is_err() || failed {
             return;
         }
     }
@@ -670,7 +671,7 @@ impl Drive for LocalDrive {
         self.sweep_orphans(volume, sweep).await
     }
 
-    fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkEntry>> {
+    fn walk(&self, volume: &str, options: WalkOptions) -> mpsc::Receiver<Result<WalkChunk>> {
         let (sender, receiver) = mpsc::channel(WALK_CHANNEL_CAPACITY);
         match self.inner.gate.check_online().and_then(|()| self.volume_dir(volume)) {
             Ok(dir) => {
@@ -705,17 +706,15 @@ impl LocalDrive {
         &self,
         volume_dir: &Path,
         mut walk: index::walk::IndexWalk,
-        sender: &mpsc::Sender<Result<WalkEntry>>,
+        sender: &mpsc::Sender<Result<WalkChunk>>,
         progress: &AtomicU64,
     ) -> Result<()> {
         require_volume(volume_dir)?;
         while !walk.is_done() {
             let chunk = walk.next_chunk(&*self.index()?)?;
             progress.fetch_add(1, Ordering::Relaxed);
-            for entry in chunk {
-                if sender.blocking_send(Ok(entry)).is_err() {
-                    return Ok(());
-                }
+            if !chunk.is_empty() && sender.blocking_send(Ok(chunk)).is_err() {
+                return Ok(());
             }
         }
         Ok(())

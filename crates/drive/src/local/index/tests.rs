@@ -58,6 +58,7 @@ proptest! {
         prefix in "[ab/]{0,3}",
         start_after in proptest::option::of("[ab/0-]{0,5}"),
         recursive in any::<bool>(),
+        limit in proptest::option::of(0usize..8),
     ) {
         let keys: BTreeSet<String> = keys.into_iter().filter(|k| crate::validate_key(k).is_ok()).collect();
         let (_dir, index) = open_index();
@@ -67,8 +68,10 @@ proptest! {
         // Neighbouring buckets never leak into the walk.
         put(&index, "bucke", "zzz");
         put(&index, "bucket0", "a");
-        let options = WalkOptions { prefix, start_after, recursive };
-        prop_assert_eq!(walk_all(&index, "bucket", options.clone()), model(&keys, &options));
+        let options = WalkOptions { prefix, start_after, recursive, limit };
+        let mut expected = model(&keys, &options);
+        expected.truncate(limit.unwrap_or(usize::MAX));
+        prop_assert_eq!(walk_all(&index, "bucket", options.clone()), expected);
     }
 }
 
@@ -79,7 +82,7 @@ fn a_walk_longer_than_a_chunk_resumes_after_its_last_key() {
     for key in &keys {
         put(&index, "bucket", key);
     }
-    let options = WalkOptions { prefix: "k/".into(), start_after: None, recursive: true };
+    let options = WalkOptions { prefix: "k/".into(), start_after: None, recursive: true, limit: None };
     let walked = walk_all(&index, "bucket", options.clone());
     assert_eq!(walked.len(), 1_000);
     assert_eq!(walked, model(&keys, &options));
@@ -93,7 +96,7 @@ fn a_walk_beside_writes_and_deletes_returns_every_stable_key_once() {
     for n in 0..2_000 {
         put(&index, "bucket", &format!("{n:05}/stable"));
     }
-    let options = WalkOptions { prefix: String::new(), start_after: None, recursive: true };
+    let options = WalkOptions { prefix: String::new(), start_after: None, recursive: true, limit: None };
     let mut walk = IndexWalk::new("bucket", options);
     let mut seen = Vec::new();
     let mut round = 0;

@@ -12,8 +12,10 @@ use bytes::Bytes;
 use std::ops::Bound;
 
 /// Most entries one read transaction returns: short transactions let the index reuse
-/// the pages writers free, and bound what a walk holds while its reader is slow.
-const CHUNK_ENTRIES_MAX: usize = 256;
+/// the pages writers free, and bound what a walk holds while its reader is slow. A
+/// listing page (1,000 keys and one more) is one chunk per drive, so a page costs one
+/// hand-over between threads per drive rather than one per few hundred keys.
+const CHUNK_ENTRIES_MAX: usize = 1024;
 /// Most metadata bytes one chunk holds (inline data makes entries up to ~64 KiB).
 const CHUNK_BYTES_MAX: usize = 1 << 20;
 
@@ -25,6 +27,8 @@ pub(crate) struct IndexWalk {
     cursor: Bound<Vec<u8>>,
     /// Every key of the walk starts with this (`volume \0 prefix`).
     base: Vec<u8>,
+    /// Entries the walk may still return (its limit).
+    remaining: usize,
     done: bool,
 }
 
@@ -35,7 +39,8 @@ impl IndexWalk {
             Some(start) if start >= options.prefix.as_str() => Bound::Excluded(object_key(volume, start)),
             _ => Bound::Included(base.clone()),
         };
-        Self { volume: volume.to_owned(), options, cursor, base, done: false }
+        let remaining = options.limit.unwrap_or(usize::MAX);
+        Self { volume: volume.to_owned(), options, cursor, base, remaining, done: remaining == 0 }
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -51,11 +56,12 @@ impl IndexWalk {
         if self.done {
             return Ok(Vec::new());
         }
-        index.read("walk", |txn| {
+        let entries_max = CHUNK_ENTRIES_MAX.min(self.remaining);
+        let entries = index.read("walk", |txn| {
             let table = txn.open_table(OBJECTS).map_err(|e| db_error("walk", e))?;
             let mut entries = Vec::new();
             let mut bytes = 0;
-            'seek: while entries.len() < CHUNK_ENTRIES_MAX && bytes < CHUNK_BYTES_MAX {
+            'seek: while entries.len() < entries_max && bytes < CHUNK_BYTES_MAX {
                 let range = (self.cursor.as_ref().map(Vec::as_slice), Bound::Unbounded);
                 for item in table.range::<&[u8]>(range).map_err(|e| db_error("walk", e))? {
                     let (index_key, meta) = item.map_err(|e| db_error("walk", e))?;
@@ -82,7 +88,7 @@ impl IndexWalk {
                     bytes += meta.value().len();
                     entries.push(WalkEntry::Object { key: key.to_owned(), meta: Bytes::copy_from_slice(meta.value()) });
                     self.cursor = Bound::Excluded(index_key.to_vec());
-                    if entries.len() >= CHUNK_ENTRIES_MAX || bytes >= CHUNK_BYTES_MAX {
+                    if entries.len() >= entries_max || bytes >= CHUNK_BYTES_MAX {
                         return Ok(entries);
                     }
                 }
@@ -90,7 +96,10 @@ impl IndexWalk {
                 break;
             }
             Ok(entries)
-        })
+        })?;
+        self.remaining -= entries.len();
+        self.done |= self.remaining == 0;
+        Ok(entries)
     }
 }
 
