@@ -199,7 +199,7 @@ impl Pass<'_> {
     /// Heals the objects of `bucket` under `prefix`, a page at a time.
     async fn heal_objects(&mut self, bucket: &str, prefix: &str, delimiter: Option<&str>, deep: bool) -> Result<()> {
         let store = self.store;
-        let mut pages = Pages::new(bucket, prefix, delimiter, HEAL_PAGE_KEYS).collecting_dangling();
+        let mut pages = Pages::new(bucket, prefix, delimiter, HEAL_PAGE_KEYS).collecting_findings();
         while let Some(page) = pages.next_while_exists(store).await? {
             for dangling in pages.take_dangling() {
                 store.remove_dangling(bucket, &dangling).await;

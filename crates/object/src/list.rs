@@ -11,6 +11,7 @@ use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{DriveError, WalkChunk, WalkEntry, WalkOptions};
 use cairn_meta::{ObjectMeta, ObjectVersion, VersionIdentity};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -101,14 +102,18 @@ enum Verdict<T> {
 /// The verdict on an object key from the `xl.meta` of the `copies.len()` drives whose
 /// walk reported it, when `unanswered` drives' walks failed before reaching it. Only
 /// the newest version's identity is read from each copy, and the one copy listed is
-/// decoded in full: a listing's cost is in decoding.
-fn judge_object(copies: &[Bytes], unanswered: usize, layout: &Layout) -> Verdict<ObjectVersion> {
+/// decoded in full: a listing's cost is in decoding. A listed version comes with the
+/// number of drives that hold it.
+fn judge_object(copies: &[Bytes], unanswered: usize, layout: &Layout) -> Verdict<(ObjectVersion, usize)> {
     let identities: Vec<Option<VersionIdentity>> =
         copies.iter().map(|copy| ObjectMeta::decode_latest_identity(copy).ok().flatten()).collect();
     let latest: Vec<Option<&VersionIdentity>> = identities.iter().map(Option::as_ref).collect();
     let newest = newest_with_quorum(&latest, layout.read_quorum(), |a, b| a == b, |v| v.mod_time_unix_nanos);
     // The partial and the full decoder agree (a property test and a fuzz target say so).
-    let listed = newest.and_then(|(holder, _)| ObjectMeta::decode(&copies[holder]).ok()?.versions.into_iter().next());
+    let listed = newest.and_then(|(holder, holders)| {
+        let version = ObjectMeta::decode(&copies[holder]).ok()?.versions.into_iter().next()?;
+        Some((version, holders.iter().filter(|h| **h).count()))
+    });
     match listed {
         Some(version) => Verdict::List(version),
         None if copies.len() + unanswered >= layout.read_quorum() => Verdict::Resolve,
@@ -161,6 +166,10 @@ struct SetWalk {
     /// Keys left out because too few drives hold them, when the caller collects them
     /// (the scanner); at most `DANGLING_PER_PAGE_MAX` between two takes.
     dangling: Option<Vec<String>>,
+    /// Keys listed that some drive's walk did not report in the listed version, when the
+    /// caller collects them (the scanner checks only these); listed keys, so at most a
+    /// page and the entry after it between two takes.
+    partial: Option<Vec<String>>,
 }
 
 impl SetWalk {
@@ -179,6 +188,7 @@ impl SetWalk {
             exhausted: vec![false; drives],
             failed: 0,
             dangling: None,
+            partial: None,
         }
     }
 
@@ -188,6 +198,13 @@ impl SetWalk {
             && dangling.len() < DANGLING_PER_PAGE_MAX
         {
             dangling.push(key);
+        }
+    }
+
+    /// Notes a listed key that some drive of the set may lack.
+    fn listed_partially(&mut self, key: &str) {
+        if let Some(partial) = self.partial.as_mut() {
+            partial.push(key.to_owned());
         }
     }
 
@@ -265,10 +282,18 @@ impl SetWalk {
                 continue;
             }
             let info = match judge_object(&copies, self.failed, &layout) {
-                Verdict::List(version) => Some(object_info(&self.bucket, &smallest, &version)),
+                Verdict::List((version, holders)) => {
+                    if holders < self.receivers.len() {
+                        self.listed_partially(&smallest);
+                    }
+                    Some(object_info(&self.bucket, &smallest, &version))
+                }
                 Verdict::Skip => None,
                 Verdict::Resolve => match resolved(self.set.object_info(&self.bucket, &smallest).await) {
-                    Ok(info) => info,
+                    Ok(info) => {
+                        self.listed_partially(&smallest);
+                        info
+                    }
                     Err(error) => return Some(Err(error)),
                 },
             };
@@ -305,11 +330,18 @@ impl StoreWalk {
         Self { sets, heads: vec![None; count], exhausted: vec![false; count] }
     }
 
-    /// Makes every set's walk collect the keys it leaves out for lack of drives.
-    fn collect_dangling(&mut self) {
+    /// Makes every set's walk collect the keys it leaves out for lack of drives, and the
+    /// keys it lists that some drive lacks.
+    fn collect_findings(&mut self) {
         for set in &mut self.sets {
             set.dangling = Some(Vec::new());
+            set.partial = Some(Vec::new());
         }
+    }
+
+    /// The keys listed since the last call that some drive may lack.
+    fn take_partial(&mut self) -> impl Iterator<Item = String> + '_ {
+        self.sets.iter_mut().flat_map(|walk| walk.partial.iter_mut().flat_map(std::mem::take))
     }
 
     /// The keys left out since the last call, with their sets.
@@ -358,12 +390,23 @@ pub(crate) async fn list_page(sets: &[Arc<ErasureSet>], request: &ListRequest) -
     list_page_with(sets, request, None).await
 }
 
-/// Lists one page of `request` from `sets`; with `dangling`, also appends the keys the
-/// page's range left out because too few drives hold them.
+/// What a pass over a bucket (the scanner, a heal) learns from its listing besides the
+/// listing itself.
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    /// Keys left out because too few drives hold them.
+    pub(crate) dangling: Vec<Dangling>,
+    /// Keys listed that some drive of their set did not report in the listed version
+    /// (it lacks it, holds another, or its walk failed): the ones worth a closer look.
+    pub(crate) partial: HashSet<String>,
+}
+
+/// Lists one page of `request` from `sets`; with `findings`, also notes what the page's
+/// range showed about keys that not every drive holds.
 async fn list_page_with(
     sets: &[Arc<ErasureSet>],
     request: &ListRequest,
-    dangling: Option<&mut Vec<Dangling>>,
+    findings: Option<&mut Findings>,
 ) -> Result<ListPage> {
     let max_keys = request.max_keys.min(LIST_KEYS_MAX);
     let mut page = ListPage::default();
@@ -379,8 +422,8 @@ async fn list_page_with(
         limit: Some(max_keys + 1),
     };
     let mut walk = StoreWalk::start(sets, &request.bucket, &options);
-    if dangling.is_some() {
-        walk.collect_dangling();
+    if findings.is_some() {
+        walk.collect_findings();
     }
     let delimiter = request.delimiter.as_deref().filter(|d| !d.is_empty() && !slash_delimited);
     let mut last_prefix: Option<String> = None;
@@ -415,8 +458,9 @@ async fn list_page_with(
     if !page.truncated {
         page.next_marker = None;
     }
-    if let Some(dangling) = dangling {
-        dangling.extend(walk.take_dangling());
+    if let Some(findings) = findings {
+        findings.dangling.extend(walk.take_dangling());
+        findings.partial.extend(walk.take_partial());
     }
     Ok(page)
 }
@@ -435,8 +479,8 @@ pub(crate) struct Pages {
     request: ListRequest,
     /// The last page was read.
     done: bool,
-    /// Keys the pages read so far left out for lack of drives, when collected.
-    dangling: Option<Vec<Dangling>>,
+    /// What the pages read so far showed about keys not every drive holds, when collected.
+    findings: Option<Findings>,
 }
 
 impl Pages {
@@ -449,18 +493,25 @@ impl Pages {
             start_after: None,
             max_keys: page_keys,
         };
-        Self { request, done: false, dangling: None }
+        Self { request, done: false, findings: None }
     }
 
-    /// Also collects the keys that too few drives hold to be listed (see [`Dangling`]).
-    pub(crate) fn collecting_dangling(mut self) -> Self {
-        self.dangling = Some(Vec::new());
+    /// Also collects the keys that too few drives hold to be listed (see [`Dangling`]),
+    /// and the listed keys that some drive lacks.
+    pub(crate) fn collecting_findings(mut self) -> Self {
+        self.findings = Some(Findings::default());
         self
     }
 
     /// The keys left out by the pages read since the last call.
     pub(crate) fn take_dangling(&mut self) -> Vec<Dangling> {
-        self.dangling.as_mut().map(std::mem::take).unwrap_or_default()
+        self.findings.as_mut().map(|f| std::mem::take(&mut f.dangling)).unwrap_or_default()
+    }
+
+    /// The keys listed by the pages read since the last call that some drive did not
+    /// report in the listed version: a scan checks these and no others.
+    pub(crate) fn take_partial(&mut self) -> HashSet<String> {
+        self.findings.as_mut().map(|f| std::mem::take(&mut f.partial)).unwrap_or_default()
     }
 
     /// The next page, or None after the last one.
@@ -468,11 +519,11 @@ impl Pages {
         if self.done {
             return Ok(None);
         }
-        let page = match self.dangling.as_mut() {
+        let page = match self.findings.as_mut() {
             None => store.list_objects(&self.request).await?,
-            Some(dangling) => {
+            Some(findings) => {
                 store.sets[0].require_bucket(&self.request.bucket).await?;
-                list_page_with(&store.sets, &self.request, Some(dangling)).await?
+                list_page_with(&store.sets, &self.request, Some(findings)).await?
             }
         };
         self.done = !page.truncated;
@@ -560,8 +611,9 @@ pub(crate) mod tests {
         let layout = six_drives();
         let mut metas = reported(3, 7);
         metas.extend(reported(1, 5));
-        assert_eq!(judge_object(&metas, 0, &layout), Verdict::List(version(7)));
-        assert_eq!(judge_object(&reported(3, 7), 3, &layout), Verdict::List(version(7)));
+        assert_eq!(judge_object(&metas, 0, &layout), Verdict::List((version(7), 3)));
+        assert_eq!(judge_object(&reported(3, 7), 3, &layout), Verdict::List((version(7), 3)));
+        assert_eq!(judge_object(&reported(6, 7), 0, &layout), Verdict::List((version(7), 6)));
     }
 
     #[test]

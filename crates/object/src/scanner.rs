@@ -188,16 +188,22 @@ impl ObjectStore {
             if bucket != SYSTEM_VOLUME {
                 self.heal_bucket(&bucket).await;
             }
-            let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS).collecting_dangling();
+            let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS).collecting_findings();
             let (mut objects, mut bytes) = (0u64, 0u64);
             while let Some(page) = pages.next_while_exists(self).await? {
                 for dangling in pages.take_dangling() {
                     self.remove_dangling(&bucket, &dangling).await;
                 }
+                // A key every drive reported in the listed version lacks nothing: only the
+                // others are read again (a quorum read per key was most of a scan's cost).
+                let partial = pages.take_partial();
                 for object in &page.objects {
                     objects += 1;
                     bytes += object.size;
-                    self.scan_object(&bucket, &object.key).await;
+                    self.stats.objects_scanned.fetch_add(1, Ordering::Relaxed);
+                    if partial.contains(&object.key) {
+                        self.scan_object(&bucket, &object.key).await;
+                    }
                     if let Some(throttle) = throttle.as_mut() {
                         self.deep_scan_object(&bucket, &object.key, throttle).await;
                     }
@@ -231,7 +237,6 @@ impl ObjectStore {
 
     /// Heals one object if some drive lacks its current version.
     async fn scan_object(&self, bucket: &str, key: &str) {
-        self.stats.objects_scanned.fetch_add(1, Ordering::Relaxed);
         // A pool that cannot answer now is scanned again on the next pass.
         let Ok(set) = self.locate(bucket, key).await else { return };
         let metas = set.read_metas(bucket, key).await;
