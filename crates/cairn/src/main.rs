@@ -12,12 +12,6 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// mimalloc rather than glibc's malloc: a server allocates small buffers on many threads
-/// at once (keys, metadata, headers), where glibc's arenas spent a quarter of a
-/// listing's CPU (see docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Cairn: an S3-compatible, erasure-coded object store.
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version, about)]
