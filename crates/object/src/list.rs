@@ -1,6 +1,6 @@
 //! Listing: per set, a k-way merge of sorted walks from every drive, keeping keys
-//! a read quorum of drives agrees on; across sets, another merge. Streams entries,
-//! so memory stays bounded by one directory and one page.
+//! a read quorum of drives agrees on; across sets, another merge. Walks stream chunks
+//! of entries, so memory stays bounded by one page and a few chunks per drive.
 
 use crate::config::Layout;
 use crate::quorum::newest_with_quorum;
