@@ -285,7 +285,7 @@ impl ErasureSet {
         super::detached(async move { set.commit_locked(commit).await }).await
     }
 
-    async fn commit_locked(self: Arc<Self>, commit: Commit) -> Result<()> {
+    async fn commit_locked(&self, commit: Commit) -> Result<()> {
         let Commit { bucket, key, version, distribution, stored, parts, condition } = commit;
         let guard = self.lock_write(&bucket, &key).await?;
         if let Some(condition) = &condition {
@@ -328,25 +328,14 @@ impl ErasureSet {
         let committed = results.iter().map(|r| r.is_ok());
         match reduce_write(&results, self.layout.write_quorum()) {
             Ok(()) => {
-                // The version is durable on a write quorum: the client has its answer now.
-                // Only now may the replaced version's metadata and data go; that cleanup
-                // runs after the answer (one index transaction per drive less on a PUT's
-                // path), still under the key's lock, so the next write of the key waits for
-                // it. A crash before it is done leaves pending commits that start-up and the
-                // scanner finish.
-                let committed: Vec<bool> = committed.collect();
-                let set = Arc::clone(&self);
-                tokio::spawn(async move {
-                    let drives = set.drives.iter().zip(committed).filter(|(_, ok)| *ok);
-                    join_all(drives.map(|(drive, _)| async {
-                        let finish = drive.finish_commit(&bucket, &key, commit_id, version.data_dir);
-                        if let Err(error) = guard.fenced(drive.as_ref(), finish).await {
-                            tracing::warn!(drive = drive.endpoint(), %error, bucket, key, "cleanup after commit failed");
-                        }
-                    }))
-                    .await;
-                    drop(guard);
-                });
+                // Only now may the replaced version's metadata and data go.
+                join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
+                    let finish = drive.finish_commit(&bucket, &key, commit_id, version.data_dir);
+                    if let Err(error) = guard.fenced(drive.as_ref(), finish).await {
+                        tracing::warn!(drive = drive.endpoint(), %error, bucket, key, "cleanup after commit failed");
+                    }
+                }))
+                .await;
                 Ok(())
             }
             Err(error) => {
