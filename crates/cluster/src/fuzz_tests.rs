@@ -59,6 +59,23 @@ fn replies() -> Vec<Bytes> {
     replies.iter().map(encode).collect()
 }
 
+/// A walk call from a node of the previous release, which had no `limit`, still reads,
+/// as a walk without one.
+#[test]
+fn a_walk_call_without_a_limit_reads_as_unlimited() {
+    #[derive(serde::Serialize)]
+    struct OldWalkCall {
+        volume: String,
+        prefix: String,
+        start_after: Option<String>,
+        recursive: bool,
+    }
+    let old = OldWalkCall { volume: "b".into(), prefix: "a/".into(), start_after: None, recursive: false };
+    let call: WalkCall = decode(&encode(&old)).expect("an old walk call decodes");
+    let options = call.options();
+    assert_eq!((options.prefix.as_str(), options.recursive, options.limit), ("a/", false, None));
+}
+
 fn lock_and_walk_messages() -> Vec<Bytes> {
     let owner = Uuid::from_u128(9);
     let mut messages = vec![

@@ -338,12 +338,15 @@ mod tests {
         };
         let old = crate::codec::encode_record_unchecked(OBJECT_MAGIC, &meta);
         assert_eq!(ObjectMeta::decode(&old).expect("version 1 decodes"), meta);
+        let identity = ObjectMeta::decode_latest_identity(&old).expect("the listing reads version 1 too");
+        assert_eq!(identity, meta.latest().map(ObjectVersion::identity));
         let encoded = meta.encode();
         assert_eq!(u16::from_le_bytes([encoded[4], encoded[5]]), 2);
         for at in 6..encoded.len() {
             let mut flipped = encoded.clone();
             flipped[at] ^= 0x10;
             assert!(ObjectMeta::decode(&flipped).is_err(), "a flip at byte {at} went unnoticed");
+            assert!(ObjectMeta::decode_latest_identity(&flipped).is_err(), "a flip at byte {at} went unnoticed");
         }
     }
 
