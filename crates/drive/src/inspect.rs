@@ -43,7 +43,7 @@ pub fn object_keys(root: &Path, volume: &str) -> Result<Vec<String>> {
 pub fn put_object_meta(root: &Path, volume: &str, key: &str, meta: Bytes) -> Result<()> {
     validate_key(key)?;
     let op = index::Op::Put { volume: volume.to_owned(), key: key.to_owned(), meta };
-    open(root)?.apply(op).map(drop)
+    std::sync::Arc::new(open(root)?).apply(op).map(drop)
 }
 
 /// Removes the metadata of `key` in `volume` on the drive at `root` (its data folders
@@ -51,7 +51,7 @@ pub fn put_object_meta(root: &Path, volume: &str, key: &str, meta: Bytes) -> Res
 pub fn remove_object_meta(root: &Path, volume: &str, key: &str) -> Result<bool> {
     validate_key(key)?;
     let op = index::Op::Delete { volume: volume.to_owned(), key: key.to_owned() };
-    Ok(open(root)?.apply(op)? == index::Outcome::Found(true))
+    Ok(std::sync::Arc::new(open(root)?).apply(op)? == index::Outcome::Found(true))
 }
 
 /// The commits on the drive at `root` that were neither finished nor undone.

@@ -108,6 +108,20 @@ impl Gate {
         }
     }
 
+    /// Awaits `work`, which does its blocking part on a thread of its own (the index's
+    /// group commit), within the drive's deadline.
+    pub(crate) async fn run_async<T>(
+        self: &Arc<Self>,
+        op: &'static str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.check_online()?;
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(self.missed(op)),
+        }
+    }
+
     /// A call missed its deadline: the drive is offline until a probe answers.
     pub(crate) fn missed(self: &Arc<Self>, op: &'static str) -> DriveError {
         if self.online.swap(false, Ordering::AcqRel) {

@@ -14,7 +14,7 @@ use crate::{DriveError, PendingCommit, Result};
 use bytes::Bytes;
 pub use gate::DRIVE_CALL_TIMEOUT_DEFAULT;
 use gate::Gate;
-use index::{Index, Op, Outcome};
+use index::{Check, Cleanup, Index, Op, Outcome};
 use io::{
     create_dir_all_durable, create_dirs_durable, fsync_dir, remove_empty_parents, remove_tree, write_file_atomic,
 };
@@ -57,7 +57,8 @@ struct Inner {
     index: RwLock<Arc<Index>>,
     /// Held shared by writes that need their bucket folder to stay, and exclusively by
     /// bucket creation and deletion: a bucket is never deleted between a write's check
-    /// that it exists and the write's index commit.
+    /// that it exists and the write's index commit. (Inline commits, which wait without a
+    /// thread, are checked by their group commit's batch, which deletion pauses.)
     volumes: RwLock<()>,
 }
 
@@ -164,6 +165,23 @@ impl LocalDrive {
     fn index(&self) -> Result<Arc<Index>> {
         let index = Arc::clone(&self.inner.index.read().unwrap_or_else(|p| p.into_inner()));
         if index.is_current() { Ok(index) } else { Err(DriveError::DriveNotFound) }
+    }
+
+    /// The drive's index as opened, without the check that it is still the drive's
+    /// (the group commit makes it for each batch).
+    fn current_index(&self) -> Arc<Index> {
+        Arc::clone(&self.inner.index.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Test hook: aborts the process once the configured number of object commits made
+    /// their version visible (see [`LocalDriveOptions::crash_after_commits`]).
+    fn crash_hook(&self, counted: bool) {
+        if let Some(left) = self.inner.crash_after_commits.as_ref().filter(|_| counted)
+            && left.fetch_sub(1, Ordering::SeqCst) == 1
+        {
+            tracing::error!("CAIRN_TEST_CRASH_AFTER_COMMITS reached: aborting the process, as a crash would");
+            std::process::abort();
+        }
     }
 
     /// Shared hold on the bucket folders (see `Inner::volumes`).
@@ -397,11 +415,17 @@ impl Drive for LocalDrive {
         self.call("delete_volume", move || {
             let _volumes = drive.volumes_exclusive();
             require_volume(&dir)?;
-            if drive.index()?.has_objects(&name)? {
-                return Err(DriveError::VolumeNotEmpty);
+            let index = drive.index()?;
+            {
+                // No batch may apply between the check and the move: an inline commit
+                // that found the folder would otherwise land in a bucket that is gone.
+                let _paused = index.pause_commits();
+                if index.has_objects(&name)? {
+                    return Err(DriveError::VolumeNotEmpty);
+                }
+                // What is left are data folders no metadata names (a crash's leftovers).
+                fs::rename(&dir, &aside).map_err(|e| DriveError::io("move volume aside", e))?;
             }
-            // What is left are data folders no metadata names (a crash's leftovers).
-            fs::rename(&dir, &aside).map_err(|e| DriveError::io("move volume aside", e))?;
             fsync_dir(drive.root())?;
             if let Err(error) = remove_tree(&aside) {
                 // Staging is cleared at the next start.
@@ -450,67 +474,64 @@ impl Drive for LocalDrive {
         for part in &request.parts {
             sources.push((sys_path(self.root(), &part.sys_path)?, part.part_number));
         }
-        let staging_dir = self.staging_path();
+        let data_dir = request.data_dir;
         // Only object commits count: Cairn's own configuration writes vary from run to run.
-        let crash_hook = self.inner.crash_after_commits.clone().filter(|_| request.volume != SYSTEM_VOLUME);
+        let counted = request.volume != SYSTEM_VOLUME;
+        // The commit point: the new metadata, the replaced one and the commit's record
+        // in one durable index commit. Until it is finished or undone, the commit can be
+        // resolved even after a crash.
+        let op = Op::Commit {
+            record: PendingCommit {
+                commit_id: request.commit_id,
+                volume: request.volume,
+                key: request.key,
+                data_dir,
+                replaced: false, // Set by the index, which sees what the commit replaces.
+                meta_hash: PendingCommit::hash_meta(&request.meta),
+                created_unix_nanos: now_unix_nanos(),
+            },
+            meta: request.meta,
+        };
+        if data_dir.is_none() {
+            // Inline data: no folder to place, only the index commit, awaited without a
+            // thread of its own; the batch checks what `call` and `require_volume` would.
+            let check = Check { system: self.root().join(SYSTEM_VOLUME), volume_dir: Some(volume_dir) };
+            let index = self.current_index();
+            self.inner.gate.run_async("commit", index.apply_async(op, Some(check), None)).await?;
+            self.crash_hook(counted);
+            return Ok(());
+        }
+        let staging_dir = self.staging_path();
         let drive = self.clone();
         self.call("commit", move || {
             let _volumes = drive.volumes_shared();
             require_volume(&volume_dir)?;
             let index = drive.index()?;
-            if request.data_dir.is_some() {
-                create_dir_all_durable(&volume_dir, &dir)?;
-                place_data_dir(&dir, request.data_dir, &staging_dir, &sources)?;
-            }
-            let record = PendingCommit {
-                commit_id: request.commit_id,
-                volume: request.volume,
-                key: request.key,
-                data_dir: request.data_dir,
-                replaced: false, // Set by the index, which sees what the commit replaces.
-                meta_hash: PendingCommit::hash_meta(&request.meta),
-                created_unix_nanos: now_unix_nanos(),
-            };
-            // The commit point: the new metadata, the replaced one and the commit's record
-            // in one durable index commit. Until it is finished or undone, the commit can
-            // be resolved even after a crash.
-            if let Err(error) = index.apply(Op::Commit { meta: request.meta, record }) {
-                if let Some(data_dir) = request.data_dir {
+            create_dir_all_durable(&volume_dir, &dir)?;
+            place_data_dir(&dir, data_dir, &staging_dir, &sources)?;
+            if let Err(error) = index.apply(op) {
+                if let Some(data_dir) = data_dir {
                     // Nothing names it; a leftover would be swept as an orphan anyway.
                     let _ = remove_tree(&dir.join(data_dir_name(data_dir)));
                 }
                 return Err(error);
             }
-            if let Some(left) = crash_hook
-                && left.fetch_sub(1, Ordering::SeqCst) == 1
-            {
-                tracing::error!("CAIRN_TEST_CRASH_AFTER_COMMITS reached: aborting the process, as a crash would");
-                std::process::abort();
-            }
             Ok(())
         })
-        .await
+        .await?;
+        self.crash_hook(counted);
+        Ok(())
     }
 
     async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Option<Uuid>) -> Result<()> {
-        let dir = object_dir(self.root(), volume, key)?;
-        let volume_dir = self.volume_dir(volume)?;
-        let drive = self.clone();
-        self.call("finish_commit", move || {
-            // Lost in a crash, the record is found again and the commit finished again:
-            // this only repeats a cleanup.
-            let pending = drive.index()?.apply(Op::Finish { commit_id })? == Outcome::Found(true);
-            // Without a record of this commit there is nothing older to drop.
-            if pending || keep.is_none() {
-                remove_data_dirs(&dir, keep)?;
-                if keep.is_none() {
-                    // An inline version needs no folder.
-                    remove_empty_parents(&dir, &volume_dir);
-                }
-            }
-            Ok(())
-        })
-        .await
+        let cleanup =
+            Cleanup { dir: object_dir(self.root(), volume, key)?, volume_dir: self.volume_dir(volume)?, keep };
+        let check = Check { system: self.root().join(SYSTEM_VOLUME), volume_dir: None };
+        // Lost in a crash, the record is found again and the commit finished again: this
+        // only repeats a cleanup. The index's cleanup drops the replaced data after it.
+        let index = self.current_index();
+        let finish = index.apply_async(Op::Finish { commit_id }, Some(check), Some(cleanup));
+        self.inner.gate.run_async("finish_commit", finish).await.map(drop)
     }
 
     async fn undo_commit(&self, volume: &str, key: &str, commit_id: Uuid, data_dir: Option<Uuid>) -> Result<()> {

@@ -23,13 +23,13 @@ pub(crate) mod migrate;
 pub(crate) mod walk;
 
 use crate::{DriveError, PendingCommit, Result};
-pub(crate) use batch::{Op, Outcome};
+pub(crate) use batch::{Check, Cleanup, Op, Outcome};
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use uuid::Uuid;
 
 /// File name of the index inside the system volume.
@@ -255,10 +255,28 @@ impl Index {
         })
     }
 
-    /// Applies `op` in a commit shared with the operations other threads submit at the
-    /// same time (group commit).
-    pub(crate) fn apply(&self, op: Op) -> Result<Outcome> {
+    /// Applies `op` in a commit shared with the operations other callers submit at the
+    /// same time (group commit), from a blocking thread.
+    pub(crate) fn apply(self: &Arc<Self>, op: Op) -> Result<Outcome> {
         self.batch.submit(self, op)
+    }
+
+    /// Applies `op` as [`Index::apply`] does, awaiting the commit instead of blocking a
+    /// thread; `check` is made right before the batch is applied and `cleanup` runs
+    /// after a finish (see `batch.rs`).
+    pub(crate) async fn apply_async(
+        self: &Arc<Self>,
+        op: Op,
+        check: Option<Check>,
+        cleanup: Option<Cleanup>,
+    ) -> Result<Outcome> {
+        self.batch.submit_async(self, op, check, cleanup).await
+    }
+
+    /// Holds off group commits while the guard lives (a bucket's deletion checks that
+    /// it is empty and moves it away between two batches).
+    pub(crate) fn pause_commits(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.batch.pause()
     }
 
     /// Reads the `info` entry `name`.

@@ -6,13 +6,13 @@ use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::fs;
 
-fn open_index() -> (tempfile::TempDir, Index) {
+fn open_index() -> (tempfile::TempDir, Arc<Index>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = Index::open(&dir.path().join(INDEX_FILE), false).expect("open");
-    (dir, index)
+    (dir, Arc::new(index))
 }
 
-fn put(index: &Index, volume: &str, key: &str) {
+fn put(index: &Arc<Index>, volume: &str, key: &str) {
     let op = Op::Put { volume: volume.into(), key: key.into(), meta: Bytes::from(key.to_owned()) };
     index.apply(op).expect("put");
 }
