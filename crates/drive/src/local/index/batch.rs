@@ -16,7 +16,7 @@ use crate::local::io::remove_empty_parents;
 use crate::local::remove_data_dirs;
 use crate::{DriveError, PendingCommit, Result};
 use bytes::Bytes;
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, Table, WriteTransaction};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TryRecvError, sync_channel};
@@ -291,11 +291,8 @@ fn commit(index: &Index, batch: Vec<Queued>, durable: bool) {
         waiting.push((cleanup, reply));
     }
     let applied = index.write("index commit", durable, |txn| {
-        let mut outcomes = Vec::with_capacity(ops.len());
-        for op in ops {
-            outcomes.push(apply(txn, op));
-        }
-        Ok(outcomes)
+        let mut tables = Tables::open(txn)?;
+        Ok(ops.into_iter().map(|op| apply(&mut tables, op)).collect::<Vec<_>>())
     });
     match applied {
         Ok(outcomes) => {
@@ -357,11 +354,25 @@ fn same_error(error: &DriveError) -> DriveError {
     }
 }
 
+/// The tables a batch changes, opened once per transaction (not once per operation).
+struct Tables<'t> {
+    objects: Table<'t, &'static [u8], &'static [u8]>,
+    pending: Table<'t, &'static [u8], &'static [u8]>,
+    replaced: Table<'t, &'static [u8], &'static [u8]>,
+}
+
+impl<'t> Tables<'t> {
+    fn open(txn: &'t WriteTransaction) -> Result<Self> {
+        let open = |table| txn.open_table(table).map_err(|e| db_error("index commit", e));
+        Ok(Self { objects: open(OBJECTS)?, pending: open(PENDING)?, replaced: open(REPLACED)? })
+    }
+}
+
 /// Applies one operation. An error here ends the whole transaction (redb poisons a
 /// transaction whose change failed part way), so operations check before they change.
-fn apply(txn: &WriteTransaction, op: Op) -> Result<Outcome> {
+fn apply(tables: &mut Tables<'_>, op: Op) -> Result<Outcome> {
     let err = |e: redb::StorageError| db_error("index commit", e);
-    let mut objects = txn.open_table(OBJECTS).map_err(|e| db_error("index commit", e))?;
+    let Tables { objects, pending, replaced } = tables;
     match op {
         Op::Put { volume, key, meta } => {
             objects.insert(object_key(&volume, &key).as_slice(), meta.as_ref()).map_err(err)?;
@@ -370,21 +381,17 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Outcome> {
         Op::Commit { meta, mut record } => {
             let index_key = object_key(&record.volume, &record.key);
             let id = *record.commit_id.as_bytes();
-            let replaced = objects.get(index_key.as_slice()).map_err(err)?.map(|v| v.value().to_vec());
-            record.replaced = replaced.is_some();
-            if let Some(replaced) = replaced {
-                let mut table = txn.open_table(REPLACED).map_err(|e| db_error("index commit", e))?;
-                table.insert(id.as_slice(), replaced.as_slice()).map_err(err)?;
+            let previous = objects.get(index_key.as_slice()).map_err(err)?.map(|v| v.value().to_vec());
+            record.replaced = previous.is_some();
+            if let Some(previous) = previous {
+                replaced.insert(id.as_slice(), previous.as_slice()).map_err(err)?;
             }
-            let mut pending = txn.open_table(PENDING).map_err(|e| db_error("index commit", e))?;
             pending.insert(id.as_slice(), record.encode().as_slice()).map_err(err)?;
             objects.insert(index_key.as_slice(), meta.as_ref()).map_err(err)?;
             Ok(Outcome::Done)
         }
         Op::Finish { commit_id } => {
             let id = *commit_id.as_bytes();
-            let mut pending = txn.open_table(PENDING).map_err(|e| db_error("index commit", e))?;
-            let mut replaced = txn.open_table(REPLACED).map_err(|e| db_error("index commit", e))?;
             let had_record = pending.remove(id.as_slice()).map_err(err)?.is_some();
             let had_replaced = replaced.remove(id.as_slice()).map_err(err)?.is_some();
             Ok(Outcome::Found(had_record || had_replaced))
@@ -392,8 +399,6 @@ fn apply(txn: &WriteTransaction, op: Op) -> Result<Outcome> {
         Op::Undo { volume, key, commit_id } => {
             let id = *commit_id.as_bytes();
             let index_key = object_key(&volume, &key);
-            let mut pending = txn.open_table(PENDING).map_err(|e| db_error("index commit", e))?;
-            let mut replaced = txn.open_table(REPLACED).map_err(|e| db_error("index commit", e))?;
             let previous = replaced.remove(id.as_slice()).map_err(err)?.map(|v| v.value().to_vec());
             match &previous {
                 Some(previous) => objects.insert(index_key.as_slice(), previous.as_slice()).map(drop),
