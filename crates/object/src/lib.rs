@@ -39,8 +39,8 @@ pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{DriveState, ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
 pub use system::{CONFIG_OBJECT_BYTES_MAX, CONFIG_PREFIX};
 pub use types::{
-    BucketInfo, CompletePart, CompleteRequest, MultipartUpload, ObjectInfo, PartSummary, PutRequest, UploadPage,
-    WriteCondition,
+    BucketInfo, CompletePart, CompleteRequest, ListedObject, MultipartUpload, ObjectInfo, PartSummary, PutRequest,
+    UploadPage, WriteCondition,
 };
 pub use uploads::{LIST_UPLOADS_MAX, STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT, STALE_UPLOADS_EXPIRY_DEFAULT};
 

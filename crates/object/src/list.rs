@@ -4,13 +4,13 @@
 
 use crate::config::Layout;
 use crate::quorum::newest_with_quorum;
-use crate::set::{ErasureSet, object_info};
+use crate::set::ErasureSet;
 use crate::store::ObjectStore;
-use crate::types::ObjectInfo;
+use crate::types::{ListedObject, ObjectInfo};
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{DriveError, WalkChunk, WalkEntry, WalkOptions};
-use cairn_meta::{ObjectMeta, ObjectVersion, VersionIdentity};
+use cairn_meta::{ObjectMeta, VersionIdentity};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -54,7 +54,7 @@ pub struct ListRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListPage {
     /// Objects, in key order.
-    pub objects: Vec<ObjectInfo>,
+    pub objects: Vec<ListedObject>,
     /// Common prefixes, in order.
     pub prefixes: Vec<String>,
     /// More entries follow.
@@ -66,7 +66,7 @@ pub struct ListPage {
 /// An entry after quorum reduction.
 #[derive(Debug, Clone)]
 pub(crate) enum Listed {
-    Object(ObjectInfo),
+    Object(ListedObject),
     Prefix(String),
 }
 
@@ -101,24 +101,27 @@ enum Verdict<T> {
 
 /// The verdict on an object key from the `xl.meta` of the `copies.len()` drives whose
 /// walk reported it, when `unanswered` drives' walks failed before reaching it. Only
-/// the newest version's identity is read from each copy, and the one copy listed is
-/// decoded in full: a listing's cost is in decoding. A listed version comes with the
-/// number of drives that hold it.
-fn judge_object(copies: &[Bytes], unanswered: usize, layout: &Layout) -> Verdict<(ObjectVersion, usize)> {
-    let identities: Vec<Option<VersionIdentity>> =
+/// the newest version's identity is read from each copy (a listing's cost is in
+/// decoding), and it is all a listing shows. A listed version comes with the number of
+/// drives that hold it.
+fn judge_object(copies: &[Bytes], unanswered: usize, layout: &Layout) -> Verdict<(VersionIdentity, usize)> {
+    let mut identities: Vec<Option<VersionIdentity>> =
         copies.iter().map(|copy| ObjectMeta::decode_latest_identity(copy).ok().flatten()).collect();
     let latest: Vec<Option<&VersionIdentity>> = identities.iter().map(Option::as_ref).collect();
-    let newest = newest_with_quorum(&latest, layout.read_quorum(), |a, b| a == b, |v| v.mod_time_unix_nanos);
+    let newest = newest_with_quorum(&latest, layout.read_quorum(), |a, b| a == b, |v| v.mod_time_unix_nanos)
+        .map(|(holder, holders)| (holder, holders.iter().filter(|h| **h).count()));
     // The partial and the full decoder agree (a property test and a fuzz target say so).
-    let listed = newest.and_then(|(holder, holders)| {
-        let version = ObjectMeta::decode(&copies[holder]).ok()?.versions.into_iter().next()?;
-        Some((version, holders.iter().filter(|h| **h).count()))
-    });
+    let listed = newest.and_then(|(holder, holders)| Some((identities[holder].take()?, holders)));
     match listed {
         Some(version) => Verdict::List(version),
         None if copies.len() + unanswered >= layout.read_quorum() => Verdict::Resolve,
         None => Verdict::Skip,
     }
+}
+
+fn listed_object(key: String, version: VersionIdentity) -> ListedObject {
+    let VersionIdentity { size, etag, mod_time_unix_nanos, .. } = version;
+    ListedObject { key, size, etag, mod_time_unix_nanos }
 }
 
 /// The verdict on a common prefix that `holders` drives' walks reported (each has some
@@ -137,9 +140,9 @@ fn judge_prefix(holders: usize, unanswered: usize, layout: &Layout) -> Verdict<(
 /// it is definitely absent. Any other answer (no quorum either way, a lock not granted)
 /// fails the listing: ending it or leaving the key out would present a partial listing
 /// as complete.
-fn resolved(answer: Result<ObjectInfo>) -> Result<Option<ObjectInfo>> {
+fn resolved(answer: Result<ObjectInfo>) -> Result<Option<ListedObject>> {
     match answer {
-        Ok(info) => Ok(Some(info)),
+        Ok(info) => Ok(Some(info.into())),
         Err(ObjectError::ObjectNotFound) => Ok(None),
         Err(error) => Err(error),
     }
@@ -286,7 +289,7 @@ impl SetWalk {
                     if holders < self.receivers.len() {
                         self.listed_partially(&smallest);
                     }
-                    Some(object_info(&self.bucket, &smallest, &version))
+                    Some(listed_object(smallest.clone(), version))
                 }
                 Verdict::Skip => None,
                 Verdict::Resolve => match resolved(self.set.object_info(&self.bucket, &smallest).await) {
@@ -552,7 +555,8 @@ pub(crate) async fn bucket_has_objects(sets: &[Arc<ErasureSet>], bucket: &str) -
 pub(crate) mod tests {
     use super::*;
     use crate::quorum::pick_version;
-    use cairn_meta::ErasureInfo;
+    use crate::set::object_info;
+    use cairn_meta::{ErasureInfo, ObjectVersion};
 
     /// 3 nodes x 2 drives at EC:3, as in the chaos suite: read quorum 3, write quorum 4.
     pub(crate) fn six_drives() -> Layout {
@@ -611,9 +615,10 @@ pub(crate) mod tests {
         let layout = six_drives();
         let mut metas = reported(3, 7);
         metas.extend(reported(1, 5));
-        assert_eq!(judge_object(&metas, 0, &layout), Verdict::List((version(7), 3)));
-        assert_eq!(judge_object(&reported(3, 7), 3, &layout), Verdict::List((version(7), 3)));
-        assert_eq!(judge_object(&reported(6, 7), 0, &layout), Verdict::List((version(7), 6)));
+        let listed = |holders| Verdict::List((version(7).identity(), holders));
+        assert_eq!(judge_object(&metas, 0, &layout), listed(3));
+        assert_eq!(judge_object(&reported(3, 7), 3, &layout), listed(3));
+        assert_eq!(judge_object(&reported(6, 7), 0, &layout), listed(6));
     }
 
     #[test]
@@ -658,7 +663,8 @@ pub(crate) mod tests {
     #[test]
     fn a_resolved_key_is_listed_skipped_or_fails_the_listing() {
         let info = object_info("b", "k/03", &version(1));
-        assert_eq!(resolved(Ok(info.clone())).expect("listed"), Some(info));
+        let listed = ListedObject { key: "k/03".into(), size: 4 << 20, etag: "etag-1".into(), mod_time_unix_nanos: 1 };
+        assert_eq!(resolved(Ok(info)).expect("listed"), Some(listed));
         assert_eq!(resolved(Err(ObjectError::ObjectNotFound)).expect("absent"), None);
         let undecided = resolved(Err(ObjectError::ReadQuorum)).expect_err("no quorum either way");
         assert!(matches!(undecided, ObjectError::ReadQuorum) && undecided.is_retryable());

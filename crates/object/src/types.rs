@@ -33,6 +33,28 @@ pub struct ObjectInfo {
     pub part_sizes: Vec<u64>,
 }
 
+/// An object as a listing shows it: what ListObjects returns of each key. Only the
+/// newest version's identity is read from each drive's metadata to list it (decoding
+/// all of it was most of a listing's cost), so headers, checksums and parts are not
+/// here: a HEAD reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    /// Last-modified, nanoseconds since the Unix epoch.
+    pub mod_time_unix_nanos: i64,
+}
+
+impl From<ObjectInfo> for ListedObject {
+    fn from(info: ObjectInfo) -> Self {
+        Self { key: info.key, size: info.size, etag: info.etag, mod_time_unix_nanos: info.mod_time_unix_nanos }
+    }
+}
+
 /// A new object (or part) to store.
 pub struct PutRequest {
     /// Bucket.

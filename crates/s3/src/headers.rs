@@ -101,8 +101,14 @@ pub(crate) fn user_metadata(headers: &BTreeMap<String, String>) -> Option<Metada
 
 /// Last-modified of an object as an S3 timestamp.
 pub(crate) fn last_modified(info: &ObjectInfo) -> Timestamp {
-    let nanos = i128::from(info.mod_time_unix_nanos);
-    Timestamp::from(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    timestamp(info.mod_time_unix_nanos)
+}
+
+/// The timestamp of `unix_nanos` nanoseconds since the Unix epoch.
+pub(crate) fn timestamp(unix_nanos: i64) -> Timestamp {
+    Timestamp::from(
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_nanos)).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    )
 }
 
 /// Seconds since the epoch: HTTP dates have second precision, so comparisons do too.

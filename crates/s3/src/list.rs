@@ -3,10 +3,10 @@
 use crate::CairnS3;
 use crate::bucket::owner;
 use crate::error::{s3_error, to_s3};
-use crate::headers::last_modified;
+use crate::headers::timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cairn_object::{ListPage, ListRequest, ObjectInfo};
+use cairn_object::{ListPage, ListRequest, ListedObject};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
@@ -35,12 +35,12 @@ fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     }
 }
 
-fn object_entry(info: ObjectInfo, url: bool, with_owner: bool) -> Object {
+fn object_entry(info: ListedObject, url: bool, with_owner: bool) -> Object {
     Object {
         key: Some(encode_if(url, &info.key)),
         size: Some(i64::try_from(info.size).unwrap_or(i64::MAX)),
-        e_tag: Some(ETag::Strong(info.etag.clone())),
-        last_modified: Some(last_modified(&info)),
+        e_tag: Some(ETag::Strong(info.etag)),
+        last_modified: Some(timestamp(info.mod_time_unix_nanos)),
         storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
         owner: with_owner.then(owner),
         ..Default::default()
