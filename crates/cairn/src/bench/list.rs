@@ -30,6 +30,10 @@ pub struct ListArgs {
     /// Drives of the local server (one erasure set).
     #[arg(long, default_value_t = 4)]
     drives: usize,
+    /// Nodes sharing the drives (1: a single server; more: a cluster on 127.0.0.1..N
+    /// talking node RPC over loopback, benchmarked through node 1).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// Keys written under one prefix in the flat phase.
     #[arg(long, default_value_t = 10_000)]
     keys: usize,
@@ -70,10 +74,11 @@ pub struct ListArgs {
     /// Region for --compare (signing region of SigV4).
     #[arg(long, default_value = "us-east-1")]
     compare_region: String,
-    /// Process id of the --compare server, when it runs on this machine, so its
-    /// RSS is sampled during listings as the local server's is.
-    #[arg(long, requires = "compare")]
-    compare_pid: Option<u32>,
+    /// Process ids of the --compare server (comma-separated, one per node), when it
+    /// runs on this machine, so that its RSS (summed) is sampled during listings as the
+    /// local server's is.
+    #[arg(long, requires = "compare", value_delimiter = ',')]
+    compare_pid: Vec<u32>,
     /// Keep the data folder afterwards.
     #[arg(long)]
     keep: bool,
@@ -129,7 +134,7 @@ impl ListArgs {
         let (Some(access_key), Some(secret_key)) = (&self.compare_access_key, &self.compare_secret_key) else {
             return Err("--compare needs --compare-access-key and --compare-secret-key".into());
         };
-        let pids = self.compare_pid.into_iter().collect();
+        let pids = self.compare_pid.clone();
         let name = format!("compare: {endpoint}");
         Ok(Some(Target::new(name, endpoint, access_key, secret_key, &self.compare_region, pids)))
     }
@@ -144,9 +149,10 @@ pub async fn run(args: ListArgs) -> Result<(), String> {
     let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
     let drives_dir = dir.join("drives");
     let _ = std::fs::remove_dir_all(&drives_dir);
-    let local = BenchServer::start(&drives_dir, args.drives, 1)?;
+    let local = BenchServer::start(&drives_dir, args.drives, args.nodes)?;
     let layout = local.layout;
-    let name = format!("cairn ({} drives, EC {}+{})", layout.drives, layout.data, layout.parity);
+    let nodes = if layout.nodes > 1 { format!("{} nodes, ", layout.nodes) } else { String::new() };
+    let name = format!("cairn ({nodes}{} drives, EC {}+{})", layout.drives, layout.data, layout.parity);
     let target = Target::new(name, &local.endpoint, server::ACCESS_KEY, server::SECRET_KEY, "us-east-1", local.pids());
     let mut results = vec![list_phases::run(&target, &plan).await];
     drop(local);
