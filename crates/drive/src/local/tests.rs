@@ -123,3 +123,41 @@ async fn undo_restores_the_replaced_version_and_finish_drops_it() {
     assert!(matches!(drive.read_meta("bucket", "fresh/key").await, Err(DriveError::FileNotFound)));
     assert!(!root.path().join("bucket/fresh").exists(), "empty parents are removed");
 }
+
+/// The group commit's own path (inline commits and finishes await it): an inline
+/// version that replaces one with files drops the old data and the key's folders once
+/// finished, and an inline commit to a bucket whose folder is gone is refused.
+#[tokio::test]
+async fn an_inline_version_replaces_files_and_its_finish_removes_them() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let drive = LocalDrive::open(root.path()).expect("open");
+    drive.make_volume("bucket").await.expect("volume");
+    let old_dir = Uuid::new_v4();
+    let part = stage_part(&drive, "a", b"old").await;
+    let first = Uuid::new_v4();
+    let mut with_files = request(old_dir, &part, b"meta-files", first);
+    with_files.key = "a/b/k".into();
+    drive.commit(with_files).await.expect("commit");
+    drive.finish_commit("bucket", "a/b/k", first, Some(old_dir)).await.expect("finish");
+    assert!(root.path().join("bucket/a/b").is_dir());
+
+    let second = Uuid::new_v4();
+    let inline = CommitRequest {
+        volume: "bucket".into(),
+        key: "a/b/k".into(),
+        data_dir: None,
+        parts: Vec::new(),
+        meta: Bytes::from_static(b"meta-inline"),
+        commit_id: second,
+    };
+    drive.commit(inline.clone()).await.expect("inline commit");
+    assert_eq!(drive.read_meta("bucket", "a/b/k").await.expect("meta"), Bytes::from_static(b"meta-inline"));
+    assert_eq!(drive.pending_commits().await.expect("pending").len(), 1, "recorded until finished");
+    drive.finish_commit("bucket", "a/b/k", second, None).await.expect("finish");
+    assert!(drive.pending_commits().await.expect("pending").is_empty());
+    assert!(!root.path().join("bucket/a").exists(), "the old data and the key's empty folders are gone");
+
+    std::fs::remove_dir_all(root.path().join("bucket")).expect("wipe the bucket's folder");
+    let refused = drive.commit(CommitRequest { commit_id: Uuid::new_v4(), ..inline }).await;
+    assert!(matches!(refused, Err(DriveError::VolumeNotFound)), "{refused:?}");
+}
