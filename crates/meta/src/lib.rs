@@ -3,9 +3,11 @@
 //! drive format file. No I/O happens here.
 //!
 //! Every binary record starts with a four-byte magic naming its kind and a
-//! little-endian `u16` format version, followed by MessagePack with named fields,
-//! so that fields can be added without breaking older files and a file of the wrong
-//! kind or a newer version is refused instead of misread.
+//! little-endian `u16` format version, followed by MessagePack (structs as arrays in
+//! field order; records written before 2026-12-02 have named fields and still decode),
+//! so that a file of the wrong kind or a newer version is refused instead of misread.
+//! Fields are added at the end of a struct with a default and a format version bump
+//! (see `codec.rs`).
 
 mod codec;
 mod error;

@@ -145,15 +145,66 @@ struct LatestOnly<'a> {
     versions: FirstOnly<'a>,
 }
 
-/// The identity fields of an `ObjectVersion`, borrowing its ETag from the record.
-#[derive(Deserialize)]
+/// The identity fields of an `ObjectVersion`, borrowing its ETag from the record. A
+/// version is stored as an array in field order, identity first (or, in records written
+/// before 2026-12-02, as a map of named fields); the fields after the identity are
+/// skipped without being built.
 struct IdentityFields<'a> {
     version_id: Option<Uuid>,
     mod_time_unix_nanos: i64,
     size: u64,
-    #[serde(borrow)]
     etag: &'a str,
     data_dir: Option<Uuid>,
+}
+
+/// The fields [`IdentityFields`] reads, in their stored order.
+const IDENTITY_FIELDS: [&str; 5] = ["version_id", "mod_time_unix_nanos", "size", "etag", "data_dir"];
+
+impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, SeqAccess};
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = IdentityFields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object version")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let missing = |n: usize| A::Error::invalid_length(n, &"an object version");
+                let fields = IdentityFields {
+                    version_id: seq.next_element()?.ok_or_else(|| missing(0))?,
+                    mod_time_unix_nanos: seq.next_element()?.ok_or_else(|| missing(1))?,
+                    size: seq.next_element()?.ok_or_else(|| missing(2))?,
+                    etag: seq.next_element()?.ok_or_else(|| missing(3))?,
+                    data_dir: seq.next_element()?.ok_or_else(|| missing(4))?,
+                };
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(fields)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut version_id, mut mod_time, mut size, mut etag, mut data_dir) = (None, None, None, None, None);
+                while let Some(name) = map.next_key::<&'de str>()? {
+                    match name {
+                        "version_id" => version_id = Some(map.next_value()?),
+                        "mod_time_unix_nanos" => mod_time = Some(map.next_value()?),
+                        "size" => size = Some(map.next_value()?),
+                        "etag" => etag = Some(map.next_value()?),
+                        "data_dir" => data_dir = Some(map.next_value()?),
+                        _ => drop(map.next_value::<IgnoredAny>()?),
+                    }
+                }
+                Ok(IdentityFields {
+                    // As the derived decoder does, a missing optional field is None.
+                    version_id: version_id.unwrap_or(None),
+                    mod_time_unix_nanos: mod_time.ok_or_else(|| A::Error::missing_field("mod_time_unix_nanos"))?,
+                    size: size.ok_or_else(|| A::Error::missing_field("size"))?,
+                    etag: etag.ok_or_else(|| A::Error::missing_field("etag"))?,
+                    data_dir: data_dir.unwrap_or(None),
+                })
+            }
+        }
+        deserializer.deserialize_struct("ObjectVersion", &IDENTITY_FIELDS, Visitor(std::marker::PhantomData))
+    }
 }
 
 /// The first element of the versions array; the others are skipped.
@@ -347,6 +398,43 @@ mod tests {
             flipped[at] ^= 0x10;
             assert!(ObjectMeta::decode(&flipped).is_err(), "a flip at byte {at} went unnoticed");
             assert!(ObjectMeta::decode_latest_identity(&flipped).is_err(), "a flip at byte {at} went unnoticed");
+        }
+    }
+
+    /// Records are written as arrays (no field names: half the bytes); records with
+    /// named fields, as written before, still decode in full and for listings.
+    #[test]
+    fn records_are_positional_and_named_ones_are_still_read() {
+        let meta = ObjectMeta {
+            versions: vec![ObjectVersion {
+                version_id: Some(Uuid::from_u128(3)),
+                mod_time_unix_nanos: 1_764_000_000_000_000_000,
+                size: 1,
+                etag: "0cc175b9c0f1b6a831c399e269772661".into(),
+                data_dir: None,
+                erasure: ErasureInfo {
+                    data_shards: 2,
+                    parity_shards: 2,
+                    block_size_bytes: 1 << 20,
+                    shard_index: 3,
+                    distribution: vec![3, 0, 1, 2],
+                },
+                parts: vec![PartInfo { number: 1, size: 1, etag: "0cc175b9c0f1b6a831c399e269772661".into() }],
+                checksums: BTreeMap::from([("CRC32".into(), "AAAAAA==".into())]),
+                headers: BTreeMap::from([("content-type".into(), "application/octet-stream".into())]),
+                inline_data: Some(Bytes::from_static(&[7; 34])),
+                upload_id: Some(Uuid::from_u128(9)),
+            }],
+        };
+        let positional = meta.encode();
+        let named = crate::codec::encode_record_named(OBJECT_MAGIC, &meta);
+        let contains = |bytes: &[u8], name: &[u8]| bytes.windows(name.len()).any(|w| w == name);
+        assert!(!contains(&positional, b"mod_time_unix_nanos") && contains(&named, b"mod_time_unix_nanos"));
+        assert!(positional.len() * 3 < named.len() * 2, "{} bytes against {}", positional.len(), named.len());
+        for bytes in [&positional, &named] {
+            assert_eq!(ObjectMeta::decode(bytes).expect("decodes"), meta);
+            let identity = ObjectMeta::decode_latest_identity(bytes).expect("the listing reads it");
+            assert_eq!(identity, meta.latest().map(ObjectVersion::identity));
         }
     }
 
