@@ -27,7 +27,7 @@ enum Command {
     /// Run the object store over one or more drives.
     Server(server::ServerArgs),
     /// Measure raw drive and S3 throughput and latency on this machine.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     #[command(flatten)]
     Client(cairn_cli::ClientCommand),
 }
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         let result = match cli.command {
             Command::Server(args) => server::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
+            Command::Bench(args) => bench::run(*args).await,
             Command::Client(command) => return cairn_cli::run(cli.globals, command).await,
         };
         match result {

@@ -61,24 +61,10 @@ pub struct ListArgs {
     /// Clients of the mixed phase.
     #[arg(long, default_value_t = 32)]
     mixed_clients: usize,
-    /// Another S3 endpoint (path-style addressing) to run the same phases against
-    /// after the local server, e.g. http://127.0.0.1:3900. Its buckets are left there.
-    #[arg(long)]
-    compare: Option<String>,
-    /// Access key for --compare.
-    #[arg(long, requires = "compare", env = "CAIRN_BENCH_COMPARE_ACCESS_KEY")]
-    compare_access_key: Option<String>,
-    /// Secret key for --compare.
-    #[arg(long, requires = "compare", env = "CAIRN_BENCH_COMPARE_SECRET_KEY", hide_env_values = true)]
-    compare_secret_key: Option<String>,
-    /// Region for --compare (signing region of SigV4).
-    #[arg(long, default_value = "us-east-1")]
-    compare_region: String,
-    /// Process ids of the --compare server (comma-separated, one per node), when it
-    /// runs on this machine, so that its RSS (summed) is sampled during listings as the
-    /// local server's is.
-    #[arg(long, requires = "compare", value_delimiter = ',')]
-    compare_pid: Vec<u32>,
+    /// Another endpoint to run the same phases against (its buckets are left there;
+    /// `--compare-pid` has its RSS sampled during listings as the local server's is).
+    #[command(flatten)]
+    compare: super::CompareArgs,
     /// Keep the data folder afterwards.
     #[arg(long)]
     keep: bool,
@@ -130,13 +116,10 @@ impl ListArgs {
     }
 
     fn compare_target(&self) -> Result<Option<Target>, String> {
-        let Some(endpoint) = &self.compare else { return Ok(None) };
-        let (Some(access_key), Some(secret_key)) = (&self.compare_access_key, &self.compare_secret_key) else {
-            return Err("--compare needs --compare-access-key and --compare-secret-key".into());
-        };
-        let pids = self.compare_pid.clone();
+        let Some((endpoint, access_key, secret_key)) = self.compare.endpoint()? else { return Ok(None) };
+        let pids = self.compare.compare_pid.clone();
         let name = format!("compare: {endpoint}");
-        Ok(Some(Target::new(name, endpoint, access_key, secret_key, &self.compare_region, pids)))
+        Ok(Some(Target::new(name, endpoint, access_key, secret_key, &self.compare.compare_region, pids)))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The client side of the benchmark: aws-sdk-s3 over loopback (see `s3.rs`).
 
-use super::server::{ACCESS_KEY, BenchServer, SECRET_KEY};
+use super::server::{ACCESS_KEY, BenchServer, SECRET_KEY, cpu_seconds};
 use bytes::Bytes;
 use rand::RngCore;
 use std::time::{Duration, Instant};
@@ -24,9 +24,10 @@ pub struct Large {
     pub objects: usize,
     pub put_mb_s: f64,
     pub get_mb_s: f64,
-    /// Server CPU seconds per GB (10^9 bytes) stored, and per GB served.
-    pub put_cpu_s_per_gb: f64,
-    pub get_cpu_s_per_gb: f64,
+    /// Server CPU seconds per GB (10^9 bytes) stored, and per GB served; None when the
+    /// server's processes are not known (a --compare endpoint without --compare-pid).
+    pub put_cpu_s_per_gb: Option<f64>,
+    pub get_cpu_s_per_gb: Option<f64>,
 }
 
 /// Rate and latency of one small-object operation.
@@ -118,27 +119,42 @@ fn stats(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
 #[derive(Clone)]
 pub struct Client {
     s3: aws_sdk_s3::Client,
+    bucket: String,
 }
 
 impl Client {
+    /// A client of the benchmarked server, with its bucket made.
     pub async fn new(endpoint: &str) -> Result<Self, String> {
-        let s3 = super::s3::client(endpoint, ACCESS_KEY, SECRET_KEY, "us-east-1");
-        s3.create_bucket().bucket(BUCKET).send().await.map_err(|e| format!("create bucket: {e:?}"))?;
-        Ok(Self { s3 })
+        Self::with(super::s3::client(endpoint, ACCESS_KEY, SECRET_KEY, "us-east-1"), BUCKET).await
+    }
+
+    /// A client of another endpoint (`--compare`): a bucket of its own per run, as the
+    /// endpoint may keep the buckets of earlier runs.
+    pub async fn compare(endpoint: &str, access_key: &str, secret_key: &str, region: &str) -> Result<Self, String> {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let bucket = format!("{BUCKET}-{}", since_epoch.as_millis());
+        Self::with(super::s3::client(endpoint, access_key, secret_key, region), &bucket).await
+    }
+
+    async fn with(s3: aws_sdk_s3::Client, bucket: &str) -> Result<Self, String> {
+        s3.create_bucket().bucket(bucket).send().await.map_err(|e| format!("create bucket {bucket}: {e:?}"))?;
+        Ok(Self { s3, bucket: bucket.to_owned() })
     }
 
     async fn put(&self, key: &str, body: Bytes) -> Result<(), String> {
-        super::s3::put(&self.s3, BUCKET, key, body).await
+        super::s3::put(&self.s3, &self.bucket, key, body).await
     }
 
     async fn get(&self, key: &str) -> Result<usize, String> {
-        super::s3::get(&self.s3, BUCKET, key).await
+        super::s3::get(&self.s3, &self.bucket, key).await
     }
 
-    pub async fn large_objects(&self, count: usize, server: &BenchServer) -> Result<Large, String> {
+    /// The throughput phase; server CPU is read from `pids` (none: not measured).
+    pub async fn large_objects(&self, count: usize, pids: &[u32]) -> Result<Large, String> {
         let per_stream = count.div_ceil(LARGE_STREAMS);
         let bodies: Vec<Bytes> = (0..LARGE_STREAMS).map(|_| random(LARGE_OBJECT_BYTES)).collect();
-        let cpu_before = server.cpu_seconds()?;
+        let cpu = || if pids.is_empty() { Ok(None) } else { cpu_seconds(pids).map(Some) };
+        let cpu_before = cpu()?;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for (stream, body) in bodies.into_iter().enumerate() {
@@ -155,7 +171,7 @@ impl Client {
         }
         let bytes = per_stream * LARGE_STREAMS * LARGE_OBJECT_BYTES;
         let put_mb_s = super::raw::mb_per_s(bytes, started.elapsed().as_secs_f64());
-        let cpu_after_put = server.cpu_seconds()?;
+        let cpu_after_put = cpu()?;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for stream in 0..LARGE_STREAMS {
@@ -173,13 +189,14 @@ impl Client {
             read += task.await.map_err(|e| e.to_string())??;
         }
         let get_mb_s = super::raw::mb_per_s(read, started.elapsed().as_secs_f64());
-        let cpu_after_get = server.cpu_seconds()?;
+        let cpu_after_get = cpu()?;
+        let per_gb = |from: Option<f64>, to: Option<f64>, moved: usize| Some((to? - from?) / (moved as f64 / 1e9));
         Ok(Large {
             objects: per_stream * LARGE_STREAMS,
             put_mb_s,
             get_mb_s,
-            put_cpu_s_per_gb: (cpu_after_put - cpu_before) / (bytes as f64 / 1e9),
-            get_cpu_s_per_gb: (cpu_after_get - cpu_after_put) / (read as f64 / 1e9),
+            put_cpu_s_per_gb: per_gb(cpu_before, cpu_after_put, bytes),
+            get_cpu_s_per_gb: per_gb(cpu_after_put, cpu_after_get, read),
         })
     }
 

@@ -56,6 +56,44 @@ pub struct BenchArgs {
     /// Keep the data folder afterwards.
     #[arg(long)]
     keep: bool,
+    /// Another endpoint to run the 64 MiB and 4 KiB phases against after the local
+    /// server (its bucket, `bench-<ms since epoch>`, is left there; `--compare-pid` has
+    /// its CPU per GB measured as the local server's is).
+    #[command(flatten)]
+    compare: CompareArgs,
+}
+
+/// Another S3 endpoint (path-style addressing) to run the same phases against, e.g.
+/// a Garage or MinIO on this machine, measured by the same load generator in the same run.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The other endpoint, e.g. http://127.0.0.1:3900.
+    #[arg(long)]
+    compare: Option<String>,
+    /// Access key for --compare.
+    #[arg(long, requires = "compare", env = "CAIRN_BENCH_COMPARE_ACCESS_KEY")]
+    compare_access_key: Option<String>,
+    /// Secret key for --compare.
+    #[arg(long, requires = "compare", env = "CAIRN_BENCH_COMPARE_SECRET_KEY", hide_env_values = true)]
+    compare_secret_key: Option<String>,
+    /// Region for --compare (signing region of SigV4).
+    #[arg(long, default_value = "us-east-1")]
+    compare_region: String,
+    /// Process ids of the --compare server (comma-separated, one per node), when it
+    /// runs on this machine, so that it is measured as the local server is (summed).
+    #[arg(long, requires = "compare", value_delimiter = ',')]
+    compare_pid: Vec<u32>,
+}
+
+impl CompareArgs {
+    /// The endpoint and its credentials, if --compare was given.
+    fn endpoint(&self) -> Result<Option<(&str, &str, &str)>, String> {
+        let Some(endpoint) = &self.compare else { return Ok(None) };
+        let (Some(access_key), Some(secret_key)) = (&self.compare_access_key, &self.compare_secret_key) else {
+            return Err("--compare needs --compare-access-key and --compare-secret-key".into());
+        };
+        Ok(Some((endpoint, access_key, secret_key)))
+    }
 }
 
 /// The benchmarks other than the default throughput and latency one.
@@ -71,6 +109,8 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     if let Some(BenchMode::List(list_args)) = args.mode {
         return list::run(list_args).await;
     }
+    // Checked before the local phases run, not after them.
+    let compare_to = args.compare.endpoint()?;
     std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir).map_err(|e| e.to_string())?;
     let memory = load::MemoryPhase { uploads: args.memory_uploads, object_mib: args.memory_object_mib };
@@ -89,7 +129,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     report.layout = Some(server.layout);
     let client = load::Client::new(&server.endpoint).await?;
     eprintln!("bench: 64 MiB objects");
-    report.large = Some(client.large_objects(args.large_objects, &server).await?);
+    report.large = Some(client.large_objects(args.large_objects, &server.pids()).await?);
     for clients in [4, 32] {
         eprintln!("bench: 4 KiB objects, {clients} clients");
         report.small.push(client.small_objects(clients, args.seconds).await?);
@@ -101,9 +141,29 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         report.memory = Some(client.memory_phase(memory, &server).await?);
     }
     drop(server);
+    let compared = match compare_to {
+        Some(endpoint) => Some(compare(&args, endpoint).await?),
+        None => None,
+    };
     if !args.keep {
         let _ = std::fs::remove_dir_all(&dir);
     }
     println!("{}", report.render());
+    if let Some(compared) = compared {
+        println!("{}", compared.render());
+    }
     Ok(())
+}
+
+/// The 64 MiB and 4 KiB phases against `--compare`, with the same load generator.
+async fn compare(args: &BenchArgs, (endpoint, access_key, secret_key): (&str, &str, &str)) -> Result<Report, String> {
+    let client = load::Client::compare(endpoint, access_key, secret_key, &args.compare.compare_region).await?;
+    let mut report = Report { compare: Some(endpoint.to_owned()), ..Report::default() };
+    eprintln!("bench: {endpoint}: 64 MiB objects");
+    report.large = Some(client.large_objects(args.large_objects, &args.compare.compare_pid).await?);
+    for clients in [4, 32] {
+        eprintln!("bench: {endpoint}: 4 KiB objects, {clients} clients");
+        report.small.push(client.small_objects(clients, args.seconds).await?);
+    }
+    Ok(report)
 }

@@ -8,6 +8,8 @@ use std::fmt::Write;
 
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The endpoint measured, when it is not the server the bench started (`--compare`).
+    pub compare: Option<String>,
     pub raw_disk: Option<RawDisk>,
     pub loopback_mb_s: Option<f64>,
     pub layout: Option<Layout>,
@@ -21,7 +23,10 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-        let _ = writeln!(out, "## cairn bench ({cores} cores; MB = 10^6 bytes)\n");
+        match &self.compare {
+            None => _ = writeln!(out, "## cairn bench ({cores} cores; MB = 10^6 bytes)\n"),
+            Some(endpoint) => _ = writeln!(out, "## cairn bench, the same phases against {endpoint}\n"),
+        }
         let _ = writeln!(out, "| measurement | result |\n| --- | --- |");
         if let Some(raw) = self.raw_disk {
             let writers = self.layout.map_or(1, |l| l.drives);
@@ -51,8 +56,10 @@ impl Report {
         if let Some(large) = self.large {
             let _ = writeln!(
                 out,
-                "| PUT 64 MiB x {} (4 streams) | {:.0} MB/s; server CPU {:.2} core-s per GB |",
-                large.objects, large.put_mb_s, large.put_cpu_s_per_gb
+                "| PUT 64 MiB x {} (4 streams) | {:.0} MB/s{} |",
+                large.objects,
+                large.put_mb_s,
+                cpu_per_gb(large.put_cpu_s_per_gb)
             );
             if let (Some(raw), Some(layout)) = (self.raw_disk, self.layout) {
                 let limit = raw.write_mb_s * layout.data as f64 / (layout.data + layout.parity) as f64;
@@ -64,8 +71,10 @@ impl Report {
             }
             let _ = writeln!(
                 out,
-                "| GET 64 MiB x {} (4 streams) | {:.0} MB/s; server CPU {:.2} core-s per GB |",
-                large.objects, large.get_mb_s, large.get_cpu_s_per_gb
+                "| GET 64 MiB x {} (4 streams) | {:.0} MB/s{} |",
+                large.objects,
+                large.get_mb_s,
+                cpu_per_gb(large.get_cpu_s_per_gb)
             );
         }
         for small in &self.small {
@@ -94,4 +103,9 @@ impl Report {
         }
         out
     }
+}
+
+/// "; server CPU x core-s per GB", or nothing when it was not measured.
+fn cpu_per_gb(seconds: Option<f64>) -> String {
+    seconds.map(|s| format!("; server CPU {s:.2} core-s per GB")).unwrap_or_default()
 }

@@ -153,18 +153,7 @@ impl BenchServer {
 
     /// CPU time (user + system) all server processes have used so far, in seconds.
     pub fn cpu_seconds(&self) -> Result<f64, String> {
-        let mut total = 0.0;
-        for child in &self.children {
-            let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).map_err(|e| e.to_string())?;
-            // Fields after the command name (which is in parentheses and may hold spaces).
-            let fields: Vec<&str> =
-                stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-            let ticks =
-                |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok()).ok_or("malformed /proc stat");
-            // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
-            total += ticks(11)? + ticks(12)?;
-        }
-        Ok(total / rustix::param::clock_ticks_per_second() as f64)
+        cpu_seconds(&self.pids())
     }
 }
 
@@ -175,4 +164,19 @@ impl Drop for BenchServer {
             let _ = child.wait();
         }
     }
+}
+
+/// CPU time (user and system) the processes `pids` have used so far, in seconds.
+pub fn cpu_seconds(pids: &[u32]) -> Result<f64, String> {
+    let mut total = 0.0;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("process {pid}: {e}"))?;
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok()).ok_or("malformed /proc stat");
+        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
+        total += ticks(11)? + ticks(12)?;
+    }
+    Ok(total / rustix::param::clock_ticks_per_second() as f64)
 }
