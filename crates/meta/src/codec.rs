@@ -2,16 +2,19 @@
 //!
 //! Version 2 (written now): `magic(4) || version u16 LE || xxh3-64(body) u64 LE || body`.
 //! Version 1 (read only): `magic(4) || version u16 LE || body`, no checksum.
+//! A record whose checksum does not match is refused (`MetaError::Checksum`): a flipped
+//! bit in a record must read as "this drive's copy is damaged", never as a different
+//! value.
 //!
 //! The body is MessagePack. Since 2026-12-02 structs are written as arrays in field
 //! order; before, as maps of named fields. The same (derived) decoders read both, so no
-//! version bump was needed and the previous release reads what this one writes. A field
-//! is therefore only ever added at the end of its struct, with `#[serde(default)]` (older
-//! records, shorter arrays, still decode), and with a format version bump: a build that
-//! met a longer array than it knows would refuse the record as malformed, and must be
-//! told instead that it is newer. A record
-//! whose checksum does not match is refused (`MetaError::Checksum`): a flipped bit in a
-//! record must read as "this drive's copy is damaged", never as a different value.
+//! version bump was needed: the previous release decodes the new records in full (its
+//! listing's identity reader expected a map, so a node of that release resolves each
+//! key it lists with a quorum read instead: correct, slower; nodes upgrade together). A
+//! field is therefore only ever added at the end of its struct, with `#[serde(default)]`
+//! (older records, shorter arrays, still decode), and with a format version bump: a build
+//! that met a longer array than it knows would refuse the record as malformed, and must
+//! be told instead that it is newer.
 
 use crate::MetaError;
 use serde::de::DeserializeOwned;
