@@ -91,4 +91,29 @@ mod tests {
         assert_eq!(PartRecord::decode(&part.encode()).expect("decodes"), part);
         assert!(PartRecord::decode(&upload.encode()).is_err());
     }
+
+    /// Upload and part records written before 2026-12-02 (named fields) still decode.
+    #[test]
+    fn named_records_still_decode() {
+        let upload = UploadRecord {
+            bucket: "b".into(),
+            key: "k".into(),
+            upload_id: Uuid::from_u128(5),
+            initiated_unix_nanos: 42,
+            headers: BTreeMap::new(),
+            checksum_algorithm: None,
+        };
+        let named = crate::codec::encode_record_named(UPLOAD_MAGIC, &upload);
+        assert_eq!(UploadRecord::decode(&named).expect("decodes"), upload);
+        let part = PartRecord {
+            number: 1,
+            size: 5,
+            etag: "0".repeat(32),
+            data_file: Uuid::from_u128(6),
+            mod_time_unix_nanos: 7,
+            checksums: BTreeMap::from([("CRC32".into(), "AAAAAA==".into())]),
+        };
+        let named = crate::codec::encode_record_named(PART_MAGIC, &part);
+        assert_eq!(PartRecord::decode(&named).expect("decodes"), part);
+    }
 }

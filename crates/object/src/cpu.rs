@@ -35,7 +35,7 @@ where
 }
 
 /// Runs `work` on the CPU pool and waits for it without blocking the async runtime.
-pub(crate) async fn run<T, F>(work: F) -> Result<T>
+async fn run<T, F>(work: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,

@@ -236,11 +236,7 @@ fn create_system_dirs(root: &Path) -> Result<()> {
 /// Assembles a commit's data directory in staging from links to its part files, then
 /// moves it into the object's directory in one rename. Parts are linked, not moved:
 /// their sources stay valid if the commit is undone.
-fn place_data_dir(dir: &Path, data_dir: Option<Uuid>, staging_dir: &Path, sources: &[(PathBuf, u32)]) -> Result<()> {
-    let Some(data_dir) = data_dir else {
-        assert!(sources.is_empty(), "parts without a data directory");
-        return Ok(());
-    };
+fn place_data_dir(dir: &Path, data_dir: Uuid, staging_dir: &Path, sources: &[(PathBuf, u32)]) -> Result<()> {
     fs::create_dir(staging_dir).map_err(|e| DriveError::io("create staging data dir", e))?;
     for (source, part_number) in sources {
         fs::hard_link(source, staging_dir.join(format!("part.{part_number}")))
@@ -492,7 +488,7 @@ impl Drive for LocalDrive {
             },
             meta: request.meta,
         };
-        if data_dir.is_none() {
+        let Some(data_dir) = data_dir else {
             // Inline data: no folder to place, only the index commit, awaited without a
             // thread of its own; the batch checks what `call` and `require_volume` would.
             let check = Check { system: self.root().join(SYSTEM_VOLUME), volume_dir: Some(volume_dir) };
@@ -500,7 +496,7 @@ impl Drive for LocalDrive {
             self.inner.gate.run_async("commit", index.apply_async(op, Some(check), None)).await?;
             self.crash_hook(counted);
             return Ok(());
-        }
+        };
         let staging_dir = self.staging_path();
         let drive = self.clone();
         self.call("commit", move || {
@@ -510,10 +506,8 @@ impl Drive for LocalDrive {
             create_dir_all_durable(&volume_dir, &dir)?;
             place_data_dir(&dir, data_dir, &staging_dir, &sources)?;
             if let Err(error) = index.apply(op) {
-                if let Some(data_dir) = data_dir {
-                    // Nothing names it; a leftover would be swept as an orphan anyway.
-                    let _ = remove_tree(&dir.join(data_dir_name(data_dir)));
-                }
+                // Nothing names it; a leftover would be swept as an orphan anyway.
+                let _ = remove_tree(&dir.join(data_dir_name(data_dir)));
                 return Err(error);
             }
             Ok(())

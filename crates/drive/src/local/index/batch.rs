@@ -132,7 +132,7 @@ pub(super) struct Batcher {
     /// Held by the drainer from a batch's checks to its commit; bucket deletion holds it
     /// while it checks that the bucket is empty and moves its folder away.
     applying: Mutex<()>,
-    /// Transactions run (batches), for tests and statistics.
+    /// Batches applied (each one or two transactions: finishes, then the rest), for tests.
     commits: AtomicU64,
 }
 
