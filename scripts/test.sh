@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
+shellcheck scripts/*.sh tests/*/*.sh .ci/run
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 cargo test --workspace --locked
 bash tests/metrics/prometheus.sh "$CARGO_TARGET_DIR/debug/cairn"
 bash tests/compat/run.sh "$CARGO_TARGET_DIR/debug/cairn"
+bash tests/image/test.sh "$CARGO_TARGET_DIR/debug/cairn"

@@ -49,8 +49,7 @@ stop_server() {
     [[ -n $SERVER_PID ]] || return 0
     if kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM "$SERVER_PID" 2>/dev/null
-        local i
-        for i in $(seq 1 50); do # up to 10 s for a graceful stop
+        for _ in $(seq 1 50); do # up to 10 s for a graceful stop
             kill -0 "$SERVER_PID" 2>/dev/null || break
             sleep 0.2
         done

@@ -9,6 +9,7 @@ BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 WAIT_SECS=60
 WORK=$(mktemp -d)
 PIDS=()
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true

@@ -57,6 +57,9 @@ pub enum ClientTrust {
     /// Any certificate for any name (`--insecure`): the connection is encrypted but
     /// the server is not authenticated.
     Insecure,
+    /// No certificate at all: for a system without CA certificates (a minimal container
+    /// image) talking plain HTTP. An https handshake fails with a message naming `--ca`.
+    Nobody,
 }
 
 impl ClientTrust {
@@ -74,6 +77,7 @@ impl ClientTrust {
                     })?
             }
             ClientTrust::Insecure => Arc::new(AnyCertificate(Arc::clone(&provider))),
+            ClientTrust::Nobody => Arc::new(NoCertificate(Arc::clone(&provider))),
         };
         Ok(Arc::new(client_config(provider, verifier)))
     }
@@ -118,3 +122,45 @@ impl ServerCertVerifier for AnyCertificate {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// Refuses every server certificate: the system has no CA to check one against.
+#[derive(Debug)]
+struct NoCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(NO_ROOTS_MESSAGE.into()))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General(NO_ROOTS_MESSAGE.into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General(NO_ROOTS_MESSAGE.into()))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Why an https server is refused when the system has no CA certificates.
+const NO_ROOTS_MESSAGE: &str = "this system has no trusted CA certificates; pass --ca FILE to trust a server";
