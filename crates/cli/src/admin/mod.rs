@@ -2,6 +2,7 @@
 //! shapes (`cairn admin user add ALIAS ACCESS SECRET`, ...). One file per group of
 //! commands; [`client`] signs the calls and seals the bodies that carry secrets.
 
+mod apply;
 pub mod client;
 mod config;
 mod groups;
@@ -45,6 +46,9 @@ pub enum AdminCommand {
     Prometheus(prometheus::PrometheusCommand),
     /// Heal drives, buckets and objects now, with live progress.
     Heal(heal::HealArgs),
+    /// Make the deployment hold what a bootstrap file declares (policies, users,
+    /// groups, service accounts, buckets): prints the plan, then applies it.
+    Apply(apply::ApplyArgs),
 }
 
 /// Runs an admin command.
@@ -58,6 +62,7 @@ pub async fn run(context: &Context, command: AdminCommand) -> Result<()> {
         AdminCommand::Config(command) => config::run(context, command).await,
         AdminCommand::Prometheus(command) => prometheus::run(context, command),
         AdminCommand::Heal(args) => heal::run(context, args).await,
+        AdminCommand::Apply(args) => apply::run(context, args).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The client subcommands and their dispatch. One file per command or group.
 
 mod alias;
-mod anonymous;
+pub(crate) mod anonymous;
 mod batch;
 mod bucket;
 mod cat;

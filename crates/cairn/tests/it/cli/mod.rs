@@ -2,6 +2,7 @@
 //! user would, against real servers. Results are read from `--json` output.
 
 mod admin;
+mod apply;
 mod changes;
 mod mirror;
 mod objects;
