@@ -10,11 +10,12 @@ mod spec;
 
 use super::connect;
 use crate::Context;
-use crate::error::Result;
+use crate::error::{CliError, Result};
 use plan::{Change, Deployment, Step};
 use serde_json::json;
 use spec::Bootstrap;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// Arguments of `cairn admin apply`.
 #[derive(Debug, clap::Args)]
@@ -28,14 +29,36 @@ pub struct ApplyArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Wait up to SECS for the deployment: while it cannot be reached or is not ready
+    /// yet, try again (an init job started beside the servers). Applying twice is
+    /// harmless, so a run cut short is simply run again.
+    #[arg(long, value_name = "SECS")]
+    wait: Option<u64>,
 }
+
+/// Pause between attempts while waiting for the deployment.
+const WAIT_RETRY: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(context: &Context, args: ApplyArgs) -> Result<()> {
     let bootstrap = Bootstrap::load(&args.file, |name| std::env::var(name).ok())?;
+    let deadline = Instant::now() + Duration::from_secs(args.wait.unwrap_or(0));
+    loop {
+        match apply_once(context, &args, &bootstrap).await {
+            // Unreachable, not ready (503), or cut off: the only errors worth waiting out.
+            Err(CliError::Remote(message)) if Instant::now() + WAIT_RETRY < deadline => {
+                context.out.info(&format!("the deployment is not ready ({message}); trying again"));
+                tokio::time::sleep(WAIT_RETRY).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn apply_once(context: &Context, args: &ApplyArgs, bootstrap: &Bootstrap) -> Result<()> {
     let admin = connect(context, &args.alias)?;
     let s3 = crate::s3::client(admin.alias(), context.sdk_http.clone());
     let deployment = Deployment { admin: &admin, s3, http: context.sdk_http.clone() };
-    let steps = plan::plan(&bootstrap, &deployment).await?;
+    let steps = plan::plan(bootstrap, &deployment).await?;
     for step in &steps {
         report(context, step, args.dry_run);
     }

@@ -316,6 +316,17 @@ buckets:
     }
 
     #[test]
+    fn the_deployments_own_bootstrap_file_reads() {
+        let text = include_str!("../../../../../k8s/storage/bootstrap.yaml");
+        let lookup = |name: &str| Some(format!("{}-value", name.to_lowercase()));
+        let bootstrap = Bootstrap::parse(text, lookup).expect("k8s/storage/bootstrap.yaml is valid");
+        let buckets: Vec<(&str, Access)> = bootstrap.buckets.iter().map(|b| (b.name.as_str(), b.access)).collect();
+        assert_eq!(buckets[0], ("crm-documents", Access::Download));
+        assert_eq!(buckets.len(), 5);
+        assert_eq!(bootstrap.users[0].policies, ["crm-app"]);
+    }
+
+    #[test]
     fn unset_empty_and_malformed_variables_are_refused() {
         for (text, expected) in [
             ("${MISSING}", "${MISSING} is not set"),

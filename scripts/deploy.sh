@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Deploys Cairn to the current kubectl context, in order, and waits for it:
+#   1. refuses credentials still at their placeholder (CHANGE-ME) or MinIO's default;
+#   2. applies the namespace, the Secret and the rest of k8s/storage (or the overlay
+#      given with --overlay, e.g. k8s/pool2);
+#   3. waits for every StatefulSet's rollout and for the init Job;
+#   4. prints the endpoints and the next commands.
+# Safe to run again: kubectl apply changes only what changed, and the init Job's
+# bootstrap changes nothing the second time (a finished Job is re-created so that an
+# edited bootstrap.yaml is applied).
+#
+#   scripts/deploy.sh [--overlay DIR] [--timeout SECS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+overlay=k8s/storage
+timeout=600
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --overlay) overlay=$2; shift 2 ;;
+    --timeout) timeout=$2; shift 2 ;;
+    *) echo "usage: $0 [--overlay DIR] [--timeout SECS]" >&2; exit 2 ;;
+  esac
+done
+readonly NAMESPACE=storage
+
+command -v kubectl > /dev/null || { echo "deploy: kubectl is not installed" >&2; exit 1; }
+rendered=$(kubectl kustomize "$overlay")
+
+# The Secret as it will be applied, unless one already exists in the cluster (created
+# with kubectl create secret, as k8s/storage/secret.yaml suggests).
+secret_value() { # KEY -> the value kubectl would apply or the cluster holds
+  local key=$1 value
+  value=$(kubectl -n "$NAMESPACE" get secret cairn-credentials -o "jsonpath={.data.$key}" 2> /dev/null | base64 -d 2> /dev/null || true)
+  if [[ -z $value ]]; then
+    value=$(awk -v key="$key" '/^kind: Secret/ { s = 1 } s && $1 == key ":" { print $2; exit }' <<< "$rendered")
+  fi
+  printf '%s' "$value"
+}
+for key in CAIRN_ROOT_USER CAIRN_ROOT_PASSWORD CRM_ACCESS_KEY CRM_SECRET_KEY; do
+  value=$(secret_value "$key")
+  if [[ -z $value || $value == *CHANGE-ME* || $value == minioadmin ]]; then
+    echo "deploy: $key is unset, a CHANGE-ME placeholder or MinIO's default; set it in k8s/storage/secret.yaml or create the Secret first" >&2
+    exit 1
+  fi
+done
+
+kubectl apply -f k8s/storage/namespace.yaml
+# A finished Job's template cannot change: delete it so the new one runs the bootstrap again.
+kubectl -n "$NAMESPACE" delete job cairn-init --ignore-not-found --wait=true
+kubectl apply -k "$overlay"
+
+for statefulset in $(kubectl -n "$NAMESPACE" get statefulset -l app.kubernetes.io/name=cairn -o name); do
+  kubectl -n "$NAMESPACE" rollout status "$statefulset" --timeout="${timeout}s"
+done
+kubectl -n "$NAMESPACE" wait --for=condition=complete job/cairn-init --timeout="${timeout}s"
+
+cat << NEXT
+Cairn is up in namespace $NAMESPACE.
+  S3 API inside the cluster:  http://cairn-api.$NAMESPACE.svc.cluster.local:9000
+  Console inside the cluster: http://cairn-console.$NAMESPACE.svc.cluster.local:9001
+  Through the ingress:        the hosts in $overlay (k8s/storage/ingress.yaml)
+Next:
+  kubectl -n $NAMESPACE exec cairn-0 -- cairn admin info cairn
+  kubectl -n $NAMESPACE logs job/cairn-init
+  kubectl label namespace YOUR-APP cairn.io/client=true   # let an application in
+NEXT
