@@ -16,3 +16,4 @@ cargo test --workspace --locked
 bash tests/metrics/prometheus.sh "$CARGO_TARGET_DIR/debug/cairn"
 bash tests/compat/run.sh "$CARGO_TARGET_DIR/debug/cairn"
 bash tests/image/test.sh "$CARGO_TARGET_DIR/debug/cairn"
+python3 tests/k8s/statefulset.py "$CARGO_TARGET_DIR/debug/cairn"

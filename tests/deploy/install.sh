@@ -7,6 +7,8 @@ set -euo pipefail
 PY=${PYTHON:-python3}
 # The pinned validator; its release names the newest Kubernetes schema it carries.
 KUBERNETES_VALIDATE=1.37.0
+# tests/k8s/statefulset.py reads the manifests with it.
+PYYAML=6.0.3
 
 SUDO=""
 [[ $(id -u) -eq 0 ]] || SUDO="sudo"
@@ -26,4 +28,5 @@ command -v kubectl > /dev/null || { echo "kubectl did not install" >&2; exit 1; 
 if ! "$PY" -m pip list --format=freeze 2> /dev/null | grep -qix "kubernetes-validate==$KUBERNETES_VALIDATE"; then
   "$PY" -m pip install -q "kubernetes-validate==$KUBERNETES_VALIDATE"
 fi
+"$PY" -c 'import yaml' 2> /dev/null || "$PY" -m pip install -q "PyYAML==$PYYAML"
 echo "deploy tools: $(podman --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), kubernetes-validate $KUBERNETES_VALIDATE"

@@ -76,6 +76,9 @@ impl AdminRoute {
                 "objectsScanned": stats.objects_scanned,
                 "objectsHealed": stats.objects_healed,
                 "healFailures": stats.heal_failures,
+                // Full passes of this node's scanner since it started: after a drive is
+                // replaced, one pass that started after it is refilled it.
+                "scansCompleted": stats.scans_completed,
             },
         }))
     }

@@ -3,7 +3,7 @@
 use crate::credentials;
 use crate::node;
 use cairn_admin::ServerSettings;
-use cairn_cluster::{Peer, TokenKey};
+use cairn_cluster::{Peer, RpcService, TokenKey};
 use cairn_iam::Iam;
 use cairn_object::{ObjectStore, SCAN_INTERVAL_DEFAULT, StoreOptions, parse_storage_class};
 use cairn_s3::{ListenerLimits, Ready, ServerConfig, StoreSlot};
@@ -166,11 +166,31 @@ fn log_ready(store: &ObjectStore, drives: usize) {
 }
 
 /// Loads the identities, retrying while the store cannot serve them (a cluster that
-/// just formed may still lack a read quorum for a moment).
-async fn open_iam(store: ObjectStore, root: &(String, String), scan_interval: std::time::Duration) -> Ready {
+/// just formed may still lack a read quorum for a moment). In a cluster, a change made
+/// through this node is pushed to the others before the call that made it returns, and
+/// the others' changes reload this node's view at once.
+async fn open_iam(
+    store: ObjectStore,
+    root: &(String, String),
+    scan_interval: std::time::Duration,
+    cluster: Option<(Vec<Arc<Peer>>, Arc<RpcService>)>,
+) -> Ready {
     loop {
         match Iam::open(store.clone(), &root.0, &root.1).await {
             Ok(iam) => {
+                if let Some((peers, rpc)) = &cluster {
+                    iam.set_change_notifier(change_notifier(peers.clone()));
+                    let weak = Arc::downgrade(&iam);
+                    rpc.set_identities_reload(Box::new(move || {
+                        let weak = weak.clone();
+                        Box::pin(async move {
+                            match weak.upgrade() {
+                                Some(iam) => iam.reload_now().await,
+                                None => false,
+                            }
+                        })
+                    }));
+                }
                 let settings = ServerSettings::open(store.clone(), scan_interval).await;
                 return Ready { store, iam, settings };
             }
@@ -180,6 +200,30 @@ async fn open_iam(store: ObjectStore, root: &(String, String), scan_interval: st
             }
         }
     }
+}
+
+/// Longest wait for a peer to reload the identities after a change through this node;
+/// a peer that does not answer in time catches up at its next poll (within a second).
+const IDENTITY_PUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Asks every peer, at once, to reload the identities.
+fn change_notifier(peers: Vec<Arc<Peer>>) -> cairn_iam::ChangeNotifier {
+    Box::new(move || {
+        let peers = peers.clone();
+        Box::pin(async move {
+            let calls = peers.iter().map(|peer| async move {
+                match tokio::time::timeout(IDENTITY_PUSH_TIMEOUT, peer.reload_identities()).await {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => tracing::warn!(peer = peer.authority(), "a peer could not reload the identities"),
+                    Ok(Err(error)) => {
+                        tracing::debug!(peer = peer.authority(), %error, "a peer was not told of an identity change")
+                    }
+                    Err(_) => tracing::warn!(peer = peer.authority(), "a peer did not reload the identities in time"),
+                }
+            });
+            futures::future::join_all(calls).await;
+        })
+    })
 }
 
 /// Pause between attempts to load the identities at start-up.
@@ -245,7 +289,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     if !node.topology.distributed {
         let store = ObjectStore::open_pools(node.pools.clone(), options.clone()).await.map_err(|e| e.to_string())?;
         log_ready(&store, drive_count);
-        let _ = slot.set(open_iam(store, &root_keys, scan_every).await);
+        let _ = slot.set(open_iam(store, &root_keys, scan_every, None).await);
     }
     let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
@@ -256,6 +300,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     let _ = writeln!(std::io::stdout(), "API: {scheme}://{bound}");
     if node.topology.distributed {
         let (slot, pools, peers) = (Arc::clone(&slot), node.pools, node.peers);
+        let cluster = node.rpc.clone().map(|rpc| (peers.clone(), rpc));
         tokio::spawn(async move {
             match ObjectStore::open_pools(pools, options).await {
                 Ok(store) => {
@@ -263,7 +308,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
                     for peer in peers {
                         tokio::spawn(scan_when_back(peer, store.clone()));
                     }
-                    let _ = slot.set(open_iam(store, &root_keys, scan_every).await);
+                    let _ = slot.set(open_iam(store, &root_keys, scan_every, cluster).await);
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot join the cluster");

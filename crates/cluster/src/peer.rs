@@ -14,7 +14,7 @@ use crate::stream::{SignedStream, StreamItem};
 use crate::token::{STREAM_BODY, TokenKey, body_digest};
 use crate::wire::{
     HEADER_BODY, HEADER_DRIVE, HEADER_FENCE, HEADER_NONCE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, PATH_HEALTH,
-    PATH_METRICS, WireError, decode,
+    PATH_METRICS, PATH_RELOAD_IDENTITIES, WireError, decode,
 };
 use bytes::Bytes;
 use cairn_drive::DriveError;
@@ -355,6 +355,12 @@ impl Peer {
     /// The peer's request counters, as its [`MetricsSource`](crate::service::MetricsSource) encoded them.
     pub async fn node_metrics(&self) -> Result<Vec<u8>, DriveError> {
         self.call::<Vec<u8>>(PATH_METRICS, |request| request, Bytes::new(), 0).await
+    }
+
+    /// Asks the peer to reload its identities now (another node changed them); true when
+    /// it did.
+    pub async fn reload_identities(&self) -> Result<bool, DriveError> {
+        self.call::<bool>(PATH_RELOAD_IDENTITIES, |request| request, Bytes::new(), 0).await
     }
 
     /// Reads a whole reply body within `deadline`; a refused call (bad token, unknown

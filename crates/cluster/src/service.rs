@@ -9,8 +9,8 @@ use crate::stream::{Received, StreamReader};
 use crate::token::{ReplayCache, STREAM_BODY, TokenError, TokenKey, Verified, body_digest};
 use crate::wire::{
     DriveCall, DriveReply, HEADER_BODY, HEADER_DRIVE, HEADER_FENCE, HEADER_NONCE, HEADER_PATH, HEADER_TIME,
-    HEADER_TOKEN, LockCall, PATH_CREATE_FILE, PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_METRICS, PATH_WALK, WalkCall,
-    WireEntry, WireError, decode, encode, walk_frame,
+    HEADER_TOKEN, LockCall, PATH_CREATE_FILE, PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_METRICS, PATH_RELOAD_IDENTITIES,
+    PATH_WALK, WalkCall, WireEntry, WireError, decode, encode, walk_frame,
 };
 use bytes::{Bytes, BytesMut};
 use cairn_drive::{CommitRequest, Drive, DriveError, PartSource};
@@ -46,7 +46,13 @@ pub struct RpcService {
     test_ack_delay: Option<Duration>,
     /// Encodes this node's request counters (set by the S3 server when it starts).
     metrics: std::sync::OnceLock<MetricsSource>,
+    /// Reloads this node's identities (set by the server once they are loaded).
+    identities: std::sync::OnceLock<ReloadIdentities>,
 }
+
+/// What answers [`PATH_RELOAD_IDENTITIES`]: reloads the node's identities, true on success.
+pub type ReloadIdentities =
+    Box<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync>;
 
 /// What answers [`PATH_METRICS`]: the node's counters, encoded by their owner.
 pub type MetricsSource = Box<dyn Fn() -> Vec<u8> + Send + Sync>;
@@ -78,6 +84,7 @@ impl RpcService {
             replays: ReplayCache::default(),
             test_ack_delay: None,
             metrics: std::sync::OnceLock::new(),
+            identities: std::sync::OnceLock::new(),
         }
     }
 
@@ -90,6 +97,11 @@ impl RpcService {
     /// Sets what answers peers' requests for this node's counters (once).
     pub fn set_metrics_source(&self, source: MetricsSource) {
         let _ = self.metrics.set(source);
+    }
+
+    /// Sets what reloads this node's identities when a peer changed them (once).
+    pub fn set_identities_reload(&self, reload: ReloadIdentities) {
+        let _ = self.identities.set(reload);
     }
 
     /// Checks a call's token and nonce.
@@ -122,6 +134,15 @@ impl RpcService {
         if path == PATH_METRICS {
             let encoded = self.metrics.get().map(|source| source()).unwrap_or_default();
             return reply::<Vec<u8>>(&Ok(encoded));
+        }
+        if path == PATH_RELOAD_IDENTITIES {
+            // Before the identities are loaded there is nothing to refresh: they will be
+            // read whole when they load.
+            let reloaded = match self.identities.get() {
+                Some(reload) => reload().await,
+                None => true,
+            };
+            return reply::<bool>(&Ok(reloaded));
         }
         if path == PATH_LOCK {
             return match read_call::<LockCall>(request).await {

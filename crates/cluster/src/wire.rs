@@ -20,6 +20,8 @@ pub const PATH_LOCK: &str = "/cairn/rpc/v1/lock";
 pub const PATH_HEALTH: &str = "/cairn/rpc/v1/health";
 /// This node's request counters, for the cluster-wide metrics of any node.
 pub const PATH_METRICS: &str = "/cairn/rpc/v1/metrics";
+/// Reload the identities now: another node just changed them (`bool` out: reloaded).
+pub const PATH_RELOAD_IDENTITIES: &str = "/cairn/rpc/v1/identities/reload";
 
 /// The drive (its path on the serving node) a drive call is for.
 pub const HEADER_DRIVE: &str = "x-cairn-drive";

@@ -27,7 +27,7 @@
 pub mod policy;
 pub mod store;
 
-pub use store::{AuthFailure, Iam, IamError, Identity};
+pub use store::{AuthFailure, ChangeNotifier, Iam, IamError, Identity};
 
 pub use policy::{
     ActionSpec, CANNED_NAMES, Condition, ConditionOperator, ConditionValues, Decision, Effect, Operator,

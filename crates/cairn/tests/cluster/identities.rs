@@ -104,3 +104,30 @@ async fn concurrent_group_changes_through_two_nodes_are_all_kept() {
     let complete = eventually(PROPAGATION_TIMEOUT, || std::future::ready(members().1 == 2 * MEMBERS_PER_NODE)).await;
     assert!(complete, "group changes were lost: {:?}", members());
 }
+
+/// The anonymous status of GET `path` on node `n`.
+fn anonymous_get(cluster: &Cluster, n: usize, path: &str) -> u16 {
+    crate::harness::raw_request(&cluster.endpoint(n), "GET", path, b"").0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_policy_holds_on_every_node_when_its_put_returns() {
+    let cluster = Cluster::start(3).await;
+    let public_read = |bucket: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["*"]},
+            "Action": ["s3:GetObject"], "Resource": [format!("arn:aws:s3:::{bucket}/*")]}]})
+        .to_string()
+    };
+    // As an init job does: buckets and their policies one after another, through
+    // whichever node answers; each policy is checked on every node at once, with no
+    // wait: the node that took the change told the others before it answered.
+    for round in 0..6 {
+        let client = cluster.client(round % 3 + 1);
+        let bucket = new_bucket(&client, "public").await;
+        put(&client, &bucket, "doc", b"public").await;
+        client.put_bucket_policy().bucket(&bucket).policy(public_read(&bucket)).send().await.expect("policy");
+        let path = format!("/{bucket}/doc");
+        let statuses: Vec<u16> = (1..=3).map(|n| anonymous_get(&cluster, n, &path)).collect();
+        assert_eq!(statuses, [200, 200, 200], "{bucket}: anonymous GET on nodes 1-3 right after the policy was set");
+    }
+}

@@ -31,7 +31,14 @@ pub struct Iam {
     snapshot: RwLock<Arc<Snapshot>>,
     /// The version object's content at the last load.
     version: RwLock<Option<Bytes>>,
+    /// Tells the other nodes that the identities changed (set once by the server).
+    on_change: std::sync::OnceLock<ChangeNotifier>,
 }
+
+/// Tells the other nodes of a cluster to reload the identities now, so that a change
+/// made through one node holds on every node when the call that made it returns. The
+/// poll each second is the fallback for a node that could not be told.
+pub type ChangeNotifier = Box<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 impl std::fmt::Debug for Iam {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,6 +55,7 @@ impl Iam {
             root_secret_key: root_secret_key.to_owned(),
             snapshot: RwLock::default(),
             version: RwLock::default(),
+            on_change: std::sync::OnceLock::new(),
         });
         iam.reload().await?;
         tokio::spawn(refresh(Arc::downgrade(&iam)));
@@ -62,6 +70,22 @@ impl Iam {
     /// Root's access key.
     pub fn root_access_key(&self) -> &str {
         &self.root_access_key
+    }
+
+    /// Sets how the other nodes are told of a change (once; single nodes set none).
+    pub fn set_change_notifier(&self, notify: ChangeNotifier) {
+        let _ = self.on_change.set(notify);
+    }
+
+    /// Reloads now, because another node says the identities changed; true on success.
+    pub async fn reload_now(&self) -> bool {
+        match self.reload().await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "could not reload the identities a peer changed; the next poll retries");
+                false
+            }
+        }
     }
 
     /// Reads every record and swaps the view in.
@@ -99,6 +123,13 @@ impl Iam {
                 Err(error) => tracing::warn!(bucket, %error, "stored bucket policy does not parse; ignored"),
             }
         }
+        tracing::debug!(
+            version = ?version.as_deref().map(String::from_utf8_lossy),
+            users = snapshot.users.len(),
+            policies = snapshot.policies.len(),
+            bucket_policies = ?snapshot.bucket_policies.keys().collect::<Vec<_>>(),
+            "identities reloaded"
+        );
         if let Ok(mut current) = self.snapshot.write() {
             *current = Arc::new(snapshot);
         }
@@ -128,7 +159,11 @@ impl Iam {
             None => self.store.delete_config(key).await?,
         }
         self.store.put_config(VERSION, Bytes::from(uuid::Uuid::new_v4().to_string())).await?;
-        self.reload().await
+        self.reload().await?;
+        if let Some(notify) = self.on_change.get() {
+            notify().await;
+        }
+        Ok(())
     }
 
     /// Reloads when another node changed something.
