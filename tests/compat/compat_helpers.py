@@ -149,6 +149,12 @@ def empty_and_delete_bucket(s3, bucket):
         pass
 
 
+def assert_absent(s3, bucket, key):
+    with pytest.raises(ClientError) as ei:
+        s3.head_object(Bucket=bucket, Key=key)
+    assert err(ei)[1] == 404
+
+
 def get_body(s3, bucket, key, **kw):
     return s3.get_object(Bucket=bucket, Key=key, **kw)["Body"].read()
 

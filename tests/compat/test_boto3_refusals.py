@@ -1,6 +1,7 @@
 """boto3 compatibility: requests for features Cairn has not built are refused, and
-nothing is stored. A PUT asking for encryption, tags, object lock or a public ACL that
-got a 200 would make its client believe the object is encrypted, tagged, WORM or public.
+nothing is stored. A PUT asking for encryption, object lock or a public ACL that got a
+200 would make its client believe the object is encrypted, WORM or public. (Tags given
+at write time are built: test_boto3_tagging.py.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ RETAIN_UNTIL = dt.datetime(2099, 1, 1, tzinfo=UTC)
 
 # (what is asked, extra PutObject / CopyObject / CreateMultipartUpload parameters, expected code)
 REFUSED_OBJECT_PARAMS = [
-    ("tagging", dict(Tagging="project=cairn"), "NotImplemented"),
     ("SSE-S3", dict(ServerSideEncryption="AES256"), "NotImplemented"),
     ("SSE-KMS", dict(ServerSideEncryption="aws:kms", SSEKMSKeyId="key-1"), "NotImplemented"),
     ("SSE-C", SSE_C, "NotImplemented"),
@@ -36,12 +36,6 @@ def expect_refused(call, code):
         call()
     status = 400 if code == "InvalidStorageClass" else 501
     assert err(ei) == (code, status)
-
-
-def assert_absent(s3, bucket, key):
-    with pytest.raises(ClientError) as ei:
-        s3.head_object(Bucket=bucket, Key=key)
-    assert err(ei)[1] == 404
 
 
 @pytest.mark.parametrize("what,params,code", REFUSED_OBJECT_PARAMS, ids=IDS)

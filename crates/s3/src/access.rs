@@ -172,6 +172,8 @@ impl S3Access for IamAccess {
         let query = cx.uri().query().map(url_pairs).unwrap_or_default();
         let signed_for = crate::region::signed_region(cx.headers(), &query);
         crate::region::check(&operation, signed_for.as_deref(), self.settings.configured_region().as_deref())?;
+        let tags_given = cx.headers().contains_key(crate::tagging::STORED_NAME)
+            || query.iter().any(|(name, _)| name.eq_ignore_ascii_case(crate::tagging::STORED_NAME));
         let refused = crate::query::check(&operation, &query)
             .and_then(|()| crate::unsupported::check(cx.headers(), query, key.is_some()));
         if operation == "DeleteObjects" {
@@ -184,6 +186,10 @@ impl S3Access for IamAccess {
             self.decide(identity.as_ref(), "s3:GetObject", Some(&source_bucket), Some(&source_key), &conditions)?;
         }
         self.decide(identity.as_ref(), &action_of(&operation), bucket.as_deref(), key.as_deref(), &conditions)?;
+        // Tags given with a write need the tagging permission too, as on S3.
+        if tags_given {
+            self.decide(identity.as_ref(), "s3:PutObjectTagging", bucket.as_deref(), key.as_deref(), &conditions)?;
+        }
         // Only a caller allowed to make the request learns that Cairn cannot honour it.
         refused
     }

@@ -107,12 +107,21 @@ impl CairnS3 {
                 "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
             ));
         }
-        let headers = if replace {
+        let mut headers = if replace {
             let standard = standard_headers_of!(input);
             stored_headers(standard, input.metadata)?
         } else {
             reader.info.headers.clone()
         };
+        // Tags follow their own directive: the source's (COPY, the default) or the
+        // request's (REPLACE), whatever the metadata directive.
+        let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+        if replace_tags {
+            crate::tagging::store(&mut headers, input.tagging.as_deref())?;
+        } else {
+            let source_tags = reader.info.headers.get(crate::tagging::STORED_NAME).cloned();
+            crate::tagging::store(&mut headers, source_tags.as_deref())?;
+        }
         let size = reader.info.size;
         // The copy recomputes the source's checksums on the way, so a copy is verified end to end.
         let check = DigestCheck::new(recheck_of(&reader.info.checksums))?;

@@ -29,6 +29,7 @@ mod region;
 mod routes;
 mod s3;
 mod server;
+mod tagging;
 mod unsupported;
 
 pub use access::PeerAddr;

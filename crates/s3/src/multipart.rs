@@ -23,7 +23,8 @@ impl CairnS3 {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         let standard = standard_headers_of!(input);
-        let headers = stored_headers(standard, input.metadata)?;
+        let mut headers = stored_headers(standard, input.metadata)?;
+        crate::tagging::store(&mut headers, input.tagging.as_deref())?;
         let algorithm = input.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
         let upload_id =
             self.store.create_multipart_upload(&input.bucket, &input.key, headers, algorithm).await.map_err(to_s3)?;

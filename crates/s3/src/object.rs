@@ -85,7 +85,8 @@ impl CairnS3 {
             ));
         }
         let standard = standard_headers_of!(input);
-        let headers = stored_headers(standard, input.metadata)?;
+        let mut headers = stored_headers(standard, input.metadata)?;
+        crate::tagging::store(&mut headers, input.tagging.as_deref())?;
         let declared = declared_checksums_of!(input);
         let check = DigestCheck::new(Declared::of_request(
             &req.headers,
@@ -116,8 +117,21 @@ impl CairnS3 {
         let body = reader.stream(span.start, span.end - span.start);
         let output = object_output!(GetObjectOutput, input, &info, span, content_range, {
             body: Some(StreamingBlob::wrap(body)),
+            tag_count: crate::tagging::count(&info.headers),
         });
         Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn do_get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let input = req.input;
+        let info = self.store.object_info(&input.bucket, &input.key).await.map_err(to_s3)?;
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: crate::tagging::tag_set(&info.headers),
+            version_id: input.version_id,
+        }))
     }
 
     pub(crate) async fn do_head_object(

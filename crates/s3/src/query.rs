@@ -58,6 +58,7 @@ fn parameters_of(operation: &str) -> Option<&'static [&'static str]> {
         }
         // Overrides are checked below; these are the other parameters.
         "GetObject" | "HeadObject" => &["versionId", "partNumber"],
+        "GetObjectTagging" => &["tagging", "versionId"],
         _ => return None,
     };
     Some(parameters)

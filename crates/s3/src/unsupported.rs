@@ -9,7 +9,7 @@
 //!
 //! Audit of what s3s 0.14.1 passes to the operations Cairn implements:
 //! - refused (501): SSE (`x-amz-server-side-encryption*`, SSE-C and copy-source SSE-C),
-//!   `x-amz-tagging`, object lock (`x-amz-object-lock-*`, `x-amz-bucket-object-lock-enabled:
+//!   object lock (`x-amz-object-lock-*`, `x-amz-bucket-object-lock-enabled:
 //!   true`), `x-amz-website-redirect-location`, ACL grants (`x-amz-grant-*`), canned ACLs
 //!   other than the owner-only ones, object ownership other than `BucketOwnerEnforced`,
 //!   `x-amz-write-offset-bytes` (appends), `x-amz-mp-object-size`;
@@ -18,8 +18,9 @@
 //! - honoured: REDUCED_REDUNDANCY is stored at the standard parity (at least the
 //!   redundancy asked for, as MinIO does without an RRS class); canned ACL `private`,
 //!   and on objects `bucket-owner-full-control` / `bucket-owner-read` (Cairn has one
-//!   owner, so the bucket owner always has full control); `x-amz-tagging-directive`
-//!   (no object has tags, so COPY and REPLACE without tags both mean none);
+//!   owner, so the bucket owner always has full control); `x-amz-tagging` and
+//!   `x-amz-tagging-directive` (`tagging.rs`; changing an existing object's tags,
+//!   PutObjectTagging and DeleteObjectTagging, answers 501 from s3s's defaults);
 //! - ignored, as they change nothing in a single-account store: `x-amz-request-payer`
 //!   (no billing), `x-amz-expected-bucket-owner` (every bucket belongs to the one
 //!   account; MinIO ignores it too), `x-amz-bypass-governance-retention` (no retention
@@ -46,7 +47,6 @@ const REFUSED_HEADERS: &[(&str, &str)] = &[
     ("x-amz-copy-source-server-side-encryption-customer-algorithm", "Copying SSE-C encrypted objects"),
     ("x-amz-copy-source-server-side-encryption-customer-key", "Copying SSE-C encrypted objects"),
     ("x-amz-copy-source-server-side-encryption-customer-key-md5", "Copying SSE-C encrypted objects"),
-    ("x-amz-tagging", "Object tagging"),
     ("x-amz-object-lock-mode", "Object lock"),
     ("x-amz-object-lock-retain-until-date", "Object lock"),
     ("x-amz-object-lock-legal-hold", "Object lock (legal hold)"),
@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn features_not_built_are_refused() {
         assert_eq!(code(&[("x-amz-server-side-encryption", "AES256")], &[], true), Some(S3ErrorCode::NotImplemented));
-        assert_eq!(code(&[("x-amz-tagging", "a=b")], &[], true), Some(S3ErrorCode::NotImplemented));
+        assert_eq!(code(&[("x-amz-tagging", "a=b")], &[], true), None, "tags are built");
         assert_eq!(code(&[("x-amz-acl", "public-read")], &[], true), Some(S3ErrorCode::NotImplemented));
         assert_eq!(code(&[("x-amz-acl", "bucket-owner-read")], &[], false), Some(S3ErrorCode::NotImplemented));
         assert_eq!(code(&[("x-amz-storage-class", "GLACIER")], &[], true), Some(S3ErrorCode::InvalidStorageClass));

@@ -1,0 +1,117 @@
+//! Object tags: set with `x-amz-tagging` on PutObject, CreateMultipartUpload and
+//! CopyObject (`x-amz-tagging-directive: REPLACE`), counted in GetObject's
+//! `x-amz-tagging-count`, read with GetObjectTagging. They are stored with the
+//! object's other headers, under [`STORED_NAME`], as the URL-encoded form S3 clients
+//! send (`k1=v1&k2=v2`), so they travel with the version (healing, copies, uploads)
+//! and need no format change. Changing the tags of an existing object in place
+//! (PutObjectTagging, DeleteObjectTagging) is not built and answers NotImplemented.
+
+use crate::error::s3_error;
+use s3s::S3ErrorCode;
+use s3s::S3Result;
+use s3s::dto::{Tag, TagSet};
+use std::collections::BTreeMap;
+
+/// The stored header holding an object's tags; never sent back as a header (object
+/// outputs are built field by field from the standard and `x-amz-meta-*` headers).
+pub(crate) const STORED_NAME: &str = "x-amz-tagging";
+/// S3's limits on one object's tags.
+const TAGS_MAX: usize = 10;
+const KEY_CHARS_MAX: usize = 128;
+const VALUE_CHARS_MAX: usize = 256;
+
+/// The tags of an `x-amz-tagging` value, checked against S3's rules: at most 10,
+/// keys of 1-128 and values of 0-256 characters from S3's set, no key twice.
+pub(crate) fn parse(value: &str) -> S3Result<Vec<(String, String)>> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for (key, value) in form_urlencoded::parse(value.as_bytes()) {
+        let (key, value) = (key.into_owned(), value.into_owned());
+        if key.is_empty() || key.chars().count() > KEY_CHARS_MAX {
+            return Err(invalid(&format!("a tag key must be 1-{KEY_CHARS_MAX} characters")));
+        }
+        if value.chars().count() > VALUE_CHARS_MAX {
+            return Err(invalid(&format!("a tag value must be at most {VALUE_CHARS_MAX} characters")));
+        }
+        if !key.chars().chain(value.chars()).all(allowed) {
+            return Err(invalid("tags may hold letters, digits, spaces and + - = . _ : / @ only"));
+        }
+        if tags.iter().any(|(k, _)| *k == key) {
+            return Err(invalid(&format!("the tag key {key:?} is given twice")));
+        }
+        tags.push((key, value));
+    }
+    if tags.len() > TAGS_MAX {
+        return Err(invalid(&format!("an object can have at most {TAGS_MAX} tags")));
+    }
+    Ok(tags)
+}
+
+fn allowed(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "+-=._:/@".contains(c)
+}
+
+fn invalid(message: &str) -> s3s::S3Error {
+    s3_error(S3ErrorCode::InvalidTag, message)
+}
+
+/// Adds the tags of `value` (if any) to an object's stored headers; no tags store nothing.
+pub(crate) fn store(headers: &mut BTreeMap<String, String>, value: Option<&str>) -> S3Result<()> {
+    headers.remove(STORED_NAME);
+    let Some(value) = value else { return Ok(()) };
+    let tags = parse(value)?;
+    if !tags.is_empty() {
+        let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&tags).finish();
+        headers.insert(STORED_NAME.to_owned(), encoded);
+    }
+    Ok(())
+}
+
+/// The stored tags of an object, in the order they were given.
+fn stored(headers: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    headers
+        .get(STORED_NAME)
+        .map(|value| form_urlencoded::parse(value.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// `x-amz-tagging-count`: the number of tags, or None for none (S3 omits the header).
+pub(crate) fn count(headers: &BTreeMap<String, String>) -> Option<i32> {
+    let count = stored(headers).len();
+    (count > 0).then(|| i32::try_from(count).unwrap_or(i32::MAX))
+}
+
+/// The tag set GetObjectTagging answers with.
+pub(crate) fn tag_set(headers: &BTreeMap<String, String>) -> TagSet {
+    stored(headers).into_iter().map(|(key, value)| Tag { key: Some(key), value: Some(value) }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_stored_encoded_and_read_back_in_order() {
+        let mut headers = BTreeMap::new();
+        store(&mut headers, Some("Tus-Completed=false&project=crm%20app&empty=")).expect("valid");
+        assert_eq!(count(&headers), Some(3));
+        let set = tag_set(&headers);
+        assert_eq!(set[1].key.as_deref(), Some("project"));
+        assert_eq!(set[1].value.as_deref(), Some("crm app"));
+        assert_eq!(set[2].value.as_deref(), Some(""));
+        store(&mut headers, Some("")).expect("no tags");
+        assert_eq!(count(&headers), None, "an empty tagging header leaves no tags");
+        assert!(!headers.contains_key(STORED_NAME));
+    }
+
+    #[test]
+    fn tags_outside_s3s_rules_are_refused() {
+        let eleven: Vec<String> = (0..11).map(|n| format!("k{n}=v")).collect();
+        let long_key = format!("{}=v", "k".repeat(129));
+        let long_value = format!("k={}", "v".repeat(257));
+        for bad in [eleven.join("&"), long_key, long_value, "a=1&a=2".into(), "=v".into(), "k=%3Cscript%3E".into()] {
+            let error = parse(&bad).expect_err(&bad);
+            assert_eq!(*error.code(), S3ErrorCode::InvalidTag, "{bad}");
+        }
+        assert_eq!(parse("k=").expect("an empty value is allowed").len(), 1);
+    }
+}
