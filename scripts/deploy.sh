@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Deploys Cairn to the current kubectl context, in order, and waits for it:
 #   1. refuses credentials still at their placeholder (CHANGE-ME) or MinIO's default;
-#   2. applies the namespace, the Secret and the rest of k8s/storage (or the overlay
-#      given with --overlay, e.g. k8s/pool2);
+#   2. applies the namespace, the Secret if the cluster has none yet (an existing one is
+#      never overwritten), and the rest of k8s/storage (or the overlay given with
+#      --overlay, e.g. k8s/pool2);
 #   3. waits for every StatefulSet's rollout and for the init Job;
 #   4. prints the endpoints and the next commands.
 # Safe to run again: kubectl apply changes only what changed, and the init Job's
@@ -25,17 +26,20 @@ done
 readonly NAMESPACE=storage
 
 command -v kubectl > /dev/null || { echo "deploy: kubectl is not installed" >&2; exit 1; }
-rendered=$(kubectl kustomize "$overlay")
+kubectl kustomize "$overlay" > /dev/null
 
-# The Secret as it will be applied, unless one already exists in the cluster (created
-# with kubectl create secret, as k8s/storage/secret.yaml suggests).
-secret_value() { # KEY -> the value kubectl would apply or the cluster holds
-  local key=$1 value
-  value=$(kubectl -n "$NAMESPACE" get secret cairn-credentials -o "jsonpath={.data.$key}" 2> /dev/null | base64 -d 2> /dev/null || true)
-  if [[ -z $value ]]; then
-    value=$(awk -v key="$key" '/^kind: Secret/ { s = 1 } s && $1 == key ":" { print $2; exit }' <<< "$rendered")
+# The credentials: the Secret in the cluster if there is one (made with kubectl create
+# secret, and never overwritten here), else k8s/storage/secret.yaml, applied below.
+readonly SECRET_FILE=k8s/storage/secret.yaml
+secret_exists=no
+kubectl -n "$NAMESPACE" get secret cairn-credentials > /dev/null 2>&1 && secret_exists=yes
+secret_value() { # KEY -> the value the cluster holds, or the file's
+  local key=$1
+  if [[ $secret_exists == yes ]]; then
+    kubectl -n "$NAMESPACE" get secret cairn-credentials -o "jsonpath={.data.$key}" | base64 -d
+  else
+    awk -v key="$key" '$1 == key ":" { print $2; exit }' "$SECRET_FILE"
   fi
-  printf '%s' "$value"
 }
 for key in CAIRN_ROOT_USER CAIRN_ROOT_PASSWORD CRM_ACCESS_KEY CRM_SECRET_KEY; do
   value=$(secret_value "$key")
@@ -46,6 +50,9 @@ for key in CAIRN_ROOT_USER CAIRN_ROOT_PASSWORD CRM_ACCESS_KEY CRM_SECRET_KEY; do
 done
 
 kubectl apply -f k8s/storage/namespace.yaml
+if [[ $secret_exists == no ]]; then
+  kubectl apply -f "$SECRET_FILE"
+fi
 # A finished Job's template cannot change: delete it so the new one runs the bootstrap again.
 kubectl -n "$NAMESPACE" delete job cairn-init --ignore-not-found --wait=true
 kubectl apply -k "$overlay"

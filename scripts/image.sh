@@ -10,6 +10,8 @@
 # the same either way: the final stage copies the same files. Prints the image's name
 # and size on the last line.
 set -euo pipefail
+# A relative --binary names a file from where the script was called.
+caller_dir=$PWD
 cd "$(dirname "$0")/.."
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
@@ -18,7 +20,7 @@ binary=""
 mode=host
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --binary) binary=$2; shift 2 ;;
+    --binary) binary=$(cd "$caller_dir" && realpath "$2"); shift 2 ;;
     --tag) tag=$2; shift 2 ;;
     --in-container) mode=container; shift ;;
     *) echo "usage: $0 [--binary PATH | --in-container] [--tag NAME]" >&2; exit 2 ;;
@@ -30,7 +32,9 @@ if ! command -v podman > /dev/null; then
 fi
 
 revision=$(git rev-parse HEAD 2> /dev/null || echo unknown)
-source_url=$(git remote get-url origin 2> /dev/null || echo "file://$PWD")
+# Without user information: a CI remote can carry a token (https://user:TOKEN@host/...).
+source_url=$(git remote get-url origin 2> /dev/null | sed -E 's#(://)[^/@]*@#\1#' || true)
+source_url=${source_url:-file://$PWD}
 build_args=(--build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url")
 
 if [[ $mode == host ]]; then

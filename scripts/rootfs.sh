@@ -57,5 +57,9 @@ GROUP
 # Kubernetes mounts: /etc/hosts first, then the cluster DNS in /etc/resolv.conf.
 echo "hosts: files dns" > "$root/etc/nsswitch.conf"
 
-chown "$CAIRN_UID:$CAIRN_GID" "$root/data" "$root/home/cairn"
+# As root the folders get their owner here; otherwise the Containerfile's COPY --chown
+# gives it.
+if [[ $(id -u) -eq 0 ]]; then
+  chown "$CAIRN_UID:$CAIRN_GID" "$root/data" "$root/home/cairn"
+fi
 chmod 1777 "$root/tmp"

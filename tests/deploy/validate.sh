@@ -37,6 +37,8 @@ for dir in k8s/storage k8s/pool2; do
   rendered="$work/$(basename "$dir").yaml"
   kubectl kustomize "$dir" > "$rendered" || fail "kubectl kustomize $dir"
   validate "$rendered"
+  # Applying a kustomization must never overwrite credentials made by hand.
+  if grep -q '^kind: Secret' "$rendered"; then fail "$dir renders a Secret; credentials are applied apart"; fi
   echo "ok: $dir renders $(grep -c '^kind:' "$rendered") valid resources"
   count=$((count + 1))
 done

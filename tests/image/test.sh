@@ -31,6 +31,7 @@ binary=$(realpath "$1")
 [[ $(id -u) -eq 0 ]] || fail "needs root for mount and chroot"
 command -v podman > /dev/null || fail "podman is not installed"
 command -v chroot > /dev/null || fail "chroot is not installed"
+command -v mountpoint > /dev/null || fail "mountpoint is not installed"
 
 work=$(mktemp -d)
 root="$work/root"
@@ -43,7 +44,8 @@ cleanup() {
   done
   if [[ -n $image_mount ]]; then podman image unmount "$TAG" > /dev/null 2>&1 || true; fi
   podman rmi -f "$TAG" > /dev/null 2>&1 || true
-  rm -rf "$work"
+  # Never across a mount left behind (the root's /dev is the host's /dev).
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 

@@ -172,7 +172,11 @@ class Image:
         config = json.loads(run("podman", "image", "inspect", IMAGE_TAG).stdout)[0]["Config"]
         self.entrypoint = config["Entrypoint"]
         self.env = dict(item.split("=", 1) for item in config.get("Env", []))
-        self.root = run("podman", "image", "mount", IMAGE_TAG).stdout.strip()
+        try:
+            self.root = run("podman", "image", "mount", IMAGE_TAG).stdout.strip()
+        except BaseException:
+            self.remove()
+            raise
 
     def remove(self):
         run("podman", "image", "unmount", IMAGE_TAG, check=False)
@@ -265,6 +269,14 @@ class Network:
         self.pods = pods
         self.names = [HUB, CLIENT, *pods]
         self.remove()
+        try:
+            self.build()
+        except BaseException:
+            self.remove()
+            raise
+
+    def build(self):
+        pods = self.pods
         run("ip", "netns", "add", HUB)
         run("ip", "-n", HUB, "link", "add", "br0", "type", "bridge")
         run("ip", "-n", HUB, "link", "set", "br0", "up")
@@ -387,6 +399,7 @@ class StatefulSet:
             if container.process.poll() is None:
                 container.process.kill()
                 container.process.wait()
+            container.log.close()
 
 
 # ---- what runs against it ----------------------------------------------------------

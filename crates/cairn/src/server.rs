@@ -204,7 +204,7 @@ async fn open_iam(
 
 /// Longest wait for a peer to reload the identities after a change through this node;
 /// a peer that does not answer in time catches up at its next poll (within a second).
-const IDENTITY_PUSH_TIMEOUT: Duration = Duration::from_secs(2);
+const IDENTITY_PUSH_TIMEOUT_MS: u64 = 2_000;
 
 /// Asks every peer, at once, to reload the identities.
 fn change_notifier(peers: Vec<Arc<Peer>>) -> cairn_iam::ChangeNotifier {
@@ -212,9 +212,13 @@ fn change_notifier(peers: Vec<Arc<Peer>>) -> cairn_iam::ChangeNotifier {
         let peers = peers.clone();
         Box::pin(async move {
             let calls = peers.iter().map(|peer| async move {
-                match tokio::time::timeout(IDENTITY_PUSH_TIMEOUT, peer.reload_identities()).await {
+                let limit = Duration::from_millis(IDENTITY_PUSH_TIMEOUT_MS);
+                match tokio::time::timeout(limit, peer.reload_identities()).await {
                     Ok(Ok(true)) => {}
-                    Ok(Ok(false)) => tracing::warn!(peer = peer.authority(), "a peer could not reload the identities"),
+                    // Still starting, or its store could not be read: its poll catches up.
+                    Ok(Ok(false)) => {
+                        tracing::info!(peer = peer.authority(), "a peer did not reload the identities now")
+                    }
                     Ok(Err(error)) => {
                         tracing::debug!(peer = peer.authority(), %error, "a peer was not told of an identity change")
                     }

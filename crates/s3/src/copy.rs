@@ -115,7 +115,16 @@ impl CairnS3 {
         };
         // Tags follow their own directive: the source's (COPY, the default) or the
         // request's (REPLACE), whatever the metadata directive.
-        let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+        let replace_tags = match input.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+            None | Some(TaggingDirective::COPY) => false,
+            Some(TaggingDirective::REPLACE) => true,
+            Some(other) => {
+                return Err(s3_error(
+                    S3ErrorCode::InvalidArgument,
+                    format!("Unknown tagging directive {other:?}: use COPY or REPLACE"),
+                ));
+            }
+        };
         if replace_tags {
             crate::tagging::store(&mut headers, input.tagging.as_deref())?;
         } else {

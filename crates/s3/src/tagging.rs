@@ -15,17 +15,27 @@ use std::collections::BTreeMap;
 /// The stored header holding an object's tags; never sent back as a header (object
 /// outputs are built field by field from the standard and `x-amz-meta-*` headers).
 pub(crate) const STORED_NAME: &str = "x-amz-tagging";
-/// S3's limits on one object's tags.
+/// Most tags one object may have (S3's limit).
 const TAGS_MAX: usize = 10;
+/// Longest tag key, in characters (S3's limit).
 const KEY_CHARS_MAX: usize = 128;
+/// Longest tag value, in characters (S3's limit).
 const VALUE_CHARS_MAX: usize = 256;
+/// Keys under this prefix are AWS's own and may not be set by clients.
+const RESERVED_KEY_PREFIX: &str = "aws:";
 
 /// The tags of an `x-amz-tagging` value, checked against S3's rules: at most 10,
 /// keys of 1-128 and values of 0-256 characters from S3's set, no key twice.
 pub(crate) fn parse(value: &str) -> S3Result<Vec<(String, String)>> {
     let mut tags: Vec<(String, String)> = Vec::new();
     for (key, value) in form_urlencoded::parse(value.as_bytes()) {
+        if tags.len() == TAGS_MAX {
+            return Err(invalid(&format!("an object can have at most {TAGS_MAX} tags")));
+        }
         let (key, value) = (key.into_owned(), value.into_owned());
+        if key.starts_with(RESERVED_KEY_PREFIX) {
+            return Err(invalid(&format!("tag keys starting with {RESERVED_KEY_PREFIX:?} are reserved")));
+        }
         if key.is_empty() || key.chars().count() > KEY_CHARS_MAX {
             return Err(invalid(&format!("a tag key must be 1-{KEY_CHARS_MAX} characters")));
         }
@@ -40,14 +50,13 @@ pub(crate) fn parse(value: &str) -> S3Result<Vec<(String, String)>> {
         }
         tags.push((key, value));
     }
-    if tags.len() > TAGS_MAX {
-        return Err(invalid(&format!("an object can have at most {TAGS_MAX} tags")));
-    }
     Ok(tags)
 }
 
+/// S3's tag alphabet: letters, digits, separators (spaces; not tabs or line breaks)
+/// and `+ - = . _ : / @`.
 fn allowed(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "+-=._:/@".contains(c)
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "+-=._:/@".contains(c)
 }
 
 fn invalid(message: &str) -> s3s::S3Error {
@@ -108,7 +117,9 @@ mod tests {
         let eleven: Vec<String> = (0..11).map(|n| format!("k{n}=v")).collect();
         let long_key = format!("{}=v", "k".repeat(129));
         let long_value = format!("k={}", "v".repeat(257));
-        for bad in [eleven.join("&"), long_key, long_value, "a=1&a=2".into(), "=v".into(), "k=%3Cscript%3E".into()] {
+        let cases = [eleven.join("&"), long_key, long_value, "a=1&a=2".into(), "=v".into(), "k=%3Cscript%3E".into()];
+        let more = ["k=line%0Abreak".to_owned(), "k=tab%09".to_owned(), "aws:origin=me".to_owned()];
+        for bad in cases.into_iter().chain(more) {
             let error = parse(&bad).expect_err(&bad);
             assert_eq!(*error.code(), S3ErrorCode::InvalidTag, "{bad}");
         }

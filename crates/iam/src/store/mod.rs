@@ -33,6 +33,9 @@ pub struct Iam {
     version: RwLock<Option<Bytes>>,
     /// Tells the other nodes that the identities changed (set once by the server).
     on_change: std::sync::OnceLock<ChangeNotifier>,
+    /// Held through each reload: a reload that started before a change must not finish
+    /// after the one a peer asked for and put back the older view.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// Tells the other nodes of a cluster to reload the identities now, so that a change
@@ -56,6 +59,7 @@ impl Iam {
             snapshot: RwLock::default(),
             version: RwLock::default(),
             on_change: std::sync::OnceLock::new(),
+            reloading: tokio::sync::Mutex::new(()),
         });
         iam.reload().await?;
         tokio::spawn(refresh(Arc::downgrade(&iam)));
@@ -90,6 +94,7 @@ impl Iam {
 
     /// Reads every record and swaps the view in.
     async fn reload(&self) -> Result<(), IamError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let version = self.store.get_config(VERSION).await?;
         let mut snapshot = Snapshot::default();
         for record in self.read_folder::<records::UserRecord>(USERS).await? {

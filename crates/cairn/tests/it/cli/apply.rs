@@ -198,3 +198,29 @@ async fn mistakes_are_refused_before_anything_is_applied() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stdout.contains("belongs to crm-access-key"), "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn disabled_identities_settle_in_one_run() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("cairn", &server);
+    let file = |enabled: bool, secret: &str| {
+        format!(
+            "version: 1\nusers:\n  - accessKey: paused\n    secretKey: {secret}\n    policies: [readwrite]\n    enabled: {enabled}\n\
+             serviceAccounts:\n  - user: paused\n    accessKey: paused-key\n    secretKey: paused-key-secret\n"
+        )
+    };
+    // A disabled user and its key: their secrets cannot be checked by signing, and a
+    // second run must not report them as changed.
+    apply(&cli, &file(false, "first-secret"), &[], &[]).ok();
+    let (steps, summary) = plan(&apply(&cli, &file(false, "first-secret"), &[], &[]));
+    assert_eq!((summary["create"].as_u64(), summary["change"].as_u64()), (Some(0), Some(0)), "{steps:?}");
+
+    // Enabled again with a new secret: one run sets both, the next changes nothing.
+    let (steps, _) = plan(&apply(&cli, &file(true, "second-secret"), &[], &[]));
+    assert!(steps.contains(&("user paused".to_owned(), "change".to_owned())), "{steps:?}");
+    all_unchanged(&apply(&cli, &file(true, "second-secret"), &[], &[]));
+    let user = client_for(&server.endpoint, "paused", "second-secret");
+    user.list_buckets().send().await.expect("the new secret works");
+    let key = client_for(&server.endpoint, "paused-key", "paused-key-secret");
+    key.list_buckets().send().await.expect("the key works once its user is enabled");
+}

@@ -37,7 +37,7 @@ pub struct ApplyArgs {
 }
 
 /// Pause between attempts while waiting for the deployment.
-const WAIT_RETRY: Duration = Duration::from_secs(2);
+const WAIT_RETRY_MS: u64 = 2_000;
 
 pub(crate) async fn run(context: &Context, args: ApplyArgs) -> Result<()> {
     let bootstrap = Bootstrap::load(&args.file, |name| std::env::var(name).ok())?;
@@ -45,9 +45,9 @@ pub(crate) async fn run(context: &Context, args: ApplyArgs) -> Result<()> {
     loop {
         match apply_once(context, &args, &bootstrap).await {
             // Unreachable, not ready (503), or cut off: the only errors worth waiting out.
-            Err(CliError::Remote(message)) if Instant::now() + WAIT_RETRY < deadline => {
+            Err(CliError::Remote(message)) if Instant::now() + Duration::from_millis(WAIT_RETRY_MS) < deadline => {
                 context.out.info(&format!("the deployment is not ready ({message}); trying again"));
-                tokio::time::sleep(WAIT_RETRY).await;
+                tokio::time::sleep(Duration::from_millis(WAIT_RETRY_MS)).await;
             }
             result => return result,
         }

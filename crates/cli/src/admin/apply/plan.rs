@@ -29,8 +29,8 @@ pub enum Change {
     Unchanged,
 }
 
-/// One declared resource, how it differs, and the calls that fix it.
-#[derive(Debug)]
+/// One declared resource, how it differs, and the calls that fix it. Not `Debug`: its
+/// calls carry secret keys.
 pub struct Step {
     /// `policy`, `user`, `group`, `service-account` or `bucket`.
     pub kind: &'static str,
@@ -43,8 +43,7 @@ pub struct Step {
     actions: Vec<Action>,
 }
 
-/// A call on the deployment.
-#[derive(Debug)]
+/// A call on the deployment (not `Debug`: some carry secret keys).
 enum Action {
     PutPolicy { name: String, document: Value },
     PutUser { access_key: String, secret_key: String, enabled: bool },
@@ -174,6 +173,17 @@ async fn secret_matches(deployment: &Deployment<'_>, access_key: &str, secret_ke
     }
 }
 
+/// Whether `user` may sign requests: root always; a user when enabled.
+async fn user_enabled(deployment: &Deployment<'_>, user: &str) -> Result<bool> {
+    if user == deployment.admin.alias().access_key {
+        return Ok(true);
+    }
+    let query = [("accessKey", user)];
+    let info: Option<UserInfo> =
+        found(deployment.admin.call_json(Method::GET, "user-info", &query, Vec::new())).await?;
+    Ok(info.is_some_and(|info| info.status == status_word(true)))
+}
+
 /// Attach and detach calls that turn `current` policies into `wanted`, and what changes.
 fn policy_changes(
     principal: &'static str,
@@ -221,12 +231,13 @@ async fn plan_user(deployment: &Deployment<'_>, user: &User) -> Result<Step> {
             what.push("status disabled".to_owned());
             actions.push(Action::SetUserStatus { access_key: key.to_owned(), enabled: false });
         }
+    } else if user.enabled {
+        // A disabled user's secret cannot be checked by signing with it: setting secret
+        // and status together makes one run enough.
+        what.push("status enabled (secret key set)".to_owned());
+        actions.push(put);
     } else {
-        notes.push("disabled now: its secret key cannot be checked and is left as it is".to_owned());
-        if user.enabled {
-            what.push("status enabled".to_owned());
-            actions.push(Action::SetUserStatus { access_key: key.to_owned(), enabled: true });
-        }
+        notes.push("disabled: its secret key cannot be checked and is left as it is".to_owned());
     }
     let (attach, changes) = policy_changes("user", key, &split_names(&current.policy_name), &user.policies);
     actions.extend(attach);
@@ -282,6 +293,8 @@ async fn plan_group(deployment: &Deployment<'_>, group: &Group) -> Result<Step> 
 #[serde(default, rename_all = "camelCase")]
 struct AccountInfo {
     parent_user: String,
+    /// `on` or `off`.
+    account_status: String,
     implied_policy: bool,
     policy: String,
 }
@@ -321,15 +334,23 @@ async fn plan_service_account(deployment: &Deployment<'_>, account: &ServiceAcco
         // An empty policy takes the account back to its user's permissions.
         body.insert("newPolicy".into(), account.policy.clone().unwrap_or_else(|| json!("")));
     }
-    if !secret_matches(deployment, key, &account.secret_key).await? {
+    // An account that is off, or whose user is disabled, refuses every signature: its
+    // secret cannot be checked that way.
+    let mut notes = Vec::new();
+    if current.account_status == "off" || !user_enabled(deployment, &account.user).await? {
+        notes.push("off or its user is disabled: its secret key cannot be checked and is left as it is".to_owned());
+    } else if !secret_matches(deployment, key, &account.secret_key).await? {
         what.push("secret key".to_owned());
         body.insert("newSecretKey".into(), json!(account.secret_key));
     }
-    if what.is_empty() {
-        return Ok(Step::new("service-account", key, Change::Unchanged, Vec::new()));
-    }
-    let update = Action::UpdateServiceAccount { access_key: key.to_owned(), body };
-    Ok(Step::new("service-account", key, Change::Update(what), vec![update]))
+    let mut step = if what.is_empty() {
+        Step::new("service-account", key, Change::Unchanged, Vec::new())
+    } else {
+        let update = Action::UpdateServiceAccount { access_key: key.to_owned(), body };
+        Step::new("service-account", key, Change::Update(what), vec![update])
+    };
+    step.notes = notes;
+    Ok(step)
 }
 
 async fn plan_bucket(deployment: &Deployment<'_>, bucket: &Bucket) -> Result<Step> {

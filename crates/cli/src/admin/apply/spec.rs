@@ -38,7 +38,7 @@ pub struct Bootstrap {
 }
 
 /// A user.
-#[derive(Debug, Deserialize, PartialEq)]
+#[derive(Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct User {
     /// The access key (user name).
@@ -67,7 +67,7 @@ pub struct Group {
 }
 
 /// A service account.
-#[derive(Debug, Deserialize, PartialEq)]
+#[derive(Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceAccount {
     /// The user the account belongs to.
@@ -125,6 +125,27 @@ impl Access {
 
 fn enabled() -> bool {
     true
+}
+
+// Hand-written so that a secret key never reaches a log or a panic message.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("access_key", &self.access_key)
+            .field("policies", &self.policies)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ServiceAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccount")
+            .field("user", &self.user)
+            .field("access_key", &self.access_key)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Shortest secret key the server accepts.
@@ -202,11 +223,14 @@ fn check_secret(what: &str, secret: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Lengths S3 allows for a bucket name.
+const BUCKET_NAME_CHARS: std::ops::RangeInclusive<usize> = 3..=63;
+
 /// S3's bucket naming rules (3-63 characters of lowercase letters, digits, dots and
 /// hyphens, starting and ending with a letter or digit).
 fn check_bucket_name(name: &str) -> std::result::Result<(), String> {
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let ok = (3..=63).contains(&name.len())
+    let ok = BUCKET_NAME_CHARS.contains(&name.len())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         && edge_ok(name.chars().next())
         && edge_ok(name.chars().last())
@@ -222,6 +246,8 @@ fn check_bucket_name(name: &str) -> std::result::Result<(), String> {
 
 /// Replaces `${NAME}` in every string of `value` by the variable's value (`$$` is a
 /// literal `$`). Unset or empty variables are errors: an empty secret is never meant.
+/// Policy documents are left as written: `${aws:username}` there is an IAM policy
+/// variable for the server, not one of ours.
 fn substitute(
     value: &mut yaml_serde::Value,
     lookup: &impl Fn(&str) -> Option<String>,
@@ -238,13 +264,21 @@ fn substitute(
             for (key, item) in map.iter_mut() {
                 let name = key.as_str().map_or_else(|| format!("{key:?}"), str::to_owned);
                 let path = if at.is_empty() { name } else { format!("{at}.{name}") };
-                substitute(item, lookup, &path)?;
+                if !is_policy_document(&path) {
+                    substitute(item, lookup, &path)?;
+                }
             }
         }
         yaml_serde::Value::Tagged(tagged) => substitute(&mut tagged.value, lookup, at)?,
         yaml_serde::Value::Null | yaml_serde::Value::Bool(_) | yaml_serde::Value::Number(_) => {}
     }
     Ok(())
+}
+
+/// Whether `path` (as `substitute` spells it) is a policy document: the `policies` map,
+/// or a service account's `policy`.
+fn is_policy_document(path: &str) -> bool {
+    path == "policies" || (path.starts_with("serviceAccounts[") && path.ends_with("].policy"))
 }
 
 fn expand(text: &str, lookup: &impl Fn(&str) -> Option<String>) -> std::result::Result<String, String> {
@@ -257,7 +291,8 @@ fn expand(text: &str, lookup: &impl Fn(&str) -> Option<String>) -> std::result::
             out.push('$');
             rest = tail;
         } else if let Some(tail) = after.strip_prefix('{') {
-            let end = tail.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+            // The text is not quoted in errors: it may be a secret written in the file.
+            let end = tail.find('}').ok_or_else(|| "an unclosed ${".to_owned())?;
             let name = &tail[..end];
             let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
@@ -267,7 +302,7 @@ fn expand(text: &str, lookup: &impl Fn(&str) -> Option<String>) -> std::result::
             out.push_str(&value);
             rest = &tail[end + 1..];
         } else {
-            return Err(format!("a lone $ in {text:?}: write ${{NAME}} for a variable or $$ for a dollar sign"));
+            return Err("a lone $: write ${NAME} for a variable or $$ for a dollar sign".to_owned());
         }
     }
     out.push_str(rest);
@@ -331,7 +366,7 @@ buckets:
         for (text, expected) in [
             ("${MISSING}", "${MISSING} is not set"),
             ("${EMPTY}", "${EMPTY} is not set"),
-            ("${APP_SECRET", "unclosed"),
+            ("${APP_SECRET", "an unclosed ${"),
             ("a $ sign", "lone $"),
             ("${A-B}", "not a variable name"),
         ] {
@@ -339,6 +374,12 @@ buckets:
             assert!(error.contains(expected), "{text}: {error}");
         }
         assert_eq!(expand("cost $$5 ${APP_SECRET}!", &env).expect("valid"), "cost $5 s3cr3t-value!");
+        let with_variable = FILE.replace("arn:aws:s3:::crm-*/*", "arn:aws:s3:::crm-*/${aws:username}/*");
+        let bootstrap = Bootstrap::parse(&with_variable, env).expect("policy variables are the server's");
+        assert_eq!(
+            bootstrap.policies["crm-app"]["Statement"][0]["Resource"][0],
+            "arn:aws:s3:::crm-*/${aws:username}/*"
+        );
         let error = Bootstrap::parse(&FILE.replace("APP_SECRET", "NOPE"), env).expect_err("unset");
         assert!(error.contains("users[0].secretKey"), "the error names where: {error}");
     }
