@@ -54,8 +54,14 @@ async fn upload_listings_page_over_every_set_in_order() {
     let server = Server::start(TWO_SETS_DRIVES);
     let client = server.client();
     let bucket = new_bucket(&client, "uploadlist").await;
-    // Several uploads of some keys: they list by key, then by initiation time.
-    let keys = ["a/1", "a/2", "a/2", "b", "c/x/1", "c/x/1", "c/x/1", "d", "e/1", "f", "g", "g", "h/i"];
+    // Several uploads of some keys: they list by key, then by initiation time. Keys go to
+    // sets by a hash seeded with the (random) deployment id: with 20 distinct keys, all
+    // landing in one set (which the check below refuses) has a chance of 2 in 2^20; with
+    // 9, as before, it was 1 in 256 and did happen.
+    let keys = [
+        "a/1", "a/2", "a/2", "b", "c/x/1", "c/x/1", "c/x/1", "d", "e/1", "f", "g", "g", "h/i", "i", "j/1", "k", "l/m",
+        "n", "o", "p/q/r", "s", "t", "u",
+    ];
     let mut expected = Vec::new();
     for key in keys {
         expected.push((key.to_owned(), create_upload(&client, &bucket, key).await));
@@ -90,7 +96,9 @@ async fn upload_listings_page_over_every_set_in_order() {
 
     let grouped = list_all(&client, &bucket, Some("/"), 2).await;
     let names: Vec<&str> = grouped.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["a/", "b", "c/", "d", "e/", "f", "g", "g", "h/"]);
+    let expected_names =
+        ["a/", "b", "c/", "d", "e/", "f", "g", "g", "h/", "i", "j/", "k", "l/", "n", "o", "p/", "s", "t", "u"];
+    assert_eq!(names, expected_names);
 }
 
 /// The path of upload `id`'s folder on a drive.
