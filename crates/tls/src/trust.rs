@@ -76,58 +76,26 @@ impl ClientTrust {
                         source: rustls::Error::General(e.to_string()),
                     })?
             }
-            ClientTrust::Insecure => Arc::new(AnyCertificate(Arc::clone(&provider))),
-            ClientTrust::Nobody => Arc::new(NoCertificate(Arc::clone(&provider))),
+            ClientTrust::Insecure => Arc::new(FixedAnswer { provider: Arc::clone(&provider), refusal: None }),
+            ClientTrust::Nobody => {
+                Arc::new(FixedAnswer { provider: Arc::clone(&provider), refusal: Some(NO_ROOTS_MESSAGE) })
+            }
         };
         Ok(Arc::new(client_config(provider, verifier)))
     }
 }
 
-/// Accepts any server certificate; still checks the handshake's signatures, so the
-/// session is at least bound to the key the server presented.
+/// A verifier with one fixed answer about certificates: accept any (`--insecure`), or
+/// refuse every one with `refusal` (a system with no CA to check one against). The
+/// handshake's signatures are still checked, so an accepted session is at least bound
+/// to the key the server presented.
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct FixedAnswer {
+    provider: Arc<CryptoProvider>,
+    refusal: Option<&'static str>,
 }
 
-/// Refuses every server certificate: the system has no CA to check one against.
-#[derive(Debug)]
-struct NoCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoCertificate {
+impl ServerCertVerifier for FixedAnswer {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -136,29 +104,32 @@ impl ServerCertVerifier for NoCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(NO_ROOTS_MESSAGE.into()))
+        match self.refusal {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(refusal) => Err(rustls::Error::General(refusal.into())),
+        }
     }
 
     fn verify_tls12_signature(
         &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General(NO_ROOTS_MESSAGE.into()))
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
         &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General(NO_ROOTS_MESSAGE.into()))
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -73,13 +73,13 @@ const GROUP_STATUS: StatusCall = StatusCall {
 /// A group as the `group` call describes it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct GroupInfo {
+pub(super) struct GroupInfo {
     /// `enabled` or `disabled`.
     status: String,
     /// Access keys of the members.
-    members: Option<Vec<String>>,
+    pub(super) members: Option<Vec<String>>,
     /// The attached policies, comma-separated.
-    policy: String,
+    pub(super) policy: String,
 }
 
 pub(crate) async fn run(context: &Context, command: GroupCommand) -> Result<()> {

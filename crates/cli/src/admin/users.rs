@@ -69,11 +69,11 @@ const USER_STATUS: StatusCall = StatusCall {
 /// A user as `user-info` and `list-users` describe it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct UserInfo {
+pub(super) struct UserInfo {
     /// The attached policies, comma-separated.
-    policy_name: String,
+    pub(super) policy_name: String,
     /// `enabled` or `disabled`.
-    status: String,
+    pub(super) status: String,
     /// The groups the user belongs to.
     member_of: Option<Vec<String>>,
 }

@@ -7,6 +7,8 @@
 
 use super::spec::{Bootstrap, Bucket, Group, ServiceAccount, User};
 use crate::admin::client::AdminClient;
+use crate::admin::groups::GroupInfo;
+use crate::admin::users::UserInfo;
 use crate::admin::{split_names, status_word};
 use crate::commands::anonymous;
 use crate::config::Alias;
@@ -150,14 +152,6 @@ async fn plan_policy(deployment: &Deployment<'_>, name: &str, document: &Value) 
     })
 }
 
-/// A user as `user-info` describes it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct UserInfo {
-    policy_name: String,
-    status: String,
-}
-
 /// Whether a secret key signs requests the server accepts for `access_key`.
 async fn secret_matches(deployment: &Deployment<'_>, access_key: &str, secret_key: &str) -> Result<bool> {
     let base = deployment.admin.alias();
@@ -246,14 +240,6 @@ async fn plan_user(deployment: &Deployment<'_>, user: &User) -> Result<Step> {
     let mut step = Step::new("user", key, change, actions);
     step.notes = notes;
     Ok(step)
-}
-
-/// A group as the `group` call describes it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct GroupInfo {
-    members: Option<Vec<String>>,
-    policy: String,
 }
 
 async fn plan_group(deployment: &Deployment<'_>, group: &Group) -> Result<Step> {
