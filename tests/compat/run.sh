@@ -96,7 +96,7 @@ SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_hex(20))')
 DATA="$WORK/data"
 mkdir -p "$DATA/d1" "$DATA/d2" "$DATA/d3" "$DATA/d4"
 
-CAIRN_ROOT_USER="$ACCESS_KEY" CAIRN_ROOT_PASSWORD="$SECRET_KEY" CAIRN_DOMAIN=cairn.test \
+CAIRN_ROOT_USER="$ACCESS_KEY" CAIRN_ROOT_PASSWORD="$SECRET_KEY" CAIRN_DOMAIN=cairn.test CAIRN_CONSOLE_ADDRESS=127.0.0.1:0 \
     "$BIN" server --address 127.0.0.1:0 "$DATA/d{1...4}" \
     >"$WORK/server.out" 2>"$WORK/server.err" </dev/null &
 SERVER_PID=$!

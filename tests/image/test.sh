@@ -94,7 +94,7 @@ log="$work/server.log"
 # A simple command in the background: env execs chroot, which execs the entrypoint, so
 # $! is the server's own process and SIGTERM reaches it as the runtime's would.
 env -i "${pod_env[@]}" chroot --userspec="$USER_SPEC" "$root" "${entrypoint[@]}" "${command[@]}" \
-  --address 127.0.0.1:0 > "$log" 2>&1 &
+  --address 127.0.0.1:0 --console-address 127.0.0.1:0 > "$log" 2>&1 &
 server_pid=$!
 address=""
 for _ in $(seq 1 $((START_WAIT_SECS * 10))); do

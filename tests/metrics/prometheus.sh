@@ -22,7 +22,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 ACCESS=metrics-admin
 SECRET=metrics-secret-$RANDOM$RANDOM
 CAIRN_PORT=$(free_port)
-CAIRN_ROOT_USER=$ACCESS CAIRN_ROOT_PASSWORD=$SECRET CAIRN_LOG=warn \
+CAIRN_ROOT_USER=$ACCESS CAIRN_ROOT_PASSWORD=$SECRET CAIRN_LOG=warn CAIRN_CONSOLE_ADDRESS=127.0.0.1:0 \
     "$BIN" server --address "127.0.0.1:$CAIRN_PORT" "$WORK/d{1...4}" >"$WORK/cairn.out" 2>"$WORK/cairn.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do

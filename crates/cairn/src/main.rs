@@ -4,6 +4,7 @@
 //! the crates together.
 
 mod bench;
+mod console;
 mod credentials;
 mod node;
 mod server;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 /// Cairn: an S3-compatible, erasure-coded object store.
 #[derive(Debug, Parser)]
-#[command(name = "cairn", version, about)]
+#[command(name = "cairn", version, about, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -20,7 +20,7 @@ pub struct ServerArgs {
     /// Address of the S3 API, `host:port` or `:port` for every interface.
     #[arg(long, default_value = ":9000", env = "CAIRN_ADDRESS")]
     address: String,
-    /// Address of the web console (not served yet; accepted so MinIO command lines work).
+    /// Address of the web console, `host:port` or `:port` for every interface.
     #[arg(long, default_value = ":9001", env = "CAIRN_CONSOLE_ADDRESS")]
     console_address: String,
     /// Drives: folders such as `./data/d{1...4}`, or for a cluster the same list of
@@ -297,11 +297,31 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     }
     let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(console = %args.console_address, "the web console is not part of this build yet");
+    let console_address = parse_address(&args.console_address)?;
+    let console_listener = TcpListener::bind(console_address)
+        .await
+        .map_err(|e| format!("cannot listen on {console_address} for the console: {e}"))?;
+    let console_bound = console_listener.local_addr().map_err(|e| e.to_string())?;
+    let console_config = crate::console::config(&root_keys, bound, tls.is_some(), config.tls.clone())?;
     // Printed on stdout so scripts and tests can find an ephemeral port.
     // A closed stdout (a pipe whose reader went away) must not stop the server.
     let scheme = if tls.is_some() { "https" } else { "http" };
     let _ = writeln!(std::io::stdout(), "API: {scheme}://{bound}");
+    let _ = writeln!(std::io::stdout(), "Console: {scheme}://{console_bound}{}", console_config.base_path);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let console = tokio::spawn(cairn_console::serve(
+        console_listener,
+        Arc::clone(&slot),
+        console_config,
+        until_stopped(stopped.clone()),
+    ));
     if node.topology.distributed {
         let (slot, pools, peers) = (Arc::clone(&slot), node.pools, node.peers);
         let cluster = node.rpc.clone().map(|rpc| (peers.clone(), rpc));
@@ -322,7 +342,12 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         });
     }
     let locks = node.locks.clone();
-    cairn_s3::serve(listener, slot, config, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    cairn_s3::serve(listener, slot, config, until_stopped(stopped)).await.map_err(|e| e.to_string())?;
+    match console.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "the console stopped with an error"),
+        Err(error) => tracing::warn!(%error, "the console task failed"),
+    }
     // Requests have finished: give back the locks they (or background heals) held, so
     // peers need not wait for this node's leases to expire.
     if let Some(locks) = locks

@@ -46,6 +46,34 @@ pub struct Globals {
 pub use commands::ClientCommand;
 pub use tls::TlsOptions;
 
+/// Anonymous access levels of bucket policies (`cairn anonymous`), for the console.
+pub mod anonymous {
+    pub use crate::commands::anonymous::{level_of, read_policy, with_level};
+}
+
+/// The S3 SDK's HTTP client trusting as `trust` says: build it once and share it, so
+/// clients made with [`s3_client`] reuse its connections.
+pub fn sdk_http_client(trust: &cairn_tls::ClientTrust) -> Result<aws_sdk_s3::config::SharedHttpClient> {
+    tls::sdk_client(trust)
+}
+
+/// An S3 client for `alias` over `http` (path-style, the CLI's retries and timeouts),
+/// for programs that embed the CLI's clients (the web console).
+pub fn s3_client(alias: &config::Alias, http: aws_sdk_s3::config::SharedHttpClient) -> aws_sdk_s3::Client {
+    s3::client(alias, Some(http))
+}
+
+/// Maps an S3 SDK error on `what` to the CLI's typed error, with its message.
+pub fn s3_error<E>(
+    what: &str,
+    error: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> CliError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    s3::error(what, error)
+}
+
 /// What every command gets: the aliases, the output mode, and S3 clients by alias.
 pub struct Context {
     /// The alias configuration.

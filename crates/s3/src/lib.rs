@@ -38,6 +38,7 @@ pub use listener::{
     BODY_STALL_TIMEOUT_SECS_DEFAULT, CONNECTIONS_MAX_DEFAULT, HEADER_TIMEOUT_SECS_DEFAULT, IDLE_TIMEOUT_SECS_DEFAULT,
     ListenerLimits,
 };
+pub use metrics::{CONSOLE_LOGINS, ConsoleLogins};
 pub use server::{Ready, SHUTDOWN_GRACE_SECS_DEFAULT, ServerConfig, StoreSlot, serve};
 
 use cairn_admin::ServerSettings;

@@ -61,6 +61,8 @@ fn spawn(args: &[String], stdout: Stdio) -> Result<Child, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     Command::new(exe)
         .arg("server")
+        // Benchmarks start several servers; their consoles take ephemeral ports.
+        .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
         .args(args)
         .env("CAIRN_ROOT_USER", ACCESS_KEY)
         .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)

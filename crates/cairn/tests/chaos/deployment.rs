@@ -152,6 +152,7 @@ impl Deployment {
         let log = OpenOptions::new().create(true).append(true).open(self.log_path(n)).expect("open a node log");
         command
             .args(["server", "--address", &self.address(n)])
+            .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
             .args(self.drive_urls())
             .env("CAIRN_ROOT_USER", ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)

@@ -181,6 +181,7 @@ impl Cluster {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
         command
             .args(["server", "--address", &self.address(n)])
+            .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
             .args(self.drive_urls())
             .env("CAIRN_ROOT_USER", crate::harness::ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", crate::harness::SECRET_KEY)

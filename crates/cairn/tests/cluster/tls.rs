@@ -38,6 +38,7 @@ fn server(address: &str, certs: &Path, drives: &[String], log: &Path) -> Command
     let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
     command
         .args(["server", "--address", address, "--certs-dir"])
+        .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
         .arg(certs)
         .args(drives)
         .env("CAIRN_ROOT_USER", ACCESS_KEY)

@@ -237,6 +237,7 @@ async fn a_drive_from_another_deployment_is_refused() {
     std::fs::copy(&foreign, dir.path().join("d2/.cairn.sys/format.json")).expect("plant foreign format");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["server", "--address", "127.0.0.1:0", &format!("{}/d{{1...4}}", dir.path().display())])
+        .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
         .env("CAIRN_ROOT_USER", ACCESS_KEY)
         .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
         .output()

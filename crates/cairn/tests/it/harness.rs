@@ -55,6 +55,7 @@ impl Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
         command
             .args(["server", "--address", address])
+            .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
             .args(drive_args)
             .env("CAIRN_ROOT_USER", ACCESS_KEY)
             .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)

@@ -156,6 +156,7 @@ async fn a_drive_hung_at_start_up_fails_the_start_with_its_name() {
     let mut child = Child(
         std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args(["server", "--address", "127.0.0.1:0"])
+            .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
             .args(&drives)
             .env("CAIRN_DRIVE_TIMEOUT_SECS", "2")
             .stdout(log.try_clone().expect("log file"))

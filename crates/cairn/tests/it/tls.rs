@@ -101,6 +101,7 @@ fn start_fails(certs: &std::path::Path) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
     command
         .args(["server", "--address", "127.0.0.1:0", "--certs-dir"])
+        .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
         .arg(certs)
         .arg(drives.path().join("d{1...4}"))
         .env("CAIRN_ROOT_USER", ACCESS_KEY)

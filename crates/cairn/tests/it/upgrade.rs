@@ -128,6 +128,7 @@ async fn a_second_server_on_the_same_drives_is_refused() {
     let drives = format!("{}/d{{1...4}}", dir.path().display());
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["server", "--address", "127.0.0.1:0", &drives])
+        .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -143,6 +144,7 @@ async fn a_second_server_on_the_same_drives_is_refused() {
     let log = dir.path().join("second.log");
     let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["server", "--address", "127.0.0.1:0", &drives])
+        .env("CAIRN_CONSOLE_ADDRESS", "127.0.0.1:0")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()

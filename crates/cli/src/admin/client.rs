@@ -163,6 +163,26 @@ impl AdminClient {
         })
     }
 
+    /// GETs `path` on the alias's endpoint with a bearer `token` (the metrics
+    /// endpoints take one) and returns the answer as text.
+    pub async fn get_with_bearer(&self, path: &str, token: &str) -> Result<String> {
+        let uri = format!("{}{path}", self.alias.url);
+        let request = Request::get(&uri)
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| CliError::Usage(format!("{uri}: {e}")))?;
+        let response = tokio::time::timeout(ADMIN_CALL_TIMEOUT, self.http.request(request))
+            .await
+            .map_err(|_| CliError::Remote(format!("{}: no answer within {ADMIN_CALL_TIMEOUT:?}", self.alias_name)))?
+            .map_err(|e| CliError::Remote(format!("{}: cannot reach {}: {e}", self.alias_name, self.alias.url)))?;
+        let status = response.status();
+        let body = read_limited(response.into_body()).await.map_err(|e| CliError::Remote(format!("{uri}: {e}")))?;
+        if !status.is_success() {
+            return Err(self.failure(path, status, &body));
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// The typed error for a failed answer (MinIO's JSON error `{"Code","Message"}`).
     pub fn failure(&self, command: &str, status: StatusCode, body: &[u8]) -> CliError {
         let parsed: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();

@@ -10,6 +10,7 @@ mod heal;
 mod info;
 mod policies;
 mod prometheus;
+pub use prometheus::token as metrics_token;
 mod svcacct;
 mod users;
 

@@ -82,7 +82,7 @@ pub(crate) fn run(context: &Context, command: PrometheusCommand) -> Result<()> {
 }
 
 /// A JWT for `access_key`, signed with `secret_key`, expiring at `expires_unix_secs`.
-fn token(access_key: &str, secret_key: &str, expires_unix_secs: u64) -> Result<String> {
+pub fn token(access_key: &str, secret_key: &str, expires_unix_secs: u64) -> Result<String> {
     let claims = json!({ "exp": expires_unix_secs, "sub": access_key, "iss": TOKEN_ISSUER });
     let signed = format!("{}.{}", URL_SAFE_NO_PAD.encode(TOKEN_HEADER), URL_SAFE_NO_PAD.encode(claims.to_string()));
     let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(secret_key.as_bytes())

@@ -110,7 +110,7 @@ fn bucket_statement(statements: &[Value], bucket: &str) -> Option<Value> {
 /// `policy` (maybe none) with the anonymous access of `bucket`/`prefix` set to
 /// `level`: the canned statements of that prefix replaced, every other statement
 /// kept. None when no statement is left (the policy is then deleted).
-pub(crate) fn with_level(policy: Option<Value>, level: &str, bucket: &str, prefix: &str) -> Option<Value> {
+pub fn with_level(policy: Option<Value>, level: &str, bucket: &str, prefix: &str) -> Option<Value> {
     let mut policy = policy.unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
     let canned_object_actions: Vec<&str> =
         DOWNLOAD_OBJECT_ACTIONS.iter().chain(&UPLOAD_OBJECT_ACTIONS).copied().collect();
@@ -159,7 +159,7 @@ pub(crate) fn with_level(policy: Option<Value>, level: &str, bucket: &str, prefi
 /// The canned level a policy grants anonymous users on `bucket`/`prefix`: a grant on
 /// that prefix or on any prefix above it (`bucket/*` covers every prefix) counts,
 /// unless an anonymous Deny covers it.
-pub(crate) fn level_of(policy: &Value, bucket: &str, prefix: &str) -> &'static str {
+pub fn level_of(policy: &Value, bucket: &str, prefix: &str) -> &'static str {
     let covers = |resource: &str| {
         if resource == "*" || resource == "arn:aws:s3:::*" {
             return true;
@@ -187,7 +187,7 @@ pub(crate) fn level_of(policy: &Value, bucket: &str, prefix: &str) -> &'static s
 }
 
 /// The bucket's policy, or None if it has none.
-pub(crate) async fn read_policy(client: &aws_sdk_s3::Client, bucket: &str, target: &str) -> Result<Option<Value>> {
+pub async fn read_policy(client: &aws_sdk_s3::Client, bucket: &str, target: &str) -> Result<Option<Value>> {
     match client.get_bucket_policy().bucket(bucket).send().await {
         Ok(answer) => {
             let text = answer.policy().unwrap_or_default();

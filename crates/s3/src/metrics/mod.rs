@@ -24,6 +24,20 @@ pub const NODE_PATH: &str = "/minio/v2/metrics/node";
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
+/// Console logins since the process started, by outcome (the console counts them,
+/// the metrics endpoint exports them as `cairn_console_logins_total`).
+#[derive(Debug)]
+pub struct ConsoleLogins {
+    /// Logins that opened a session.
+    pub succeeded: std::sync::atomic::AtomicU64,
+    /// Logins refused: wrong keys, a disabled identity, or over the rate limit.
+    pub failed: std::sync::atomic::AtomicU64,
+}
+
+/// This process's console login counters.
+pub static CONSOLE_LOGINS: ConsoleLogins =
+    ConsoleLogins { succeeded: std::sync::atomic::AtomicU64::new(0), failed: std::sync::atomic::AtomicU64::new(0) };
+
 /// Marks the process start, for the uptime metric.
 pub(crate) fn mark_start() {
     let _ = STARTED.set(Instant::now());

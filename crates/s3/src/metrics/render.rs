@@ -252,6 +252,21 @@ fn requests_metrics(out: &mut Exposition, nodes: &[(String, RequestTotals)]) {
         "Distribution of the time to first byte across API calls",
         &ttfb,
     );
+    // MinIO's v2 histogram has no sum; the console's latency chart needs the mean.
+    let ttfb_sums: Vec<_> = nodes
+        .iter()
+        .flat_map(|(server, totals)| {
+            totals.apis.iter().map(move |(api, counters)| {
+                (vec![("api", api.clone()), ("server", server.clone())], counters.ttfb_sum_secs)
+            })
+        })
+        .collect();
+    out.metric(
+        "cairn_s3_requests_ttfb_seconds_sum",
+        "counter",
+        "Total time to first byte of API calls (with the +Inf bucket of the distribution: the mean)",
+        &ttfb_sums,
+    );
     out.metric(
         "minio_s3_requests_rejected_auth_total",
         "counter",
@@ -293,6 +308,16 @@ fn process_metrics(out: &mut Exposition) {
         .unwrap_or(0.0);
     out.gauge("minio_node_process_resident_memory_bytes", "Resident memory size in bytes", rss_kib * 1024.0);
     out.gauge("minio_node_process_uptime_seconds", "Uptime for this node", super::uptime_secs());
+    let logins = &super::CONSOLE_LOGINS;
+    let by_result = |result: &str, count: &std::sync::atomic::AtomicU64| {
+        (vec![("result", result.to_owned())], count.load(std::sync::atomic::Ordering::Relaxed) as f64)
+    };
+    out.metric(
+        "cairn_console_logins_total",
+        "counter",
+        "Console logins on this node by result (failure: wrong keys, disabled, or rate limited)",
+        &[by_result("success", &logins.succeeded), by_result("failure", &logins.failed)],
+    );
 }
 
 #[cfg(test)]

@@ -1,0 +1,334 @@
+// End-to-end tests of the web console in the system's headless Chromium, driven by
+// playwright-core, against the real `cairn` binary on loopback (ephemeral ports).
+//
+//   node --test test.mjs            (CAIRN_BIN: the binary; default: the debug build)
+//
+// Screenshots of every page go to CAIRN_CONSOLE_SCREENSHOTS (default
+// /tmp/cairn-console-screenshots), for a person to look at; they are not kept in git.
+// Without Chromium the test fails: it never passes by skipping.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+const run = promisify(execFile);
+const BIN = process.env.CAIRN_BIN || "/var/tmp/cairn-target/debug/cairn";
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const SHOTS = process.env.CAIRN_CONSOLE_SCREENSHOTS || "/tmp/cairn-console-screenshots";
+const ROOT = "console-root";
+const ROOT_SECRET = `root-${randomBytes(12).toString("hex")}`;
+// Bounds of the waits below: generous for a loaded 2-core CI machine.
+const START_WAIT_MS = 30_000;
+const UPLOAD_WAIT_MS = 180_000;
+const BIG_BYTES = 30 * 1024 * 1024;
+
+const work = mkdtempSync(join(tmpdir(), "cairn-console-"));
+const servers = [];
+let browser;
+
+function sha256(bytes) {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/// Starts `cairn server` with `env`; resolves to its API and console URLs.
+function startServer(name, env = {}) {
+  const data = join(work, name);
+  mkdirSync(data, { recursive: true });
+  const child = spawn(BIN, ["server", "--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0", `${data}/d{1...4}`], {
+    env: { ...process.env, CAIRN_ROOT_USER: ROOT, CAIRN_ROOT_PASSWORD: ROOT_SECRET, CAIRN_LOG: "warn", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  servers.push(child);
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => reject(new Error(`${name}: no addresses within ${START_WAIT_MS} ms: ${text}`)), START_WAIT_MS);
+    child.on("exit", (code) => reject(new Error(`${name}: the server exited (${code}) before it listened`)));
+    child.stdout.on("data", (chunk) => {
+      text += chunk;
+      const api = /API: (\S+)/.exec(text);
+      const consoleUrl = /Console: (\S+)/.exec(text);
+      if (api && consoleUrl) {
+        clearTimeout(timer);
+        resolve({ api: api[1], console: consoleUrl[1] });
+      }
+    });
+  });
+}
+
+/// Runs the cairn CLI with an alias `t` made of `keys` at `api`.
+async function cli(api, keys, ...args) {
+  const url = new URL(api);
+  url.username = encodeURIComponent(keys.access);
+  url.password = encodeURIComponent(keys.secret);
+  return run(BIN, args, { env: { ...process.env, CAIRN_HOST_t: url.toString().replace(/\/$/, ""), CAIRN_CONFIG_DIR: join(work, "cli") } });
+}
+
+async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function login(page, base, access, secret) {
+  await page.goto(`${base}/login`);
+  await submitLogin(page, access, secret);
+}
+
+/// Fills and sends the login form on the current page.
+async function submitLogin(page, access, secret) {
+  await page.fill("#access-key", access);
+  await page.fill("#secret-key", secret);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+}
+
+async function download(page, action) {
+  const [file] = await Promise.all([page.waitForEvent("download"), action()]);
+  const path = join(work, `download-${randomBytes(4).toString("hex")}`);
+  await file.saveAs(path);
+  return readFileSync(path);
+}
+
+before(async () => {
+  assert.ok(existsSync(BIN), `the cairn binary is missing at ${BIN} (set CAIRN_BIN)`);
+  assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: apt-get install chromium (tests/console/install.sh)`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const child of servers) child.kill("SIGTERM");
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("an operator and a read-only user work through the console", { timeout: 600_000 }, async () => {
+  const { api, console: base } = await startServer("main");
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.on("dialog", (dialog) => dialog.accept());
+
+  // Log in: a wrong secret is refused with a message; the right one opens the dashboard.
+  await page.goto(`${base}/buckets`);
+  assert.match(page.url(), /\/login\?/, "a page without a session sends the browser to the login page");
+  await shot(page, "01-login");
+  await submitLogin(page, ROOT, "not-the-secret");
+  assert.match(await page.textContent(".error"), /wrong/);
+  await submitLogin(page, ROOT, ROOT_SECRET);
+  assert.match(page.url(), /\/buckets$/, "after login the browser goes where it was headed");
+  await page.goto(`${base}/dashboard`);
+  assert.match(await page.textContent("main"), /4 of 4 drives/);
+  await page.waitForFunction(() => /\/s$|ms$/.test(document.querySelector("[data-value=requests]")?.textContent || ""), null, { timeout: 20_000 });
+  await shot(page, "02-dashboard");
+
+  // Create a bucket.
+  await page.goto(`${base}/buckets`);
+  await page.fill("#bucket-name", "crm-e2e");
+  await Promise.all([page.waitForNavigation(), page.click("text=Create bucket")]);
+  assert.match(await page.textContent(".notice"), /crm-e2e created/);
+  await page.fill("#bucket-name", "Bad_Name");
+  await page.$eval("#bucket-name", (input) => input.removeAttribute("pattern"));
+  await Promise.all([page.waitForNavigation(), page.click("text=Create bucket")]);
+  assert.match(await page.textContent(".error"), /not a valid bucket name/);
+  await shot(page, "03-buckets");
+
+  // Upload a 30 MiB file (multipart) and a folder; both are listed.
+  const big = randomBytes(BIG_BYTES);
+  const bigPath = join(work, "big.bin");
+  writeFileSync(bigPath, big);
+  const folder = join(work, "docs");
+  mkdirSync(join(folder, "a", "b"), { recursive: true });
+  writeFileSync(join(folder, "3.csv"), "id,name\n1,Ada\n");
+  writeFileSync(join(folder, "a", "1.txt"), "hello from a folder\n");
+  writeFileSync(join(folder, "a", "b", "2.json"), JSON.stringify({ quote: 42, items: ["x", "y"] }));
+  await page.goto(`${base}/browse/crm-e2e`);
+  await page.setInputFiles("#files", bigPath);
+  await page.waitForSelector("table.objects a:text-is('big.bin')", { timeout: UPLOAD_WAIT_MS });
+  await page.setInputFiles("#folder", folder);
+  await page.waitForSelector("table.objects a.folder:text-is('docs/')", { timeout: UPLOAD_WAIT_MS });
+  assert.match(await page.textContent("table.objects"), /30\.0 MiB/);
+  await shot(page, "04-browse");
+  await page.click("table.objects a.folder:text-is('docs/')");
+  await page.click("table.objects a.folder:text-is('a/')");
+  assert.match(await page.textContent("table.objects"), /1\.txt/);
+  assert.match(await page.textContent(".crumbs"), /crm-e2e\s*\/?\s*docs\s*\/?\s*a/);
+
+  // Download the large file: byte for byte what was uploaded.
+  await page.goto(`${base}/object/crm-e2e?key=big.bin`);
+  await shot(page, "05-object");
+  const fetched = await download(page, () => page.click("a.button[download]"));
+  assert.equal(fetched.length, BIG_BYTES);
+  assert.equal(sha256(fetched), sha256(big), "the download is byte-identical");
+
+  // Preview of JSON (indented) and a share link that works without credentials.
+  await page.goto(`${base}/object/crm-e2e?key=${encodeURIComponent("docs/a/b/2.json")}`);
+  assert.match(await page.textContent(".preview pre"), /"quote": 42/);
+  await Promise.all([page.waitForNavigation(), page.click("text=Create share link")]);
+  const link = await page.inputValue("#share-link");
+  assert.ok(link.startsWith(api), `the share link points at the S3 API: ${link}`);
+  const shared = await fetch(link);
+  assert.equal(shared.status, 200);
+  assert.deepEqual(JSON.parse(await shared.text()), { quote: 42, items: ["x", "y"] });
+  await shot(page, "06-object-preview-share");
+
+  // A folder as a zip, streamed.
+  await page.goto(`${base}/browse/crm-e2e?prefix=docs%2F`);
+  const zip = await download(page, () => page.click("text=Download folder as zip"));
+  const zipPath = join(work, "docs.zip");
+  writeFileSync(zipPath, zip);
+  const listing = await run("python3", ["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print('\\n'.join(sorted(z.namelist())))", zipPath]);
+  assert.equal(listing.stdout.trim(), ["3.csv", "a/1.txt", "a/b/2.json"].join("\n"));
+
+  // Private until made public: then anyone can read with plain HTTP.
+  const objectUrl = `${api}/crm-e2e/docs/3.csv`;
+  assert.equal((await fetch(objectUrl)).status, 403, "a private bucket refuses anonymous reads");
+  await page.goto(`${base}/buckets/crm-e2e/access`);
+  await page.check("input[name=mode][value=custom]");
+  await page.fill("#policy", "{ not json");
+  await page.click("text=Save access");
+  assert.match(await page.textContent("#policy-check"), /Not valid JSON/, "broken JSON is caught before it is sent");
+  await page.check("input[name=mode][value=public]");
+  await Promise.all([page.waitForNavigation(), page.click("text=Save access")]);
+  assert.match(await page.textContent(".notice"), /Access saved/);
+  await shot(page, "07-access");
+  const anonymous = await fetch(objectUrl);
+  assert.equal(anonymous.status, 200);
+  assert.equal(await anonymous.text(), "id,name\n1,Ada\n");
+  await page.goto(`${base}/buckets`);
+  assert.match(await page.textContent("table"), /public read/);
+
+  // A read-only policy (MinIO's canned `readonly` cannot list), a user with it, and a group.
+  await page.goto(`${base}/identity/policies`);
+  await page.fill("#policy-name", "crm-reader");
+  await page.fill("#policy-doc", "{ \"Version\": ");
+  await page.click("text=Save policy");
+  assert.match(await page.textContent("#policy-doc-check"), /Not valid JSON/);
+  await page.fill("#policy-doc", JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: ["s3:ListAllMyBuckets", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject"], Resource: ["arn:aws:s3:::*"] }],
+  }));
+  await Promise.all([page.waitForNavigation(), page.click("text=Save policy")]);
+  assert.match(await page.textContent(".notice"), /crm-reader saved/);
+  await page.fill("#policy-doc", JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Maybe", Action: ["s3:GetObject"], Resource: ["*"] }] }));
+  await Promise.all([page.waitForNavigation(), page.click("text=Save policy")]);
+  assert.ok(await page.$(".error"), "the server refuses a malformed policy and says so");
+  await page.goto(`${base}/identity/users`);
+  await page.fill("#new-user", "reader");
+  await page.fill("#new-secret", "reader-secret-1");
+  await page.selectOption("#new-policy", "crm-reader");
+  await Promise.all([page.waitForNavigation(), page.click("text=Create user")]);
+  assert.match(await page.textContent(".notice"), /reader created/);
+  assert.match(await page.textContent("table"), /crm-reader/);
+  await shot(page, "08-users");
+  await page.goto(`${base}/identity/groups`);
+  await page.fill("#new-group", "auditors");
+  await page.fill("#new-members", "reader");
+  await Promise.all([page.waitForNavigation(), page.click("text=Create group")]);
+  assert.match(await page.textContent("table"), /auditors[\s\S]*reader/);
+  await shot(page, "09-groups");
+  await page.goto(`${base}/identity/policies?name=crm-reader`);
+  assert.match(await page.inputValue("#policy-doc"), /s3:ListAllMyBuckets/);
+  await shot(page, "10-policies");
+
+  // An access key: shown once, works with a real client, stops working when revoked.
+  await page.goto(`${base}/identity/keys`);
+  await page.fill("#key-name", "ci-key");
+  await Promise.all([page.waitForNavigation(), page.click("text=Create access key")]);
+  const keys = { access: await page.inputValue("#created-access"), secret: await page.inputValue("#created-secret") };
+  await shot(page, "11-access-key-created");
+  const listed = await cli(api, keys, "ls", "t/crm-e2e");
+  assert.match(listed.stdout, /big\.bin/);
+  await page.goto(`${base}/identity/keys`);
+  await Promise.all([page.waitForNavigation(), page.click(`form[action$="/identity/keys/${keys.access}/delete"] button`)]);
+  assert.match(await page.textContent(".notice"), /revoked/);
+  await assert.rejects(cli(api, keys, "ls", "t/crm-e2e"), /access|denied|InvalidAccessKeyId|does not exist/i);
+
+  // Operations: a heal with live progress, and the configuration export.
+  await page.goto(`${base}/operations`);
+  await Promise.all([page.waitForNavigation(), page.click("text=Start heal")]);
+  await page.waitForSelector("#heal[data-done=true]", { timeout: 60_000 });
+  assert.match(await page.textContent("#heal-state"), /finished/);
+  assert.match(await page.textContent("#heal-counts"), /scanned/);
+  await shot(page, "12-operations-heal");
+  const exported = (await download(page, () => page.click("text=Export the configuration"))).toString();
+  assert.match(exported, /scanner|region|api/);
+
+  // A state-changing request without the CSRF token is refused, and changes nothing.
+  const forged = await context.request.post(`${base}/buckets`, { form: { bucket: "csrf-forged" }, maxRedirects: 0 });
+  assert.equal(forged.status(), 403);
+  const forgedUpload = await context.request.put(`${base}/api/upload/crm-e2e?key=forged.txt`, { data: "x" });
+  assert.equal(forgedUpload.status(), 403);
+  await page.goto(`${base}/buckets`);
+  assert.doesNotMatch(await page.textContent("main"), /csrf-forged/);
+
+  // Phone width: the browser page still works.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/browse/crm-e2e`);
+  await shot(page, "13-browse-phone");
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Log out, then log in as the read-only user.
+  await Promise.all([page.waitForNavigation(), page.click("text=Log out")]);
+  assert.match(page.url(), /\/login$/);
+  const afterLogout = await context.request.get(`${base}/buckets`, { maxRedirects: 0 });
+  assert.equal(afterLogout.status(), 303, "the session cookie is gone after logout");
+  await login(page, base, "reader", "reader-secret-1");
+  assert.match(page.url(), /\/buckets$/, "a user without admin rights lands on the buckets");
+  assert.match(await page.textContent("table"), /crm-e2e/);
+  const nav = await page.textContent("header nav");
+  assert.doesNotMatch(nav, /Users|Policies|Operations|Dashboard/, "no identity, config or dashboard pages in the menu");
+  const refused = await page.goto(`${base}/identity/users`);
+  assert.equal(refused.status(), 403);
+  assert.match(await page.textContent("main"), /access denied|not allowed/i);
+  await shot(page, "14-reader-refused");
+  await page.goto(`${base}/browse/crm-e2e`);
+  await page.check("input[name=key][value='big.bin']");
+  await Promise.all([page.waitForNavigation(), page.click("text=Delete selected")]);
+  assert.match(await page.textContent(".error"), /may not delete crm-e2e\/big\.bin/);
+  assert.match(await page.textContent("table.objects"), /big\.bin/, "the object is still there");
+  await shot(page, "15-reader-delete-refused");
+  await context.close();
+});
+
+test("sessions expire, logins are rate limited and counted", { timeout: 120_000 }, async () => {
+  const { console: base, api } = await startServer("short", {
+    CAIRN_BROWSER_SESSION_DURATION: "2s",
+    CAIRN_PROMETHEUS_AUTH_TYPE: "public",
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await login(page, base, ROOT, ROOT_SECRET);
+  assert.match(page.url(), /\/dashboard$/);
+  const csrf = await page.getAttribute("body", "data-csrf");
+  // The browser drops the cookie at its Max-Age; a copy sent later must be refused by the server.
+  const [cookie] = (await context.cookies()).filter((c) => c.name === "cairn_session");
+  const headers = { cookie: `cairn_session=${cookie.value}` };
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const expired = await fetch(`${base}/buckets`, { headers, redirect: "manual" });
+  assert.equal(expired.status, 303);
+  assert.match(expired.headers.get("location"), /\/login\?.*expired/);
+  const expiredPost = await fetch(`${base}/buckets`, {
+    method: "POST", headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+    body: `bucket=late&csrf=${encodeURIComponent(csrf)}`, redirect: "manual",
+  });
+  assert.equal(expiredPost.status, 303, "an expired session cannot change anything");
+  const buckets = await cli(api, { access: ROOT, secret: ROOT_SECRET }, "ls", "t");
+  assert.doesNotMatch(buckets.stdout, /late/, "no bucket was made");
+
+  let limited = 0;
+  for (let attempt = 0; attempt < 12; attempt += 1) {
+    const answer = await context.request.post(`${base}/login`, { form: { accessKey: ROOT, secretKey: "wrong" }, maxRedirects: 0 });
+    if (answer.status() === 429) limited += 1;
+    else assert.equal(answer.status(), 401);
+  }
+  assert.ok(limited >= 2, `the 11th and later attempts are refused (${limited} were)`);
+  const limitedRight = await context.request.post(`${base}/login`, { form: { accessKey: ROOT, secretKey: ROOT_SECRET }, maxRedirects: 0 });
+  assert.equal(limitedRight.status(), 429, "even the right secret waits once the source is limited");
+  const metrics = await (await fetch(`${api}/minio/v2/metrics/node`)).text();
+  const failures = /cairn_console_logins_total\{result="failure"[^}]*\} (\d+)/.exec(metrics);
+  assert.ok(failures && Number(failures[1]) >= 13, `failed logins are counted: ${failures?.[0]}`);
+  await context.close();
+});
