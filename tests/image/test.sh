@@ -119,6 +119,11 @@ cli mb cairn/image-probe
 cli cp /etc/passwd cairn/image-probe/passwd
 cli cat cairn/image-probe/passwd > "$work/passwd.back"
 cmp "$work/passwd.back" "$files/etc/passwd" || fail "the object read back differs from what was written"
+# The console, served by the same binary with no files outside it: its login page answers.
+console=$(sed -n 's|^Console: http://||p' "$log" | head -n 1)
+[[ -n $console ]] || fail "the server printed no console address"
+login_status=$(curl -s -o /dev/null -w '%{http_code}' "http://$console/login")
+[[ $login_status == 200 ]] || fail "the console's login page answered $login_status"
 owners=$(find "$data" -mindepth 1 ! -user 10001 | head -n 3)
 [[ -z $owners ]] || fail "files under /data not owned by 10001: $owners"
 [[ -n $(find "$data" -mindepth 1 | head -n 1) ]] || fail "the server wrote nothing under /data"

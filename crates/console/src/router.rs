@@ -111,9 +111,22 @@ pub(crate) async fn handle(console: Arc<Console>, peer: SocketAddr, request: Req
     answer
 }
 
+/// True when a browser says the request comes from another site: its `Origin` names a
+/// host other than the one it sent the request to. Checked on every state-changing
+/// request, the login form included (which has no session to bind a token to yet).
+fn cross_site(headers: &http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) else { return false };
+    let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+}
+
 async fn route(call: Call) -> Result<Response<Body>> {
     let first = call.segment(0).to_owned();
     let method = call.method.clone();
+    if !matches!(method, Method::GET | Method::HEAD) && cross_site(call.request.headers()) {
+        return Err(ConsoleError::Csrf);
+    }
     match (method, first.as_str()) {
         (Method::GET | Method::HEAD, "static") => {
             crate::assets::serve(call.segment(1)).ok_or_else(|| ConsoleError::NotFound("no such file".into()))
@@ -161,4 +174,29 @@ pub(crate) fn render(template: &impl Template) -> Result<Response<Body>> {
         .render()
         .map(|page| web::html(StatusCode::OK, page))
         .map_err(|e| ConsoleError::Backend(format!("the page could not be rendered: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cross_site;
+    use http::{HeaderMap, HeaderValue};
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::HOST, HeaderValue::from_static(host));
+        if let Some(origin) = origin {
+            headers.insert(http::header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn requests_from_other_sites_are_recognised() {
+        assert!(!cross_site(&headers(None, "console.example.com")), "no Origin: not a browser's cross-site call");
+        assert!(!cross_site(&headers(Some("https://console.example.com"), "console.example.com")));
+        assert!(!cross_site(&headers(Some("http://127.0.0.1:9001"), "127.0.0.1:9001")));
+        assert!(cross_site(&headers(Some("https://evil.example"), "console.example.com")));
+        assert!(cross_site(&headers(Some("http://127.0.0.1:9002"), "127.0.0.1:9001")));
+        assert!(cross_site(&headers(Some("null"), "console.example.com")));
+    }
 }
