@@ -255,6 +255,13 @@ test("an operator and a read-only user work through the console", { timeout: 600
   await shot(page, "12-operations-heal");
   const exported = (await download(page, () => page.click("text=Export the configuration"))).toString();
   assert.match(exported, /scanner|region|api/);
+  await page.fill("#setting", "scanner speed=slow");
+  await Promise.all([page.waitForNavigation(), page.click("text=Apply")]);
+  assert.match(await page.textContent(".notice"), /Applied: scanner speed=slow/);
+  assert.match(await page.textContent("main pre"), /speed=slow/);
+  await page.fill("#setting", "scanner no_such_key=1");
+  await Promise.all([page.waitForNavigation(), page.click("text=Apply")]);
+  assert.match(await page.textContent(".error"), /refused and nothing changed/);
 
   // A state-changing request without the CSRF token is refused, and changes nothing.
   const forged = await context.request.post(`${base}/buckets`, { form: { bucket: "csrf-forged" }, maxRedirects: 0 });
@@ -330,5 +337,29 @@ test("sessions expire, logins are rate limited and counted", { timeout: 120_000 
   const metrics = await (await fetch(`${api}/minio/v2/metrics/node`)).text();
   const failures = /cairn_console_logins_total\{result="failure"[^}]*\} (\d+)/.exec(metrics);
   assert.ok(failures && Number(failures[1]) >= 13, `failed logins are counted: ${failures?.[0]}`);
+  await context.close();
+});
+
+test("behind a reverse proxy the console works under a path prefix", { timeout: 60_000 }, async () => {
+  // A proxy that keeps the prefix sends /cairn/...; the console's links carry it too.
+  const { console: base } = await startServer("prefixed", { CAIRN_BROWSER_REDIRECT_URL: "http://proxy.test/cairn/" });
+  assert.match(base, /\/cairn$/, "the printed console URL carries the prefix");
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/buckets`);
+  assert.match(page.url(), /\/cairn\/login\?next=%2Fcairn%2Fbuckets/);
+  await submitLogin(page, ROOT, ROOT_SECRET);
+  assert.match(page.url(), /\/cairn\/buckets$/);
+  await page.fill("#bucket-name", "behind-proxy");
+  await Promise.all([page.waitForNavigation(), page.click("text=Create bucket")]);
+  assert.match(await page.textContent(".notice"), /behind-proxy created/);
+  await Promise.all([page.waitForNavigation(), page.click("a:text-is('behind-proxy')")]);
+  assert.match(page.url(), /\/cairn\/browse\/behind-proxy/);
+  const styles = await page.evaluate(() => getComputedStyle(document.querySelector("header.top")).display);
+  assert.equal(styles, "flex", "the stylesheet loads from under the prefix");
+  const [cookie] = (await context.cookies()).filter((c) => c.name === "cairn_session");
+  assert.equal(cookie.path, "/cairn");
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, "Strict");
   await context.close();
 });

@@ -213,7 +213,8 @@ async fn delete(call: Call, bucket: String) -> Result<Response<Body>> {
     .await;
     Ok(web::redirect(&match outcome {
         Ok(()) => with_message(&back, "notice", &format!("Deleted {deleted} object(s).")),
-        Err(error) => with_message(&back, "error", &format!("{error} ({deleted} object(s) were deleted first.)")),
+        Err(error) if deleted == 0 => with_message(&back, "error", &error.to_string()),
+        Err(error) => with_message(&back, "error", &format!("{error} ({deleted} object(s) were deleted before that.)")),
     }))
 }
 

@@ -28,6 +28,7 @@ pub(crate) async fn route(call: Call) -> Result<Response<Body>> {
         (&Method::POST, "heal") => heal(call).await,
         (&Method::GET, "config") => export(call).await,
         (&Method::POST, "config") => import(call).await,
+        (&Method::POST, "setting") => setting(call).await,
         _ => Err(ConsoleError::NotFound("no such page".into())),
     }
 }
@@ -91,6 +92,19 @@ async fn import(call: Call) -> Result<Response<Body>> {
         Err(error) => {
             with_message(&back, "error", &format!("The configuration was refused and nothing changed: {error}"))
         }
+    }))
+}
+
+/// Applies one line of settings (`subsystem key=value ...`), as `cairn admin config set`.
+async fn setting(call: Call) -> Result<Response<Body>> {
+    let back = call.link("/operations");
+    let (caller, fields, _) = call.form().await?;
+    let line = fields.get("setting").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let admin = caller.admin()?;
+    let sealed = admin.seal(line.as_bytes())?;
+    Ok(web::redirect(&match admin.call(Method::PUT, "set-config-kv", &[], sealed).await {
+        Ok(_) => with_message(&back, "notice", &format!("Applied: {line}")),
+        Err(error) => with_message(&back, "error", &format!("The setting was refused and nothing changed: {error}")),
     }))
 }
 
