@@ -296,3 +296,23 @@ def test_admin_info_describes_nodes_and_drives(world):
     assert info["buckets"]["count"] >= len(ALL_CRM)
     with pytest.raises(Exception):
         admin_client("reader", SECRETS["reader"]).info()
+
+
+def test_list_buckets_shows_the_buckets_an_identity_may_list(world):
+    """As MinIO: without s3:ListAllMyBuckets, ListBuckets lists the buckets the caller may
+    list (s3:ListBucket), and is refused when there are none."""
+    root = make_client()
+    try:
+        root.create_bucket(Bucket="other-team")
+    except root.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    names = {b["Name"] for b in world["crm-app"].list_buckets()["Buckets"]}
+    assert set(ALL_CRM) <= names, names
+    assert "other-team" not in names
+    with pytest.raises(ClientError) as refused:
+        world["reader"].list_buckets()
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as disabled:
+        world["disabled"].list_buckets()
+    assert disabled.value.response["Error"]["Code"] in ("AccessDenied", "InvalidAccessKeyId")
+    assert "other-team" in {b["Name"] for b in root.list_buckets()["Buckets"]}

@@ -120,7 +120,10 @@ test("an operator and a read-only user work through the console", { timeout: 600
   await submitLogin(page, ROOT, ROOT_SECRET);
   assert.match(page.url(), /\/buckets$/, "after login the browser goes where it was headed");
   await page.goto(`${base}/dashboard`);
-  assert.match(await page.textContent("main"), /4 of 4 drives/);
+  const dashboard = await page.textContent("main");
+  assert.match(dashboard, /4 of 4 drives/);
+  assert.match(dashboard, /2 \+ 2/, "the erasure layout");
+  assert.match(dashboard, /0 queued, 0 failures/, "the healing backlog");
   await page.waitForFunction(() => /\/s$|ms$/.test(document.querySelector("[data-value=requests]")?.textContent || ""), null, { timeout: 20_000 });
   await shot(page, "02-dashboard");
 

@@ -79,6 +79,10 @@ impl AdminRoute {
                 // Full passes of this node's scanner since it started: after a drive is
                 // replaced, one pass that started after it is refilled it.
                 "scansCompleted": stats.scans_completed,
+                // Objects queued for healing by reads that met damage, not yet healed.
+                "backlog": self.store.heal_backlog(),
+                // When this node's last full scan ended (Unix seconds; 0: none yet).
+                "lastScanCompleted": stats.last_scan_unix_secs,
             },
         }))
     }

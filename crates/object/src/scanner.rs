@@ -113,6 +113,8 @@ pub(crate) async fn run(store: ObjectStore) {
         match store.scan_once(deep).await {
             Ok(()) => {
                 store.stats.scans_completed.fetch_add(1, Ordering::Relaxed);
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                store.stats.last_scan_unix_secs.store(now.as_secs(), Ordering::Relaxed);
                 if deep {
                     last_deep = tokio::time::Instant::now();
                     store.scan.deep.scans_completed.fetch_add(1, Ordering::Relaxed);

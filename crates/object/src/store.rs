@@ -47,6 +47,8 @@ pub struct Stats {
     pub(crate) dangling_removed: AtomicU64,
     /// Data directories that no metadata named, removed by the scanner.
     pub(crate) orphans_removed: AtomicU64,
+    /// When the last full scan ended (seconds since the Unix epoch; 0: none yet).
+    pub(crate) last_scan_unix_secs: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -72,6 +74,8 @@ pub struct StoreStats {
     pub dangling_removed: u64,
     /// Data directories that no metadata named, removed by the scanner.
     pub orphans_removed: u64,
+    /// When the last full scan ended (seconds since the Unix epoch; 0: none yet).
+    pub last_scan_unix_secs: u64,
 }
 
 /// How to open a store beyond its drives.
@@ -261,7 +265,14 @@ impl ObjectStore {
             scans_completed: self.stats.scans_completed.load(Ordering::Relaxed),
             dangling_removed: self.stats.dangling_removed.load(Ordering::Relaxed),
             orphans_removed: self.stats.orphans_removed.load(Ordering::Relaxed),
+            last_scan_unix_secs: self.stats.last_scan_unix_secs.load(Ordering::Relaxed),
         }
+    }
+
+    /// Objects queued for healing (by reads that met a missing or damaged shard) and not
+    /// yet healed: the healing backlog.
+    pub fn heal_backlog(&self) -> usize {
+        self.sets.first().map_or(0, |set| set.heal_queue.max_capacity() - set.heal_queue.capacity())
     }
 
     fn drives(&self) -> impl Iterator<Item = (&Arc<ErasureSet>, &Arc<dyn Drive>)> {

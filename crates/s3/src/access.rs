@@ -22,6 +22,10 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// Marks a ListBuckets whose caller may not list every bucket: it gets those it may list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListOnlyAllowed;
+
 /// Looks up secrets in the identity store.
 pub(crate) struct IamAuth {
     pub(crate) iam: Arc<Iam>,
@@ -104,7 +108,7 @@ impl IamAccess {
 }
 
 /// Condition values every request has: source address and transport.
-fn connection_conditions(peer: Option<SocketAddr>) -> ConditionValues {
+pub(crate) fn connection_conditions(peer: Option<SocketAddr>) -> ConditionValues {
     let mut values = ConditionValues::new();
     if let Some(peer) = peer {
         values.insert("aws:SourceIp", vec![peer.ip().to_string()]);
@@ -176,6 +180,15 @@ impl S3Access for IamAccess {
             || query.iter().any(|(name, _)| name.eq_ignore_ascii_case(crate::tagging::STORED_NAME));
         let refused = crate::query::check(&operation, &query)
             .and_then(|()| crate::unsupported::check(cx.headers(), query, key.is_some()));
+        if operation == "ListBuckets"
+            && identity.is_some()
+            && !self.iam.is_allowed(identity.as_ref(), "s3:ListAllMyBuckets", None, None, &conditions)
+        {
+            // As MinIO: an identity that may not list every bucket is shown the buckets
+            // it may list (`ListBuckets` filters them, and refuses when none is left).
+            cx.extensions_mut().insert(ListOnlyAllowed);
+            return refused;
+        }
         if operation == "DeleteObjects" {
             // Judged key by key once the body is read (see `delete_objects`).
             return refused;

@@ -1,6 +1,7 @@
 //! Bucket operations.
 
 use crate::CairnS3;
+use crate::access::{ListOnlyAllowed, PeerAddr, connection_conditions};
 use crate::error::to_s3;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
@@ -66,9 +67,22 @@ impl CairnS3 {
 
     pub(crate) async fn do_list_buckets(
         &self,
-        _req: S3Request<ListBucketsInput>,
+        req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        let buckets = self.store.list_buckets().await.map_err(to_s3)?;
+        let mut buckets = self.store.list_buckets().await.map_err(to_s3)?;
+        if req.extensions.get::<ListOnlyAllowed>().is_some() {
+            let identity =
+                req.credentials.as_ref().and_then(|c| self.iam.secret_for(&c.access_key).ok()).map(|(_, id)| id);
+            // The condition values MinIO judges this listing by: the bucket's top level.
+            let mut conditions = connection_conditions(req.extensions.get::<PeerAddr>().map(|p| p.0));
+            conditions.insert("s3:prefix", vec![String::new()]);
+            conditions.insert("s3:delimiter", vec!["/".to_owned()]);
+            buckets
+                .retain(|b| self.iam.is_allowed(identity.as_ref(), "s3:ListBucket", Some(&b.name), None, &conditions));
+            if buckets.is_empty() {
+                return Err(s3s::s3_error!(AccessDenied, "Access Denied."));
+            }
+        }
         let buckets = buckets
             .into_iter()
             .map(|b| Bucket {

@@ -213,10 +213,11 @@ fn to_text(info: &InfoMessage, derived: &Derived) -> String {
     if let Some(heal) = &info.heal {
         let count = |name: &str| heal[name].as_u64().unwrap_or_default();
         lines.push(format!(
-            "Healing    : {} object(s) scanned, {} healed, {} failure(s), {} full scan(s) by the answering node",
+            "Healing    : {} object(s) scanned, {} healed, {} failure(s), {} queued, {} full scan(s) by the answering node",
             count("objectsScanned"),
             count("objectsHealed"),
             count("healFailures"),
+            count("backlog"),
             count("scansCompleted")
         ));
     }

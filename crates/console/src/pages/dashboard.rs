@@ -51,6 +51,8 @@ struct DashboardPage {
     scanned: u64,
     heal_failures: u64,
     scans: u64,
+    backlog: u64,
+    last_scan: String,
 }
 
 pub(crate) async fn page(call: Call) -> Result<Response<Body>> {
@@ -116,6 +118,14 @@ pub(crate) async fn page(call: Call) -> Result<Response<Body>> {
         scanned: number(&info["heal"]["objectsScanned"]),
         heal_failures: number(&info["heal"]["healFailures"]),
         scans: number(&info["heal"]["scansCompleted"]),
+        backlog: number(&info["heal"]["backlog"]),
+        last_scan: match number(&info["heal"]["lastScanCompleted"]) {
+            0 => "not finished yet".to_owned(),
+            secs => time::OffsetDateTime::from_unix_timestamp(secs as i64)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .map_or_else(|| "unknown".to_owned(), |t| format!("ended {t}")),
+        },
     };
     render(&page)
 }
