@@ -44,6 +44,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -489,6 +491,36 @@ class Load:
             thread.join()
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def check_console_sessions(pods, root_keys):
+    """Logs in to cairn-0's console and uses the session on every pod: the console
+    Service may send each request to any of them."""
+    opener = urllib.request.build_opener(NoRedirect)
+    form = urllib.parse.urlencode({"accessKey": root_keys[0], "secretKey": root_keys[1]}).encode()
+    login = urllib.request.Request(f"http://{pod_address(pods[0])}:9001/login", data=form, method="POST")
+    try:
+        opener.open(login, timeout=30)
+        fail("the console login answered without a redirect")
+    except urllib.error.HTTPError as answer:
+        if answer.code != 303:
+            fail(f"the console login on {pods[0]} answered {answer.code}")
+        cookie = answer.headers.get("Set-Cookie", "")
+    if "Secure" not in cookie or "HttpOnly" not in cookie:
+        fail(f"the console cookie behind the https ingress is not Secure and HttpOnly: {cookie}")
+    session = cookie.split(";", 1)[0]
+    for pod in pods:
+        request = urllib.request.Request(f"http://{pod_address(pod)}:9001/buckets", headers={"Cookie": session})
+        with opener.open(request, timeout=30) as page:
+            text = page.read().decode()
+        if page.status != 200 or "crm-documents" not in text:
+            fail(f"the session opened on {pods[0]} does not work on {pod}: {page.status}")
+    log(f"console: a session opened on {pods[0]} works on {', '.join(pods)}")
+
+
 def check_all_readable(client, bucket, acked):
     lost = []
     for key, size in sorted(acked.items()):
@@ -624,6 +656,7 @@ def main():
         if app.returncode != 0:
             fail(f"the application's operations failed: {app.stdout} {app.stderr}")
         log(f"application operations: {app.stdout.strip().splitlines()[-1]}")
+        check_console_sessions(pods, (manifests.env["CAIRN_ROOT_USER"], manifests.env["CAIRN_ROOT_PASSWORD"]))
 
         root = s3_client((manifests.env["CAIRN_ROOT_USER"], manifests.env["CAIRN_ROOT_PASSWORD"]))
         log("rolling upgrade under load: cairn-2, cairn-1, cairn-0")

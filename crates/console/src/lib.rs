@@ -15,6 +15,7 @@ mod assets;
 mod caller;
 pub mod error;
 mod folder_zip;
+mod gzip;
 mod heal;
 pub mod limit;
 mod pages;

@@ -95,11 +95,15 @@ pub(crate) async fn handle(console: Arc<Console>, peer: SocketAddr, request: Req
         .collect();
     let api = segments.first().is_some_and(|s| s == "api");
     let query = Bytes::copy_from_slice(request.uri().query().unwrap_or_default().as_bytes());
+    let gzip = crate::gzip::accepted(request.headers());
     let call = Call { console: Arc::clone(&console), peer, method: method.clone(), segments, query, request };
-    let answer = match route(call).await {
+    let mut answer = match route(call).await {
         Ok(answer) => answer,
         Err(error) => failure(&console, &error, api, &raw_path),
     };
+    if gzip {
+        answer = crate::gzip::compress(answer).await;
+    }
     tracing::info!(
         target: "cairn::console",
         method = %method,
