@@ -47,6 +47,7 @@ pub fn config(
         api_url,
         public_api_url: env_first(&["CAIRN_SERVER_URL", "MINIO_SERVER_URL"]),
         api_port: api.port(),
+        public_host: redirect.as_deref().and_then(host_of),
         base_path,
         session_ttl,
         secure_cookies: https || redirect.as_deref().is_some_and(|url| url.starts_with("https://")),
@@ -66,6 +67,13 @@ fn base_path_of(url: &str) -> Result<String, String> {
         return Err(format!("CAIRN_BROWSER_REDIRECT_URL={url:?}: the path must be a plain path such as /console"));
     }
     Ok(path.to_owned())
+}
+
+/// The `host[:port]` of an http(s) URL.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| host.to_owned())
 }
 
 /// `12h`, `30m`, `900s` or a number of seconds; at least one second (tests use short sessions).
@@ -99,5 +107,7 @@ mod tests {
         assert_eq!(base_path_of("https://console.example.com").as_deref(), Ok(""));
         assert_eq!(base_path_of("https://example.com/console/").as_deref(), Ok("/console"));
         assert!(base_path_of("example.com/console").is_err());
+        assert_eq!(host_of("https://console.example.com/x").as_deref(), Some("console.example.com"));
+        assert_eq!(host_of("http://10.0.0.1:9001").as_deref(), Some("10.0.0.1:9001"));
     }
 }

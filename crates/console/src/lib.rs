@@ -60,6 +60,9 @@ pub struct ConsoleConfig {
     pub api_port: u16,
     /// Path prefix the console is served under behind a reverse proxy (`/console`), or "".
     pub base_path: String,
+    /// `host[:port]` of the console's public URL (`CAIRN_BROWSER_REDIRECT_URL`): browsers
+    /// on it are the console's own even when a proxy rewrites the Host header.
+    pub public_host: Option<String>,
     /// How long a session lasts.
     pub session_ttl: Duration,
     /// Serve TLS with this configuration (the node's certificate), or plain HTTP.

@@ -116,19 +116,28 @@ pub(crate) async fn handle(console: Arc<Console>, peer: SocketAddr, request: Req
 }
 
 /// True when a browser says the request comes from another site: its `Origin` names a
-/// host other than the one it sent the request to. Checked on every state-changing
-/// request, the login form included (which has no session to bind a token to yet).
-fn cross_site(headers: &http::HeaderMap) -> bool {
+/// host other than the one it sent the request to (the `Host`, a proxy's
+/// `X-Forwarded-Host`, or the console's configured public host). Checked on every
+/// state-changing request, the login form included (which has no session to bind a
+/// token to yet). A cross-site page cannot set `X-Forwarded-Host` (the browser would
+/// ask first with a preflight the console never grants).
+fn cross_site(headers: &http::HeaderMap, public_host: Option<&str>) -> bool {
     let Some(origin) = headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) else { return false };
-    let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if origin == "null" {
+        return true;
+    }
     let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+    let header =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or(v).trim());
+    let ours = [header("host"), header("x-forwarded-host"), public_host];
+    !ours.into_iter().flatten().any(|host| origin_host.eq_ignore_ascii_case(host))
 }
 
 async fn route(call: Call) -> Result<Response<Body>> {
     let first = call.segment(0).to_owned();
     let method = call.method.clone();
-    if !matches!(method, Method::GET | Method::HEAD) && cross_site(call.request.headers()) {
+    let public_host = call.console.config.public_host.as_deref();
+    if !matches!(method, Method::GET | Method::HEAD) && cross_site(call.request.headers(), public_host) {
         return Err(ConsoleError::Csrf);
     }
     match (method, first.as_str()) {
@@ -196,11 +205,23 @@ mod tests {
 
     #[test]
     fn requests_from_other_sites_are_recognised() {
-        assert!(!cross_site(&headers(None, "console.example.com")), "no Origin: not a browser's cross-site call");
-        assert!(!cross_site(&headers(Some("https://console.example.com"), "console.example.com")));
-        assert!(!cross_site(&headers(Some("http://127.0.0.1:9001"), "127.0.0.1:9001")));
-        assert!(cross_site(&headers(Some("https://evil.example"), "console.example.com")));
-        assert!(cross_site(&headers(Some("http://127.0.0.1:9002"), "127.0.0.1:9001")));
-        assert!(cross_site(&headers(Some("null"), "console.example.com")));
+        let same = |origin, host| !cross_site(&headers(Some(origin), host), None);
+        assert!(!cross_site(&headers(None, "console.example.com"), None), "no Origin: not a browser's cross-site call");
+        assert!(same("https://console.example.com", "console.example.com"));
+        assert!(same("http://127.0.0.1:9001", "127.0.0.1:9001"));
+        assert!(!same("https://evil.example", "console.example.com"));
+        assert!(!same("http://127.0.0.1:9002", "127.0.0.1:9001"));
+        assert!(!same("null", "console.example.com"));
+    }
+
+    #[test]
+    fn a_proxy_that_rewrites_the_host_keeps_the_console_usable() {
+        // nginx's default `proxy_pass` sends the upstream's name as Host.
+        let mut proxied = headers(Some("https://console.example.com"), "cairn-console:9001");
+        assert!(cross_site(&proxied, None));
+        assert!(!cross_site(&proxied, Some("console.example.com")), "the configured public host");
+        proxied.insert("x-forwarded-host", HeaderValue::from_static("console.example.com"));
+        assert!(!cross_site(&proxied, None), "the proxy's X-Forwarded-Host");
+        assert!(cross_site(&headers(Some("https://evil.example"), "cairn-console:9001"), Some("console.example.com")));
     }
 }
