@@ -2,7 +2,7 @@
 
 use crate::Console;
 use crate::error::{ConsoleError, Result};
-use crate::session::{COOKIE_NAME, Session, SessionError};
+use crate::session::{COOKIE_NAME, Session};
 use cairn_cli::admin::client::AdminClient;
 use cairn_cli::config::{Alias, REGION_DEFAULT};
 use cairn_iam::policy::ConditionValues;
@@ -57,12 +57,6 @@ impl Console {
         };
         Ok(Caller { session, identity, csrf, alias, iam: ready.iam, http: self.sdk_http.clone() })
     }
-
-    /// The session a cookie value opens (for the login page: an open session skips it).
-    pub(crate) fn session_of(&self, headers: &http::HeaderMap) -> std::result::Result<Session, SessionError> {
-        let cookie = crate::web::cookie(headers, COOKIE_NAME).ok_or(SessionError::Invalid)?;
-        self.config.keys.open(cookie)
-    }
 }
 
 impl Caller {
@@ -82,9 +76,11 @@ impl Caller {
         self.iam.is_allowed(Some(&self.identity), action, bucket, key, &ConditionValues::new())
     }
 
-    /// The caller's keys, for presigning share links against another endpoint.
-    pub(crate) fn alias(&self) -> &Alias {
-        &self.alias
+    /// An S3 client signing as the caller against `endpoint` (share links are presigned
+    /// for the public S3 address), over the console's shared HTTP client.
+    pub(crate) fn s3_at(&self, endpoint: &str) -> aws_sdk_s3::Client {
+        let alias = Alias { url: endpoint.to_owned(), ..self.alias.clone() };
+        cairn_cli::s3_client(&alias, self.http.clone())
     }
 
     /// The access key shown in the page header.

@@ -86,7 +86,7 @@ impl Heals {
     /// The heal `id`.
     pub(crate) fn get(&self, id: &str) -> Option<Job> {
         let jobs = self.jobs.lock().expect("the heal list is never poisoned");
-        jobs.iter().map(|j| j.lock().expect("a heal is never poisoned").clone()).find(|j| j.id == id)
+        jobs.iter().map(|j| j.lock().expect("a heal is never poisoned")).find(|j| j.id == id).map(|j| j.clone())
     }
 }
 

@@ -366,12 +366,10 @@ fn share_endpoint(config: &crate::ConsoleConfig, host: &str) -> String {
 
 /// A presigned GET of `bucket`/`key` at `endpoint`, valid for `secs`.
 async fn presign(caller: &Caller, endpoint: &str, bucket: &str, key: &str, secs: u64) -> Result<String> {
-    let mut alias = caller.alias().clone();
-    alias.url = endpoint.to_owned();
-    let http = cairn_cli::sdk_http_client(&cairn_tls::ClientTrust::Insecure)?;
     let config =
         PresigningConfig::expires_in(Duration::from_secs(secs)).map_err(|e| ConsoleError::BadRequest(e.to_string()))?;
-    let signed = cairn_cli::s3_client(&alias, http)
+    let signed = caller
+        .s3_at(endpoint)
         .get_object()
         .bucket(bucket)
         .key(key)
