@@ -121,7 +121,6 @@ def test_versions_that_do_not_exist_are_not_confused_with_the_current_one(s3, bu
 
 
 BUCKET_SUBRESOURCES = [
-    ("put_bucket_tagging", dict(Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})),
     ("put_bucket_encryption", dict(ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})),
     ("put_bucket_lifecycle_configuration", dict(LifecycleConfiguration={
@@ -150,7 +149,6 @@ def test_bucket_subresources_not_built_answer_501(s3, bucket, operation, params)
 
 
 OBJECT_SUBRESOURCES = [
-    ("put_object_tagging", dict(Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})),
     ("put_object_acl", dict(ACL="public-read")),
     ("put_object_retention", dict(Retention={"Mode": "GOVERNANCE", "RetainUntilDate": RETAIN_UNTIL})),
     ("put_object_legal_hold", dict(LegalHold={"Status": "ON"})),

@@ -59,9 +59,16 @@ pub struct ObjectVersion {
     pub inline_data: Option<Bytes>,
     /// The multipart upload that made this version (None for PUTs and copies), so that
     /// a retried CompleteMultipartUpload is answered like the first one. Absent from
-    /// records written before it existed, which read as None.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// records written before it existed, which read as None. Always written (as nil
+    /// when None): a field skipped in a positional record would shift the ones after it.
+    #[serde(default)]
     pub upload_id: Option<Uuid>,
+    /// When this version's metadata (its tags) was last changed in place, nanoseconds
+    /// since the Unix epoch; 0 if never (and in records written before format 3). Drives
+    /// that hold the same version with an older stamp missed a change: reads take the
+    /// newest, and healing rewrites the others.
+    #[serde(default)]
+    pub meta_updated_unix_nanos: i64,
 }
 
 /// Everything one drive stores about one key.
@@ -104,6 +111,7 @@ impl ObjectMeta {
             size: v.size,
             etag: v.etag.to_owned(),
             data_dir: v.data_dir,
+            meta_updated_unix_nanos: v.meta_updated_unix_nanos,
         }))
     }
 }
@@ -122,6 +130,8 @@ pub struct VersionIdentity {
     pub etag: String,
     /// See [`ObjectVersion::data_dir`].
     pub data_dir: Option<Uuid>,
+    /// See [`ObjectVersion::meta_updated_unix_nanos`].
+    pub meta_updated_unix_nanos: i64,
 }
 
 impl ObjectVersion {
@@ -133,6 +143,7 @@ impl ObjectVersion {
             size: self.size,
             etag: self.etag.clone(),
             data_dir: self.data_dir,
+            meta_updated_unix_nanos: self.meta_updated_unix_nanos,
         }
     }
 }
@@ -147,18 +158,37 @@ struct LatestOnly<'a> {
 
 /// The identity fields of an `ObjectVersion`, borrowing its ETag from the record. A
 /// version is stored as an array in field order, identity first (or, in records written
-/// before 2026-12-02, as a map of named fields); the fields after the identity are
-/// skipped without being built.
+/// before 2026-12-02, as a map of named fields); the fields between the identity and
+/// the metadata stamp are skipped without being built.
 struct IdentityFields<'a> {
     version_id: Option<Uuid>,
     mod_time_unix_nanos: i64,
     size: u64,
     etag: &'a str,
     data_dir: Option<Uuid>,
+    meta_updated_unix_nanos: i64,
 }
 
-/// The fields [`IdentityFields`] reads, in their stored order.
-const IDENTITY_FIELDS: [&str; 5] = ["version_id", "mod_time_unix_nanos", "size", "etag", "data_dir"];
+/// Every field of a stored `ObjectVersion`, in order: [`IdentityFields`] reads the first
+/// five and the last, and skips the rest.
+const VERSION_FIELDS: [&str; 12] = [
+    "version_id",
+    "mod_time_unix_nanos",
+    "size",
+    "etag",
+    "data_dir",
+    "erasure",
+    "parts",
+    "checksums",
+    "headers",
+    "inline_data",
+    "upload_id",
+    "meta_updated_unix_nanos",
+];
+
+/// Position of `meta_updated_unix_nanos` in a stored version (records written before
+/// format 3 end earlier and read it as 0).
+const META_UPDATED_POSITION: usize = 11;
 
 impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -171,18 +201,30 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let missing = |n: usize| A::Error::invalid_length(n, &"an object version");
-                let fields = IdentityFields {
+                let mut fields = IdentityFields {
                     version_id: seq.next_element()?.ok_or_else(|| missing(0))?,
                     mod_time_unix_nanos: seq.next_element()?.ok_or_else(|| missing(1))?,
                     size: seq.next_element()?.ok_or_else(|| missing(2))?,
                     etag: seq.next_element()?.ok_or_else(|| missing(3))?,
                     data_dir: seq.next_element()?.ok_or_else(|| missing(4))?,
+                    meta_updated_unix_nanos: 0,
                 };
+                // Skipping a field walks its bytes without building it (inline data
+                // is a length-prefixed blob, skipped in one step).
+                for _ in 5..META_UPDATED_POSITION {
+                    if seq.next_element::<IgnoredAny>()?.is_none() {
+                        return Ok(fields);
+                    }
+                }
+                if let Some(stamp) = seq.next_element()? {
+                    fields.meta_updated_unix_nanos = stamp;
+                }
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(fields)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let (mut version_id, mut mod_time, mut size, mut etag, mut data_dir) = (None, None, None, None, None);
+                let mut meta_updated = 0;
                 while let Some(name) = map.next_key::<&'de str>()? {
                     match name {
                         "version_id" => version_id = Some(map.next_value()?),
@@ -190,6 +232,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                         "size" => size = Some(map.next_value()?),
                         "etag" => etag = Some(map.next_value()?),
                         "data_dir" => data_dir = Some(map.next_value()?),
+                        "meta_updated_unix_nanos" => meta_updated = map.next_value()?,
                         _ => drop(map.next_value::<IgnoredAny>()?),
                     }
                 }
@@ -200,10 +243,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                     size: size.ok_or_else(|| A::Error::missing_field("size"))?,
                     etag: etag.ok_or_else(|| A::Error::missing_field("etag"))?,
                     data_dir: data_dir.unwrap_or(None),
+                    meta_updated_unix_nanos: meta_updated,
                 })
             }
         }
-        deserializer.deserialize_struct("ObjectVersion", &IDENTITY_FIELDS, Visitor(std::marker::PhantomData))
+        deserializer.deserialize_struct("ObjectVersion", &VERSION_FIELDS, Visitor(std::marker::PhantomData))
     }
 }
 
@@ -235,9 +279,21 @@ pub struct BucketRecord {
     pub name: String,
     /// Creation time, nanoseconds since the Unix epoch.
     pub created_unix_nanos: i64,
+    /// When the configuration below last changed, nanoseconds since the Unix epoch (0:
+    /// never). Every drive holds a copy; the newest copy a drive answers with wins.
+    #[serde(default)]
+    pub config_updated_unix_nanos: i64,
+    /// The bucket's tags (PutBucketTagging), in the order given; empty when none.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 impl BucketRecord {
+    /// A new bucket's record, without configuration.
+    pub fn new(name: &str, created_unix_nanos: i64) -> Self {
+        Self { name: name.to_owned(), created_unix_nanos, config_updated_unix_nanos: 0, tags: Vec::new() }
+    }
+
     /// Encodes for storage.
     pub fn encode(&self) -> Vec<u8> {
         encode_record(BUCKET_MAGIC, self)
@@ -285,6 +341,7 @@ mod tests {
                     headers,
                     inline_data: inline.map(Bytes::from),
                     upload_id: data_dir.map(Uuid::from_u128),
+                    meta_updated_unix_nanos: mod_time / 3,
                 }
             })
     }
@@ -358,6 +415,9 @@ mod tests {
         let meta = ObjectMeta::decode(&bytes).expect("an old record decodes");
         let version = meta.latest().expect("one version");
         assert_eq!(version.upload_id, None);
+        assert_eq!(version.meta_updated_unix_nanos, 0);
+        let identity = ObjectMeta::decode_latest_identity(&bytes).expect("decodes").expect("a version");
+        assert_eq!((identity.mod_time_unix_nanos, identity.meta_updated_unix_nanos), (7, 0));
         assert_eq!(version.erasure, erasure);
         assert_eq!(version.inline_data.as_deref(), Some(&b"xyz"[..]));
     }
@@ -385,6 +445,7 @@ mod tests {
                 headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
                 inline_data: Some(Bytes::from_static(b"frame")),
                 upload_id: None,
+                meta_updated_unix_nanos: 0,
             }],
         };
         let old = crate::codec::encode_record_unchecked(OBJECT_MAGIC, &meta);
@@ -392,7 +453,7 @@ mod tests {
         let identity = ObjectMeta::decode_latest_identity(&old).expect("the listing reads version 1 too");
         assert_eq!(identity, meta.latest().map(ObjectVersion::identity));
         let encoded = meta.encode();
-        assert_eq!(u16::from_le_bytes([encoded[4], encoded[5]]), 2);
+        assert_eq!(u16::from_le_bytes([encoded[4], encoded[5]]), crate::RECORD_FORMAT_VERSION);
         for at in 6..encoded.len() {
             let mut flipped = encoded.clone();
             flipped[at] ^= 0x10;
@@ -424,6 +485,7 @@ mod tests {
                 headers: BTreeMap::from([("content-type".into(), "application/octet-stream".into())]),
                 inline_data: Some(Bytes::from_static(&[7; 34])),
                 upload_id: Some(Uuid::from_u128(9)),
+                meta_updated_unix_nanos: 1_764_000_000_000_000_001,
             }],
         };
         let positional = meta.encode();
@@ -440,7 +502,7 @@ mod tests {
 
     #[test]
     fn wrong_kind_and_newer_version_are_refused() {
-        let bucket = BucketRecord { name: "b".into(), created_unix_nanos: 1 }.encode();
+        let bucket = BucketRecord::new("b", 1).encode();
         assert!(matches!(ObjectMeta::decode(&bucket), Err(MetaError::WrongMagic { .. })));
         let mut newer = ObjectMeta::default().encode();
         newer[4] = 9;

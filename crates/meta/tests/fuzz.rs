@@ -43,6 +43,7 @@ fn version(inline: Option<Vec<u8>>) -> ObjectVersion {
         ]),
         inline_data: inline.map(Bytes::from),
         upload_id: Some(Uuid::from_u128(11)),
+        meta_updated_unix_nanos: 1_700_000_000_000_000_005,
     }
 }
 
@@ -70,7 +71,7 @@ fn seeds() -> Vec<Vec<u8>> {
         ObjectMeta::default().encode(),
         upload.encode(),
         part.encode(),
-        BucketRecord { name: "photos".into(), created_unix_nanos: 1 }.encode(),
+        BucketRecord::new("photos", 1).encode(),
     ]
 }
 

@@ -6,6 +6,7 @@
 //! It knows nothing of HTTP; the S3 front maps [`ObjectError`] to S3 codes.
 
 mod body;
+mod bucket_config;
 mod config;
 mod cpu;
 mod error;
@@ -39,8 +40,8 @@ pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{DriveState, ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
 pub use system::{CONFIG_OBJECT_BYTES_MAX, CONFIG_PREFIX};
 pub use types::{
-    BucketInfo, CompletePart, CompleteRequest, ListedObject, MultipartUpload, ObjectInfo, PartSummary, PutRequest,
-    UploadPage, WriteCondition,
+    BucketInfo, CompletePart, CompleteRequest, HeaderChange, ListedObject, MultipartUpload, ObjectInfo, PartSummary,
+    PutRequest, UploadPage, WriteCondition,
 };
 pub use uploads::{LIST_UPLOADS_MAX, STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT, STALE_UPLOADS_EXPIRY_DEFAULT};
 

@@ -108,8 +108,13 @@ fn judge_object(copies: &[Bytes], unanswered: usize, layout: &Layout) -> Verdict
     let mut identities: Vec<Option<VersionIdentity>> =
         copies.iter().map(|copy| ObjectMeta::decode_latest_identity(copy).ok().flatten()).collect();
     let latest: Vec<Option<&VersionIdentity>> = identities.iter().map(Option::as_ref).collect();
-    let newest = newest_with_quorum(&latest, layout.read_quorum(), |a, b| a == b, |v| v.mod_time_unix_nanos)
-        .map(|(holder, holders)| (holder, holders.iter().filter(|h| **h).count()));
+    let newest = newest_with_quorum(
+        &latest,
+        layout.read_quorum(),
+        |a, b| a == b,
+        |v| (v.mod_time_unix_nanos, v.meta_updated_unix_nanos),
+    )
+    .map(|(holder, holders)| (holder, holders.iter().filter(|h| **h).count()));
     // The partial and the full decoder agree (a property test and a fuzz target say so).
     let listed = newest.and_then(|(holder, holders)| Some((identities[holder].take()?, holders)));
     match listed {
@@ -582,6 +587,7 @@ pub(crate) mod tests {
             headers: Default::default(),
             inline_data: None,
             upload_id: None,
+            meta_updated_unix_nanos: 0,
         }
     }
 

@@ -15,30 +15,60 @@ pub(crate) fn same_version(a: &ObjectVersion, b: &ObjectVersion) -> bool {
         && a.version_id == b.version_id
 }
 
+/// The same version with the same metadata: what a commit that changed only metadata
+/// (tags) left behind, told apart from the copies it missed.
+pub(crate) fn same_version_and_meta(a: &ObjectVersion, b: &ObjectVersion) -> bool {
+    same_version(a, b) && a.meta_updated_unix_nanos == b.meta_updated_unix_nanos
+}
+
 /// Picks the newest latest-version that at least `quorum` drives hold.
 /// `metas[d]` is drive d's answer. Returns the chosen version (as drive-neutral
-/// metadata from one holder) and, per drive, whether it holds that version.
+/// metadata from the holder with the newest metadata: a change of tags reached every
+/// read quorum once acknowledged) and, per drive, whether it holds that version's data
+/// (a holder with older metadata still serves the same bytes).
 pub(crate) fn pick_version(
     metas: &[std::result::Result<ObjectMeta, DriveError>],
     layout: &Layout,
 ) -> Result<(ObjectVersion, Vec<bool>)> {
     let latest: Vec<Option<&ObjectVersion>> =
         metas.iter().map(|m| m.as_ref().ok().and_then(ObjectMeta::latest)).collect();
-    let newest = newest_with_quorum(&latest, layout.read_quorum(), same_version, |v| v.mod_time_unix_nanos);
+    let newest = newest_with_quorum(&latest, layout.read_quorum(), same_version, |v| (v.mod_time_unix_nanos, 0));
     match newest {
-        Some((chosen, holders)) => Ok((latest[chosen].expect("a holder has a version").clone(), holders)),
+        Some((_, holders)) => {
+            let freshest = latest
+                .iter()
+                .zip(&holders)
+                .filter(|(_, holds)| **holds)
+                .filter_map(|(version, _)| *version)
+                .max_by_key(|version| version.meta_updated_unix_nanos)
+                .expect("a chosen version has holders");
+            Ok((freshest.clone(), holders))
+        }
         None => Err(no_quorum_error(metas, layout.write_quorum())),
     }
 }
 
+/// Per drive: whether it holds `version`'s data with older metadata (it missed a change
+/// of tags), and needs only its metadata rewritten.
+pub(crate) fn stale_meta(metas: &[std::result::Result<ObjectMeta, DriveError>], version: &ObjectVersion) -> Vec<bool> {
+    metas
+        .iter()
+        .map(|meta| {
+            meta.as_ref().ok().and_then(ObjectMeta::latest).is_some_and(|held| {
+                same_version(held, version) && held.meta_updated_unix_nanos < version.meta_updated_unix_nanos
+            })
+        })
+        .collect()
+}
+
 /// Of the versions drives hold (`latest[d]`, None for a drive with none), the newest
-/// that at least `quorum` drives hold: the index of one drive holding it and, per
-/// drive, whether it does.
+/// (by `age`: modification time, then metadata stamp) that at least `quorum` drives
+/// hold: the index of one drive holding it and, per drive, whether it does.
 pub(crate) fn newest_with_quorum<V>(
     latest: &[Option<&V>],
     quorum: usize,
     same: impl Fn(&V, &V) -> bool,
-    mod_time: impl Fn(&V) -> i64,
+    age: impl Fn(&V) -> (i64, i64),
 ) -> Option<(usize, Vec<bool>)> {
     let mut best: Option<(usize, Vec<bool>)> = None;
     for (d, candidate) in latest.iter().enumerate() {
@@ -47,9 +77,8 @@ pub(crate) fn newest_with_quorum<V>(
         if holders.iter().filter(|h| **h).count() < quorum {
             continue;
         }
-        let newer = best
-            .as_ref()
-            .is_none_or(|(b, _)| mod_time(candidate) > mod_time(latest[*b].expect("the best has a version")));
+        let newer =
+            best.as_ref().is_none_or(|(b, _)| age(candidate) > age(latest[*b].expect("the best has a version")));
         if newer {
             best = Some((d, holders));
         }
@@ -124,4 +153,39 @@ pub(crate) fn reduce_errors<'a>(
         return ObjectError::KeyTooLong;
     }
     ObjectError::WriteQuorum { succeeded, needed: quorum }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::list::tests::{six_drives, version};
+
+    /// A version with its metadata changed at `stamp`, and other tags.
+    fn retagged(stamp: i64) -> ObjectVersion {
+        let mut changed = version(10);
+        changed.meta_updated_unix_nanos = stamp;
+        changed.headers.insert("x-amz-tagging".into(), format!("stamp={stamp}"));
+        changed
+    }
+
+    #[test]
+    fn the_newest_metadata_among_the_holders_is_read_and_the_others_are_stale() {
+        // Four drives took a change of tags, one missed it, one is down.
+        let mut metas: Vec<std::result::Result<ObjectMeta, DriveError>> =
+            (0..4).map(|_| Ok(ObjectMeta::single(retagged(7)))).collect();
+        metas.insert(1, Ok(ObjectMeta::single(version(10))));
+        metas.push(Err(DriveError::Offline("down".into())));
+        let (picked, holders) = pick_version(&metas, &six_drives()).expect("a quorum");
+        assert_eq!(picked.meta_updated_unix_nanos, 7);
+        assert_eq!(picked.headers.get("x-amz-tagging").map(String::as_str), Some("stamp=7"));
+        assert_eq!(holders, [true, true, true, true, true, false], "the stale drive still holds the data");
+        assert_eq!(stale_meta(&metas, &picked), [false, true, false, false, false, false]);
+    }
+
+    #[test]
+    fn metadata_changes_do_not_make_another_version() {
+        assert!(same_version(&version(10), &retagged(7)));
+        assert!(!same_version_and_meta(&version(10), &retagged(7)));
+        assert!(same_version_and_meta(&retagged(7), &retagged(7)));
+    }
 }

@@ -10,7 +10,7 @@
 //! time is kept in memory: a restart starts the deep interval over.
 
 use crate::list::{Dangling, Pages};
-use crate::quorum::pick_version;
+use crate::quorum::{pick_version, stale_meta};
 use crate::set::verify::Throttle;
 use crate::store::ObjectStore;
 use crate::system::CONFIG_PREFIX;
@@ -18,7 +18,6 @@ use crate::{ObjectError, Result};
 use cairn_drive::SYSTEM_VOLUME;
 use cairn_drive::{DataDirRefs, DriveError, OrphanSweep};
 use cairn_meta::ObjectMeta;
-use futures::future::join_all;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -242,10 +241,11 @@ impl ObjectStore {
         // A pool that cannot answer now is scanned again on the next pass.
         let Ok(set) = self.locate(bucket, key).await else { return };
         let metas = set.read_metas(bucket, key).await;
-        let Ok((_, holders)) = pick_version(&metas, &set.layout) else { return };
-        let lacking = holders.iter().zip(&metas).any(|(holds, meta)| {
+        let Ok((version, holders)) = pick_version(&metas, &set.layout) else { return };
+        let stale = stale_meta(&metas, &version);
+        let lacking = holders.iter().zip(&stale).zip(&metas).any(|((holds, stale), meta)| {
             // A drive that is down cannot be healed now; the scan after its return will.
-            !holds && !matches!(meta, Err(error) if error.is_drive_down())
+            (!holds || *stale) && !matches!(meta, Err(error) if error.is_drive_down())
         });
         if !lacking {
             return;
@@ -340,30 +340,5 @@ impl ObjectStore {
             }
             Err(error) => tracing::warn!(%error, "cannot list buckets to bring every pool up to date"),
         }
-    }
-
-    /// Creates `bucket` (and its record) on every answering drive that lacks it.
-    pub(crate) async fn heal_bucket(&self, bucket: &str) {
-        // Only a bucket a quorum still holds: one being deleted must not be brought back.
-        if self.bucket_info(bucket).await.is_err() {
-            return;
-        }
-        let record = crate::store::bucket_record_path(bucket);
-        let source = join_all(self.all_drives().map(|drive| drive.read_sys_file(&record))).await;
-        let Some(bytes) = source.iter().flatten().next().cloned() else { return };
-        join_all(self.all_drives().map(|drive| {
-            let (record, bytes) = (&record, bytes.clone());
-            async move {
-                if matches!(drive.stat_volume(bucket).await, Err(DriveError::VolumeNotFound))
-                    && drive.make_volume(bucket).await.is_ok()
-                {
-                    tracing::info!(bucket, drive = drive.endpoint(), "healed bucket");
-                }
-                if matches!(drive.read_sys_file(record).await, Err(DriveError::FileNotFound)) {
-                    let _ = drive.write_sys_file(record, bytes).await;
-                }
-            }
-        }))
-        .await;
     }
 }

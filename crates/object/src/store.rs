@@ -10,7 +10,9 @@ use crate::set::heal::{HEAL_QUEUE_MAX, HealRequest};
 use crate::set::multipart::parse_upload_id;
 use crate::set::read::ObjectReader;
 use crate::set::{ErasureSet, now_unix_nanos};
-use crate::types::{BucketInfo, CompleteRequest, CompositeChecksums, ObjectInfo, PartSummary, PutRequest};
+use crate::types::{
+    BucketInfo, CompleteRequest, CompositeChecksums, HeaderChange, ObjectInfo, PartSummary, PutRequest,
+};
 use crate::{BLOCK_SIZE_BYTES, ObjectError, Result};
 use bytes::Bytes;
 use cairn_cluster::DistLocks;
@@ -316,7 +318,7 @@ impl ObjectStore {
     }
 
     /// Ok when every set reached its write quorum in `results` (one per drive, in drive order).
-    fn per_set_quorum<T>(&self, results: &[std::result::Result<T, DriveError>]) -> Result<()> {
+    pub(crate) fn per_set_quorum<T>(&self, results: &[std::result::Result<T, DriveError>]) -> Result<()> {
         let mut rest = results;
         for set in self.sets.iter() {
             let (chunk, tail) = rest.split_at(set.drives.len());
@@ -348,7 +350,7 @@ impl ObjectStore {
         let results: Vec<_> =
             results.into_iter().map(|r| if matches!(r, Err(DriveError::VolumeExists)) { Ok(()) } else { r }).collect();
         self.per_set_quorum(&results)?;
-        let record = BucketRecord { name: bucket.to_owned(), created_unix_nanos: now_unix_nanos() };
+        let record = BucketRecord::new(bucket, now_unix_nanos());
         let bytes = Bytes::from(record.encode());
         let path = bucket_record_path(bucket);
         let written = join_all(self.drives().map(|(_, drive)| drive.write_sys_file(&path, bytes.clone()))).await;
@@ -357,15 +359,7 @@ impl ObjectStore {
 
     /// Describes a bucket; `BucketNotFound` unless a quorum of drives has it.
     pub async fn bucket_info(&self, bucket: &str) -> Result<BucketInfo> {
-        self.sets[0].require_bucket(bucket).await?;
-        let path = bucket_record_path(bucket);
-        for (_, drive) in self.drives() {
-            if let Some(record) = drive.read_sys_file(&path).await.ok().and_then(|b| BucketRecord::decode(&b).ok()) {
-                return Ok(BucketInfo { name: record.name, created_unix_nanos: record.created_unix_nanos });
-            }
-        }
-        let info = self.sets[0].drives[0].stat_volume(bucket).await?;
-        Ok(BucketInfo { name: info.name, created_unix_nanos: i64::try_from(info.created_unix_nanos).unwrap_or(0) })
+        Ok(self.bucket_record(bucket).await?.into())
     }
 
     /// Lists buckets that a read quorum of the first set's drives holds.
@@ -429,6 +423,12 @@ impl ObjectStore {
     /// Describes an object.
     pub async fn object_info(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
         self.locate(bucket, key).await?.object_info(bucket, key).await
+    }
+
+    /// Changes the stored headers (the tags) of an object's current version in place;
+    /// returns the version as changed.
+    pub async fn update_object_headers(&self, bucket: &str, key: &str, change: HeaderChange) -> Result<ObjectInfo> {
+        self.locate(bucket, key).await?.update_headers(bucket, key, change).await
     }
 
     /// Deletes an object.

@@ -76,6 +76,9 @@ pub struct PutRequest {
 pub type CompositeChecksums =
     Box<dyn FnOnce(Option<&str>, &[BTreeMap<String, String>]) -> BTreeMap<String, String> + Send>;
 
+/// A change to an object's stored headers (its tags), applied in place.
+pub type HeaderChange = Box<dyn FnOnce(&mut BTreeMap<String, String>) + Send>;
+
 /// A conditional write (If-None-Match / If-Match on PUT).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteCondition {

@@ -10,9 +10,10 @@ use crate::metrics::ApiSlot;
 use cairn_admin::ServerSettings;
 use cairn_iam::policy::ConditionValues;
 use cairn_iam::{AuthFailure, Iam, Identity};
+use cairn_object::ObjectStore;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
-use s3s::dto::{CopySource, DeleteObjectsInput};
+use s3s::dto::{CopySource, DeleteObjectsInput, PutObjectTaggingInput};
 use s3s::path::S3Path;
 use s3s::{S3ErrorCode, S3Request, S3Result, s3_error};
 use std::net::SocketAddr;
@@ -68,14 +69,23 @@ pub(crate) fn action_of(operation: &str) -> String {
         | "UploadPartCopy" => "s3:PutObject",
         "DeleteObjects" => "s3:DeleteObject",
         "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",
+        // As on S3, removing a bucket's tags is putting an empty set.
+        "DeleteBucketTagging" => "s3:PutBucketTagging",
         other => return format!("s3:{other}"),
     };
     mapped.to_owned()
 }
 
+/// Operations whose policies may test the object's current tags
+/// (`s3:ExistingObjectTag/<key>`), as on S3.
+const EXISTING_TAG_OPERATIONS: &[&str] =
+    &["GetObject", "HeadObject", "GetObjectAttributes", "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"];
+
 /// Decides every S3 request.
 pub(crate) struct IamAccess {
     pub(crate) iam: Arc<Iam>,
+    /// Where an object's existing tags are read, for policies that test them.
+    pub(crate) store: ObjectStore,
     /// Run-time settings: the configured region.
     pub(crate) settings: Arc<ServerSettings>,
 }
@@ -105,6 +115,23 @@ impl IamAccess {
             Err(s3_error!(AccessDenied, "Access Denied."))
         }
     }
+
+    /// Adds the object's current tags as `s3:ExistingObjectTag/<key>` values, when a
+    /// policy that applies tests them (reading the object's metadata costs a quorum
+    /// read, which no other request pays). An object that cannot be read has none.
+    async fn add_existing_tags(
+        &self,
+        identity: Option<&Identity>,
+        (bucket, key): (&str, &str),
+        conditions: &mut ConditionValues,
+    ) {
+        if !self.iam.policies_mention(identity, Some(bucket), "s3:ExistingObjectTag/") {
+            return;
+        }
+        if let Ok(info) = self.store.object_info(bucket, key).await {
+            crate::tagging::existing_conditions(conditions, &info.headers);
+        }
+    }
 }
 
 /// Condition values every request has: source address and transport.
@@ -119,9 +146,9 @@ pub(crate) fn connection_conditions(peer: Option<SocketAddr>) -> ConditionValues
 }
 
 /// Condition values of a request: the connection's, and listing parameters.
-fn conditions_of(cx: &S3AccessContext<'_>, peer: Option<SocketAddr>) -> ConditionValues {
+fn conditions_of(uri: &http::Uri, peer: Option<SocketAddr>) -> ConditionValues {
     let mut values = connection_conditions(peer);
-    if let Some(query) = cx.uri().query() {
+    if let Some(query) = uri.query() {
         for (name, value) in url_pairs(query) {
             let key = match name.as_str() {
                 "prefix" => "s3:prefix",
@@ -167,7 +194,7 @@ impl S3Access for IamAccess {
         if let Some(slot) = cx.extensions_mut().get::<ApiSlot>() {
             slot.set(&operation);
         }
-        let conditions = conditions_of(cx, peer);
+        let mut conditions = conditions_of(cx.uri(), peer);
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
@@ -176,8 +203,18 @@ impl S3Access for IamAccess {
         let query = cx.uri().query().map(url_pairs).unwrap_or_default();
         let signed_for = crate::region::signed_region(cx.headers(), &query);
         crate::region::check(&operation, signed_for.as_deref(), self.settings.configured_region().as_deref())?;
-        let tags_given = cx.headers().contains_key(crate::tagging::STORED_NAME)
-            || query.iter().any(|(name, _)| name.eq_ignore_ascii_case(crate::tagging::STORED_NAME));
+        let given_tags = match cx.headers().get(crate::tagging::STORED_NAME) {
+            Some(value) => Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            None => query
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(crate::tagging::STORED_NAME))
+                .map(|p| p.1.clone()),
+        };
+        let tags_given = given_tags.is_some();
+        // Invalid tags give no values: the operation refuses them with InvalidTag.
+        if let Some(tags) = given_tags.as_deref().and_then(|value| crate::tagging::parse(value).ok()) {
+            crate::tagging::request_conditions(&mut conditions, &tags);
+        }
         let refused = crate::query::check(&operation, &query)
             .and_then(|()| crate::unsupported::check(cx.headers(), query, key.is_some()));
         if operation == "ListBuckets"
@@ -189,9 +226,14 @@ impl S3Access for IamAccess {
             cx.extensions_mut().insert(ListOnlyAllowed);
             return refused;
         }
-        if operation == "DeleteObjects" {
-            // Judged key by key once the body is read (see `delete_objects`).
+        if matches!(operation.as_str(), "DeleteObjects" | "PutObjectTagging") {
+            // Judged once the body is read: key by key, or with the tags it sets.
             return refused;
+        }
+        if let (Some(bucket), Some(key)) = (&bucket, &key)
+            && EXISTING_TAG_OPERATIONS.contains(&operation.as_str())
+        {
+            self.add_existing_tags(identity.as_ref(), (bucket, key), &mut conditions).await;
         }
         if matches!(operation.as_str(), "CopyObject" | "UploadPartCopy") {
             let (source_bucket, source_key) = copy_source(cx)
@@ -205,6 +247,19 @@ impl S3Access for IamAccess {
         }
         // Only a caller allowed to make the request learns that Cairn cannot honour it.
         refused
+    }
+
+    async fn put_object_tagging(&self, req: &mut S3Request<PutObjectTaggingInput>) -> S3Result<()> {
+        let peer = req.extensions.get::<PeerAddr>().map(|p| p.0);
+        let identity = self.identity(req.credentials.as_ref().map(|c| c.access_key.as_str()))?;
+        let mut conditions = conditions_of(&req.uri, peer);
+        let tags: Vec<(String, String)> = (req.input.tagging.tag_set.iter())
+            .map(|tag| (tag.key.clone().unwrap_or_default(), tag.value.clone().unwrap_or_default()))
+            .collect();
+        crate::tagging::request_conditions(&mut conditions, &tags);
+        let (bucket, key) = (req.input.bucket.as_str(), req.input.key.as_str());
+        self.add_existing_tags(identity.as_ref(), (bucket, key), &mut conditions).await;
+        self.decide(identity.as_ref(), "s3:PutObjectTagging", Some(bucket), Some(key), &conditions)
     }
 
     async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {

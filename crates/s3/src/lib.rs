@@ -30,6 +30,7 @@ mod routes;
 mod s3;
 mod server;
 mod tagging;
+mod tagging_api;
 mod unsupported;
 
 pub use access::PeerAddr;

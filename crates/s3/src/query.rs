@@ -58,7 +58,8 @@ fn parameters_of(operation: &str) -> Option<&'static [&'static str]> {
         }
         // Overrides are checked below; these are the other parameters.
         "GetObject" | "HeadObject" => &["versionId", "partNumber"],
-        "GetObjectTagging" => &["tagging", "versionId"],
+        "GetObjectTagging" | "PutObjectTagging" | "DeleteObjectTagging" => &["tagging", "versionId"],
+        "PutBucketTagging" | "GetBucketTagging" | "DeleteBucketTagging" => &["tagging"],
         _ => return None,
     };
     Some(parameters)
@@ -108,6 +109,7 @@ mod tests {
         assert!(allowed("ListObjectsV2", &["list-type", "prefix", "delimiter", "max-keys", "continuation-token"]));
         assert!(allowed("GetObject", &["AWSAccessKeyId", "Signature", "Expires"]));
         // s3s answers operations Cairn does not implement (501) itself.
-        assert!(allowed("GetBucketTagging", &["tagging", "anything"]));
+        assert!(allowed("GetBucketWebsite", &["website", "anything"]));
+        assert!(!allowed("PutBucketTagging", &["tagging", "anything"]));
     }
 }

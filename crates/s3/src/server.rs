@@ -105,7 +105,11 @@ fn s3_service(ready: &Ready, config: &ServerConfig) -> S3Service {
         Box::new(AdminRoute::new(Arc::clone(&ready.iam), ready.store.clone(), Arc::clone(&ready.settings))),
     ]));
     builder.set_auth(IamAuth { iam: Arc::clone(&ready.iam) });
-    builder.set_access(IamAccess { iam: Arc::clone(&ready.iam), settings: Arc::clone(&ready.settings) });
+    builder.set_access(IamAccess {
+        iam: Arc::clone(&ready.iam),
+        store: ready.store.clone(),
+        settings: Arc::clone(&ready.settings),
+    });
     if let Some(domains) = &config.domain {
         builder.set_host(DomainHost::new(domains));
     }

@@ -7,6 +7,7 @@
 //! (PutObjectTagging, DeleteObjectTagging) is not built and answers NotImplemented.
 
 use crate::error::s3_error;
+use cairn_iam::policy::ConditionValues;
 use s3s::S3ErrorCode;
 use s3s::S3Result;
 use s3s::dto::{Tag, TagSet};
@@ -16,7 +17,9 @@ use std::collections::BTreeMap;
 /// outputs are built field by field from the standard and `x-amz-meta-*` headers).
 pub(crate) const STORED_NAME: &str = "x-amz-tagging";
 /// Most tags one object may have (S3's limit).
-const TAGS_MAX: usize = 10;
+pub(crate) const OBJECT_TAGS_MAX: usize = 10;
+/// Most tags one bucket may have (S3's limit).
+pub(crate) const BUCKET_TAGS_MAX: usize = 50;
 /// Longest tag key, in characters (S3's limit).
 const KEY_CHARS_MAX: usize = 128;
 /// Longest tag value, in characters (S3's limit).
@@ -27,12 +30,23 @@ const RESERVED_KEY_PREFIX: &str = "aws:";
 /// The tags of an `x-amz-tagging` value, checked against S3's rules: at most 10,
 /// keys of 1-128 and values of 0-256 characters from S3's set, no key twice.
 pub(crate) fn parse(value: &str) -> S3Result<Vec<(String, String)>> {
-    let mut tags: Vec<(String, String)> = Vec::new();
-    for (key, value) in form_urlencoded::parse(value.as_bytes()) {
-        if tags.len() == TAGS_MAX {
-            return Err(invalid(&format!("an object can have at most {TAGS_MAX} tags")));
+    checked(form_urlencoded::parse(value.as_bytes()).into_owned(), OBJECT_TAGS_MAX)
+}
+
+/// The tags of a `<Tagging>` document (PutObjectTagging, PutBucketTagging), checked as
+/// [`parse`] checks a header, with at most `max` tags.
+pub(crate) fn from_set(set: TagSet, max: usize) -> S3Result<Vec<(String, String)>> {
+    let pairs = set.into_iter().map(|tag| (tag.key.unwrap_or_default(), tag.value.unwrap_or_default()));
+    checked(pairs, max)
+}
+
+/// `tags` checked against S3's rules, with at most `max` of them.
+fn checked(tags: impl IntoIterator<Item = (String, String)>, max: usize) -> S3Result<Vec<(String, String)>> {
+    let mut checked: Vec<(String, String)> = Vec::new();
+    for (key, value) in tags {
+        if checked.len() == max {
+            return Err(invalid(&format!("at most {max} tags are allowed")));
         }
-        let (key, value) = (key.into_owned(), value.into_owned());
         if key.starts_with(RESERVED_KEY_PREFIX) {
             return Err(invalid(&format!("tag keys starting with {RESERVED_KEY_PREFIX:?} are reserved")));
         }
@@ -45,12 +59,12 @@ pub(crate) fn parse(value: &str) -> S3Result<Vec<(String, String)>> {
         if !key.chars().chain(value.chars()).all(allowed) {
             return Err(invalid("tags may hold letters, digits, spaces and + - = . _ : / @ only"));
         }
-        if tags.iter().any(|(k, _)| *k == key) {
+        if checked.iter().any(|(k, _)| *k == key) {
             return Err(invalid(&format!("the tag key {key:?} is given twice")));
         }
-        tags.push((key, value));
+        checked.push((key, value));
     }
-    Ok(tags)
+    Ok(checked)
 }
 
 /// S3's tag alphabet: letters, digits, separators (spaces; not tabs or line breaks)
@@ -65,18 +79,22 @@ fn invalid(message: &str) -> s3s::S3Error {
 
 /// Adds the tags of `value` (if any) to an object's stored headers; no tags store nothing.
 pub(crate) fn store(headers: &mut BTreeMap<String, String>, value: Option<&str>) -> S3Result<()> {
-    headers.remove(STORED_NAME);
-    let Some(value) = value else { return Ok(()) };
-    let tags = parse(value)?;
-    if !tags.is_empty() {
-        let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&tags).finish();
-        headers.insert(STORED_NAME.to_owned(), encoded);
-    }
+    let tags = value.map(parse).transpose()?.unwrap_or_default();
+    store_checked(headers, &tags);
     Ok(())
 }
 
+/// Replaces the tags in an object's stored headers with `tags` (already checked).
+pub(crate) fn store_checked(headers: &mut BTreeMap<String, String>, tags: &[(String, String)]) {
+    headers.remove(STORED_NAME);
+    if !tags.is_empty() {
+        let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(tags).finish();
+        headers.insert(STORED_NAME.to_owned(), encoded);
+    }
+}
+
 /// The stored tags of an object, in the order they were given.
-fn stored(headers: &BTreeMap<String, String>) -> Vec<(String, String)> {
+pub(crate) fn stored(headers: &BTreeMap<String, String>) -> Vec<(String, String)> {
     headers
         .get(STORED_NAME)
         .map(|value| form_urlencoded::parse(value.as_bytes()).into_owned().collect())
@@ -91,7 +109,28 @@ pub(crate) fn count(headers: &BTreeMap<String, String>) -> Option<i32> {
 
 /// The tag set GetObjectTagging answers with.
 pub(crate) fn tag_set(headers: &BTreeMap<String, String>) -> TagSet {
-    stored(headers).into_iter().map(|(key, value)| Tag { key: Some(key), value: Some(value) }).collect()
+    to_set(stored(headers))
+}
+
+/// Tags as a `<TagSet>`.
+pub(crate) fn to_set(tags: Vec<(String, String)>) -> TagSet {
+    tags.into_iter().map(|(key, value)| Tag { key: Some(key), value: Some(value) }).collect()
+}
+
+/// IAM condition values of tags a request sets: `s3:RequestObjectTag/<key>` for each
+/// and `s3:RequestObjectTagKeys`.
+pub(crate) fn request_conditions(values: &mut ConditionValues, tags: &[(String, String)]) {
+    for (key, value) in tags {
+        values.insert(&format!("s3:RequestObjectTag/{key}"), vec![value.clone()]);
+    }
+    values.insert("s3:RequestObjectTagKeys", tags.iter().map(|(key, _)| key.clone()).collect());
+}
+
+/// IAM condition values of an object's stored tags: `s3:ExistingObjectTag/<key>`.
+pub(crate) fn existing_conditions(values: &mut ConditionValues, headers: &BTreeMap<String, String>) {
+    for (key, value) in stored(headers) {
+        values.insert(&format!("s3:ExistingObjectTag/{key}"), vec![value]);
+    }
 }
 
 #[cfg(test)]
@@ -124,5 +163,30 @@ mod tests {
             assert_eq!(*error.code(), S3ErrorCode::InvalidTag, "{bad}");
         }
         assert_eq!(parse("k=").expect("an empty value is allowed").len(), 1);
+    }
+
+    #[test]
+    fn tag_documents_follow_the_same_rules_with_their_own_limit() {
+        let set = |n: usize| to_set((0..n).map(|i| (format!("k{i}"), "v".to_owned())).collect());
+        assert_eq!(from_set(set(50), BUCKET_TAGS_MAX).expect("50 bucket tags").len(), 50);
+        assert_eq!(*from_set(set(51), BUCKET_TAGS_MAX).expect_err("51").code(), S3ErrorCode::InvalidTag);
+        assert_eq!(*from_set(set(11), OBJECT_TAGS_MAX).expect_err("11").code(), S3ErrorCode::InvalidTag);
+        let twice = to_set(vec![("a".into(), "1".into()), ("a".into(), "2".into())]);
+        assert_eq!(*from_set(twice, OBJECT_TAGS_MAX).expect_err("twice").code(), S3ErrorCode::InvalidTag);
+        let no_key = vec![Tag { key: None, value: Some("v".into()) }];
+        assert_eq!(*from_set(no_key, OBJECT_TAGS_MAX).expect_err("no key").code(), S3ErrorCode::InvalidTag);
+    }
+
+    #[test]
+    fn tags_become_condition_values() {
+        let mut values = ConditionValues::new();
+        request_conditions(&mut values, &[("Env".into(), "prod".into()), ("team".into(), "crm".into())]);
+        assert_eq!(values.get("s3:RequestObjectTag/Env"), Some(&["prod".to_owned()][..]));
+        assert_eq!(values.get("s3:RequestObjectTagKeys").map(<[String]>::len), Some(2));
+        let mut headers = BTreeMap::new();
+        store_checked(&mut headers, &[("Env".into(), "prod".into())]);
+        existing_conditions(&mut values, &headers);
+        assert_eq!(values.get("s3:ExistingObjectTag/Env"), Some(&["prod".to_owned()][..]));
+        assert!(values.get("s3:ExistingObjectTag/env").is_none(), "tag keys keep their case");
     }
 }

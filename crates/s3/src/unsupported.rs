@@ -19,14 +19,13 @@
 //!   redundancy asked for, as MinIO does without an RRS class); canned ACL `private`,
 //!   and on objects `bucket-owner-full-control` / `bucket-owner-read` (Cairn has one
 //!   owner, so the bucket owner always has full control); `x-amz-tagging` and
-//!   `x-amz-tagging-directive` (`tagging.rs`; changing an existing object's tags,
-//!   PutObjectTagging and DeleteObjectTagging, answers 501 from s3s's defaults);
+//!   `x-amz-tagging-directive` (`tagging.rs`);
 //! - ignored, as they change nothing in a single-account store: `x-amz-request-payer`
 //!   (no billing), `x-amz-expected-bucket-owner` (every bucket belongs to the one
 //!   account; MinIO ignores it too), `x-amz-bypass-governance-retention` (no retention
 //!   exists to bypass).
 //!
-//! Bucket subresources without an implementation (tagging, encryption, lifecycle, cors,
+//! Bucket subresources without an implementation (encryption, lifecycle, cors,
 //! versioning, object-lock, replication, website, logging, notification, acl, ...) are
 //! answered 501 by s3s's default handlers; query parameters an implemented operation
 //! does not take (unknown subresources s3s would ignore) are refused in `query.rs`.

@@ -33,4 +33,5 @@ mod quorum;
 mod rotation;
 mod rpc_auth;
 mod slow_peer;
+mod tags;
 mod tls;

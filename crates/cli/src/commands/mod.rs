@@ -14,6 +14,7 @@ mod place;
 mod rm;
 mod share;
 mod stat;
+mod tag;
 
 use crate::Context;
 use crate::error::{CliError, Result};
@@ -50,6 +51,9 @@ pub enum ClientCommand {
     /// Set or show a bucket's anonymous access (none, download, upload, public).
     #[command(subcommand)]
     Anonymous(anonymous::AnonymousCommand),
+    /// Set, show or remove the tags of an object or a bucket.
+    #[command(subcommand)]
+    Tag(tag::TagCommand),
     /// Make a target a copy of a source: only what changed is copied.
     Mirror(mirror::MirrorArgs),
     /// Administer a deployment (MinIO's admin API).
@@ -73,6 +77,7 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Find(args) => find::run(&context, args).await,
         ClientCommand::Share(command) => share::run(&context, command).await,
         ClientCommand::Anonymous(command) => anonymous::run(&context, command).await,
+        ClientCommand::Tag(command) => tag::run(&context, command).await,
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
     }

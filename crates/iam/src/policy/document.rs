@@ -214,6 +214,17 @@ impl Policy {
         &self.statements
     }
 
+    /// Whether some statement has a condition on a key that starts with `prefix`
+    /// (ignoring case, as keys do): lets a caller skip gathering costly values (an
+    /// object's existing tags) that no policy looks at.
+    pub fn mentions_condition_key(&self, prefix: &str) -> bool {
+        let prefix = prefix.to_ascii_lowercase();
+        self.statements
+            .iter()
+            .flat_map(|statement| statement.conditions())
+            .any(|condition| condition.key().to_ascii_lowercase().starts_with(&prefix))
+    }
+
     /// Whether the policy has no statement (only the `none` bucket preset): such a
     /// policy decides nothing, and a bucket "with" it has no policy at all.
     pub fn is_empty(&self) -> bool {

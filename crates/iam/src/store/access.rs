@@ -49,6 +49,24 @@ impl Iam {
         Ok((account.secret_key.clone(), identity))
     }
 
+    /// Whether a policy [`Iam::is_allowed`] would consult for `identity` on `bucket` has a
+    /// condition on a key starting with `prefix` (e.g. `s3:ExistingObjectTag/`). Root
+    /// is allowed everything, so none is consulted.
+    pub fn policies_mention(&self, identity: Option<&Identity>, bucket: Option<&str>, prefix: &str) -> bool {
+        let snapshot = self.snapshot();
+        let mentions = |policy: &Policy| policy.mentions_condition_key(prefix);
+        match identity {
+            None => bucket.and_then(|b| snapshot.bucket_policies.get(b)).is_some_and(|(policy, _)| mentions(policy)),
+            Some(Identity::Root) => false,
+            Some(Identity::User(user)) => snapshot.user_policies(user).iter().any(mentions),
+            Some(Identity::ServiceAccount { access_key, parent }) => {
+                let inline = snapshot.service_accounts.get(access_key).and_then(|a| a.policy.as_ref());
+                inline.is_some_and(|text| Policy::parse(text.as_bytes()).is_ok_and(|p| mentions(&p)))
+                    || snapshot.user_policies(parent).iter().any(mentions)
+            }
+        }
+    }
+
     /// May `identity` (None: anonymous) do `action` on `bucket`/`key`? Root may do
     /// anything; users by their own and their groups' policies; a service account by
     /// its parent's, narrowed by its inline policy; anonymous requests by the bucket's

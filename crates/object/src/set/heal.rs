@@ -7,9 +7,10 @@
 //! reads only each part's last frame (the file is there and long enough). Either way,
 //! every frame a rebuild reads is verified, so a corrupt source never spreads.
 
+use super::write::Settle;
 use super::{ErasureSet, detached};
 use crate::lock::LockGuard;
-use crate::quorum::pick_version;
+use crate::quorum::{pick_version, stale_meta};
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{CommitRequest, DriveError, PartSource, ShardReader, ShardWriter};
@@ -56,7 +57,8 @@ impl ErasureSet {
             return Err(ObjectError::Internal("stored shard distribution does not match the set".into()));
         }
         let mut bad: Vec<bool> = holders.iter().map(|holds| !holds).collect();
-        let healed = match version.data_dir {
+        let refreshed = self.refresh_meta(&guard, (bucket, key), &version, &metas).await;
+        let rebuilt = match version.data_dir {
             None => self.heal_inline(&guard, (bucket, key), &version, &distribution, &metas, &mut bad).await?,
             Some(data_dir) => {
                 let scope = PartsHeal {
@@ -71,11 +73,35 @@ impl ErasureSet {
                 self.heal_parts(&scope, &mut bad).await?
             }
         };
+        let healed = refreshed + rebuilt;
         if healed > 0 {
             self.stats.objects_healed.fetch_add(1, Ordering::Relaxed);
             tracing::info!(bucket, key, drives = healed, "healed object");
         }
         Ok(healed)
+    }
+
+    /// Rewrites the metadata of the drives that hold `version`'s data but missed a
+    /// change of its metadata (tags): their data stays, their copy gets the headers and
+    /// stamp of `version`. Returns how many were rewritten.
+    async fn refresh_meta(
+        &self,
+        guard: &LockGuard,
+        (bucket, key): (&str, &str),
+        version: &ObjectVersion,
+        metas: &[std::result::Result<ObjectMeta, DriveError>],
+    ) -> usize {
+        let stale = stale_meta(metas, version);
+        let requests =
+            metas.iter().zip(stale).enumerate().filter(|(_, (_, stale))| *stale).filter_map(|(d, (meta, _))| {
+                let mut meta = meta.as_ref().ok()?.clone();
+                let latest = &mut meta.versions[0];
+                latest.headers = version.headers.clone();
+                latest.meta_updated_unix_nanos = version.meta_updated_unix_nanos;
+                Some((d, Vec::new(), meta))
+            });
+        let settle = Settle { placed: None, keep: version.data_dir };
+        self.commit_healed(guard, (bucket, key), settle, requests.collect()).await
     }
 
     async fn heal_inline(
@@ -118,9 +144,10 @@ impl ErasureSet {
             let mut meta = version.clone();
             meta.erasure = self.erasure_info(distribution, d);
             meta.inline_data = Some(rebuilt[distribution[d] as usize].clone());
-            (d, Vec::new(), meta)
+            (d, Vec::new(), ObjectMeta::single(meta))
         });
-        Ok(self.commit_healed(guard, (bucket, key), None, requests.collect()).await)
+        let settle = Settle { placed: None, keep: None };
+        Ok(self.commit_healed(guard, (bucket, key), settle, requests.collect()).await)
     }
 
     async fn heal_parts(&self, scope: &PartsHeal<'_>, bad: &mut [bool]) -> Result<usize> {
@@ -203,10 +230,11 @@ impl ErasureSet {
                     .iter()
                     .map(|p| PartSource { sys_path: staged(p.number), part_number: p.number })
                     .collect();
-                (d, parts, meta)
+                (d, parts, ObjectMeta::single(meta))
             })
             .collect();
-        let healed = self.commit_healed(guard, (bucket, key), Some(data_dir), requests).await;
+        let settle = Settle { placed: Some(data_dir), keep: Some(data_dir) };
+        let healed = self.commit_healed(guard, (bucket, key), settle, requests).await;
         for part in &version.parts {
             self.discard_staged(&staged(part.number)).await;
         }
@@ -236,8 +264,8 @@ impl ErasureSet {
         &self,
         guard: &LockGuard,
         (bucket, key): (&str, &str),
-        data_dir: Option<Uuid>,
-        requests: Vec<(usize, Vec<PartSource>, ObjectVersion)>,
+        settle: Settle,
+        requests: Vec<(usize, Vec<PartSource>, ObjectMeta)>,
     ) -> usize {
         let results = join_all(requests.into_iter().map(|(d, parts, meta)| async move {
             let drive = &self.drives[d];
@@ -245,9 +273,9 @@ impl ErasureSet {
             let request = CommitRequest {
                 volume: bucket.to_owned(),
                 key: key.to_owned(),
-                data_dir,
+                data_dir: settle.placed,
                 parts,
-                meta: Bytes::from(ObjectMeta::single(meta).encode()),
+                meta: Bytes::from(meta.encode()),
                 commit_id,
             };
             match guard.fenced(drive.as_ref(), drive.commit(request.clone())).await {
@@ -261,7 +289,7 @@ impl ErasureSet {
                 }
                 other => other?,
             }
-            guard.fenced(drive.as_ref(), drive.finish_commit(bucket, key, commit_id, data_dir)).await
+            guard.fenced(drive.as_ref(), drive.finish_commit(bucket, key, commit_id, settle.keep)).await
         }))
         .await;
         for error in results.iter().filter_map(|r| r.as_ref().err()) {

@@ -5,12 +5,13 @@ pub(crate) mod heal;
 pub(crate) mod multipart;
 pub(crate) mod pending;
 pub mod read;
+mod update;
 pub(crate) mod verify;
 mod write;
 
 use crate::config::Layout;
 use crate::lock::{LockGuard, NamespaceLocks};
-use crate::quorum::{describe_answers, pick_version};
+use crate::quorum::{describe_answers, pick_version, stale_meta};
 use crate::store::Stats;
 use crate::types::ObjectInfo;
 use crate::{ObjectError, Result};
@@ -129,7 +130,12 @@ impl ErasureSet {
             picked = pick_version(&metas, &self.layout);
         }
         match picked {
-            Ok((version, holders)) => Ok(ClientRead { metas, version, holders }),
+            Ok((version, holders)) => {
+                if stale_meta(&metas, &version).contains(&true) {
+                    self.queue_heal(bucket, key);
+                }
+                Ok(ClientRead { metas, version, holders })
+            }
             Err(error) => {
                 if matches!(error, ObjectError::ReadQuorum) {
                     tracing::warn!(bucket, key, answers = %describe_answers(&metas), "read quorum not reached");

@@ -330,6 +330,7 @@ impl ErasureSet {
             headers: upload.headers,
             inline_data: None,
             upload_id: Some(upload_id),
+            meta_updated_unix_nanos: 0,
         };
         let dir = upload_dir(bucket, upload_id);
         let parts: Vec<PartSource> = records

@@ -22,7 +22,7 @@
 
 use super::ErasureSet;
 use crate::Result;
-use crate::quorum::same_version;
+use crate::quorum::same_version_and_meta;
 use cairn_drive::{DriveError, PendingCommit};
 use cairn_meta::{ObjectMeta, ObjectVersion};
 use futures::future::join_all;
@@ -131,15 +131,18 @@ impl ErasureSet {
             return Ok(decision);
         }
         let actions = self.drives.iter().enumerate().filter(|(d, _)| has_record[*d]).map(|(d, drive)| {
-            let (metas, installed, version) = (&metas, &installed, &version);
+            let (metas, installed, version, records) = (&metas, &installed, &version, &records);
             async move {
-                let new_data = version.as_ref().and_then(|v| v.data_dir);
                 if installed[d] && decision == Decision::RollBack {
-                    return drive.undo_commit(bucket, key, pending.commit_id, new_data).await;
+                    // Only the data directory the commit placed goes: a commit that
+                    // changed metadata only (tags) placed none, and its version's data
+                    // is the replaced version's too.
+                    let placed = records[d].as_ref().and_then(|record| record.data_dir);
+                    return drive.undo_commit(bucket, key, pending.commit_id, placed).await;
                 }
                 // Keep the data of what the drive shows now; drop the rest of the commit.
                 let keep = match &metas[d] {
-                    _ if installed[d] => new_data,
+                    _ if installed[d] => version.as_ref().and_then(|v| v.data_dir),
                     Ok(meta) => meta.latest().and_then(|v| v.data_dir),
                     Err(error) if error.is_not_found() => None,
                     Err(error) => return Err(clone_kind(error)),
@@ -163,7 +166,7 @@ impl ErasureSet {
     fn decide(&self, version: &ObjectVersion, metas: &[std::result::Result<ObjectMeta, DriveError>]) -> Decision {
         let holders = metas
             .iter()
-            .filter(|m| m.as_ref().ok().and_then(ObjectMeta::latest).is_some_and(|v| same_version(v, version)))
+            .filter(|m| m.as_ref().ok().and_then(ObjectMeta::latest).is_some_and(|v| same_version_and_meta(v, version)))
             .count();
         let unknown = metas.iter().filter(|m| matches!(m, Err(error) if !error.is_not_found())).count();
         let quorum = self.layout.write_quorum();

@@ -5,6 +5,7 @@
 use super::{ErasureSet, now_unix_nanos, object_info};
 use crate::body::{Block, BlockReader, Body, BodyCheck};
 use crate::config::{INLINE_BYTES_MAX, OBJECT_SIZE_BYTES_MAX};
+use crate::lock::LockGuard;
 use crate::quorum::{pick_version, reduce_errors, reduce_write};
 use crate::types::{ObjectInfo, PutRequest, WriteCondition};
 use crate::{ObjectError, Result};
@@ -263,6 +264,7 @@ impl ErasureSet {
             headers,
             inline_data: None,
             upload_id: None,
+            meta_updated_unix_nanos: 0,
         };
         // An inline version staged nothing: no staged file to remove on four drives.
         let version_has_files = matches!(written.stored, Stored::Files(_));
@@ -325,17 +327,33 @@ impl ErasureSet {
             }
         });
         let results = join_all(commits).await;
+        let placed = version.data_dir;
+        self.settle_commit(&guard, (&bucket, &key), commit_id, &results, Settle { placed, keep: placed }).await
+    }
+
+    /// Ends a commit that ran on every drive (`results[d]`): with a write quorum, finishes
+    /// it where it landed (the replaced metadata and every data directory but `keep`
+    /// go); below it, undoes it there (the replaced metadata returns, the data directory
+    /// it `placed` goes) and fails.
+    pub(super) async fn settle_commit(
+        &self,
+        guard: &LockGuard,
+        (bucket, key): (&str, &str),
+        commit_id: Uuid,
+        results: &[std::result::Result<(), DriveError>],
+        settle: Settle,
+    ) -> Result<()> {
         for (d, result) in results.iter().enumerate() {
             if let Err(error) = result {
                 tracing::warn!(drive = self.drives[d].endpoint(), %error, bucket, key, "commit failed on drive");
             }
         }
         let committed = results.iter().map(|r| r.is_ok());
-        match reduce_write(&results, self.layout.write_quorum()) {
+        match reduce_write(results, self.layout.write_quorum()) {
             Ok(()) => {
                 // Only now may the replaced version's metadata and data go.
                 join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
-                    let finish = drive.finish_commit(&bucket, &key, commit_id, version.data_dir);
+                    let finish = drive.finish_commit(bucket, key, commit_id, settle.keep);
                     if let Err(error) = guard.fenced(drive.as_ref(), finish).await {
                         tracing::warn!(drive = drive.endpoint(), %error, bucket, key, "cleanup after commit failed");
                     }
@@ -346,7 +364,7 @@ impl ErasureSet {
             Err(error) => {
                 // Below quorum: put every drive that did commit back the way it was.
                 join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
-                    let undo = drive.undo_commit(&bucket, &key, commit_id, version.data_dir);
+                    let undo = drive.undo_commit(bucket, key, commit_id, settle.placed);
                     if let Err(undo_error) = guard.fenced(drive.as_ref(), undo).await {
                         tracing::error!(drive = drive.endpoint(), %undo_error, bucket, key, "cannot undo a failed commit");
                     }
@@ -356,6 +374,15 @@ impl ErasureSet {
             }
         }
     }
+}
+
+/// The data directories a commit's end concerns.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settle {
+    /// The one the commit placed (an undo removes it); None when it placed none.
+    pub(super) placed: Option<Uuid>,
+    /// The one the installed metadata names (a finish removes every other).
+    pub(super) keep: Option<Uuid>,
 }
 
 /// Evaluates a conditional write against the key's current version (read under the write lock).

@@ -136,3 +136,32 @@ fn cli_lists_inspects_shares_and_removes_objects() {
     cli.run(&["rb", "--force", "local/crm-documents"]).ok();
     assert!(cli.run(&["ls", "local"]).ok().is_empty());
 }
+
+#[test]
+fn cli_tags_objects_and_buckets() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("local", &server);
+    cli.run(&["mb", "local/crm-quotes"]).ok();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("q.pdf");
+    std::fs::write(&file, "quote").expect("write");
+    cli.run(&["cp", file.to_str().expect("utf-8"), "local/crm-quotes/q.pdf"]).ok();
+    let before = cli.run(&["stat", "local/crm-quotes/q.pdf"]).ok();
+
+    cli.run(&["tag", "set", "local/crm-quotes/q.pdf", "stage=signed&owner=a%20b"]).ok();
+    let listed = cli.run(&["tag", "ls", "local/crm-quotes/q.pdf"]).ok();
+    assert_eq!(listed[0]["tags"], serde_json::json!({"stage": "signed", "owner": "a b"}));
+    let after = cli.run(&["stat", "local/crm-quotes/q.pdf"]).ok();
+    assert_eq!((&after[0]["etag"], &after[0]["lastModified"]), (&before[0]["etag"], &before[0]["lastModified"]));
+    cli.run(&["tag", "remove", "local/crm-quotes/q.pdf"]).ok();
+    assert_eq!(cli.run(&["tag", "list", "local/crm-quotes/q.pdf"]).ok()[0]["tags"], serde_json::json!({}));
+
+    assert_eq!(cli.run(&["tag", "ls", "local/crm-quotes"]).ok()[0]["tags"], serde_json::json!({}));
+    cli.run(&["tag", "set", "local/crm-quotes", "team=crm"]).ok();
+    assert_eq!(cli.run(&["tag", "ls", "local/crm-quotes"]).ok()[0]["tags"], serde_json::json!({"team": "crm"}));
+    cli.run(&["tag", "rm", "local/crm-quotes"]).ok();
+    assert_eq!(cli.run(&["tag", "ls", "local/crm-quotes"]).ok()[0]["tags"], serde_json::json!({}));
+
+    assert_eq!(cli.run(&["tag", "set", "local/crm-quotes/missing", "a=b"]).code, 3, "no such object");
+    assert_eq!(cli.run(&["tag", "set", "local/crm-quotes/q.pdf", "a=1&a=2"]).code, 1, "refused by the server");
+}

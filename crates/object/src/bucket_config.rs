@@ -1,0 +1,133 @@
+//! A bucket's record and configuration (its tags): one copy on every drive of every
+//! pool (`buckets/<bucket>.meta` in the system volume), like the bucket folder itself.
+//!
+//! Changes are read-modify-write under a cluster-wide exclusive lock named after the
+//! bucket, stamped with `config_updated_unix_nanos` (strictly newer than the copy they
+//! change), and written to every drive; they succeed on a write quorum of every set.
+//! Reads take the newest copy any drive answers with: an acknowledged change reached a
+//! write quorum, which every read quorum meets. The scanner's bucket pass rewrites
+//! copies that are missing or older.
+
+use crate::Result;
+use crate::set::now_unix_nanos;
+use crate::store::{ObjectStore, bucket_record_path};
+use bytes::Bytes;
+use cairn_drive::DriveError;
+use cairn_meta::BucketRecord;
+use futures::future::join_all;
+
+/// The newest of the records drives answered with; None when no drive has a readable one.
+fn newest(answers: &[std::result::Result<Bytes, DriveError>]) -> Option<BucketRecord> {
+    answers
+        .iter()
+        .flatten()
+        .filter_map(|bytes| BucketRecord::decode(bytes).ok())
+        .max_by_key(|record| record.config_updated_unix_nanos)
+}
+
+impl ObjectStore {
+    /// The bucket's record and configuration; `BucketNotFound` unless a quorum of drives
+    /// has the bucket.
+    pub async fn bucket_record(&self, bucket: &str) -> Result<BucketRecord> {
+        self.require_bucket(bucket).await?;
+        let path = bucket_record_path(bucket);
+        let answers = join_all(self.all_drives().map(|drive| drive.read_sys_file(&path))).await;
+        if let Some(record) = newest(&answers) {
+            return Ok(record);
+        }
+        // A bucket made before records existed: its folder's creation time.
+        let info = self.first_drive().stat_volume(bucket).await?;
+        Ok(BucketRecord::new(&info.name, i64::try_from(info.created_unix_nanos).unwrap_or(0)))
+    }
+
+    /// Changes a bucket's configuration: `change` edits the current record, which is
+    /// then stamped and written to every drive. Returns the record as written.
+    pub async fn update_bucket_record(
+        &self,
+        bucket: &str,
+        change: impl FnOnce(&mut BucketRecord) + Send,
+    ) -> Result<BucketRecord> {
+        let _guard = self.lock_exclusive(&format!("bucket/{bucket}")).await?;
+        let mut record = self.bucket_record(bucket).await?;
+        change(&mut record);
+        record.config_updated_unix_nanos = now_unix_nanos().max(record.config_updated_unix_nanos + 1);
+        let bytes = Bytes::from(record.encode());
+        let path = bucket_record_path(bucket);
+        let written = join_all(self.all_drives().map(|drive| drive.write_sys_file(&path, bytes.clone()))).await;
+        self.per_set_quorum(&written)?;
+        Ok(record)
+    }
+
+    /// Gives every answering drive the bucket's folder and its newest record, where it
+    /// lacks them or holds an older record.
+    pub(crate) async fn heal_bucket(&self, bucket: &str) {
+        // Only a bucket a quorum still holds: one being deleted must not be brought back.
+        if self.bucket_info(bucket).await.is_err() {
+            return;
+        }
+        let path = bucket_record_path(bucket);
+        let answers = join_all(self.all_drives().map(|drive| drive.read_sys_file(&path))).await;
+        let Some(record) = newest(&answers) else { return };
+        let bytes = Bytes::from(record.encode());
+        join_all(self.all_drives().zip(&answers).map(|(drive, answer)| {
+            let (path, bytes, record) = (&path, bytes.clone(), &record);
+            async move {
+                if matches!(drive.stat_volume(bucket).await, Err(DriveError::VolumeNotFound))
+                    && drive.make_volume(bucket).await.is_ok()
+                {
+                    tracing::info!(bucket, drive = drive.endpoint(), "healed bucket");
+                }
+                let held = answer.as_ref().ok().and_then(|b| BucketRecord::decode(b).ok());
+                let behind = match (answer, held) {
+                    (_, Some(held)) => held.config_updated_unix_nanos < record.config_updated_unix_nanos,
+                    (Err(DriveError::FileNotFound), None) => true,
+                    // Unreadable for another reason (offline): nothing to write to now.
+                    (Err(_), None) => false,
+                    // Damaged: rewrite it.
+                    (Ok(_), None) => true,
+                };
+                if behind && drive.write_sys_file(path, bytes).await.is_ok() {
+                    tracing::info!(bucket, drive = drive.endpoint(), "healed bucket record");
+                }
+            }
+        }))
+        .await;
+    }
+
+    /// Fails with `BucketNotFound` unless a read quorum of the first set's drives has the bucket.
+    async fn require_bucket(&self, bucket: &str) -> Result<()> {
+        self.sets[0].require_bucket(bucket).await
+    }
+
+    fn first_drive(&self) -> &std::sync::Arc<dyn cairn_drive::Drive> {
+        self.all_drives().next().expect("a store has drives")
+    }
+}
+
+impl From<BucketRecord> for crate::types::BucketInfo {
+    fn from(record: BucketRecord) -> Self {
+        Self { name: record.name, created_unix_nanos: record.created_unix_nanos }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_readable_record_wins() {
+        let mut old = BucketRecord::new("b", 1);
+        old.config_updated_unix_nanos = 5;
+        let mut new = old.clone();
+        new.config_updated_unix_nanos = 9;
+        new.tags = vec![("team".into(), "crm".into())];
+        let answers = vec![
+            Ok(Bytes::from(old.encode())),
+            Err(DriveError::FileNotFound),
+            Ok(Bytes::from(new.encode())),
+            Ok(Bytes::from_static(b"damaged")),
+        ];
+        assert_eq!(newest(&answers), Some(new));
+        assert_eq!(newest(&[Err(DriveError::FileNotFound)]), None);
+    }
+}

@@ -1,0 +1,78 @@
+//! Changing an object's metadata in place (PutObjectTagging, DeleteObjectTagging):
+//! the current version keeps its data, ETag and Last-Modified, and gets new headers and
+//! a newer metadata stamp (`ObjectVersion::meta_updated_unix_nanos`).
+//!
+//! It is a commit like a PUT's, under the key's write lock and fenced by it, that
+//! places no data directory: each drive holding the version installs its own copy of
+//! the metadata (its shard index and inline frame) with the new headers, and the
+//! commit succeeds on a write quorum, is undone below one, and is resolved after a
+//! crash as any other (a rollback removes no data: the commit placed none). A drive
+//! that missed the change holds the version with an older stamp: reads take the
+//! newest stamp among the drives that hold the version, and healing rewrites the
+//! metadata of the others.
+
+use super::write::Settle;
+use super::{ErasureSet, detached, now_unix_nanos, object_info};
+use crate::Result;
+use crate::quorum::pick_version;
+use crate::types::{HeaderChange, ObjectInfo};
+use bytes::Bytes;
+use cairn_drive::{CommitRequest, DriveError};
+use futures::future::join_all;
+use std::sync::Arc;
+use uuid::Uuid;
+
+impl ErasureSet {
+    /// Applies `change` to the headers of `key`'s current version on every drive that
+    /// holds it; returns the version as changed.
+    pub(crate) async fn update_headers(
+        self: &Arc<Self>,
+        bucket: &str,
+        key: &str,
+        change: HeaderChange,
+    ) -> Result<ObjectInfo> {
+        cairn_drive::validate_key(key)?;
+        let set = Arc::clone(self);
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        detached(async move { set.update_locked(&bucket, &key, change).await }).await
+    }
+
+    async fn update_locked(&self, bucket: &str, key: &str, change: HeaderChange) -> Result<ObjectInfo> {
+        let guard = self.lock_write(bucket, key).await?;
+        let metas = self.read_metas(bucket, key).await;
+        let (mut version, holders) = pick_version(&metas, &self.layout)?;
+        change(&mut version.headers);
+        // Strictly newer than every stamp a drive may hold, even with a clock set back.
+        version.meta_updated_unix_nanos = now_unix_nanos().max(version.meta_updated_unix_nanos + 1);
+        let commit_id = Uuid::new_v4();
+        let commits = self.drives.iter().zip(&metas).zip(&holders).map(|((drive, meta), holds)| {
+            // The drive's own copy, so that its shard index and inline frame stay its own.
+            let request = meta.as_ref().ok().filter(|_| *holds).map(|meta| {
+                let mut meta = meta.clone();
+                let latest = &mut meta.versions[0];
+                latest.headers = version.headers.clone();
+                latest.meta_updated_unix_nanos = version.meta_updated_unix_nanos;
+                CommitRequest {
+                    volume: bucket.to_owned(),
+                    key: key.to_owned(),
+                    data_dir: None,
+                    parts: Vec::new(),
+                    meta: Bytes::from(meta.encode()),
+                    commit_id,
+                }
+            });
+            let guard = &guard;
+            async move {
+                match request {
+                    Some(request) => guard.fenced(drive.as_ref(), drive.commit(request)).await,
+                    // It lacks the version: healing gives it the version, with these headers.
+                    None => Err(DriveError::DriveNotFound),
+                }
+            }
+        });
+        let results = join_all(commits).await;
+        let settle = Settle { placed: None, keep: version.data_dir };
+        self.settle_commit(&guard, (bucket, key), commit_id, &results, settle).await?;
+        Ok(object_info(bucket, key, &version))
+    }
+}
