@@ -144,6 +144,12 @@ def empty_and_delete_bucket(s3, bucket):
                 Bucket=bucket,
                 Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True},
             )
+        # A bucket that was versioned keeps older versions and delete markers: remove them by id.
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            entries = page.get("Versions", []) + page.get("DeleteMarkers", [])
+            if entries:
+                s3.delete_objects(Bucket=bucket, Delete={"Quiet": True, "Objects": [
+                    {"Key": e["Key"], "VersionId": e["VersionId"]} for e in entries]})
         s3.delete_bucket(Bucket=bucket)
     except Exception:  # noqa: BLE001 - best-effort cleanup
         pass

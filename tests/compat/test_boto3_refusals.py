@@ -106,15 +106,20 @@ def test_create_bucket_with_object_lock_or_public_acl_is_refused(s3):
 
 def test_versions_that_do_not_exist_are_not_confused_with_the_current_one(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"keep")
-    version = "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY"
+    malformed = "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY"  # not an id Cairn makes: refused, as on S3
     with pytest.raises(ClientError) as ei:
-        s3.get_object(Bucket=bucket, Key="k", VersionId=version)
-    assert err(ei) == ("NoSuchVersion", 404)
+        s3.get_object(Bucket=bucket, Key="k", VersionId=malformed)
+    assert err(ei) == ("InvalidArgument", 400)
     with pytest.raises(ClientError) as ei:
-        s3.delete_object(Bucket=bucket, Key="k", VersionId=version)
+        s3.delete_object(Bucket=bucket, Key="k", VersionId=malformed)
+    assert err(ei) == ("InvalidArgument", 400)
+    out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k", "VersionId": malformed}]})
+    assert [e["Code"] for e in out.get("Errors", [])] == ["InvalidArgument"]
+    absent = str(uuid.uuid4())  # well formed, but no such version
+    with pytest.raises(ClientError) as ei:
+        s3.get_object(Bucket=bucket, Key="k", VersionId=absent)
     assert err(ei) == ("NoSuchVersion", 404)
-    out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k", "VersionId": version}]})
-    assert [e["Code"] for e in out.get("Errors", [])] == ["NoSuchVersion"]
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=absent)  # nothing to delete: success, as on S3
     assert get_body(s3, bucket, "k") == b"keep"
     s3.delete_object(Bucket=bucket, Key="k", VersionId="null")
     assert_absent(s3, bucket, "k")
@@ -127,7 +132,6 @@ BUCKET_SUBRESOURCES = [
         "Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]})),
     ("put_bucket_cors", dict(CORSConfiguration={
         "CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]})),
-    ("put_bucket_versioning", dict(VersioningConfiguration={"Status": "Enabled"})),
     ("put_object_lock_configuration", dict(ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})),
     ("put_bucket_replication", dict(ReplicationConfiguration={
         "Role": "arn:aws:iam::1:role/r",

@@ -162,6 +162,8 @@ test("an operator and a read-only user work through the console", { timeout: 600
   // Download the large file: byte for byte what was uploaded.
   await page.goto(`${base}/object/crm-e2e?key=big.bin`);
   await shot(page, "05-object");
+  // An unversioned bucket's object has one version, the null one, current.
+  assert.match(await page.textContent("table[aria-labelledby=versions-title]"), /null[\s\S]*30\.0 MiB[\s\S]*current/);
   const fetched = await download(page, () => page.click("a.button[download]"));
   assert.equal(fetched.length, BIG_BYTES);
   assert.equal(sha256(fetched), sha256(big), "the download is byte-identical");

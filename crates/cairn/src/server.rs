@@ -179,6 +179,9 @@ async fn open_iam(
         match Iam::open(store.clone(), &root.0, &root.1).await {
             Ok(iam) => {
                 if let Some((peers, rpc)) = &cluster {
+                    store.set_bucket_change_notifier(bucket_change_notifier(peers.clone()));
+                    let forgetting = store.clone();
+                    rpc.set_bucket_changed(Box::new(move |bucket| forgetting.forget_bucket_config(bucket)));
                     iam.set_change_notifier(change_notifier(peers.clone()));
                     let weak = Arc::downgrade(&iam);
                     rpc.set_identities_reload(Box::new(move || {
@@ -223,6 +226,28 @@ fn change_notifier(peers: Vec<Arc<Peer>>) -> cairn_iam::ChangeNotifier {
                         tracing::debug!(peer = peer.authority(), %error, "a peer was not told of an identity change")
                     }
                     Err(_) => tracing::warn!(peer = peer.authority(), "a peer did not reload the identities in time"),
+                }
+            });
+            futures::future::join_all(calls).await;
+        })
+    })
+}
+
+/// Tells every peer that a bucket's configuration changed, waiting at most
+/// [`IDENTITY_PUSH_TIMEOUT_MS`] for each (a peer that does not hear of it reads the
+/// configuration again within `BUCKET_CONFIG_TTL`).
+fn bucket_change_notifier(peers: Vec<Arc<Peer>>) -> cairn_object::BucketChangeNotifier {
+    Box::new(move |bucket| {
+        let peers = peers.clone();
+        Box::pin(async move {
+            let calls = peers.iter().map(|peer| async {
+                let limit = Duration::from_millis(IDENTITY_PUSH_TIMEOUT_MS);
+                if !matches!(tokio::time::timeout(limit, peer.bucket_changed(&bucket)).await, Ok(Ok(true))) {
+                    tracing::info!(
+                        peer = peer.authority(),
+                        bucket,
+                        "a peer was not told of a bucket configuration change"
+                    );
                 }
             });
             futures::future::join_all(calls).await;

@@ -21,6 +21,8 @@ pub struct Remote {
     /// The key or prefix inside the bucket; empty for the whole bucket. Ends with '/'
     /// when written so (a folder).
     pub key: String,
+    /// One version of the key (`--version-id`); None for the newest.
+    pub version_id: Option<String>,
 }
 
 impl Remote {
@@ -47,7 +49,8 @@ impl Remote {
 
     /// The same alias and bucket with another key.
     pub fn with_key(&self, key: String) -> Remote {
-        Remote { key, ..self.clone() }
+        // A version id names a version of one key only.
+        Remote { key, version_id: None, ..self.clone() }
     }
 }
 
@@ -86,7 +89,13 @@ impl Target {
             return Err(CliError::Usage(format!("{text}: keys are at most {KEY_BYTES_MAX} bytes")));
         }
         let bucket = (!bucket.is_empty()).then(|| bucket.to_owned());
-        Ok(Target::Remote(Remote { alias_name: first.to_owned(), alias, bucket, key: key.to_owned() }))
+        Ok(Target::Remote(Remote {
+            alias_name: first.to_owned(),
+            alias,
+            bucket,
+            key: key.to_owned(),
+            version_id: None,
+        }))
     }
 
     /// The target as written, for messages.

@@ -38,7 +38,7 @@ fn drive_calls() -> Vec<Bytes> {
             meta: Bytes::from_static(b"meta"),
             commit_id: id,
         }),
-        DriveCall::FinishCommit { volume: "b".into(), key: "k".into(), commit_id: id, keep: Some(id) },
+        DriveCall::FinishCommit { volume: "b".into(), key: "k".into(), commit_id: id, keep: vec![id] },
         DriveCall::OpenShard { volume: "b".into(), key: "k".into(), data_dir: id, part_number: 3 },
         DriveCall::ReadAt { handle: 7, offset: 1 << 40, len: 1 << 20 },
         DriveCall::WriteSysFile { sys_path: "buckets/b.meta".into(), data: Bytes::from_static(b"CBK1") },

@@ -13,8 +13,8 @@
 use crate::stream::{SignedStream, StreamItem};
 use crate::token::{STREAM_BODY, TokenKey, body_digest};
 use crate::wire::{
-    HEADER_BODY, HEADER_DRIVE, HEADER_FENCE, HEADER_NONCE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, PATH_HEALTH,
-    PATH_METRICS, PATH_RELOAD_IDENTITIES, WireError, decode,
+    HEADER_BODY, HEADER_DRIVE, HEADER_FENCE, HEADER_NONCE, HEADER_PATH, HEADER_TIME, HEADER_TOKEN, PATH_BUCKET_CHANGED,
+    PATH_HEALTH, PATH_METRICS, PATH_RELOAD_IDENTITIES, WireError, decode, encode,
 };
 use bytes::Bytes;
 use cairn_drive::DriveError;
@@ -355,6 +355,11 @@ impl Peer {
     /// The peer's request counters, as its [`MetricsSource`](crate::service::MetricsSource) encoded them.
     pub async fn node_metrics(&self) -> Result<Vec<u8>, DriveError> {
         self.call::<Vec<u8>>(PATH_METRICS, |request| request, Bytes::new(), 0).await
+    }
+
+    /// Tells the peer that `bucket`'s configuration changed, so that it reads it again.
+    pub async fn bucket_changed(&self, bucket: &str) -> Result<bool, DriveError> {
+        self.call::<bool>(PATH_BUCKET_CHANGED, |request| request, encode(&bucket.to_owned()), 0).await
     }
 
     /// Asks the peer to reload its identities now (another node changed them); true when

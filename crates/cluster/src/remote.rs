@@ -171,7 +171,7 @@ impl Drive for RemoteDrive {
         self.call_done(DriveCall::Commit(commit)).await
     }
 
-    async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Option<Uuid>) -> Result<()> {
+    async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Vec<Uuid>) -> Result<()> {
         validate_key(key)?;
         self.call_done(DriveCall::FinishCommit { volume: volume.to_owned(), key: key.to_owned(), commit_id, keep })
             .await

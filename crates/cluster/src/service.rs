@@ -9,8 +9,8 @@ use crate::stream::{Received, StreamReader};
 use crate::token::{ReplayCache, STREAM_BODY, TokenError, TokenKey, Verified, body_digest};
 use crate::wire::{
     DriveCall, DriveReply, HEADER_BODY, HEADER_DRIVE, HEADER_FENCE, HEADER_NONCE, HEADER_PATH, HEADER_TIME,
-    HEADER_TOKEN, LockCall, PATH_CREATE_FILE, PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_METRICS, PATH_RELOAD_IDENTITIES,
-    PATH_WALK, WalkCall, WireEntry, WireError, decode, encode, walk_frame,
+    HEADER_TOKEN, LockCall, PATH_BUCKET_CHANGED, PATH_CREATE_FILE, PATH_DRIVE, PATH_HEALTH, PATH_LOCK, PATH_METRICS,
+    PATH_RELOAD_IDENTITIES, PATH_WALK, WalkCall, WireEntry, WireError, decode, encode, walk_frame,
 };
 use bytes::{Bytes, BytesMut};
 use cairn_drive::{CommitRequest, Drive, DriveError, PartSource};
@@ -48,7 +48,12 @@ pub struct RpcService {
     metrics: std::sync::OnceLock<MetricsSource>,
     /// Reloads this node's identities (set by the server once they are loaded).
     identities: std::sync::OnceLock<ReloadIdentities>,
+    /// Forgets this node's copy of a bucket's configuration (set by the server).
+    bucket_changed: std::sync::OnceLock<BucketChanged>,
 }
+
+/// What answers [`PATH_BUCKET_CHANGED`]: forgets the node's copy of a bucket's configuration.
+pub type BucketChanged = Box<dyn Fn(&str) + Send + Sync>;
 
 /// What answers [`PATH_RELOAD_IDENTITIES`]: reloads the node's identities, true on success.
 pub type ReloadIdentities =
@@ -85,7 +90,14 @@ impl RpcService {
             test_ack_delay: None,
             metrics: std::sync::OnceLock::new(),
             identities: std::sync::OnceLock::new(),
+            bucket_changed: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets what forgets this node's copy of a bucket's configuration when a peer
+    /// changed it (once).
+    pub fn set_bucket_changed(&self, forget: BucketChanged) {
+        let _ = self.bucket_changed.set(forget);
     }
 
     /// Tests only: delays acknowledging each received shard file by `delay`, as a slow disk would.
@@ -143,6 +155,15 @@ impl RpcService {
                 None => false,
             };
             return reply::<bool>(&Ok(reloaded));
+        }
+        if path == PATH_BUCKET_CHANGED {
+            return match read_call::<String>(request).await {
+                Ok(bucket) => {
+                    let known = self.bucket_changed.get().map(|forget| forget(&bucket)).is_some();
+                    reply::<bool>(&Ok(known))
+                }
+                Err(response) => response,
+            };
         }
         if path == PATH_LOCK {
             return match read_call::<LockCall>(request).await {

@@ -22,6 +22,9 @@ pub const PATH_HEALTH: &str = "/cairn/rpc/v1/health";
 pub const PATH_METRICS: &str = "/cairn/rpc/v1/metrics";
 /// Reload the identities now: another node just changed them (`bool` out: reloaded).
 pub const PATH_RELOAD_IDENTITIES: &str = "/cairn/rpc/v1/identities/reload";
+/// A bucket's configuration changed: forget the copy kept in memory (`String` in: the
+/// bucket; `bool` out).
+pub const PATH_BUCKET_CHANGED: &str = "/cairn/rpc/v1/bucket/changed";
 
 /// The drive (its path on the serving node) a drive call is for.
 pub const HEADER_DRIVE: &str = "x-cairn-drive";
@@ -122,7 +125,7 @@ pub enum DriveCall {
         volume: String,
         key: String,
         commit_id: Uuid,
-        keep: Option<Uuid>,
+        keep: Vec<Uuid>,
     },
     UndoCommit {
         volume: String,

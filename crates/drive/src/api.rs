@@ -177,8 +177,9 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     /// the commit can be undone until [`Drive::finish_commit`].
     async fn commit(&self, request: CommitRequest) -> Result<()>;
     /// After a write quorum committed: drops the replaced metadata and every data
-    /// directory of the object other than `keep`.
-    async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Option<Uuid>) -> Result<()>;
+    /// directory of the object other than those in `keep` (the ones the installed
+    /// metadata names: every version's).
+    async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Vec<Uuid>) -> Result<()>;
     /// After the write quorum failed: puts the replaced metadata back (or removes the
     /// object if there was none) and removes the new data directory.
     async fn undo_commit(&self, volume: &str, key: &str, commit_id: Uuid, data_dir: Option<Uuid>) -> Result<()>;

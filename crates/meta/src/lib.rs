@@ -20,5 +20,5 @@ pub use codec::{
 };
 pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
-pub use object::{BucketRecord, ErasureInfo, ObjectMeta, ObjectVersion, PartInfo, VersionIdentity};
+pub use object::{BucketRecord, ErasureInfo, ObjectMeta, ObjectVersion, PartInfo, VersionIdentity, Versioning};
 pub use upload::{PartRecord, UploadRecord};

@@ -69,6 +69,10 @@ pub struct ObjectVersion {
     /// newest, and healing rewrites the others.
     #[serde(default)]
     pub meta_updated_unix_nanos: i64,
+    /// A delete marker (a versioned DELETE): no data, no parts; the key reads as absent
+    /// while it is the newest version. False in records written before format 3.
+    #[serde(default)]
+    pub delete_marker: bool,
 }
 
 /// Everything one drive stores about one key.
@@ -89,6 +93,23 @@ impl ObjectMeta {
         self.versions.first()
     }
 
+    /// The identity of the newest version, with the digest of the older ones: what a
+    /// listing compares between drives (see [`ObjectMeta::decode_latest_identity`]).
+    pub fn latest_identity(&self) -> Option<VersionIdentity> {
+        let mut identity = self.latest()?.identity();
+        let older = &self.versions[1..];
+        identity.history = history_digest(
+            older.iter().map(|v| (v.version_id, v.mod_time_unix_nanos, v.meta_updated_unix_nanos, v.delete_marker)),
+        );
+        identity.noncurrent_bytes = older.iter().fold(0u64, |total, v| total.saturating_add(v.size));
+        Some(identity)
+    }
+
+    /// The version with `version_id` (None: the null version), if this drive holds it.
+    pub fn find(&self, version_id: Option<Uuid>) -> Option<&ObjectVersion> {
+        self.versions.iter().find(|v| v.version_id == version_id)
+    }
+
     /// Encodes for storage.
     pub fn encode(&self) -> Vec<u8> {
         encode_record(OBJECT_MAGIC, self)
@@ -105,15 +126,34 @@ impl ObjectMeta {
     /// The record's checksum is verified as by [`ObjectMeta::decode`].
     pub fn decode_latest_identity(bytes: &[u8]) -> Result<Option<VersionIdentity>, MetaError> {
         let latest: LatestOnly<'_> = decode_record_borrowed(OBJECT_MAGIC, bytes)?;
-        Ok(latest.versions.0.map(|v| VersionIdentity {
+        let (history, noncurrent_bytes) = (latest.versions.history, latest.versions.noncurrent_bytes);
+        Ok(latest.versions.first.map(|v| VersionIdentity {
             version_id: v.version_id,
             mod_time_unix_nanos: v.mod_time_unix_nanos,
             size: v.size,
             etag: v.etag.to_owned(),
             data_dir: v.data_dir,
             meta_updated_unix_nanos: v.meta_updated_unix_nanos,
+            delete_marker: v.delete_marker,
+            history,
+            noncurrent_bytes,
         }))
     }
+}
+
+/// The digest of a key's older versions (id, time, metadata stamp, delete marker), in
+/// order: two drives with the same newest version and the same digest hold the same
+/// versions, so a listing that compares identities notices a drive that missed the
+/// removal of an old version (or holds one the others removed).
+fn history_digest(versions: impl Iterator<Item = (Option<Uuid>, i64, i64, bool)>) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for (id, mod_time, stamp, delete_marker) in versions {
+        hasher.update(id.unwrap_or_default().as_bytes());
+        hasher.update(&mod_time.to_le_bytes());
+        hasher.update(&stamp.to_le_bytes());
+        hasher.update(&[u8::from(delete_marker)]);
+    }
+    hasher.digest()
 }
 
 /// What tells two versions of an object apart: two drives hold the same version when
@@ -132,6 +172,15 @@ pub struct VersionIdentity {
     pub data_dir: Option<Uuid>,
     /// See [`ObjectVersion::meta_updated_unix_nanos`].
     pub meta_updated_unix_nanos: i64,
+    /// See [`ObjectVersion::delete_marker`].
+    pub delete_marker: bool,
+    /// The digest of the older versions the drive holds (see `history_digest`); only
+    /// [`ObjectMeta::latest_identity`] and [`ObjectMeta::decode_latest_identity`] fill it
+    /// (0 from [`ObjectVersion::identity`]).
+    pub history: u64,
+    /// Bytes of the older versions (what a bucket's usage counts besides the newest);
+    /// filled like `history`.
+    pub noncurrent_bytes: u64,
 }
 
 impl ObjectVersion {
@@ -144,6 +193,9 @@ impl ObjectVersion {
             etag: self.etag.clone(),
             data_dir: self.data_dir,
             meta_updated_unix_nanos: self.meta_updated_unix_nanos,
+            delete_marker: self.delete_marker,
+            history: 0,
+            noncurrent_bytes: 0,
         }
     }
 }
@@ -153,7 +205,7 @@ impl ObjectVersion {
 #[derive(Deserialize)]
 struct LatestOnly<'a> {
     #[serde(borrow)]
-    versions: FirstOnly<'a>,
+    versions: FirstAndHistory<'a>,
 }
 
 /// The identity fields of an `ObjectVersion`, borrowing its ETag from the record. A
@@ -167,11 +219,12 @@ struct IdentityFields<'a> {
     etag: &'a str,
     data_dir: Option<Uuid>,
     meta_updated_unix_nanos: i64,
+    delete_marker: bool,
 }
 
 /// Every field of a stored `ObjectVersion`, in order: [`IdentityFields`] reads the first
-/// five and the last, and skips the rest.
-const VERSION_FIELDS: [&str; 12] = [
+/// five and the last two, and skips the rest.
+const VERSION_FIELDS: [&str; 13] = [
     "version_id",
     "mod_time_unix_nanos",
     "size",
@@ -184,6 +237,7 @@ const VERSION_FIELDS: [&str; 12] = [
     "inline_data",
     "upload_id",
     "meta_updated_unix_nanos",
+    "delete_marker",
 ];
 
 /// Position of `meta_updated_unix_nanos` in a stored version (records written before
@@ -208,6 +262,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                     etag: seq.next_element()?.ok_or_else(|| missing(3))?,
                     data_dir: seq.next_element()?.ok_or_else(|| missing(4))?,
                     meta_updated_unix_nanos: 0,
+                    delete_marker: false,
                 };
                 // Skipping a field walks its bytes without building it (inline data
                 // is a length-prefixed blob, skipped in one step).
@@ -219,12 +274,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                 if let Some(stamp) = seq.next_element()? {
                     fields.meta_updated_unix_nanos = stamp;
                 }
+                if let Some(delete_marker) = seq.next_element()? {
+                    fields.delete_marker = delete_marker;
+                }
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(fields)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let (mut version_id, mut mod_time, mut size, mut etag, mut data_dir) = (None, None, None, None, None);
-                let mut meta_updated = 0;
+                let (mut meta_updated, mut delete_marker) = (0, false);
                 while let Some(name) = map.next_key::<&'de str>()? {
                     match name {
                         "version_id" => version_id = Some(map.next_value()?),
@@ -233,6 +291,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                         "etag" => etag = Some(map.next_value()?),
                         "data_dir" => data_dir = Some(map.next_value()?),
                         "meta_updated_unix_nanos" => meta_updated = map.next_value()?,
+                        "delete_marker" => delete_marker = map.next_value()?,
                         _ => drop(map.next_value::<IgnoredAny>()?),
                     }
                 }
@@ -244,6 +303,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                     etag: etag.ok_or_else(|| A::Error::missing_field("etag"))?,
                     data_dir: data_dir.unwrap_or(None),
                     meta_updated_unix_nanos: meta_updated,
+                    delete_marker,
                 })
             }
         }
@@ -251,21 +311,36 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
     }
 }
 
-/// The first element of the versions array; the others are skipped.
-struct FirstOnly<'a>(Option<IdentityFields<'a>>);
+/// The first element of the versions array in full, and the digest of the others'
+/// identities (see `history_digest`).
+struct FirstAndHistory<'a> {
+    first: Option<IdentityFields<'a>>,
+    history: u64,
+    noncurrent_bytes: u64,
+}
 
-impl<'de: 'a, 'a> Deserialize<'de> for FirstOnly<'a> {
+impl<'de: 'a, 'a> Deserialize<'de> for FirstAndHistory<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
-            type Value = FirstOnly<'a>;
+            type Value = FirstAndHistory<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a sequence of object versions")
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let first = seq.next_element()?;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(FirstOnly(first))
+                let mut older = Vec::new();
+                let mut noncurrent_bytes = 0u64;
+                while let Some(version) = seq.next_element::<IdentityFields<'de>>()? {
+                    noncurrent_bytes = noncurrent_bytes.saturating_add(version.size);
+                    older.push((
+                        version.version_id,
+                        version.mod_time_unix_nanos,
+                        version.meta_updated_unix_nanos,
+                        version.delete_marker,
+                    ));
+                }
+                Ok(FirstAndHistory { first, history: history_digest(older.into_iter()), noncurrent_bytes })
             }
         }
         deserializer.deserialize_seq(Visitor(std::marker::PhantomData))
@@ -286,12 +361,42 @@ pub struct BucketRecord {
     /// The bucket's tags (PutBucketTagging), in the order given; empty when none.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// Whether writes keep older versions (PutBucketVersioning).
+    #[serde(default)]
+    pub versioning: Versioning,
+}
+
+/// A bucket's versioning state, as S3 has it: a bucket starts unversioned, and once
+/// enabled can only be suspended, never unversioned again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    /// Never enabled: a write replaces the key's only version.
+    #[default]
+    Unversioned,
+    /// Writes add versions with ids; deletes add delete markers.
+    Enabled,
+    /// Writes and deletes replace the `null` version; older versions stay.
+    Suspended,
+}
+
+impl Versioning {
+    /// True when the key may hold versions other than the null one (versioning was
+    /// enabled at some time).
+    pub fn keeps_versions(self) -> bool {
+        self != Versioning::Unversioned
+    }
 }
 
 impl BucketRecord {
     /// A new bucket's record, without configuration.
     pub fn new(name: &str, created_unix_nanos: i64) -> Self {
-        Self { name: name.to_owned(), created_unix_nanos, config_updated_unix_nanos: 0, tags: Vec::new() }
+        Self {
+            name: name.to_owned(),
+            created_unix_nanos,
+            config_updated_unix_nanos: 0,
+            tags: Vec::new(),
+            versioning: Versioning::Unversioned,
+        }
     }
 
     /// Encodes for storage.
@@ -342,6 +447,7 @@ mod tests {
                     inline_data: inline.map(Bytes::from),
                     upload_id: data_dir.map(Uuid::from_u128),
                     meta_updated_unix_nanos: mod_time / 3,
+                    delete_marker: size % 5 == 0,
                 }
             })
     }
@@ -358,7 +464,7 @@ mod tests {
         fn the_latest_identity_is_the_first_versions(versions in proptest::collection::vec(arb_version(), 0..3)) {
             let meta = ObjectMeta { versions };
             let identity = ObjectMeta::decode_latest_identity(&meta.encode()).expect("decodes");
-            prop_assert_eq!(identity, meta.latest().map(ObjectVersion::identity));
+            prop_assert_eq!(identity, meta.latest_identity());
         }
 
         #[test]
@@ -446,12 +552,13 @@ mod tests {
                 inline_data: Some(Bytes::from_static(b"frame")),
                 upload_id: None,
                 meta_updated_unix_nanos: 0,
+                delete_marker: false,
             }],
         };
         let old = crate::codec::encode_record_unchecked(OBJECT_MAGIC, &meta);
         assert_eq!(ObjectMeta::decode(&old).expect("version 1 decodes"), meta);
         let identity = ObjectMeta::decode_latest_identity(&old).expect("the listing reads version 1 too");
-        assert_eq!(identity, meta.latest().map(ObjectVersion::identity));
+        assert_eq!(identity, meta.latest_identity());
         let encoded = meta.encode();
         assert_eq!(u16::from_le_bytes([encoded[4], encoded[5]]), crate::RECORD_FORMAT_VERSION);
         for at in 6..encoded.len() {
@@ -486,6 +593,7 @@ mod tests {
                 inline_data: Some(Bytes::from_static(&[7; 34])),
                 upload_id: Some(Uuid::from_u128(9)),
                 meta_updated_unix_nanos: 1_764_000_000_000_000_001,
+                delete_marker: true,
             }],
         };
         let positional = meta.encode();
@@ -496,7 +604,7 @@ mod tests {
         for bytes in [&positional, &named] {
             assert_eq!(ObjectMeta::decode(bytes).expect("decodes"), meta);
             let identity = ObjectMeta::decode_latest_identity(bytes).expect("the listing reads it");
-            assert_eq!(identity, meta.latest().map(ObjectVersion::identity));
+            assert_eq!(identity, meta.latest_identity());
         }
     }
 

@@ -7,14 +7,70 @@
 //! Reads take the newest copy any drive answers with: an acknowledged change reached a
 //! write quorum, which every read quorum meets. The scanner's bucket pass rewrites
 //! copies that are missing or older.
+//!
+//! What every write needs (the versioning state) is kept in memory per bucket for
+//! [`BUCKET_CONFIG_TTL`]: a change through this node replaces its copy at once, and the
+//! other nodes are told to forget theirs before the change is acknowledged (the
+//! notifier the server sets); the time limit bounds how long a node that missed the
+//! notice (it was unreachable) writes with the old state.
 
-use crate::Result;
 use crate::set::now_unix_nanos;
 use crate::store::{ObjectStore, bucket_record_path};
+use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::DriveError;
 use cairn_meta::BucketRecord;
+use cairn_meta::Versioning;
 use futures::future::join_all;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a node uses its copy of a bucket's configuration without reading it again.
+pub const BUCKET_CONFIG_TTL: Duration = Duration::from_secs(5);
+/// Most buckets whose configuration is kept in memory; past it the copies are dropped
+/// (and read again when needed).
+const CACHED_BUCKETS_MAX: usize = 10_000;
+
+/// Tells the other nodes that a bucket's configuration changed (set once by the server).
+pub type BucketChangeNotifier =
+    Box<dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Bucket configurations recently read, and who hears of changes.
+#[derive(Default)]
+pub(crate) struct BucketConfigs {
+    cached: Mutex<HashMap<String, (BucketRecord, Instant)>>,
+    notifier: OnceLock<BucketChangeNotifier>,
+}
+
+impl std::fmt::Debug for BucketConfigs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketConfigs").finish_non_exhaustive()
+    }
+}
+
+impl BucketConfigs {
+    fn get(&self, bucket: &str) -> Option<BucketRecord> {
+        let cached = self.cached.lock().ok()?;
+        let (record, read_at) = cached.get(bucket)?;
+        (read_at.elapsed() < BUCKET_CONFIG_TTL).then(|| record.clone())
+    }
+
+    fn put(&self, record: &BucketRecord) {
+        if let Ok(mut cached) = self.cached.lock() {
+            if cached.len() >= CACHED_BUCKETS_MAX {
+                cached.clear();
+            }
+            cached.insert(record.name.clone(), (record.clone(), Instant::now()));
+        }
+    }
+
+    fn forget(&self, bucket: &str) {
+        if let Ok(mut cached) = self.cached.lock() {
+            cached.remove(bucket);
+        }
+    }
+}
 
 /// The newest of the records drives answered with; None when no drive has a readable one.
 fn newest(answers: &[std::result::Result<Bytes, DriveError>]) -> Option<BucketRecord> {
@@ -40,22 +96,72 @@ impl ObjectStore {
         Ok(BucketRecord::new(&info.name, i64::try_from(info.created_unix_nanos).unwrap_or(0)))
     }
 
-    /// Changes a bucket's configuration: `change` edits the current record, which is
-    /// then stamped and written to every drive. Returns the record as written.
+    /// Changes a bucket's configuration: `change` edits the current record (or refuses
+    /// the change), which is then stamped and written to every drive, and the other
+    /// nodes are told. Returns the record as written.
     pub async fn update_bucket_record(
         &self,
         bucket: &str,
-        change: impl FnOnce(&mut BucketRecord) + Send,
+        change: impl FnOnce(&mut BucketRecord) -> Result<()> + Send,
     ) -> Result<BucketRecord> {
         let _guard = self.lock_exclusive(&format!("bucket/{bucket}")).await?;
         let mut record = self.bucket_record(bucket).await?;
-        change(&mut record);
+        change(&mut record)?;
         record.config_updated_unix_nanos = now_unix_nanos().max(record.config_updated_unix_nanos + 1);
         let bytes = Bytes::from(record.encode());
         let path = bucket_record_path(bucket);
         let written = join_all(self.all_drives().map(|drive| drive.write_sys_file(&path, bytes.clone()))).await;
+        // Whatever the outcome, no node may go on with its old copy.
+        self.bucket_configs.forget(bucket);
+        if let Some(notify) = self.bucket_configs.notifier.get() {
+            notify(bucket.to_owned()).await;
+        }
         self.per_set_quorum(&written)?;
+        self.bucket_configs.put(&record);
         Ok(record)
+    }
+
+    /// The bucket's configuration as writes use it: kept in memory for a few seconds.
+    pub(crate) async fn bucket_config(&self, bucket: &str) -> Result<BucketRecord> {
+        if let Some(record) = self.bucket_configs.get(bucket) {
+            return Ok(record);
+        }
+        let record = self.bucket_record(bucket).await?;
+        self.bucket_configs.put(&record);
+        Ok(record)
+    }
+
+    /// The bucket's versioning state. Cairn's own configuration (the system volume) is
+    /// never versioned.
+    pub async fn bucket_versioning(&self, bucket: &str) -> Result<Versioning> {
+        if bucket == cairn_drive::SYSTEM_VOLUME {
+            return Ok(Versioning::Unversioned);
+        }
+        Ok(self.bucket_config(bucket).await?.versioning)
+    }
+
+    /// Sets the bucket's versioning state: Enabled or Suspended (a bucket cannot go back
+    /// to never having been versioned, as on S3).
+    pub async fn set_bucket_versioning(&self, bucket: &str, versioning: Versioning) -> Result<()> {
+        if versioning == Versioning::Unversioned {
+            return Err(ObjectError::InvalidArgument("versioning can only be enabled or suspended".into()));
+        }
+        self.update_bucket_record(bucket, |record| {
+            record.versioning = versioning;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Forgets this node's copy of a bucket's configuration (another node changed it).
+    pub fn forget_bucket_config(&self, bucket: &str) {
+        self.bucket_configs.forget(bucket);
+    }
+
+    /// Sets who tells the other nodes of a change of a bucket's configuration (once).
+    pub fn set_bucket_change_notifier(&self, notify: BucketChangeNotifier) {
+        let _ = self.bucket_configs.notifier.set(notify);
     }
 
     /// Gives every answering drive the bucket's folder and its newest record, where it

@@ -59,6 +59,18 @@ pub enum ObjectError {
     /// No such multipart upload.
     #[error("upload not found")]
     UploadNotFound,
+    /// The key exists, but not the version named.
+    #[error("no such version")]
+    VersionNotFound,
+    /// The version read is a delete marker: the newest one (`current`, the key reads as
+    /// absent) or one named by its id (which has no data to read).
+    #[error("the version is a delete marker")]
+    DeleteMarker {
+        /// The marker's version id (None: the null version).
+        version_id: Option<uuid::Uuid>,
+        /// True when it is the key's newest version (a read of the key, not of a version).
+        current: bool,
+    },
     /// A part named in Complete was not uploaded, or its ETag differs.
     #[error("invalid part: {0}")]
     InvalidPart(String),

@@ -13,6 +13,7 @@ mod error;
 mod format;
 mod heal_run;
 mod list;
+mod list_versions;
 mod lock;
 mod pools;
 mod quorum;
@@ -24,13 +25,16 @@ mod types;
 mod uploads;
 
 pub use body::{Body, BodyCheck, NoCheck};
+pub use bucket_config::{BUCKET_CONFIG_TTL, BucketChangeNotifier};
+pub use cairn_meta::{BucketRecord, Versioning};
 pub use config::{
     BLOCK_SIZE_BYTES, INLINE_BYTES_MAX, Layout, PART_SIZE_BYTES_MIN, PARTS_MAX, parity_for_set_size,
     parse_storage_class,
 };
 pub use error::ObjectError;
 pub use heal_run::{HealCounts, HealEvent, HealRun, HealScope};
-pub use list::{ListPage, ListRequest};
+pub use list::{ListMode, ListPage, ListRequest};
+pub use list_versions::{VersionsPage, VersionsRequest};
 pub use lock::LockGuard;
 pub use scanner::{
     DEEP_SCAN_BYTES_PER_SEC_DEFAULT, DEEP_SCAN_INTERVAL_DEFAULT, DeepScanStats, ORPHAN_GRACE_DEFAULT,
@@ -40,8 +44,8 @@ pub use set::read::{ObjectReader, ObjectStream};
 pub use store::{DriveState, ObjectStore, QuorumStatus, SCAN_INTERVAL_DEFAULT, StoreOptions, StoreStats};
 pub use system::{CONFIG_OBJECT_BYTES_MAX, CONFIG_PREFIX};
 pub use types::{
-    BucketInfo, CompletePart, CompleteRequest, HeaderChange, ListedObject, MultipartUpload, ObjectInfo, PartSummary,
-    PutRequest, UploadPage, WriteCondition,
+    BucketInfo, CompletePart, CompleteRequest, Deleted, HeaderChange, ListedObject, ListedVersion, MultipartUpload,
+    ObjectInfo, PartSummary, PutRequest, UploadPage, VersionRef, WriteCondition,
 };
 pub use uploads::{LIST_UPLOADS_MAX, STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT, STALE_UPLOADS_EXPIRY_DEFAULT};
 

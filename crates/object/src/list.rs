@@ -3,10 +3,10 @@
 //! of entries, so memory stays bounded by one page and a few chunks per drive.
 
 use crate::config::Layout;
-use crate::quorum::newest_with_quorum;
+use crate::quorum::{agreed_versions, newest_with_quorum};
 use crate::set::ErasureSet;
 use crate::store::ObjectStore;
-use crate::types::{ListedObject, ObjectInfo};
+use crate::types::{ListedObject, ListedVersion, ObjectInfo, VersionRef};
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{DriveError, WalkChunk, WalkEntry, WalkOptions};
@@ -35,6 +35,19 @@ pub(crate) struct Dangling {
     pub(crate) key: String,
 }
 
+/// Which keys a listing lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListMode {
+    /// ListObjects: keys whose newest version is an object (not a delete marker).
+    #[default]
+    Current,
+    /// Every key with a version, delete markers included (passes over every key: the
+    /// scanner, healing, whether a bucket is empty).
+    AnyVersion,
+    /// ListObjectVersions: every version of every key.
+    Versions,
+}
+
 /// A listing request (ListObjects v1 and v2).
 #[derive(Debug, Clone, Default)]
 pub struct ListRequest {
@@ -48,6 +61,8 @@ pub struct ListRequest {
     pub start_after: Option<String>,
     /// At most this many entries (objects plus prefixes); clamped to 1000.
     pub max_keys: usize,
+    /// Which keys to list.
+    pub mode: ListMode,
 }
 
 /// One page of a listing.
@@ -67,14 +82,26 @@ pub struct ListPage {
 #[derive(Debug, Clone)]
 pub(crate) enum Listed {
     Object(ListedObject),
+    /// Every version of a key a read quorum holds, newest first ([`ListMode::Versions`]).
+    Versions(String, Vec<ListedVersion>),
     Prefix(String),
 }
 
 impl Listed {
-    fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         match self {
             Listed::Object(info) => &info.key,
+            Listed::Versions(key, _) => key,
             Listed::Prefix(prefix) => prefix,
+        }
+    }
+
+    /// The newest version's time, which decides between two pools holding a key.
+    fn newest_time(&self) -> Option<i64> {
+        match self {
+            Listed::Object(info) => Some(info.mod_time_unix_nanos),
+            Listed::Versions(_, versions) => versions.first().map(|v| v.mod_time_unix_nanos),
+            Listed::Prefix(_) => None,
         }
     }
 }
@@ -125,8 +152,29 @@ fn judge_object(copies: &[Bytes], unanswered: usize, layout: &Layout) -> Verdict
 }
 
 fn listed_object(key: String, version: VersionIdentity) -> ListedObject {
-    let VersionIdentity { size, etag, mod_time_unix_nanos, .. } = version;
-    ListedObject { key, size, etag, mod_time_unix_nanos }
+    let VersionIdentity { size, etag, mod_time_unix_nanos, delete_marker, noncurrent_bytes, .. } = version;
+    ListedObject { key, size, etag, mod_time_unix_nanos, delete_marker, noncurrent_bytes }
+}
+
+/// The versions a read quorum of `metas` agrees on, as ListObjectVersions shows them.
+pub(crate) fn listed_versions(
+    key: &str,
+    metas: &[std::result::Result<ObjectMeta, DriveError>],
+    layout: &Layout,
+) -> Vec<ListedVersion> {
+    agreed_versions(metas, layout)
+        .into_iter()
+        .enumerate()
+        .map(|(index, (version, _))| ListedVersion {
+            key: key.to_owned(),
+            version_id: version.version_id,
+            is_latest: index == 0,
+            delete_marker: version.delete_marker,
+            size: version.size,
+            etag: version.etag,
+            mod_time_unix_nanos: version.mod_time_unix_nanos,
+        })
+        .collect()
 }
 
 /// The verdict on a common prefix that `holders` drives' walks reported (each has some
@@ -141,10 +189,10 @@ fn judge_prefix(holders: usize, unanswered: usize, layout: &Layout) -> Verdict<(
     }
 }
 
-/// What a quorum read of a key's metadata means for a listing: the object, or None when
-/// it is definitely absent. Any other answer (no quorum either way, a lock not granted)
-/// fails the listing: ending it or leaving the key out would present a partial listing
-/// as complete.
+/// What a quorum read of a key's metadata means for a listing: the object (a delete
+/// marker included), or None when it is definitely absent. Any other answer (no quorum
+/// either way, a lock not granted) fails the listing: ending it or leaving the key out
+/// would present a partial listing as complete.
 fn resolved(answer: Result<ObjectInfo>) -> Result<Option<ListedObject>> {
     match answer {
         Ok(info) => Ok(Some(info.into())),
@@ -160,6 +208,8 @@ struct SetWalk {
     /// What every drive's walk was asked; a walk that stopped at its limit goes on
     /// with a new walk after the last key it sent.
     options: WalkOptions,
+    /// Which keys it lists.
+    mode: ListMode,
     /// Per drive, entries its current walk sent.
     received: Vec<usize>,
     /// Per drive, the last key or prefix its walk sent.
@@ -181,13 +231,14 @@ struct SetWalk {
 }
 
 impl SetWalk {
-    fn start(set: &Arc<ErasureSet>, bucket: &str, options: &WalkOptions) -> Self {
+    fn start(set: &Arc<ErasureSet>, bucket: &str, options: &WalkOptions, mode: ListMode) -> Self {
         let receivers: Vec<_> = set.drives.iter().map(|drive| drive.walk(bucket, options.clone())).collect();
         let drives = receivers.len();
         Self {
             set: Arc::clone(set),
             bucket: bucket.to_owned(),
             options: options.clone(),
+            mode,
             received: vec![0; drives],
             last_keys: vec![None; drives],
             receivers,
@@ -289,6 +340,13 @@ impl SetWalk {
                 }
                 continue;
             }
+            if self.mode == ListMode::Versions {
+                match self.versions_of(smallest, &copies).await {
+                    Ok(Some(listed)) => return Some(Ok(listed)),
+                    Ok(None) => continue,
+                    Err(error) => return Some(Err(error)),
+                }
+            }
             let info = match judge_object(&copies, self.failed, &layout) {
                 Verdict::List((version, holders)) => {
                     if holders < self.receivers.len() {
@@ -297,19 +355,62 @@ impl SetWalk {
                     Some(listed_object(smallest.clone(), version))
                 }
                 Verdict::Skip => None,
-                Verdict::Resolve => match resolved(self.set.object_info(&self.bucket, &smallest).await) {
-                    Ok(info) => {
-                        self.listed_partially(&smallest);
-                        info
+                Verdict::Resolve => {
+                    let latest = self.set.version_info(&self.bucket, &smallest, VersionRef::Latest).await;
+                    match resolved(latest) {
+                        Ok(info) => {
+                            self.listed_partially(&smallest);
+                            info
+                        }
+                        Err(error) => return Some(Err(error)),
                     }
-                    Err(error) => return Some(Err(error)),
-                },
+                }
             };
             match info {
+                // A key whose newest version is a delete marker exists, but ListObjects does not show it.
+                Some(info) if info.delete_marker && self.mode == ListMode::Current => {}
                 Some(info) => return Some(Ok(Listed::Object(info))),
                 None => self.left_out(smallest),
             }
         }
+    }
+
+    /// Every version of `key` a read quorum holds, from the `copies` the walks reported
+    /// (decoded in full: ListObjectVersions shows every version), or from a quorum read
+    /// of the key when too few copies agree; None when the key is a leftover.
+    async fn versions_of(&mut self, key: String, copies: &[Bytes]) -> Result<Option<Listed>> {
+        let layout = self.set.layout;
+        let metas: Vec<std::result::Result<ObjectMeta, DriveError>> = copies
+            .iter()
+            .map(|copy| ObjectMeta::decode(copy).map_err(|e| DriveError::Corrupt(format!("xl.meta: {e}"))))
+            .collect();
+        let identities: Vec<Option<VersionIdentity>> =
+            metas.iter().map(|m| m.as_ref().ok().and_then(ObjectMeta::latest_identity)).collect();
+        let same_everywhere = copies.len() == self.receivers.len() && identities.windows(2).all(|w| w[0] == w[1]);
+        let mut versions = listed_versions(&key, &metas, &layout);
+        if versions.is_empty() {
+            if copies.len() + self.failed < layout.read_quorum() {
+                self.left_out(key);
+                return Ok(None);
+            }
+            let _guard = self.set.lock_read(&self.bucket, &key).await?;
+            let all = self.set.read_metas(&self.bucket, &key).await;
+            versions = listed_versions(&key, &all, &layout);
+            if versions.is_empty() {
+                return match crate::quorum::pick_version(&all, &layout) {
+                    Err(ObjectError::ObjectNotFound) => {
+                        self.left_out(key);
+                        Ok(None)
+                    }
+                    Err(error) => Err(error),
+                    Ok(_) => Err(ObjectError::ReadQuorum),
+                };
+            }
+        }
+        if !same_everywhere {
+            self.listed_partially(&key);
+        }
+        Ok(Some(Listed::Versions(key, versions)))
     }
 
     /// Whether some object below `prefix` exists, by a recursive walk of the set below it
@@ -318,7 +419,7 @@ impl SetWalk {
     async fn prefix_exists(&self, prefix: &str) -> Result<bool> {
         let options =
             WalkOptions { prefix: prefix.to_owned(), start_after: None, recursive: true, limit: Some(PROBE_ENTRIES) };
-        let mut below = SetWalk::start(&self.set, &self.bucket, &options);
+        let mut below = SetWalk::start(&self.set, &self.bucket, &options, self.mode);
         // A recursive walk reports no prefixes, so this recursion is one level deep.
         Box::pin(below.next()).await.transpose().map(|first| first.is_some())
     }
@@ -332,8 +433,8 @@ pub(crate) struct StoreWalk {
 }
 
 impl StoreWalk {
-    pub(crate) fn start(sets: &[Arc<ErasureSet>], bucket: &str, options: &WalkOptions) -> Self {
-        let sets: Vec<SetWalk> = sets.iter().map(|set| SetWalk::start(set, bucket, options)).collect();
+    pub(crate) fn start(sets: &[Arc<ErasureSet>], bucket: &str, options: &WalkOptions, mode: ListMode) -> Self {
+        let sets: Vec<SetWalk> = sets.iter().map(|set| SetWalk::start(set, bucket, options, mode)).collect();
         let count = sets.len();
         Self { sets, heads: vec![None; count], exhausted: vec![false; count] }
     }
@@ -378,10 +479,11 @@ impl StoreWalk {
                 // set per pool; if racing first writes put it in two pools, the newest wins
                 // (as for reads).
                 let candidate = head.take();
-                let newer = match (&chosen, &candidate) {
-                    (Some(Listed::Object(old)), Some(Listed::Object(new))) => {
-                        new.mod_time_unix_nanos > old.mod_time_unix_nanos
-                    }
+                let newer = match (
+                    chosen.as_ref().and_then(Listed::newest_time),
+                    candidate.as_ref().and_then(Listed::newest_time),
+                ) {
+                    (Some(old), Some(new)) => new > old,
                     _ => true,
                 };
                 if newer {
@@ -429,7 +531,7 @@ async fn list_page_with(
         // The page and the entry after it, which tells whether the page is the last.
         limit: Some(max_keys + 1),
     };
-    let mut walk = StoreWalk::start(sets, &request.bucket, &options);
+    let mut walk = StoreWalk::start(sets, &request.bucket, &options, request.mode);
     if findings.is_some() {
         walk.collect_findings();
     }
@@ -461,6 +563,7 @@ async fn list_page_with(
         match entry {
             Listed::Object(info) => page.objects.push(info),
             Listed::Prefix(prefix) => page.prefixes.push(prefix),
+            Listed::Versions(..) => unreachable!("a page of objects is never listed in versions mode"),
         }
     }
     if !page.truncated {
@@ -474,7 +577,7 @@ async fn list_page_with(
 }
 
 /// The common prefix `key` rolls up into, if the delimiter occurs after `prefix`.
-fn common_prefix(prefix: &str, key: &str, delimiter: &str) -> Option<String> {
+pub(crate) fn common_prefix(prefix: &str, key: &str, delimiter: &str) -> Option<String> {
     let rest = key.strip_prefix(prefix)?;
     let index = rest.find(delimiter)?;
     Some(format!("{prefix}{}", &rest[..index + delimiter.len()]))
@@ -500,6 +603,8 @@ impl Pages {
             delimiter: delimiter.map(str::to_owned),
             start_after: None,
             max_keys: page_keys,
+            // A pass over the keys sees those whose newest version is a delete marker too.
+            mode: ListMode::AnyVersion,
         };
         Self { request, done: false, findings: None }
     }
@@ -549,10 +654,11 @@ impl Pages {
     }
 }
 
-/// True when the bucket holds at least one object (any set).
+/// True when the bucket holds at least one version of some key, a delete marker
+/// included (any set): as on S3, such a bucket is not empty.
 pub(crate) async fn bucket_has_objects(sets: &[Arc<ErasureSet>], bucket: &str) -> Result<bool> {
     let options = WalkOptions { prefix: String::new(), start_after: None, recursive: true, limit: Some(PROBE_ENTRIES) };
-    let mut walk = StoreWalk::start(sets, bucket, &options);
+    let mut walk = StoreWalk::start(sets, bucket, &options, ListMode::AnyVersion);
     walk.next().await.transpose().map(|first| first.is_some())
 }
 
@@ -588,6 +694,7 @@ pub(crate) mod tests {
             inline_data: None,
             upload_id: None,
             meta_updated_unix_nanos: 0,
+            delete_marker: false,
         }
     }
 
@@ -621,7 +728,8 @@ pub(crate) mod tests {
         let layout = six_drives();
         let mut metas = reported(3, 7);
         metas.extend(reported(1, 5));
-        let listed = |holders| Verdict::List((version(7).identity(), holders));
+        let identity = ObjectMeta::single(version(7)).latest_identity().expect("a version");
+        let listed = |holders| Verdict::List((identity.clone(), holders));
         assert_eq!(judge_object(&metas, 0, &layout), listed(3));
         assert_eq!(judge_object(&reported(3, 7), 3, &layout), listed(3));
         assert_eq!(judge_object(&reported(6, 7), 0, &layout), listed(6));
@@ -669,7 +777,14 @@ pub(crate) mod tests {
     #[test]
     fn a_resolved_key_is_listed_skipped_or_fails_the_listing() {
         let info = object_info("b", "k/03", &version(1));
-        let listed = ListedObject { key: "k/03".into(), size: 4 << 20, etag: "etag-1".into(), mod_time_unix_nanos: 1 };
+        let listed = ListedObject {
+            key: "k/03".into(),
+            size: 4 << 20,
+            etag: "etag-1".into(),
+            mod_time_unix_nanos: 1,
+            delete_marker: false,
+            noncurrent_bytes: 0,
+        };
         assert_eq!(resolved(Ok(info)).expect("listed"), Some(listed));
         assert_eq!(resolved(Err(ObjectError::ObjectNotFound)).expect("absent"), None);
         let undecided = resolved(Err(ObjectError::ReadQuorum)).expect_err("no quorum either way");

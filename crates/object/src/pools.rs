@@ -6,6 +6,7 @@
 
 use crate::set::{ErasureSet, key_hash};
 use crate::store::ObjectStore;
+use crate::types::VersionRef;
 use crate::{ObjectError, Result};
 use futures::future::join_all;
 use std::sync::{Arc, Mutex};
@@ -44,7 +45,10 @@ impl ObjectStore {
     /// overwrite must not go to another pool because a pool is down. As in MinIO, a
     /// version found in an answering pool is served even while another pool is down.
     async fn pool_of(&self, bucket: &str, key: &str) -> Result<Option<usize>> {
-        let found = join_all((0..self.pools.len()).map(|p| self.set_in(p, key).object_info(bucket, key))).await;
+        // A key whose newest version is a delete marker still lives in its pool.
+        let latest = VersionRef::Latest;
+        let found =
+            join_all((0..self.pools.len()).map(|p| self.set_in(p, key).version_info(bucket, key, latest))).await;
         let mut newest: Option<(i64, usize)> = None;
         let mut absent_buckets = 0;
         let mut failure = None;

@@ -2,6 +2,7 @@
 //! agrees on, and which error to report when none does.
 
 use crate::config::Layout;
+use crate::types::VersionRef;
 use crate::{ObjectError, Result};
 use cairn_drive::DriveError;
 use cairn_meta::{ObjectMeta, ObjectVersion};
@@ -15,12 +16,6 @@ pub(crate) fn same_version(a: &ObjectVersion, b: &ObjectVersion) -> bool {
         && a.version_id == b.version_id
 }
 
-/// The same version with the same metadata: what a commit that changed only metadata
-/// (tags) left behind, told apart from the copies it missed.
-pub(crate) fn same_version_and_meta(a: &ObjectVersion, b: &ObjectVersion) -> bool {
-    same_version(a, b) && a.meta_updated_unix_nanos == b.meta_updated_unix_nanos
-}
-
 /// Picks the newest latest-version that at least `quorum` drives hold.
 /// `metas[d]` is drive d's answer. Returns the chosen version (as drive-neutral
 /// metadata from the holder with the newest metadata: a change of tags reached every
@@ -30,12 +25,31 @@ pub(crate) fn pick_version(
     metas: &[std::result::Result<ObjectMeta, DriveError>],
     layout: &Layout,
 ) -> Result<(ObjectVersion, Vec<bool>)> {
-    let latest: Vec<Option<&ObjectVersion>> =
-        metas.iter().map(|m| m.as_ref().ok().and_then(ObjectMeta::latest)).collect();
-    let newest = newest_with_quorum(&latest, layout.read_quorum(), same_version, |v| (v.mod_time_unix_nanos, 0));
+    pick_version_at(metas, layout, VersionRef::Latest)
+}
+
+/// [`pick_version`] for the version `at` names: the newest one, or the one with a given
+/// id (each drive's copy of it, wherever it stands in the drive's list). A key that
+/// exists without that id is `VersionNotFound`.
+pub(crate) fn pick_version_at(
+    metas: &[std::result::Result<ObjectMeta, DriveError>],
+    layout: &Layout,
+    at: VersionRef,
+) -> Result<(ObjectVersion, Vec<bool>)> {
+    let candidates: Vec<Option<&ObjectVersion>> = metas
+        .iter()
+        .map(|m| {
+            let meta = m.as_ref().ok()?;
+            match at {
+                VersionRef::Latest => meta.latest(),
+                VersionRef::Exact(id) => meta.find(id),
+            }
+        })
+        .collect();
+    let newest = newest_with_quorum(&candidates, layout.read_quorum(), same_version, |v| (v.mod_time_unix_nanos, 0));
     match newest {
         Some((_, holders)) => {
-            let freshest = latest
+            let freshest = candidates
                 .iter()
                 .zip(&holders)
                 .filter(|(_, holds)| **holds)
@@ -44,8 +58,55 @@ pub(crate) fn pick_version(
                 .expect("a chosen version has holders");
             Ok((freshest.clone(), holders))
         }
-        None => Err(no_quorum_error(metas, layout.write_quorum())),
+        None => match no_quorum_error(metas, layout.write_quorum()) {
+            // The key is there (some drives answered with versions), the version is not.
+            ObjectError::ObjectNotFound
+                if matches!(at, VersionRef::Exact(_))
+                    && metas.iter().any(|m| m.as_ref().is_ok_and(|m| !m.versions.is_empty())) =>
+            {
+                Err(ObjectError::VersionNotFound)
+            }
+            error => Err(error),
+        },
     }
+}
+
+/// Every version of the key that at least a read quorum of drives holds (the same
+/// version: see [`same_version`]), newest first, each as the holder with the newest
+/// metadata has it, with per drive whether it holds it. Empty when none does.
+pub(crate) fn agreed_versions(
+    metas: &[std::result::Result<ObjectMeta, DriveError>],
+    layout: &Layout,
+) -> Vec<(ObjectVersion, Vec<bool>)> {
+    let mut agreed: Vec<(ObjectVersion, Vec<bool>)> = Vec::new();
+    for meta in metas.iter().flatten() {
+        for version in &meta.versions {
+            if agreed.iter().any(|(known, _)| same_version(known, version)) {
+                continue;
+            }
+            let copies: Vec<Option<&ObjectVersion>> = metas
+                .iter()
+                .map(|m| m.as_ref().ok().and_then(|m| m.versions.iter().find(|v| same_version(v, version))))
+                .collect();
+            let holders: Vec<bool> = copies.iter().map(Option::is_some).collect();
+            if holders.iter().filter(|h| **h).count() < layout.read_quorum() {
+                continue;
+            }
+            let freshest = copies.iter().flatten().max_by_key(|v| v.meta_updated_unix_nanos).expect("held");
+            agreed.push(((*freshest).clone(), holders));
+        }
+    }
+    agreed.sort_by_key(|(version, _)| std::cmp::Reverse(version.mod_time_unix_nanos));
+    agreed
+}
+
+/// A drive's copy of `version` (its shard index and inline frame), wherever the version
+/// stands in the drive's list.
+pub(crate) fn copy_of<'a>(
+    meta: &'a std::result::Result<ObjectMeta, DriveError>,
+    version: &ObjectVersion,
+) -> Option<&'a ObjectVersion> {
+    meta.as_ref().ok()?.versions.iter().find(|v| same_version(v, version))
 }
 
 /// Per drive: whether it holds `version`'s data with older metadata (it missed a change
@@ -54,9 +115,7 @@ pub(crate) fn stale_meta(metas: &[std::result::Result<ObjectMeta, DriveError>], 
     metas
         .iter()
         .map(|meta| {
-            meta.as_ref().ok().and_then(ObjectMeta::latest).is_some_and(|held| {
-                same_version(held, version) && held.meta_updated_unix_nanos < version.meta_updated_unix_nanos
-            })
+            copy_of(meta, version).is_some_and(|held| held.meta_updated_unix_nanos < version.meta_updated_unix_nanos)
         })
         .collect()
 }
@@ -185,7 +244,33 @@ mod tests {
     #[test]
     fn metadata_changes_do_not_make_another_version() {
         assert!(same_version(&version(10), &retagged(7)));
-        assert!(!same_version_and_meta(&version(10), &retagged(7)));
-        assert!(same_version_and_meta(&retagged(7), &retagged(7)));
+        let (old, new) = (ObjectMeta::single(version(10)), ObjectMeta::single(retagged(7)));
+        assert_ne!(old.latest_identity(), new.latest_identity(), "a listing tells them apart");
+    }
+
+    #[test]
+    fn every_version_a_read_quorum_holds_is_agreed_newest_first() {
+        // Six drives (read quorum 3): v20 on all, v10 on four, a marker v30 on three, v5 on two.
+        let mut marker = version(30);
+        marker.delete_marker = true;
+        let lists: [Vec<ObjectVersion>; 6] = [
+            vec![marker.clone(), version(20), version(10), version(5)],
+            vec![marker.clone(), version(20), version(10), version(5)],
+            vec![marker, version(20), version(10)],
+            vec![version(20), version(10)],
+            vec![version(20)],
+            vec![version(20)],
+        ];
+        let metas: Vec<std::result::Result<ObjectMeta, DriveError>> =
+            lists.into_iter().map(|versions| Ok(ObjectMeta { versions })).collect();
+        let agreed = agreed_versions(&metas, &six_drives());
+        let times: Vec<i64> = agreed.iter().map(|(v, _)| v.mod_time_unix_nanos).collect();
+        assert_eq!(times, [30, 20, 10], "v5 is on too few drives");
+        assert!(agreed[0].0.delete_marker);
+        assert_eq!(agreed[2].1, [true, true, true, true, false, false]);
+        let newest = pick_version(&metas, &six_drives()).expect("a quorum");
+        assert!(newest.0.delete_marker, "the marker is the newest version a quorum holds");
+        let at = |id| pick_version_at(&metas, &six_drives(), VersionRef::Exact(id));
+        assert!(matches!(at(Some(uuid::Uuid::from_u128(1))), Err(ObjectError::VersionNotFound)));
     }
 }

@@ -10,7 +10,7 @@
 //! time is kept in memory: a restart starts the deep interval over.
 
 use crate::list::{Dangling, Pages};
-use crate::quorum::{pick_version, stale_meta};
+use crate::quorum::agreed_versions;
 use crate::set::verify::Throttle;
 use crate::store::ObjectStore;
 use crate::system::CONFIG_PREFIX;
@@ -199,8 +199,9 @@ impl ObjectStore {
                 // others are read again (a quorum read per key was most of a scan's cost).
                 let partial = pages.take_partial();
                 for object in &page.objects {
-                    objects += 1;
-                    bytes += object.size;
+                    // Usage counts every version's bytes; the count is of keys that exist.
+                    objects += u64::from(!object.delete_marker);
+                    bytes += object.size + object.noncurrent_bytes;
                     self.stats.objects_scanned.fetch_add(1, Ordering::Relaxed);
                     if partial.contains(&object.key) {
                         self.scan_object(&bucket, &object.key).await;
@@ -241,11 +242,17 @@ impl ObjectStore {
         // A pool that cannot answer now is scanned again on the next pass.
         let Ok(set) = self.locate(bucket, key).await else { return };
         let metas = set.read_metas(bucket, key).await;
-        let Ok((version, holders)) = pick_version(&metas, &set.layout) else { return };
-        let stale = stale_meta(&metas, &version);
-        let lacking = holders.iter().zip(&stale).zip(&metas).any(|((holds, stale), meta)| {
+        let agreed = agreed_versions(&metas, &set.layout);
+        if agreed.is_empty() {
+            return;
+        }
+        // Every drive should hold exactly the agreed versions, with their newest metadata.
+        let target =
+            ObjectMeta { versions: agreed.into_iter().map(|(version, _)| version).collect() }.latest_identity();
+        let lacking = metas.iter().any(|meta| match meta {
+            Ok(meta) => meta.latest_identity() != target,
             // A drive that is down cannot be healed now; the scan after its return will.
-            (!holds || *stale) && !matches!(meta, Err(error) if error.is_drive_down())
+            Err(error) => !error.is_drive_down(),
         });
         if !lacking {
             return;

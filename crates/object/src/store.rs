@@ -11,7 +11,8 @@ use crate::set::multipart::parse_upload_id;
 use crate::set::read::ObjectReader;
 use crate::set::{ErasureSet, now_unix_nanos};
 use crate::types::{
-    BucketInfo, CompleteRequest, CompositeChecksums, HeaderChange, ObjectInfo, PartSummary, PutRequest,
+    BucketInfo, CompleteRequest, CompositeChecksums, Deleted, HeaderChange, ObjectInfo, PartSummary, PutRequest,
+    VersionRef,
 };
 use crate::{BLOCK_SIZE_BYTES, ObjectError, Result};
 use bytes::Bytes;
@@ -150,6 +151,8 @@ pub struct ObjectStore {
     pub(crate) usage: Arc<std::sync::Mutex<BTreeMap<String, (u64, u64)>>>,
     /// When abandoned multipart uploads expire.
     pub(crate) upload_expiry: Arc<crate::uploads::UploadExpiry>,
+    /// Bucket configurations recently read, and who hears of changes.
+    pub(crate) bucket_configs: Arc<crate::bucket_config::BucketConfigs>,
 }
 
 /// Heals the objects that reads queue, one at a time, for as long as the store lives.
@@ -225,6 +228,7 @@ impl ObjectStore {
             scan: Arc::new(crate::scanner::ScanSettings::new(options.scan_interval, options.orphan_grace)),
             usage: Arc::default(),
             upload_expiry: Arc::default(),
+            bucket_configs: Arc::default(),
         };
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;
@@ -410,42 +414,75 @@ impl ObjectStore {
         self.locate(bucket, key).await?.heal_object(bucket, key).await
     }
 
-    /// Stores an object.
+    /// Stores an object: a new version in a versioned bucket, the key's only version
+    /// otherwise.
     pub async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
-        self.placement(&request.bucket, &request.key).await?.put_object(request).await
+        let versioning = self.bucket_versioning(&request.bucket).await?;
+        self.placement(&request.bucket, &request.key).await?.put_object(request, versioning).await
     }
 
-    /// Opens an object for reading.
+    /// Opens the newest version of an object for reading.
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
-        self.locate(bucket, key).await?.open_object(bucket, key).await
+        self.open_version(bucket, key, VersionRef::Latest).await
     }
 
-    /// Describes an object.
+    /// Opens the version `at` names for reading; a delete marker is an error
+    /// (`DeleteMarker`).
+    pub async fn open_version(&self, bucket: &str, key: &str, at: VersionRef) -> Result<ObjectReader> {
+        self.locate(bucket, key).await?.open_object(bucket, key, at).await
+    }
+
+    /// Describes the newest version of an object.
     pub async fn object_info(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
-        self.locate(bucket, key).await?.object_info(bucket, key).await
+        self.version_info(bucket, key, VersionRef::Latest).await
     }
 
-    /// Changes the stored headers (the tags) of an object's current version in place;
+    /// Describes the version `at` names; a delete marker is an error (`DeleteMarker`).
+    pub async fn version_info(&self, bucket: &str, key: &str, at: VersionRef) -> Result<ObjectInfo> {
+        self.locate(bucket, key).await?.object_info(bucket, key, at).await
+    }
+
+    /// Changes the stored headers (the tags) of the version `at` names in place;
     /// returns the version as changed.
-    pub async fn update_object_headers(&self, bucket: &str, key: &str, change: HeaderChange) -> Result<ObjectInfo> {
-        self.locate(bucket, key).await?.update_headers(bucket, key, change).await
+    pub async fn update_object_headers(
+        &self,
+        bucket: &str,
+        key: &str,
+        at: VersionRef,
+        change: HeaderChange,
+    ) -> Result<ObjectInfo> {
+        self.locate(bucket, key).await?.update_headers(bucket, key, at, change).await
     }
 
-    /// Deletes an object.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+    /// Deletes the newest version of a key as S3 does: removes the key in a bucket never
+    /// versioned, adds a delete marker in a versioned one.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<Deleted> {
+        self.delete_version(bucket, key, VersionRef::Latest).await
+    }
+
+    /// Deletes `at`: the newest version as [`ObjectStore::delete_object`] does, or the
+    /// version with a given id for good.
+    pub async fn delete_version(&self, bucket: &str, key: &str, at: VersionRef) -> Result<Deleted> {
+        let versioning = self.bucket_versioning(bucket).await?;
         let sets = self.sets_for(key);
         if sets.len() == 1 {
-            return sets[0].delete_object(bucket, key).await;
+            return sets[0].delete_object(bucket, key, at, versioning).await;
         }
-        // In several pools, a key may have been written to two pools by racing first writes.
-        // Every pool must be rid of it, or an older copy in a pool that failed would reappear.
-        let results = join_all(sets.iter().map(|set| set.delete_object(bucket, key))).await;
-        let deleted = results.iter().filter(|r| r.is_ok()).count();
+        // In several pools, a key may have been written to two pools by racing first
+        // writes. A delete marker goes where the key lives; a removal goes to every pool,
+        // or an older copy in a pool that failed would reappear.
+        if at == VersionRef::Latest && versioning.keeps_versions() {
+            return self.placement(bucket, key).await?.delete_object(bucket, key, at, versioning).await;
+        }
+        let results = join_all(sets.iter().map(|set| set.delete_object(bucket, key, at, versioning))).await;
+        let deleted = results.iter().find_map(|r| r.as_ref().ok().copied());
         let mut failures = results.into_iter().filter_map(Result::err);
-        match failures.find(|e| !matches!(e, ObjectError::ObjectNotFound)) {
+        match failures.find(|e| !matches!(e, ObjectError::ObjectNotFound | ObjectError::VersionNotFound)) {
             Some(error) => Err(error),
-            None if deleted > 0 => Ok(()),
-            None => Err(ObjectError::ObjectNotFound),
+            None => deleted.ok_or(match at {
+                VersionRef::Latest => ObjectError::ObjectNotFound,
+                VersionRef::Exact(_) => ObjectError::VersionNotFound,
+            }),
         }
     }
 
@@ -501,8 +538,9 @@ impl ObjectStore {
     ) -> Result<ObjectInfo> {
         let id = parse_upload_id(&request.upload_id)?;
         let (bucket, key) = (&request.bucket, &request.key);
+        let versioning = self.bucket_versioning(bucket).await?;
         match self.upload_set(bucket, key, id).await {
-            Ok(set) => set.complete_upload(request, id, composite).await,
+            Ok(set) => set.complete_upload(request, id, composite, versioning).await,
             // A retry of a Complete that succeeded (its answer was lost) succeeds again.
             Err(ObjectError::UploadNotFound) => self.locate(bucket, key).await?.completed_upload(&request, id).await,
             Err(error) => Err(error),

@@ -67,7 +67,7 @@ impl ObjectStore {
     pub async fn delete_config(&self, key: &str) -> Result<()> {
         check_key(key)?;
         match self.delete_object(SYSTEM_VOLUME, key).await {
-            Ok(()) | Err(ObjectError::ObjectNotFound) => Ok(()),
+            Ok(_) | Err(ObjectError::ObjectNotFound) => Ok(()),
             Err(error) => Err(error),
         }
     }

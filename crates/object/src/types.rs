@@ -2,6 +2,7 @@
 
 use crate::body::{Body, BodyCheck};
 use std::collections::BTreeMap;
+use uuid::Uuid;
 
 /// A bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,24 @@ pub struct BucketInfo {
     pub created_unix_nanos: i64,
 }
 
+/// Which version of a key a request names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionRef {
+    /// The newest version (no `versionId`).
+    Latest,
+    /// The version with this id; None is the `null` version.
+    Exact(Option<Uuid>),
+}
+
+/// What a DELETE did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// The version removed, or the delete marker added (None: the null version).
+    pub version_id: Option<Uuid>,
+    /// True when the version removed or added is a delete marker.
+    pub delete_marker: bool,
+}
+
 /// What is known about one object version without reading its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -19,6 +38,10 @@ pub struct ObjectInfo {
     pub bucket: String,
     /// Key.
     pub key: String,
+    /// The version's id; None for the `null` version.
+    pub version_id: Option<Uuid>,
+    /// True for a delete marker (no data).
+    pub delete_marker: bool,
     /// Size in bytes.
     pub size: u64,
     /// ETag without quotes.
@@ -47,12 +70,42 @@ pub struct ListedObject {
     pub etag: String,
     /// Last-modified, nanoseconds since the Unix epoch.
     pub mod_time_unix_nanos: i64,
+    /// The newest version is a delete marker (listed only by passes over every key).
+    pub delete_marker: bool,
+    /// Bytes of the key's older versions, when the listing read them (0 otherwise).
+    pub noncurrent_bytes: u64,
 }
 
 impl From<ObjectInfo> for ListedObject {
     fn from(info: ObjectInfo) -> Self {
-        Self { key: info.key, size: info.size, etag: info.etag, mod_time_unix_nanos: info.mod_time_unix_nanos }
+        Self {
+            key: info.key,
+            size: info.size,
+            etag: info.etag,
+            mod_time_unix_nanos: info.mod_time_unix_nanos,
+            delete_marker: info.delete_marker,
+            noncurrent_bytes: 0,
+        }
     }
+}
+
+/// One version as ListObjectVersions shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVersion {
+    /// Key.
+    pub key: String,
+    /// Version id; None for the `null` version.
+    pub version_id: Option<Uuid>,
+    /// True for the key's newest version.
+    pub is_latest: bool,
+    /// True for a delete marker.
+    pub delete_marker: bool,
+    /// Size in bytes (0 for a delete marker).
+    pub size: u64,
+    /// ETag without quotes (empty for a delete marker).
+    pub etag: String,
+    /// Last-modified, nanoseconds since the Unix epoch.
+    pub mod_time_unix_nanos: i64,
 }
 
 /// A new object (or part) to store.

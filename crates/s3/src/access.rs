@@ -81,6 +81,19 @@ pub(crate) fn action_of(operation: &str) -> String {
 const EXISTING_TAG_OPERATIONS: &[&str] =
     &["GetObject", "HeadObject", "GetObjectAttributes", "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"];
 
+/// The IAM action of an operation on a version named by id (`versionId`), as on S3: a
+/// read or delete of a given version needs the `...Version...` permission.
+pub(crate) fn version_action_of(operation: &str) -> Option<&'static str> {
+    Some(match operation {
+        "GetObject" | "HeadObject" | "GetObjectAttributes" => "s3:GetObjectVersion",
+        "DeleteObject" | "DeleteObjects" => "s3:DeleteObjectVersion",
+        "GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
+        _ => return None,
+    })
+}
+
 /// Decides every S3 request.
 pub(crate) struct IamAccess {
     pub(crate) iam: Arc<Iam>,
@@ -176,11 +189,12 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 /// `bucket/key` of an `x-amz-copy-source` header, parsed exactly as s3s parses it for
-/// the operation itself, so the check judges the object that will be read.
-fn copy_source(cx: &S3AccessContext<'_>) -> Option<(String, String)> {
+/// the operation itself, so the check judges the object that will be read, and whether
+/// it names a version.
+fn copy_source(cx: &S3AccessContext<'_>) -> Option<(String, String, bool)> {
     let raw = cx.headers().get("x-amz-copy-source")?.to_str().ok()?;
     match CopySource::parse(raw).ok()? {
-        CopySource::Bucket { bucket, key, .. } => Some((bucket.into(), key.into())),
+        CopySource::Bucket { bucket, key, version_id } => Some((bucket.into(), key.into(), version_id.is_some())),
         _ => None,
     }
 }
@@ -211,6 +225,7 @@ impl S3Access for IamAccess {
                 .map(|p| p.1.clone()),
         };
         let tags_given = given_tags.is_some();
+        let names_version = query.iter().any(|(name, _)| name == "versionId");
         // Invalid tags give no values: the operation refuses them with InvalidTag.
         if let Some(tags) = given_tags.as_deref().and_then(|value| crate::tagging::parse(value).ok()) {
             crate::tagging::request_conditions(&mut conditions, &tags);
@@ -236,11 +251,16 @@ impl S3Access for IamAccess {
             self.add_existing_tags(identity.as_ref(), (bucket, key), &mut conditions).await;
         }
         if matches!(operation.as_str(), "CopyObject" | "UploadPartCopy") {
-            let (source_bucket, source_key) = copy_source(cx)
+            let (source_bucket, source_key, versioned) = copy_source(cx)
                 .ok_or_else(|| s3_error!(InvalidArgument, "Copy Source must mention the source bucket and key"))?;
-            self.decide(identity.as_ref(), "s3:GetObject", Some(&source_bucket), Some(&source_key), &conditions)?;
+            let read = if versioned { "s3:GetObjectVersion" } else { "s3:GetObject" };
+            self.decide(identity.as_ref(), read, Some(&source_bucket), Some(&source_key), &conditions)?;
         }
-        self.decide(identity.as_ref(), &action_of(&operation), bucket.as_deref(), key.as_deref(), &conditions)?;
+        let action = match version_action_of(&operation) {
+            Some(action) if names_version => action.to_owned(),
+            _ => action_of(&operation),
+        };
+        self.decide(identity.as_ref(), &action, bucket.as_deref(), key.as_deref(), &conditions)?;
         // Tags given with a write need the tagging permission too, as on S3.
         if tags_given {
             self.decide(identity.as_ref(), "s3:PutObjectTagging", bucket.as_deref(), key.as_deref(), &conditions)?;
@@ -259,7 +279,8 @@ impl S3Access for IamAccess {
         crate::tagging::request_conditions(&mut conditions, &tags);
         let (bucket, key) = (req.input.bucket.as_str(), req.input.key.as_str());
         self.add_existing_tags(identity.as_ref(), (bucket, key), &mut conditions).await;
-        self.decide(identity.as_ref(), "s3:PutObjectTagging", Some(bucket), Some(key), &conditions)
+        let action = if req.input.version_id.is_some() { "s3:PutObjectVersionTagging" } else { "s3:PutObjectTagging" };
+        self.decide(identity.as_ref(), action, Some(bucket), Some(key), &conditions)
     }
 
     async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
@@ -268,7 +289,8 @@ impl S3Access for IamAccess {
         let conditions = connection_conditions(peer);
         let bucket = req.input.bucket.clone();
         for object in &req.input.delete.objects {
-            self.decide(identity.as_ref(), "s3:DeleteObject", Some(&bucket), Some(&object.key), &conditions)?;
+            let action = if object.version_id.is_some() { "s3:DeleteObjectVersion" } else { "s3:DeleteObject" };
+            self.decide(identity.as_ref(), action, Some(&bucket), Some(&object.key), &conditions)?;
         }
         Ok(())
     }

@@ -5,7 +5,8 @@ use crate::CairnS3;
 use crate::digest::{DigestCheck, recheck_of, response_checksums};
 use crate::error::{s3_error, to_s3};
 use crate::headers::{etag, last_modified, precondition_failed, stored_headers};
-use cairn_object::{Body, NoCheck, ObjectError, ObjectReader, PutRequest};
+use crate::versions::version_ref;
+use cairn_object::{Body, NoCheck, ObjectError, ObjectReader, PutRequest, VersionRef};
 use futures::StreamExt;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -14,16 +15,11 @@ use std::sync::{Arc, Mutex};
 /// Largest object CopyObject copies in one request, as S3: 5 GiB.
 const COPY_BYTES_MAX: u64 = 5 << 30;
 
-fn source_of(copy_source: &CopySource) -> S3Result<(String, String)> {
+/// The bucket, key and version (`?versionId=` in the header; none: the newest) a copy reads.
+fn source_of(copy_source: &CopySource) -> S3Result<(String, String, VersionRef)> {
     match copy_source {
         CopySource::Bucket { bucket, key, version_id } => {
-            if version_id.as_deref().is_some_and(|v| v != "null") {
-                return Err(s3_error(
-                    S3ErrorCode::NoSuchVersion,
-                    "versioning is not enabled; only the null version exists",
-                ));
-            }
-            Ok((bucket.to_string(), key.to_string()))
+            Ok((bucket.to_string(), key.to_string(), version_ref(version_id.as_deref())?))
         }
         _ => Err(s3_error(S3ErrorCode::NotImplemented, "copy sources other than bucket/key are not supported")),
     }
@@ -90,17 +86,19 @@ impl CairnS3 {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
-        let (source_bucket, source_key) = source_of(&input.copy_source)?;
+        let (source_bucket, source_key, source_at) = source_of(&input.copy_source)?;
         let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        if source_bucket == input.bucket && source_key == input.key && !replace {
+        // Copying an older version onto its own key restores it, with no change needed.
+        if source_bucket == input.bucket && source_key == input.key && !replace && source_at == VersionRef::Latest {
             return Err(s3_error(
                 S3ErrorCode::InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
         self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
-        let reader = self.store.open_object(&source_bucket, &source_key).await.map_err(to_s3)?;
+        let reader = self.store.open_version(&source_bucket, &source_key, source_at).await.map_err(to_s3)?;
         conditions_of!(copy input).check(&reader.info, precondition_failed)?;
+        let source_version = self.version_header(&source_bucket, &reader.info, source_at).await;
         if reader.info.size > COPY_BYTES_MAX {
             return Err(s3_error(
                 S3ErrorCode::InvalidRequest,
@@ -135,6 +133,7 @@ impl CairnS3 {
         // The copy recomputes the source's checksums on the way, so a copy is verified end to end.
         let check = DigestCheck::new(recheck_of(&reader.info.checksums))?;
         let failure = SourceFailure::default();
+        let bucket = input.bucket.clone();
         let request = PutRequest {
             bucket: input.bucket,
             key: input.key,
@@ -144,11 +143,17 @@ impl CairnS3 {
             condition: None,
         };
         let info = self.store.put_object(request).await.map_err(|e| failure.explain(e))?;
+        let version_id = self.version_header(&bucket, &info, VersionRef::Latest).await;
         let result = with_checksums!(
             CopyObjectResult { e_tag: Some(etag(&info)), last_modified: Some(last_modified(&info)) },
             response_checksums(&info.checksums)
         );
-        Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(result),
+            copy_source_version_id: source_version,
+            version_id,
+            ..Default::default()
+        }))
     }
 
     pub(crate) async fn do_upload_part_copy(
@@ -156,9 +161,10 @@ impl CairnS3 {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
-        let (source_bucket, source_key) = source_of(&input.copy_source)?;
-        let reader = self.store.open_object(&source_bucket, &source_key).await.map_err(to_s3)?;
+        let (source_bucket, source_key, source_at) = source_of(&input.copy_source)?;
+        let reader = self.store.open_version(&source_bucket, &source_key, source_at).await.map_err(to_s3)?;
         conditions_of!(copy input).check(&reader.info, precondition_failed)?;
+        let source_version = self.version_header(&source_bucket, &reader.info, source_at).await;
         let (offset, length) = match &input.copy_source_range {
             Some(range) => parse_copy_range(range, reader.info.size)?,
             None => (0, reader.info.size),
@@ -184,7 +190,11 @@ impl CairnS3 {
             last_modified: Some(crate::bucket::timestamp_of(part.mod_time_unix_nanos)),
             ..Default::default()
         };
-        Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(result),
+            copy_source_version_id: source_version,
+            ..Default::default()
+        }))
     }
 }
 

@@ -21,6 +21,10 @@ fn custom(code: &'static str, status: StatusCode, message: String) -> S3Error {
 pub(crate) fn to_s3(error: ObjectError) -> S3Error {
     let message = error.to_string();
     let code = match error {
+        ObjectError::VersionNotFound => {
+            return custom_404(S3ErrorCode::NoSuchVersion, "The specified version does not exist.");
+        }
+        ObjectError::DeleteMarker { version_id, current } => return delete_marker(version_id, current),
         ObjectError::BucketNotFound => S3ErrorCode::NoSuchBucket,
         ObjectError::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
         ObjectError::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
@@ -79,6 +83,36 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
     S3Error::with_message(code, message)
 }
 
+/// A 404 with S3's code and message.
+fn custom_404(code: S3ErrorCode, message: &'static str) -> S3Error {
+    let mut error = S3Error::with_message(code, message);
+    error.set_status_code(http::StatusCode::NOT_FOUND);
+    error
+}
+
+/// A read of a delete marker, as S3 answers it: 404 `NoSuchKey` when the marker is the
+/// key's newest version, 405 `MethodNotAllowed` when it was named by id; either way with
+/// `x-amz-delete-marker: true` and the marker's `x-amz-version-id`.
+fn delete_marker(version_id: Option<uuid::Uuid>, current: bool) -> S3Error {
+    let mut error = if current {
+        custom_404(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+    } else {
+        let mut error = S3Error::with_message(
+            S3ErrorCode::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        );
+        error.set_status_code(http::StatusCode::METHOD_NOT_ALLOWED);
+        error
+    };
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    if let Ok(value) = http::HeaderValue::from_str(&crate::versions::id_string(version_id)) {
+        headers.insert("x-amz-version-id", value);
+    }
+    error.set_headers(headers);
+    error
+}
+
 /// A feature Cairn has not built: 501, so a client never believes it took effect.
 pub(crate) fn not_implemented(what: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::NotImplemented, format!("{what} is not supported by Cairn yet"))
@@ -101,11 +135,6 @@ pub(crate) fn incomplete_body_response() -> http::Response<s3s::Body> {
 /// A storage class Cairn cannot honour.
 pub(crate) fn invalid_storage_class(class: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidStorageClass, format!("storage class {class} is not supported"))
-}
-
-/// A version id other than `null`: Cairn keeps no versions, so no other version exists.
-pub(crate) fn no_such_version() -> S3Error {
-    S3Error::with_message(S3ErrorCode::NoSuchVersion, "versioning is not enabled; only the null version exists")
 }
 
 /// A request signed for another region than the configured one. S3's answer, whose

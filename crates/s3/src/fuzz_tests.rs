@@ -190,6 +190,8 @@ fn fuzz_conditions() {
         let info = ObjectInfo {
             bucket: "b".into(),
             key: "k".into(),
+            version_id: None,
+            delete_marker: false,
             size: 1,
             etag: "9e107d9d372bb6826bd81d3542a419d6".into(),
             mod_time_unix_nanos: mod_time,

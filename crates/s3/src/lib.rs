@@ -32,6 +32,8 @@ mod server;
 mod tagging;
 mod tagging_api;
 mod unsupported;
+mod versioning;
+mod versions;
 
 pub use access::PeerAddr;
 pub use admin::HEAL_STATUS_PATH;

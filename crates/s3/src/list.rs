@@ -6,7 +6,7 @@ use crate::error::{s3_error, to_s3};
 use crate::headers::timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cairn_object::{ListPage, ListRequest, ListedObject};
+use cairn_object::{ListMode, ListPage, ListRequest, ListedObject};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
@@ -66,6 +66,7 @@ impl CairnS3 {
             delimiter: input.delimiter.clone(),
             start_after: input.marker.clone().filter(|m| !m.is_empty()),
             max_keys: max,
+            mode: ListMode::Current,
         };
         let page = self.store.list_objects(&request).await.map_err(to_s3)?;
         let url = is_url_encoding(input.encoding_type.as_ref());
@@ -105,6 +106,7 @@ impl CairnS3 {
             delimiter: input.delimiter.clone(),
             start_after,
             max_keys: max,
+            mode: ListMode::Current,
         };
         let page = self.store.list_objects(&request).await.map_err(to_s3)?;
         let url = is_url_encoding(input.encoding_type.as_ref());

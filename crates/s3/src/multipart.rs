@@ -95,12 +95,14 @@ impl CairnS3 {
             condition,
         };
         let info = self.store.complete_multipart_upload(request, Box::new(composite_checksums)).await.map_err(to_s3)?;
+        let version_id = self.version_header(&input.bucket, &info, cairn_object::VersionRef::Latest).await;
         let output = with_checksums!(
             CompleteMultipartUploadOutput {
                 bucket: Some(input.bucket.clone()),
                 key: Some(input.key.clone()),
                 e_tag: Some(ETag::Strong(info.etag.clone())),
                 location: Some(format!("/{}/{}", input.bucket, input.key)),
+                version_id: version_id,
             },
             response_checksums(&info.checksums)
         );

@@ -1,10 +1,11 @@
 //! Single-object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
 
 use crate::digest::{Declared, DigestCheck, response_checksums, with_query_checksums};
-use crate::error::{no_such_version, s3_error, to_s3};
+use crate::error::{s3_error, to_s3};
 use crate::headers::{etag, not_modified, stored_headers};
+use crate::versions::{id_string, version_ref};
 use crate::{CairnS3, body_of};
-use cairn_object::{ObjectError, PutRequest, WriteCondition};
+use cairn_object::{ObjectError, ObjectInfo, PutRequest, VersionRef, WriteCondition};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -103,23 +104,37 @@ impl CairnS3 {
             headers,
             condition,
         };
+        let bucket = request.bucket.clone();
         let info = self.store.put_object(request).await.map_err(to_s3)?;
-        let output = with_checksums!(PutObjectOutput { e_tag: Some(etag(&info)) }, response_checksums(&info.checksums));
+        let version_id = self.version_header(&bucket, &info, VersionRef::Latest).await;
+        let output = with_checksums!(
+            PutObjectOutput { e_tag: Some(etag(&info)), version_id: version_id },
+            response_checksums(&info.checksums)
+        );
         Ok(S3Response::new(output))
     }
 
     pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        let reader = self.store.open_object(&input.bucket, &input.key).await.map_err(to_s3)?;
+        let at = version_ref(input.version_id.as_deref())?;
+        let reader = self.store.open_version(&input.bucket, &input.key, at).await.map_err(to_s3)?;
         let info = reader.info.clone();
         conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
+        let version_id = self.version_header(&input.bucket, &info, at).await;
         let body = reader.stream(span.start, span.end - span.start);
         let output = object_output!(GetObjectOutput, input, &info, span, content_range, {
             body: Some(StreamingBlob::wrap(body)),
             tag_count: crate::tagging::count(&info.headers),
+            version_id: version_id,
         });
         Ok(S3Response::new(output))
+    }
+
+    /// The `x-amz-version-id` of a response about `info` (see `versions::header_of`).
+    pub(crate) async fn version_header(&self, bucket: &str, info: &ObjectInfo, at: VersionRef) -> Option<String> {
+        let versioning = self.store.bucket_versioning(bucket).await.unwrap_or_default();
+        crate::versions::header_of(info, versioning, at)
     }
 
     pub(crate) async fn do_get_object_tagging(
@@ -127,11 +142,10 @@ impl CairnS3 {
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let input = req.input;
-        let info = self.store.object_info(&input.bucket, &input.key).await.map_err(to_s3)?;
-        Ok(S3Response::new(GetObjectTaggingOutput {
-            tag_set: crate::tagging::tag_set(&info.headers),
-            version_id: input.version_id,
-        }))
+        let at = version_ref(input.version_id.as_deref())?;
+        let info = self.store.version_info(&input.bucket, &input.key, at).await.map_err(to_s3)?;
+        let version_id = self.version_header(&input.bucket, &info, at).await;
+        Ok(S3Response::new(GetObjectTaggingOutput { tag_set: crate::tagging::tag_set(&info.headers), version_id }))
     }
 
     pub(crate) async fn do_head_object(
@@ -139,16 +153,33 @@ impl CairnS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        let info = self.store.object_info(&input.bucket, &input.key).await.map_err(to_s3)?;
+        let at = version_ref(input.version_id.as_deref())?;
+        let info = self.store.version_info(&input.bucket, &input.key, at).await.map_err(to_s3)?;
         conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
-        Ok(S3Response::new(object_output!(HeadObjectOutput, input, &info, span, content_range, {})))
+        let version_id = self.version_header(&input.bucket, &info, at).await;
+        Ok(S3Response::new(object_output!(HeadObjectOutput, input, &info, span, content_range, {
+            version_id: version_id,
+        })))
     }
 
-    /// Deletes one key; a missing key is success, as in S3.
-    async fn delete_key(&self, bucket: &str, key: &str) -> S3Result<()> {
-        match self.store.delete_object(bucket, key).await {
-            Ok(()) | Err(ObjectError::ObjectNotFound) => Ok(()),
+    /// Deletes `at` of one key, as S3 does in the bucket's versioning state: a missing
+    /// key or version is success (nothing to delete). Returns what the response says:
+    /// the version id removed or the marker added, and whether it is a delete marker.
+    async fn delete_key(&self, bucket: &str, key: &str, at: VersionRef) -> S3Result<(Option<String>, bool)> {
+        let versioning = self.store.bucket_versioning(bucket).await.map_err(to_s3)?;
+        match self.store.delete_version(bucket, key, at).await {
+            Ok(deleted) => {
+                let named = versioning.keeps_versions() || at != VersionRef::Latest;
+                Ok((named.then(|| id_string(deleted.version_id)), deleted.delete_marker))
+            }
+            Err(ObjectError::ObjectNotFound | ObjectError::VersionNotFound) => {
+                let named = match at {
+                    VersionRef::Exact(id) => Some(id_string(id)),
+                    VersionRef::Latest => None,
+                };
+                Ok((named, false))
+            }
             Err(error) => Err(to_s3(error)),
         }
     }
@@ -158,9 +189,14 @@ impl CairnS3 {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
+        let at = version_ref(input.version_id.as_deref())?;
         self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
-        self.delete_key(&input.bucket, &input.key).await?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        let (version_id, marker) = self.delete_key(&input.bucket, &input.key, at).await?;
+        Ok(S3Response::new(DeleteObjectOutput {
+            version_id,
+            delete_marker: marker.then_some(true),
+            ..Default::default()
+        }))
     }
 
     pub(crate) async fn do_delete_objects(
@@ -179,19 +215,30 @@ impl CairnS3 {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for object in input.delete.objects {
-            // Cairn keeps no versions: deleting another version must not delete the current one.
-            let outcome = match object.version_id.as_deref() {
-                Some(version) if version != "null" => Err(no_such_version()),
-                _ => self.delete_key(&input.bucket, &object.key).await,
+            let outcome = match version_ref(object.version_id.as_deref()) {
+                Ok(at) => self.delete_key(&input.bucket, &object.key, at).await.map(|done| (at, done)),
+                Err(error) => Err(error),
             };
             match outcome {
-                Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(object.key), ..Default::default() }),
-                Ok(()) => {}
+                Ok((at, (version_id, marker))) if !quiet => {
+                    // A marker added by the delete is named as such; a version removed by id is the version.
+                    let (version_id, marker_version) = match at {
+                        VersionRef::Latest if marker => (None, version_id),
+                        _ => (version_id, None),
+                    };
+                    deleted.push(DeletedObject {
+                        key: Some(object.key),
+                        version_id,
+                        delete_marker: marker.then_some(true),
+                        delete_marker_version_id: marker_version,
+                    });
+                }
+                Ok(_) => {}
                 Err(error) => errors.push(Error {
                     code: Some(error.code().as_str().to_owned()),
                     key: Some(object.key),
                     message: error.message().map(str::to_owned),
-                    version_id: None,
+                    version_id: object.version_id,
                 }),
             }
         }

@@ -60,6 +60,10 @@ fn parameters_of(operation: &str) -> Option<&'static [&'static str]> {
         "GetObject" | "HeadObject" => &["versionId", "partNumber"],
         "GetObjectTagging" | "PutObjectTagging" | "DeleteObjectTagging" => &["tagging", "versionId"],
         "PutBucketTagging" | "GetBucketTagging" | "DeleteBucketTagging" => &["tagging"],
+        "PutBucketVersioning" | "GetBucketVersioning" => &["versioning"],
+        "ListObjectVersions" => {
+            &["versions", "delimiter", "encoding-type", "key-marker", "max-keys", "prefix", "version-id-marker"]
+        }
         _ => return None,
     };
     Some(parameters)

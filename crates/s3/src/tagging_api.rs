@@ -5,6 +5,7 @@
 use crate::CairnS3;
 use crate::error::{s3_error, to_s3};
 use crate::tagging::{BUCKET_TAGS_MAX, OBJECT_TAGS_MAX, from_set, store_checked, to_set};
+use crate::versions::version_ref;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -14,12 +15,14 @@ impl CairnS3 {
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let input = req.input;
+        let at = version_ref(input.version_id.as_deref())?;
         let tags = from_set(input.tagging.tag_set, OBJECT_TAGS_MAX)?;
         let change = Box::new(move |headers: &mut std::collections::BTreeMap<String, String>| {
             store_checked(headers, &tags);
         });
-        self.store.update_object_headers(&input.bucket, &input.key, change).await.map_err(to_s3)?;
-        Ok(S3Response::new(PutObjectTaggingOutput { version_id: input.version_id }))
+        let info = self.store.update_object_headers(&input.bucket, &input.key, at, change).await.map_err(to_s3)?;
+        let version_id = self.version_header(&input.bucket, &info, at).await;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
     }
 
     pub(crate) async fn do_delete_object_tagging(
@@ -27,9 +30,11 @@ impl CairnS3 {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let input = req.input;
+        let at = version_ref(input.version_id.as_deref())?;
         let change = Box::new(|headers: &mut std::collections::BTreeMap<String, String>| store_checked(headers, &[]));
-        self.store.update_object_headers(&input.bucket, &input.key, change).await.map_err(to_s3)?;
-        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: input.version_id }))
+        let info = self.store.update_object_headers(&input.bucket, &input.key, at, change).await.map_err(to_s3)?;
+        let version_id = self.version_header(&input.bucket, &info, at).await;
+        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id }))
     }
 
     pub(crate) async fn do_put_bucket_tagging(
@@ -38,7 +43,11 @@ impl CairnS3 {
     ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
         let input = req.input;
         let tags = from_set(input.tagging.tag_set, BUCKET_TAGS_MAX)?;
-        self.store.update_bucket_record(&input.bucket, |record| record.tags = tags).await.map_err(to_s3)?;
+        let set_tags = |record: &mut cairn_object::BucketRecord| {
+            record.tags = tags;
+            Ok(())
+        };
+        self.store.update_bucket_record(&input.bucket, set_tags).await.map_err(to_s3)?;
         Ok(S3Response::new(PutBucketTaggingOutput {}))
     }
 
@@ -60,7 +69,11 @@ impl CairnS3 {
         req: S3Request<DeleteBucketTaggingInput>,
     ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
         let bucket = req.input.bucket;
-        self.store.update_bucket_record(&bucket, |record| record.tags.clear()).await.map_err(to_s3)?;
+        let clear = |record: &mut cairn_object::BucketRecord| {
+            record.tags.clear();
+            Ok(())
+        };
+        self.store.update_bucket_record(&bucket, clear).await.map_err(to_s3)?;
         Ok(S3Response::new(DeleteBucketTaggingOutput {}))
     }
 }

@@ -14,23 +14,23 @@
 //!   other than the owner-only ones, object ownership other than `BucketOwnerEnforced`,
 //!   `x-amz-write-offset-bytes` (appends), `x-amz-mp-object-size`;
 //! - refused (400): storage classes other than STANDARD and REDUCED_REDUNDANCY
-//!   (`InvalidStorageClass`); (404) a `versionId` other than `null` (`NoSuchVersion`);
+//!   (`InvalidStorageClass`);
 //! - honoured: REDUCED_REDUNDANCY is stored at the standard parity (at least the
 //!   redundancy asked for, as MinIO does without an RRS class); canned ACL `private`,
 //!   and on objects `bucket-owner-full-control` / `bucket-owner-read` (Cairn has one
 //!   owner, so the bucket owner always has full control); `x-amz-tagging` and
-//!   `x-amz-tagging-directive` (`tagging.rs`);
+//!   `x-amz-tagging-directive` (`tagging.rs`); `versionId` (`versions.rs`);
 //! - ignored, as they change nothing in a single-account store: `x-amz-request-payer`
 //!   (no billing), `x-amz-expected-bucket-owner` (every bucket belongs to the one
 //!   account; MinIO ignores it too), `x-amz-bypass-governance-retention` (no retention
 //!   exists to bypass).
 //!
 //! Bucket subresources without an implementation (encryption, lifecycle, cors,
-//! versioning, object-lock, replication, website, logging, notification, acl, ...) are
+//! object-lock, replication, website, logging, notification, acl, ...) are
 //! answered 501 by s3s's default handlers; query parameters an implemented operation
 //! does not take (unknown subresources s3s would ignore) are refused in `query.rs`.
 
-use crate::error::{invalid_storage_class, no_such_version, not_implemented};
+use crate::error::{invalid_storage_class, not_implemented};
 use http::HeaderMap;
 use s3s::S3Result;
 
@@ -110,9 +110,6 @@ pub(crate) fn check(headers: &HeaderMap, query: Vec<(String, String)>, is_object
     {
         return Err(not_implemented(&format!("Object ownership {ownership:?} (ACLs)")));
     }
-    if asked.query.iter().any(|(name, value)| name == "versionId" && value != "null") {
-        return Err(no_such_version());
-    }
     Ok(())
 }
 
@@ -142,7 +139,6 @@ mod tests {
             Some(S3ErrorCode::NotImplemented)
         );
         assert_eq!(code(&[], &[("X-Amz-Server-Side-Encryption", "AES256")], true), Some(S3ErrorCode::NotImplemented));
-        assert_eq!(code(&[], &[("versionId", "abc")], true), Some(S3ErrorCode::NoSuchVersion));
     }
 
     #[test]

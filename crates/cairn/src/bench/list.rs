@@ -65,6 +65,10 @@ pub struct ListArgs {
     /// `--compare-pid` has its RSS sampled during listings as the local server's is).
     #[command(flatten)]
     compare: super::CompareArgs,
+    /// Enable versioning on every bucket, and list the flat and tree phases with
+    /// ListObjectVersions (the same keys, one version each) instead of ListObjectsV2.
+    #[arg(long)]
+    versioned: bool,
     /// Keep the data folder afterwards.
     #[arg(long)]
     keep: bool,
@@ -112,6 +116,7 @@ impl ListArgs {
             concurrency: self.concurrency,
             mixed_seconds: self.mixed_seconds,
             mixed_clients: self.mixed_clients,
+            versioned: self.versioned,
         })
     }
 

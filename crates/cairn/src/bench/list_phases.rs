@@ -36,7 +36,21 @@ pub struct Plan {
     pub concurrency: usize,
     pub mixed_seconds: u64,
     pub mixed_clients: usize,
+    /// Buckets have versioning enabled, and the flat and tree listings are
+    /// ListObjectVersions (`--versioned`).
+    pub versioned: bool,
 }
+
+/// Where a listing goes on: ListObjectsV2's continuation token, or ListObjectVersions'
+/// key and version-id markers.
+enum Position {
+    Token(String),
+    Markers(String, Option<String>),
+}
+
+/// One page of a listing: keys (one per version for ListObjectVersions), common
+/// prefixes, and where the next page starts.
+type Page = (Vec<String>, Vec<String>, Option<Position>);
 
 /// One S3 endpoint under test.
 pub struct Target {
@@ -103,10 +117,72 @@ impl Target {
         Self { name, s3: s3::client(endpoint, access_key, secret_key, region), pids }
     }
 
-    async fn create_bucket(&self, purpose: &str) -> Result<String, String> {
+    async fn create_bucket(&self, purpose: &str, versioned: bool) -> Result<String, String> {
         let bucket = format!("bench-{purpose}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         self.s3.create_bucket().bucket(&bucket).send().await.map_err(|e| format!("create bucket {bucket}: {e:?}"))?;
+        if versioned {
+            s3::enable_versioning(&self.s3, &bucket).await?;
+        }
         Ok(bucket)
+    }
+
+    /// One page of `prefix` from `position` on: ListObjectsV2, or ListObjectVersions
+    /// when `versions`.
+    async fn page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        versions: bool,
+        position: Option<Position>,
+    ) -> Result<Page, String> {
+        let failed = |e: &dyn std::fmt::Debug| format!("list {bucket}/{prefix}: {e:?}");
+        let prefixes = |common: &[aws_sdk_s3::types::CommonPrefix]| {
+            common.iter().map(|c| c.prefix().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+        };
+        if versions {
+            let (key_marker, version_marker) = match position {
+                Some(Position::Markers(key, version)) => (Some(key), version),
+                _ => (None, None),
+            };
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
+                .max_keys(PAGE_KEYS)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|e| failed(&e))?;
+            let keys = page.versions().iter().map(|v| v.key().unwrap_or_default().to_owned()).collect();
+            let next = (page.is_truncated() == Some(true)).then(|| {
+                let key = page.next_key_marker().unwrap_or_default().to_owned();
+                Position::Markers(key, page.next_version_id_marker().map(str::to_owned))
+            });
+            return Ok((keys, prefixes(page.common_prefixes()), next));
+        }
+        let token = match position {
+            Some(Position::Token(token)) => Some(token),
+            _ => None,
+        };
+        let page = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_owned))
+            .max_keys(PAGE_KEYS)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| failed(&e))?;
+        let keys = page.contents().iter().map(|o| o.key().unwrap_or_default().to_owned()).collect();
+        let next = (page.is_truncated() == Some(true))
+            .then(|| Position::Token(page.next_continuation_token().unwrap_or_default().to_owned()));
+        Ok((keys, prefixes(page.common_prefixes()), next))
     }
 
     async fn put(&self, bucket: &str, key: &str, body: Bytes) -> Result<(), String> {
@@ -141,52 +217,42 @@ impl Target {
     /// Lists `prefix` in full (pages of `PAGE_KEYS`), timing each page and checking
     /// that the keys and common prefixes are exactly `expected_keys` and
     /// `expected_prefixes`, in that order.
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         bucket: &str,
         prefix: &str,
         delimiter: Option<&str>,
+        versions: bool,
         mut expected_keys: impl Iterator<Item = String>,
         mut expected_prefixes: impl Iterator<Item = String>,
     ) -> Result<Listing, String> {
         let sampler = RssSampler::start(self.pids.clone());
         let mut listing = Listing::default();
         let mut page_times = Vec::new();
-        let mut token: Option<String> = None;
+        let mut position: Option<Position> = None;
         let started = Instant::now();
         loop {
             if page_times.len() >= PAGES_MAX {
                 return Err(format!("listing {bucket}/{prefix} did not end after {PAGES_MAX} pages"));
             }
             let began = Instant::now();
-            let page = self
-                .s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_delimiter(delimiter.map(str::to_owned))
-                .max_keys(PAGE_KEYS)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| format!("list {bucket}/{prefix}: {e:?}"))?;
+            let (keys, prefixes, next) = self.page(bucket, prefix, delimiter, versions, position.take()).await?;
             page_times.push(began.elapsed());
-            for object in page.contents() {
-                let key = object.key().unwrap_or_default();
+            for key in &keys {
                 check(&mut expected_keys, key, listing.keys, "key")?;
                 listing.keys += 1;
             }
-            for common in page.common_prefixes() {
-                let found = common.prefix().unwrap_or_default();
+            for found in &prefixes {
                 check(&mut expected_prefixes, found, listing.prefixes, "common prefix")?;
                 listing.prefixes += 1;
             }
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() {
-                return Err(format!("list {bucket}/{prefix}: a truncated page without a continuation token"));
+            match next {
+                None => break,
+                Some(Position::Token(token) | Position::Markers(token, _)) if token.is_empty() => {
+                    return Err(format!("list {bucket}/{prefix}: a truncated page without where to go on"));
+                }
+                Some(next) => position = Some(next),
             }
         }
         listing.seconds = started.elapsed().as_secs_f64();
@@ -258,14 +324,15 @@ pub async fn run(target: &Target, plan: &Plan) -> TargetResult {
 
 async fn run_phases(target: &Target, plan: &Plan, result: &mut TargetResult) -> Result<(), String> {
     let body = Bytes::from(vec![b'x'; plan.body_bytes]);
-    let bucket = target.create_bucket("flat").await?;
+    let bucket = target.create_bucket("flat", plan.versioned).await?;
     let mut written = 0;
     for &keys in &plan.checkpoints {
         eprintln!("bench list: {}: PUT keys {written}..{keys}", target.name);
         let puts_per_s = target.populate(&bucket, written..keys, flat_key, &body, plan.concurrency).await?;
         written = keys;
         eprintln!("bench list: {}: listing {keys} keys", target.name);
-        let listing = target.list(&bucket, "flat/", None, (0..keys).map(flat_key), std::iter::empty()).await?;
+        let expected = (0..keys).map(flat_key);
+        let listing = target.list(&bucket, "flat/", None, plan.versioned, expected, std::iter::empty()).await?;
         result.checkpoints.push(Checkpoint { keys, puts_per_s, listing });
     }
     if plan.tree_keys > 0 {
@@ -279,16 +346,18 @@ async fn run_phases(target: &Target, plan: &Plan, result: &mut TargetResult) -> 
 
 async fn tree(target: &Target, plan: &Plan, body: &Bytes) -> Result<Tree, String> {
     let (keys, prefixes) = (plan.tree_keys, plan.tree_prefixes);
-    let bucket = target.create_bucket("tree").await?;
+    let bucket = target.create_bucket("tree", plan.versioned).await?;
     eprintln!("bench list: {}: PUT {keys} keys over {prefixes} prefixes", target.name);
     let puts_per_s = target.populate(&bucket, 0..keys, |i| tree_key(i, prefixes), body, plan.concurrency).await?;
     eprintln!("bench list: {}: delimiter listing", target.name);
     let used = prefixes.min(keys);
-    let delimiter = target.list(&bucket, "", Some("/"), std::iter::empty(), (0..used).map(tree_prefix)).await?;
+    let expected = (0..used).map(tree_prefix);
+    let delimiter = target.list(&bucket, "", Some("/"), plan.versioned, std::iter::empty(), expected).await?;
     let listed = TREE_PREFIX_LISTED.min(used - 1);
     let in_listed = (listed..keys).step_by(prefixes).map(|i| tree_key(i, prefixes));
     let one_prefix = tree_prefix(listed);
-    let one_prefix_listing = target.list(&bucket, &one_prefix, Some("/"), in_listed, std::iter::empty()).await?;
+    let one_prefix_listing =
+        target.list(&bucket, &one_prefix, Some("/"), plan.versioned, in_listed, std::iter::empty()).await?;
     Ok(Tree { keys, puts_per_s, delimiter, one_prefix, one_prefix_listing })
 }
 
@@ -306,7 +375,7 @@ impl Choices {
 }
 
 async fn mixed(target: &Target, plan: &Plan) -> Result<Mixed, String> {
-    let bucket = target.create_bucket("mixed").await?;
+    let bucket = target.create_bucket("mixed", plan.versioned).await?;
     let mut body = vec![0u8; MIXED_OBJECT_BYTES];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut body);
     let body = Bytes::from(body);

@@ -82,7 +82,8 @@ fn rows(plan: &Plan, result: &TargetResult) -> Rows {
 pub fn render(plan: &Plan, results: &[TargetResult]) -> String {
     let mut out = String::new();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let _ = writeln!(out, "## cairn bench list ({cores} cores; ListObjectsV2 pages of {PAGE_KEYS} keys)\n");
+    let listing = if plan.versioned { "versioned buckets, ListObjectVersions" } else { "ListObjectsV2" };
+    let _ = writeln!(out, "## cairn bench list ({cores} cores; {listing} pages of {PAGE_KEYS} keys)\n");
     let per_target: Vec<Rows> = results.iter().map(|result| rows(plan, result)).collect();
     let _ = write!(out, "| measurement |");
     for result in results {

@@ -123,9 +123,13 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the benchmarked server, with its bucket made.
-    pub async fn new(endpoint: &str) -> Result<Self, String> {
-        Self::with(super::s3::client(endpoint, ACCESS_KEY, SECRET_KEY, "us-east-1"), BUCKET).await
+    /// A client of the benchmarked server, with its bucket made (versioned when asked).
+    pub async fn new(endpoint: &str, versioned: bool) -> Result<Self, String> {
+        let client = Self::with(super::s3::client(endpoint, ACCESS_KEY, SECRET_KEY, "us-east-1"), BUCKET).await?;
+        if versioned {
+            super::s3::enable_versioning(&client.s3, &client.bucket).await?;
+        }
+        Ok(client)
     }
 
     /// A client of another endpoint (`--compare`): a bucket of its own per run, as the

@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// Keep the data folder afterwards.
     #[arg(long)]
     keep: bool,
+    /// Enable versioning on the benchmark's bucket: every PUT adds a version (the
+    /// cost of versioning, against a run without).
+    #[arg(long)]
+    versioned: bool,
     /// Another endpoint to run the 64 MiB and 4 KiB phases against after the local
     /// server (its bucket, `bench-<ms since epoch>`, is left there; `--compare-pid` has
     /// its CPU per GB measured as the local server's is).
@@ -127,7 +131,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&drives_dir);
     let server = server::BenchServer::start(&drives_dir, args.drives, args.nodes)?;
     report.layout = Some(server.layout);
-    let client = load::Client::new(&server.endpoint).await?;
+    let client = load::Client::new(&server.endpoint, args.versioned).await?;
     eprintln!("bench: 64 MiB objects");
     report.large = Some(client.large_objects(args.large_objects, &server.pids()).await?);
     for clients in [4, 32] {

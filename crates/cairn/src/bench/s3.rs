@@ -20,6 +20,15 @@ pub fn client(endpoint: &str, access_key: &str, secret_key: &str, region: &str) 
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// Turns versioning on for `bucket` (the benchmarks' `--versioned`).
+pub async fn enable_versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
+    let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    let request = s3.put_bucket_versioning().bucket(bucket).versioning_configuration(enabled);
+    request.send().await.map(drop).map_err(|e| format!("enable versioning on {bucket}: {e:?}"))
+}
+
 pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Bytes) -> Result<(), String> {
     s3.put_object()
         .bucket(bucket)

@@ -35,3 +35,4 @@ mod rpc_auth;
 mod slow_peer;
 mod tags;
 mod tls;
+mod versions;

@@ -27,16 +27,30 @@ pub struct CpArgs {
     /// Copy folders and prefixes with everything below them.
     #[arg(long, short = 'r')]
     recursive: bool,
+    /// Copy this version of the source object (`null` for the null version).
+    #[arg(long = "version-id", visible_alias = "vid", conflicts_with = "recursive")]
+    version_id: Option<String>,
 }
 
 pub(crate) async fn run(context: &Context, args: CpArgs, remove_source: bool) -> Result<()> {
     let command = if remove_source { "mv" } else { "cp" };
     let (destination_text, sources) = args.paths.split_last().expect("clap requires two paths");
     let destination = context.target(destination_text)?;
+    if args.version_id.is_some() && (remove_source || sources.len() != 1) {
+        return Err(CliError::Usage(format!("{command} --version-id: give one source object, to copy (not move)")));
+    }
     let batch = Batch::new(context, remove_source);
     let into_folder = sources.len() > 1 || args.recursive || is_folder(&destination);
     for text in sources {
-        let source = context.target(text)?;
+        let source = match (context.target(text)?, &args.version_id) {
+            (Target::Remote(remote), Some(version)) => {
+                Target::Remote(Remote { version_id: Some(version.clone()), ..remote })
+            }
+            (Target::Local(_), Some(_)) => {
+                return Err(CliError::Usage(format!("{command} {text}: --version-id is for a source object")));
+            }
+            (source, None) => source,
+        };
         let result = if args.recursive {
             copy_tree(context, &batch, &source, &destination).await
         } else {
@@ -127,6 +141,7 @@ async fn head(context: &Context, remote: &Remote) -> Result<Item> {
         .head_object()
         .bucket(remote.bucket()?)
         .key(&remote.key)
+        .set_version_id(remote.version_id.clone())
         .send()
         .await
         .map_err(|e| s3::error(&remote.display(), e))?;

@@ -16,9 +16,28 @@ pub struct LsArgs {
     /// List everything below, not just one level.
     #[arg(long, short = 'r')]
     recursive: bool,
+    /// List every version and delete marker of the objects, newest first.
+    #[arg(long)]
+    versions: bool,
 }
 
 pub(crate) async fn run(context: &Context, args: LsArgs) -> Result<()> {
+    if args.versions {
+        let remote = context.target(&args.target)?.remote("ls --versions")?;
+        remote.bucket()?;
+        let delimiter = (!args.recursive).then_some("/");
+        return super::version::each_version(context, &remote, &remote.key, delimiter, |versions, prefixes| {
+            for prefix in prefixes {
+                let folder = Entry { key: prefix, size: 0, modified: None, etag: None, is_prefix: true };
+                print_entry(context, &folder);
+            }
+            for version in &versions {
+                super::version::print_version(context, version);
+            }
+            Ok(())
+        })
+        .await;
+    }
     let mut lister = match context.target(&args.target)? {
         Target::Local(path) => Lister::local(path, args.recursive),
         Target::Remote(remote) if remote.bucket.is_none() => return list_buckets(context, &remote).await,

@@ -15,6 +15,7 @@ mod rm;
 mod share;
 mod stat;
 mod tag;
+pub(crate) mod version;
 
 use crate::Context;
 use crate::error::{CliError, Result};
@@ -51,6 +52,9 @@ pub enum ClientCommand {
     /// Set or show a bucket's anonymous access (none, download, upload, public).
     #[command(subcommand)]
     Anonymous(anonymous::AnonymousCommand),
+    /// Enable, suspend or show a bucket's versioning.
+    #[command(subcommand)]
+    Version(version::VersionCommand),
     /// Set, show or remove the tags of an object or a bucket.
     #[command(subcommand)]
     Tag(tag::TagCommand),
@@ -78,6 +82,7 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Share(command) => share::run(&context, command).await,
         ClientCommand::Anonymous(command) => anonymous::run(&context, command).await,
         ClientCommand::Tag(command) => tag::run(&context, command).await,
+        ClientCommand::Version(command) => version::run(&context, command).await,
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
     }

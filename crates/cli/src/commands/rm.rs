@@ -27,6 +27,13 @@ pub struct RmArgs {
     /// Confirm a recursive removal.
     #[arg(long)]
     force: bool,
+    /// Remove this version of the object (`null` for the null version) for good.
+    #[arg(long = "version-id", visible_alias = "vid", conflicts_with_all = ["recursive", "versions"])]
+    version_id: Option<String>,
+    /// Remove every version and delete marker of the object (with -r --force, of
+    /// everything below the folder) for good.
+    #[arg(long)]
+    versions: bool,
 }
 
 pub(crate) async fn run(context: &Context, args: RmArgs) -> Result<()> {
@@ -36,7 +43,14 @@ pub(crate) async fn run(context: &Context, args: RmArgs) -> Result<()> {
     let (mut failed, mut total) = (0, 0);
     for text in &args.targets {
         let result = match context.target(text)? {
+            Target::Local(_) if args.versions || args.version_id.is_some() => {
+                Err(CliError::Usage(format!("rm {text}: versions are for objects, not local files")))
+            }
             Target::Local(path) => remove_local(context, &path, args.recursive).map(|()| (1, 0)),
+            Target::Remote(remote) if args.versions => remove_versions(context, &remote, args.recursive).await,
+            Target::Remote(remote) if args.version_id.is_some() => {
+                remove_version(context, &remote, args.version_id.as_deref().unwrap_or_default()).await.map(|()| (1, 0))
+            }
             Target::Remote(remote) if args.recursive => remove_folder(context, &remote).await,
             Target::Remote(remote) => remove_one(context, &remote).await.map(|()| (1, 0)),
         };
@@ -67,6 +81,51 @@ async fn remove_one(context: &Context, remote: &Remote) -> Result<()> {
     client.delete_object().bucket(bucket).key(&remote.key).send().await.map_err(|e| s3::error(&remote.display(), e))?;
     print_removed(context, &remote.display());
     Ok(())
+}
+
+/// Removes one version of an object for good.
+async fn remove_version(context: &Context, remote: &Remote, version_id: &str) -> Result<()> {
+    if remote.key.is_empty() {
+        return Err(CliError::Usage(format!("rm {}: name an object with --version-id", remote.display())));
+    }
+    let request = context.client(remote).delete_object().bucket(remote.bucket()?).key(&remote.key);
+    request.version_id(version_id).send().await.map_err(|e| s3::error(&remote.display(), e))?;
+    let what = format!("{} (version {version_id})", remote.display());
+    print_removed(context, &what);
+    Ok(())
+}
+
+/// Removes every version and delete marker of the object `remote` names (with
+/// `recursive`, of every object below it as a folder too); returns (removed, failed).
+/// Nothing to remove is not found.
+async fn remove_versions(context: &Context, remote: &Remote, recursive: bool) -> Result<(u64, u64)> {
+    let client = context.client(remote);
+    let bucket = remote.bucket()?.to_owned();
+    let folder = folder_key(&remote.key);
+    let wanted = |key: &str| key == remote.key || (recursive && key.starts_with(&folder));
+    let mut found: Vec<(String, Option<String>)> = Vec::new();
+    let (mut removed, mut failed) = (0, 0);
+    let mut batches = Vec::new();
+    super::version::each_version(context, remote, &remote.key, None, |versions, _| {
+        found.extend(versions.into_iter().filter(|v| wanted(&v.key)).map(|v| (v.key, Some(v.version_id))));
+        while found.len() >= DELETE_BATCH_KEYS {
+            batches.push(found.drain(..DELETE_BATCH_KEYS).collect::<Vec<_>>());
+        }
+        Ok(())
+    })
+    .await?;
+    if !found.is_empty() {
+        batches.push(found);
+    }
+    if batches.is_empty() {
+        return Err(CliError::NotFound(format!("{}: no versions; nothing removed", remote.display())));
+    }
+    for batch in batches {
+        let (ok, bad) = delete_batch(context, &client, remote, &bucket, batch).await?;
+        removed += ok;
+        failed += bad;
+    }
+    Ok((removed, failed))
 }
 
 fn print_removed(context: &Context, what: &str) {
@@ -102,11 +161,11 @@ pub(crate) async fn remove_prefix(context: &Context, remote: &Remote, also: Opti
     let mut lister = Lister::remote(client.clone(), remote, remote.key.clone(), String::new(), true)?;
     let (mut removed, mut failed) = (0, 0);
     let mut batch = Vec::with_capacity(DELETE_BATCH_KEYS);
-    batch.extend(also);
+    batch.extend(also.map(|key| (key, None)));
     loop {
         let next = lister.next().await.transpose()?;
         if let Some(entry) = &next {
-            batch.push(entry.key.clone());
+            batch.push((entry.key.clone(), None));
         }
         if batch.len() == DELETE_BATCH_KEYS || (next.is_none() && !batch.is_empty()) {
             let (ok, bad) = delete_batch(context, &client, remote, &bucket, std::mem::take(&mut batch)).await?;
@@ -124,11 +183,11 @@ async fn delete_batch(
     client: &aws_sdk_s3::Client,
     remote: &Remote,
     bucket: &str,
-    keys: Vec<String>,
+    keys: Vec<(String, Option<String>)>,
 ) -> Result<(u64, u64)> {
     let objects = keys
         .iter()
-        .map(|key| ObjectIdentifier::builder().key(key).build())
+        .map(|(key, version)| ObjectIdentifier::builder().key(key).set_version_id(version.clone()).build())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| CliError::Usage(format!("{e}")))?;
     let delete = Delete::builder()
@@ -144,7 +203,13 @@ async fn delete_batch(
         .await
         .map_err(|e| s3::error(&remote.display(), e))?;
     for deleted in answer.deleted() {
-        print_removed(context, &remote.with_key(deleted.key().unwrap_or_default().to_owned()).display());
+        let mut what = remote.with_key(deleted.key().unwrap_or_default().to_owned()).display();
+        if let Some(version) =
+            keys.iter().find(|(key, _)| Some(key.as_str()) == deleted.key()).and(deleted.version_id())
+        {
+            what.push_str(&format!(" (version {version})"));
+        }
+        print_removed(context, &what);
     }
     for error in answer.errors() {
         let what = remote.with_key(error.key().unwrap_or_default().to_owned()).display();

@@ -13,13 +13,17 @@ pub struct StatArgs {
     /// ALIAS/BUCKET[/KEY] or local paths.
     #[arg(required = true)]
     targets: Vec<String>,
+    /// Describe this version of the object (`null` for the null version).
+    #[arg(long = "version-id", visible_alias = "vid")]
+    version_id: Option<String>,
 }
 
 pub(crate) async fn run(context: &Context, args: StatArgs) -> Result<()> {
-    super::each(context, &args.targets, |text| stat_one(context, text)).await
+    let version = args.version_id.as_deref();
+    super::each(context, &args.targets, |text| stat_one(context, text, version)).await
 }
 
-async fn stat_one(context: &Context, text: &str) -> Result<()> {
+async fn stat_one(context: &Context, text: &str, version: Option<&str>) -> Result<()> {
     match context.target(text)? {
         Target::Local(path) => {
             let meta = std::fs::metadata(&path).map_err(|e| CliError::io(&path, e))?;
@@ -55,6 +59,7 @@ async fn stat_one(context: &Context, text: &str) -> Result<()> {
                 .head_object()
                 .bucket(remote.bucket()?)
                 .key(&remote.key)
+                .set_version_id(version.map(str::to_owned))
                 .send()
                 .await
                 .map_err(|e| s3::error(text, e))?;
@@ -63,9 +68,10 @@ async fn stat_one(context: &Context, text: &str) -> Result<()> {
             let etag = head.e_tag().unwrap_or_default().trim_matches('"').to_owned();
             let content_type = head.content_type().unwrap_or_default().to_owned();
             let metadata = head.metadata().cloned().unwrap_or_default();
+            let version_id = head.version_id().map(str::to_owned);
             context.out.result(
                 json!({"name": remote.key, "type": "file", "size": size, "lastModified": modified, "etag": etag,
-                       "contentType": content_type, "metadata": metadata}),
+                       "contentType": content_type, "metadata": metadata, "versionId": version_id}),
                 || {
                     let mut text = format!(
                         "Name      : {}\nDate      : {}\nSize      : {} ({size} bytes)\nETag      : {etag}\nType      : file\nContent-Type: {content_type}",
@@ -73,6 +79,9 @@ async fn stat_one(context: &Context, text: &str) -> Result<()> {
                         modified.as_deref().unwrap_or("-"),
                         human_bytes(size)
                     );
+                    if let Some(version_id) = &version_id {
+                        text.push_str(&format!("\nVersionID : {version_id}"));
+                    }
                     for (name, value) in &metadata {
                         text.push_str(&format!("\nMetadata  : {name}: {value}"));
                     }

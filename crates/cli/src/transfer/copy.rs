@@ -26,7 +26,10 @@ pub async fn copy_object(
         return upload(destination_client, destination, Source::Object(from), size, transfer).await;
     }
     let what = destination.display();
-    let copy_source = format!("{}/{}", source.bucket()?, encode_key(&source.key));
+    let mut copy_source = format!("{}/{}", source.bucket()?, encode_key(&source.key));
+    if let Some(version) = &source.version_id {
+        copy_source.push_str(&format!("?versionId={}", encode_key(version)));
+    }
     let if_match = (!etag.is_empty()).then(|| format!("\"{etag}\""));
     let bucket = destination.bucket()?;
     if size <= COPY_OBJECT_BYTES_MAX {

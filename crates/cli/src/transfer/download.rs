@@ -29,7 +29,12 @@ pub async fn download(from: ObjectSource<'_>, size: u64, path: &Path, transfer: 
     make_parent(path).await?;
     let have = tokio::fs::metadata(&partial).await.map(|m| m.len()).unwrap_or(0);
     let resume = have > 0 && have < size && !from.etag.is_empty();
-    let mut request = from.client.get_object().bucket(from.remote.bucket()?).key(&from.remote.key);
+    let mut request = from
+        .client
+        .get_object()
+        .bucket(from.remote.bucket()?)
+        .key(&from.remote.key)
+        .set_version_id(from.remote.version_id.clone());
     if !from.etag.is_empty() {
         request = request.if_match(format!("\"{}\"", from.etag));
     }

@@ -232,7 +232,8 @@ impl Source<'_> {
 
 /// A ranged GET of an object, only while it still has `etag` (when known).
 async fn get(client: &aws_sdk_s3::Client, remote: &Remote, etag: &str, offset: u64, len: u64) -> Result<ByteStream> {
-    let mut request = client.get_object().bucket(remote.bucket()?).key(&remote.key);
+    let mut request =
+        client.get_object().bucket(remote.bucket()?).key(&remote.key).set_version_id(remote.version_id.clone());
     if !etag.is_empty() {
         request = request.if_match(format!("\"{etag}\""));
     }

@@ -84,6 +84,8 @@ struct ObjectPage {
     content_type: String,
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
+    /// The object's versions, newest first (id, date, size, kind), when the caller may list them.
+    versions: Option<Vec<super::object_versions::VersionRow>>,
     preview: Preview,
     share: Option<String>,
     share_for: String,
@@ -237,6 +239,11 @@ async fn object(
     } else {
         Vec::new()
     };
+    let versions = if caller.may("s3:ListBucketVersions", Some(&bucket), None) {
+        Some(super::object_versions::versions_of(&s3, &bucket, &key).await)
+    } else {
+        None
+    };
     let size = head.content_length().unwrap_or_default().max(0);
     let content_type = head.content_type().unwrap_or("application/octet-stream").to_owned();
     let download = format!("{base}/download/{}?key={}", web::encode(&bucket), web::encode(&key));
@@ -264,6 +271,7 @@ async fn object(
         etag: head.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
         content_type,
         metadata,
+        versions,
         tags,
         preview,
         share,

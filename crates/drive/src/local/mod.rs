@@ -290,8 +290,8 @@ async fn relay_walk(
 
 /// Removes the data directories in an object's directory, except `keep`. Their
 /// names carry a suffix no key segment may have, so nested keys are never touched.
-fn remove_data_dirs(object_dir: &Path, keep: Option<Uuid>) -> Result<()> {
-    let keep = keep.map(data_dir_name);
+fn remove_data_dirs(object_dir: &Path, keep: &[Uuid]) -> Result<()> {
+    let keep: Vec<String> = keep.iter().copied().map(data_dir_name).collect();
     let entries = match fs::read_dir(object_dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -300,7 +300,7 @@ fn remove_data_dirs(object_dir: &Path, keep: Option<Uuid>) -> Result<()> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.ends_with(DATA_DIR_SUFFIX) && Some(name) != keep.as_deref() {
+        if name.ends_with(DATA_DIR_SUFFIX) && !keep.iter().any(|kept| kept == name) {
             remove_tree(&entry.path())?;
         }
     }
@@ -517,7 +517,7 @@ impl Drive for LocalDrive {
         Ok(())
     }
 
-    async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Option<Uuid>) -> Result<()> {
+    async fn finish_commit(&self, volume: &str, key: &str, commit_id: Uuid, keep: Vec<Uuid>) -> Result<()> {
         let cleanup =
             Cleanup { dir: object_dir(self.root(), volume, key)?, volume_dir: self.volume_dir(volume)?, keep };
         let check = Check { system: self.root().join(SYSTEM_VOLUME), volume_dir: None };
@@ -563,7 +563,7 @@ impl Drive for LocalDrive {
             if drive.index()?.apply(Op::Delete { volume, key })? == Outcome::Found(false) {
                 return Err(DriveError::FileNotFound);
             }
-            remove_data_dirs(&dir, None)?;
+            remove_data_dirs(&dir, &[])?;
             remove_empty_parents(&dir, &volume_dir);
             Ok(())
         })

@@ -88,7 +88,7 @@ async fn undo_restores_the_replaced_version_and_finish_drops_it() {
     let part = stage_part(&drive, "a", b"old").await;
     let first = Uuid::new_v4();
     drive.commit(request(old_dir, &part, b"meta-old", first)).await.expect("commit");
-    drive.finish_commit("bucket", "k", first, Some(old_dir)).await.expect("finish");
+    drive.finish_commit("bucket", "k", first, vec![old_dir]).await.expect("finish");
     assert!(
         std::path::Path::new(&root.path().join(".cairn.sys").join(&part)).exists(),
         "sources are linked, not moved"
@@ -108,7 +108,7 @@ async fn undo_restores_the_replaced_version_and_finish_drops_it() {
     let part = stage_part(&drive, "c", b"nwr").await;
     let third = Uuid::new_v4();
     drive.commit(request(newer_dir, &part, b"meta-newer", third)).await.expect("commit");
-    drive.finish_commit("bucket", "k", third, Some(newer_dir)).await.expect("finish");
+    drive.finish_commit("bucket", "k", third, vec![newer_dir]).await.expect("finish");
     assert!(read_part(&drive, old_dir).await.is_none());
     assert_eq!(read_part(&drive, newer_dir).await.as_deref(), Some(&b"nwr"[..]));
 
@@ -138,7 +138,7 @@ async fn an_inline_version_replaces_files_and_its_finish_removes_them() {
     let mut with_files = request(old_dir, &part, b"meta-files", first);
     with_files.key = "a/b/k".into();
     drive.commit(with_files).await.expect("commit");
-    drive.finish_commit("bucket", "a/b/k", first, Some(old_dir)).await.expect("finish");
+    drive.finish_commit("bucket", "a/b/k", first, vec![old_dir]).await.expect("finish");
     assert!(root.path().join("bucket/a/b").is_dir());
 
     let second = Uuid::new_v4();
@@ -153,7 +153,7 @@ async fn an_inline_version_replaces_files_and_its_finish_removes_them() {
     drive.commit(inline.clone()).await.expect("inline commit");
     assert_eq!(drive.read_meta("bucket", "a/b/k").await.expect("meta"), Bytes::from_static(b"meta-inline"));
     assert_eq!(drive.pending_commits().await.expect("pending").len(), 1, "recorded until finished");
-    drive.finish_commit("bucket", "a/b/k", second, None).await.expect("finish");
+    drive.finish_commit("bucket", "a/b/k", second, Vec::new()).await.expect("finish");
     assert!(drive.pending_commits().await.expect("pending").is_empty());
     assert!(!root.path().join("bucket/a").exists(), "the old data and the key's empty folders are gone");
 

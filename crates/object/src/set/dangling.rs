@@ -13,7 +13,7 @@
 
 use super::{ErasureSet, detached};
 use crate::config::Layout;
-use crate::quorum::pick_version;
+use crate::quorum::agreed_versions;
 use crate::{ObjectError, Result};
 use cairn_drive::DriveError;
 use cairn_meta::ObjectMeta;
@@ -33,7 +33,7 @@ pub(crate) fn dangling_copies(
     layout: &Layout,
 ) -> Option<Vec<bool>> {
     // A quorum holds some version: it is an object, whatever the other drives say.
-    if pick_version(metas, layout).is_ok() {
+    if !agreed_versions(metas, layout).is_empty() {
         return None;
     }
     // Only "the bucket is here, the key is not" counts as absent: a drive without the

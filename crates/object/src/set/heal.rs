@@ -1,16 +1,17 @@
-//! Healing one object: find the drives whose copy of the current version is missing,
-//! stale, or corrupt, rebuild their shards from the healthy ones, and commit the rebuilt
-//! copy on those drives only. Reads queue objects they had to repair on the fly; a
-//! background task heals them.
+//! Healing one object: every version a read quorum of drives holds (all of them in a
+//! versioned bucket) is checked on every drive; drives whose copy is missing or corrupt
+//! get it rebuilt from the healthy ones and joined to their list of versions; then each
+//! drive whose list still differs from the agreed one (older metadata, a delete marker
+//! it missed, a version removed while it was down) gets the agreed list, metadata only.
+//! Reads queue objects they had to repair on the fly; a background task heals them.
 //!
 //! A deep heal verifies every frame of every drive; a normal one trusts the metadata and
 //! reads only each part's last frame (the file is there and long enough). Either way,
 //! every frame a rebuild reads is verified, so a corrupt source never spreads.
 
-use super::write::Settle;
-use super::{ErasureSet, detached};
+use super::{ErasureSet, data_dirs, detached};
 use crate::lock::LockGuard;
-use crate::quorum::{pick_version, stale_meta};
+use crate::quorum::{agreed_versions, copy_of, pick_version, same_version};
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{CommitRequest, DriveError, PartSource, ShardReader, ShardWriter};
@@ -50,30 +51,36 @@ impl ErasureSet {
 
     async fn heal_locked(&self, bucket: &str, key: &str, deep: bool) -> Result<usize> {
         let guard = self.lock_write(bucket, key).await?;
-        let metas = self.read_metas(bucket, key).await;
-        let (version, holders) = pick_version(&metas, &self.layout)?;
-        let distribution = version.erasure.distribution.clone();
-        if distribution.len() != self.drives.len() {
-            return Err(ObjectError::Internal("stored shard distribution does not match the set".into()));
+        let mut metas = self.read_metas(bucket, key).await;
+        let agreed = agreed_versions(&metas, &self.layout);
+        if agreed.is_empty() {
+            // No version has a read quorum: the reason, as a read would give it.
+            pick_version(&metas, &self.layout)?;
+            return Err(ObjectError::ReadQuorum);
         }
-        let mut bad: Vec<bool> = holders.iter().map(|holds| !holds).collect();
-        let refreshed = self.refresh_meta(&guard, (bucket, key), &version, &metas).await;
-        let rebuilt = match version.data_dir {
-            None => self.heal_inline(&guard, (bucket, key), &version, &distribution, &metas, &mut bad).await?,
-            Some(data_dir) => {
-                let scope = PartsHeal {
-                    guard: &guard,
-                    bucket,
-                    key,
-                    version: &version,
-                    data_dir,
-                    distribution: &distribution,
-                    deep,
-                };
-                self.heal_parts(&scope, &mut bad).await?
+        let mut rewritten = vec![false; self.drives.len()];
+        // Rebuild every version some drive lacks (or holds damaged), oldest first; each
+        // rebuilt copy joins the drive's list, which `metas` keeps up to date.
+        for (version, holders) in agreed.iter().rev().filter(|(version, _)| !version.delete_marker) {
+            let distribution = version.erasure.distribution.clone();
+            if distribution.len() != self.drives.len() {
+                return Err(ObjectError::Internal("stored shard distribution does not match the set".into()));
             }
-        };
-        let healed = refreshed + rebuilt;
+            let mut bad: Vec<bool> = holders.iter().map(|holds| !holds).collect();
+            let scope = VersionHeal { guard: &guard, bucket, key, version, distribution: &distribution, deep };
+            let installed = match version.data_dir {
+                None => self.heal_inline(&scope, &metas, &mut bad).await?,
+                Some(data_dir) => self.heal_parts(&scope, data_dir, &metas, &mut bad).await?,
+            };
+            for (d, meta) in installed {
+                rewritten[d] = true;
+                metas[d] = Ok(meta);
+            }
+        }
+        for d in self.reconcile(&guard, (bucket, key), &agreed, &metas).await {
+            rewritten[d] = true;
+        }
+        let healed = rewritten.iter().filter(|r| **r).count();
         if healed > 0 {
             self.stats.objects_healed.fetch_add(1, Ordering::Relaxed);
             tracing::info!(bucket, key, drives = healed, "healed object");
@@ -81,45 +88,69 @@ impl ErasureSet {
         Ok(healed)
     }
 
-    /// Rewrites the metadata of the drives that hold `version`'s data but missed a
-    /// change of its metadata (tags): their data stays, their copy gets the headers and
-    /// stamp of `version`. Returns how many were rewritten.
-    async fn refresh_meta(
+    /// Gives every drive exactly the `agreed` versions, newest first, with their newest
+    /// metadata (tags), where its list differs: versions it holds with older metadata,
+    /// delete markers it lacks (they have no data to rebuild), versions a quorum no longer
+    /// holds (removed while the drive was down) and versions out of order. A version it
+    /// lacks and could not be rebuilt stays left out. Only metadata is written; returns
+    /// the drives rewritten.
+    async fn reconcile(
         &self,
         guard: &LockGuard,
         (bucket, key): (&str, &str),
-        version: &ObjectVersion,
+        agreed: &[(ObjectVersion, Vec<bool>)],
         metas: &[std::result::Result<ObjectMeta, DriveError>],
-    ) -> usize {
-        let stale = stale_meta(metas, version);
-        let requests =
-            metas.iter().zip(stale).enumerate().filter(|(_, (_, stale))| *stale).filter_map(|(d, (meta, _))| {
-                let mut meta = meta.as_ref().ok()?.clone();
-                let latest = &mut meta.versions[0];
-                latest.headers = version.headers.clone();
-                latest.meta_updated_unix_nanos = version.meta_updated_unix_nanos;
-                Some((d, Vec::new(), meta))
-            });
-        let settle = Settle { placed: None, keep: version.data_dir };
-        self.commit_healed(guard, (bucket, key), settle, requests.collect()).await
+    ) -> Vec<usize> {
+        let requests = metas.iter().enumerate().filter_map(|(d, meta)| {
+            let current = match meta {
+                Ok(meta) => meta.clone(),
+                Err(error) if error.is_not_found() || matches!(error, DriveError::VolumeNotFound) => {
+                    ObjectMeta::default()
+                }
+                Err(_) => return None,
+            };
+            let versions: Vec<ObjectVersion> = agreed
+                .iter()
+                .filter_map(|(version, _)| {
+                    let mut copy = match current.versions.iter().find(|v| same_version(v, version)) {
+                        Some(own) => own.clone(),
+                        None if version.delete_marker => {
+                            let mut marker = version.clone();
+                            marker.erasure = self.erasure_info(&version.erasure.distribution, d);
+                            marker
+                        }
+                        None => return None,
+                    };
+                    copy.headers.clone_from(&version.headers);
+                    copy.meta_updated_unix_nanos = version.meta_updated_unix_nanos;
+                    Some(copy)
+                })
+                .collect();
+            let target = ObjectMeta { versions };
+            let differs = !target.versions.is_empty() && target.latest_identity() != current.latest_identity();
+            differs.then_some((d, Vec::new(), target))
+        });
+        let requests: Vec<_> = requests.collect();
+        if requests.is_empty() {
+            return Vec::new();
+        }
+        self.commit_healed(guard, (bucket, key), None, requests).await.into_iter().map(|(d, _)| d).collect()
     }
 
     async fn heal_inline(
         &self,
-        guard: &LockGuard,
-        (bucket, key): (&str, &str),
-        version: &ObjectVersion,
-        distribution: &[u8],
+        scope: &VersionHeal<'_>,
         metas: &[std::result::Result<ObjectMeta, DriveError>],
         bad: &mut [bool],
-    ) -> Result<usize> {
+    ) -> Result<Vec<(usize, ObjectMeta)>> {
+        let VersionHeal { guard, bucket, key, version, distribution, .. } = *scope;
         let shards = self.erasure.total_shards();
         let mut frames: Vec<Option<Bytes>> = vec![None; shards];
         for (d, meta) in metas.iter().enumerate() {
             if bad[d] {
                 continue;
             }
-            let frame = meta.as_ref().ok().and_then(ObjectMeta::latest).and_then(|v| v.inline_data.clone());
+            let frame = copy_of(meta, version).and_then(|v| v.inline_data.clone());
             let index = distribution[d] as usize;
             let valid = frame.as_ref().is_some_and(|f| {
                 version.size == 0 || self.erasure.verify_shard(index, f, version.size as usize).is_ok()
@@ -131,7 +162,7 @@ impl ErasureSet {
             }
         }
         if !bad.iter().any(|b| *b) {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let rebuilt = if version.size == 0 {
             vec![Bytes::new(); shards]
@@ -141,17 +172,22 @@ impl ErasureSet {
                 .map_err(|e| ObjectError::Unrecoverable(format!("heal: {e}")))?
         };
         let requests = (0..self.drives.len()).filter(|d| bad[*d]).map(|d| {
-            let mut meta = version.clone();
-            meta.erasure = self.erasure_info(distribution, d);
-            meta.inline_data = Some(rebuilt[distribution[d] as usize].clone());
-            (d, Vec::new(), ObjectMeta::single(meta))
+            let mut copy = version.clone();
+            copy.erasure = self.erasure_info(distribution, d);
+            copy.inline_data = Some(rebuilt[distribution[d] as usize].clone());
+            (d, Vec::new(), joined(&metas[d], copy))
         });
-        let settle = Settle { placed: None, keep: None };
-        Ok(self.commit_healed(guard, (bucket, key), settle, requests.collect()).await)
+        Ok(self.commit_healed(guard, (bucket, key), None, requests.collect()).await)
     }
 
-    async fn heal_parts(&self, scope: &PartsHeal<'_>, bad: &mut [bool]) -> Result<usize> {
-        let PartsHeal { guard, bucket, key, version, data_dir, distribution, deep } = *scope;
+    async fn heal_parts(
+        &self,
+        scope: &VersionHeal<'_>,
+        data_dir: Uuid,
+        metas: &[std::result::Result<ObjectMeta, DriveError>],
+        bad: &mut [bool],
+    ) -> Result<Vec<(usize, ObjectMeta)>> {
+        let VersionHeal { guard, bucket, key, version, distribution, deep } = *scope;
         let erasure = self.erasure;
         let block_size = erasure.block_size() as u64;
         // Pass 1: verify every frame (deep), or each part's last one, of every drive that
@@ -177,7 +213,7 @@ impl ErasureSet {
         }
         let targets: Vec<usize> = (0..self.drives.len()).filter(|d| bad[*d]).collect();
         if targets.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         // Pass 2: rebuild the bad drives' shards from the good ones, part by part, into staging.
         let heal_id = Uuid::new_v4();
@@ -223,18 +259,17 @@ impl ErasureSet {
             .iter()
             .filter(|d| written[**d])
             .map(|&d| {
-                let mut meta = version.clone();
-                meta.erasure = self.erasure_info(distribution, d);
+                let mut copy = version.clone();
+                copy.erasure = self.erasure_info(distribution, d);
                 let parts = version
                     .parts
                     .iter()
                     .map(|p| PartSource { sys_path: staged(p.number), part_number: p.number })
                     .collect();
-                (d, parts, ObjectMeta::single(meta))
+                (d, parts, joined(&metas[d], copy))
             })
             .collect();
-        let settle = Settle { placed: Some(data_dir), keep: Some(data_dir) };
-        let healed = self.commit_healed(guard, (bucket, key), settle, requests).await;
+        let healed = self.commit_healed(guard, (bucket, key), Some(data_dir), requests).await;
         for part in &version.parts {
             self.discard_staged(&staged(part.number)).await;
         }
@@ -256,28 +291,31 @@ impl ErasureSet {
         .await
     }
 
-    /// Commits rebuilt copies on the drives given; returns how many succeeded. The commits
-    /// are fenced by the heal's write lock: a heal that stalled past its lease (and may
-    /// have read a version another writer has replaced since) must not install it, nor
-    /// drop that writer's data directory when it finishes.
+    /// Commits rebuilt copies (each drive's whole list of versions) on the drives given,
+    /// placing the data directory `placed` (None: metadata only); returns the drives
+    /// that took it, with what they now hold. The commits are fenced by the heal's write
+    /// lock: a heal that stalled past its lease (and may have read a version another
+    /// writer has replaced since) must not install it, nor drop that writer's data
+    /// directories when it finishes.
     async fn commit_healed(
         &self,
         guard: &LockGuard,
         (bucket, key): (&str, &str),
-        settle: Settle,
+        placed: Option<Uuid>,
         requests: Vec<(usize, Vec<PartSource>, ObjectMeta)>,
-    ) -> usize {
+    ) -> Vec<(usize, ObjectMeta)> {
         let results = join_all(requests.into_iter().map(|(d, parts, meta)| async move {
             let drive = &self.drives[d];
             let commit_id = Uuid::new_v4();
             let request = CommitRequest {
                 volume: bucket.to_owned(),
                 key: key.to_owned(),
-                data_dir: settle.placed,
+                data_dir: placed,
                 parts,
                 meta: Bytes::from(meta.encode()),
                 commit_id,
             };
+            let keep = data_dirs(&meta);
             match guard.fenced(drive.as_ref(), drive.commit(request.clone())).await {
                 // A replaced drive lacks the bucket that a quorum of the others has: restore it.
                 Err(DriveError::VolumeNotFound) => {
@@ -289,7 +327,8 @@ impl ErasureSet {
                 }
                 other => other?,
             }
-            guard.fenced(drive.as_ref(), drive.finish_commit(bucket, key, commit_id, settle.keep)).await
+            guard.fenced(drive.as_ref(), drive.finish_commit(bucket, key, commit_id, keep)).await?;
+            Ok((d, meta))
         }))
         .await;
         for error in results.iter().filter_map(|r| r.as_ref().err()) {
@@ -301,19 +340,35 @@ impl ErasureSet {
                 tracing::warn!(bucket, key, %error, "could not heal a drive");
             }
         }
-        results.iter().filter(|r| r.is_ok()).count()
+        results.into_iter().flatten().collect()
     }
 }
 
-/// One object version whose part files a heal checks and rebuilds.
+/// A drive's list of versions with `copy` in it (in place of a copy of the same version,
+/// or of the same id), ordered newest first.
+fn joined(meta: &std::result::Result<ObjectMeta, DriveError>, copy: ObjectVersion) -> ObjectMeta {
+    let mut versions: Vec<ObjectVersion> = match meta {
+        Ok(meta) => meta
+            .versions
+            .iter()
+            .filter(|v| !same_version(v, &copy) && v.version_id != copy.version_id)
+            .cloned()
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    versions.push(copy);
+    versions.sort_by_key(|v| std::cmp::Reverse(v.mod_time_unix_nanos));
+    ObjectMeta { versions }
+}
+
+/// One object version a heal checks and rebuilds.
 #[derive(Clone, Copy)]
-struct PartsHeal<'a> {
+struct VersionHeal<'a> {
     /// The heal's write lock, which fences its commits.
     guard: &'a LockGuard,
     bucket: &'a str,
     key: &'a str,
     version: &'a ObjectVersion,
-    data_dir: Uuid,
     /// Shard index per drive.
     distribution: &'a [u8],
     /// Verify every frame, not only each part's last.

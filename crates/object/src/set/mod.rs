@@ -7,13 +7,14 @@ pub(crate) mod pending;
 pub mod read;
 mod update;
 pub(crate) mod verify;
+mod versions;
 mod write;
 
 use crate::config::Layout;
 use crate::lock::{LockGuard, NamespaceLocks};
-use crate::quorum::{describe_answers, pick_version, stale_meta};
+use crate::quorum::{describe_answers, pick_version_at, stale_meta};
 use crate::store::Stats;
-use crate::types::ObjectInfo;
+use crate::types::{ObjectInfo, VersionRef};
 use crate::{ObjectError, Result};
 use cairn_drive::{Drive, DriveError};
 use cairn_erasure::Erasure;
@@ -113,7 +114,8 @@ impl ErasureSet {
         .await
     }
 
-    /// Every drive's metadata and the version a client read gets ([`pick_version`]).
+    /// Every drive's metadata and the version `at` names, as a read quorum agrees
+    /// ([`pick_version_at`]); a delete marker is returned like any other version.
     ///
     /// When no version has a read quorum and some drives answered `Offline`, those drives
     /// are rechecked at once and, if one is back, the metadata is read again: after a
@@ -122,12 +124,12 @@ impl ErasureSet {
     /// some of ours) is undecidable without them, so the read would fail with 503
     /// although its quorum is reachable. A quorum still lost is logged with every
     /// drive's answer.
-    pub(crate) async fn read_for_client(&self, bucket: &str, key: &str) -> Result<ClientRead> {
+    pub(crate) async fn read_for_client(&self, bucket: &str, key: &str, at: VersionRef) -> Result<ClientRead> {
         let mut metas = self.read_metas(bucket, key).await;
-        let mut picked = pick_version(&metas, &self.layout);
+        let mut picked = pick_version_at(&metas, &self.layout, at);
         if matches!(picked, Err(ObjectError::ReadQuorum)) && self.recheck_offline(&metas).await {
             metas = self.read_metas(bucket, key).await;
-            picked = pick_version(&metas, &self.layout);
+            picked = pick_version_at(&metas, &self.layout, at);
         }
         match picked {
             Ok((version, holders)) => {
@@ -166,43 +168,34 @@ impl ErasureSet {
         }
     }
 
-    /// The current version of an object, as a read quorum agrees.
-    pub(crate) async fn object_info(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+    /// The version `at` names, as a read quorum agrees, delete markers included.
+    pub(crate) async fn version_info(&self, bucket: &str, key: &str, at: VersionRef) -> Result<ObjectInfo> {
         cairn_drive::validate_key(key)?;
         let _guard = self.lock_read(bucket, key).await?;
-        let read = self.read_for_client(bucket, key).await?;
+        let read = self.read_for_client(bucket, key, at).await?;
         Ok(object_info(bucket, key, &read.version))
     }
 
-    /// Removes an object from every drive.
-    pub(crate) async fn delete_object(self: &Arc<Self>, bucket: &str, key: &str) -> Result<()> {
-        cairn_drive::validate_key(key)?;
-        let set = Arc::clone(self);
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        detached(async move { set.delete_locked(&bucket, &key).await }).await
+    /// The version `at` names as a client reads it: a delete marker is an error.
+    pub(crate) async fn object_info(&self, bucket: &str, key: &str, at: VersionRef) -> Result<ObjectInfo> {
+        let info = self.version_info(bucket, key, at).await?;
+        refuse_marker(&info, at)?;
+        Ok(info)
     }
+}
 
-    async fn delete_locked(&self, bucket: &str, key: &str) -> Result<()> {
-        let guard = self.lock_write(bucket, key).await?;
-        let deletes = self.drives.iter().map(|drive| guard.fenced(drive.as_ref(), drive.delete_object(bucket, key)));
-        let results = join_all(deletes).await;
-        if results.iter().all(|r| matches!(r, Err(DriveError::FileNotFound))) {
-            return Err(ObjectError::ObjectNotFound);
-        }
-        let gone: Vec<std::result::Result<(), DriveError>> = results
-            .into_iter()
-            .map(|r| match r {
-                Err(DriveError::FileNotFound) => Ok(()),
-                other => other,
-            })
-            .collect();
-        let reduced = crate::quorum::reduce_write(&gone, self.layout.write_quorum());
-        if reduced.is_err() {
-            let errors: Vec<String> = gone.iter().filter_map(|r| r.as_ref().err()).map(ToString::to_string).collect();
-            tracing::warn!(bucket, key, errors = %errors.join(" | "), "delete did not reach its write quorum");
-        }
-        reduced
+/// A read of a delete marker: the key reads as absent when the marker is its newest
+/// version, and a marker named by id has nothing to read.
+pub(crate) fn refuse_marker(info: &ObjectInfo, at: VersionRef) -> Result<()> {
+    if info.delete_marker {
+        return Err(ObjectError::DeleteMarker { version_id: info.version_id, current: at == VersionRef::Latest });
     }
+    Ok(())
+}
+
+/// Every data directory `meta` names (one per version that has part files).
+pub(crate) fn data_dirs(meta: &ObjectMeta) -> Vec<Uuid> {
+    meta.versions.iter().filter_map(|v| v.data_dir).collect()
 }
 
 /// What a client read found: every drive's metadata, the version a read quorum agrees
@@ -218,6 +211,8 @@ pub(crate) fn object_info(bucket: &str, key: &str, version: &ObjectVersion) -> O
     ObjectInfo {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
+        version_id: version.version_id,
+        delete_marker: version.delete_marker,
         size: version.size,
         etag: version.etag.clone(),
         mod_time_unix_nanos: version.mod_time_unix_nanos,

@@ -18,7 +18,7 @@ use crate::types::{CompleteRequest, CompositeChecksums, ObjectInfo, PartSummary}
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{DriveError, PartSource};
-use cairn_meta::{ObjectVersion, PartInfo, PartRecord, UploadRecord};
+use cairn_meta::{ObjectVersion, PartInfo, PartRecord, UploadRecord, Versioning};
 use futures::future::join_all;
 use md5_many::{Digest, Md5};
 use std::collections::BTreeMap;
@@ -266,9 +266,10 @@ impl ErasureSet {
         request: CompleteRequest,
         upload_id: Uuid,
         composite: CompositeChecksums,
+        versioning: Versioning,
     ) -> Result<ObjectInfo> {
         let set = Arc::clone(self);
-        detached(async move { set.complete_locked(&request, upload_id, composite).await }).await
+        detached(async move { set.complete_locked(&request, upload_id, composite, versioning).await }).await
     }
 
     async fn complete_locked(
@@ -276,6 +277,7 @@ impl ErasureSet {
         request: &CompleteRequest,
         upload_id: Uuid,
         composite: CompositeChecksums,
+        versioning: Versioning,
     ) -> Result<ObjectInfo> {
         let (bucket, key, parts) = (request.bucket.as_str(), request.key.as_str(), request.parts.as_slice());
         let _upload_guard = self.locks.write(Self::upload_lock_name(upload_id)).await?;
@@ -331,13 +333,13 @@ impl ErasureSet {
             inline_data: None,
             upload_id: Some(upload_id),
             meta_updated_unix_nanos: 0,
+            delete_marker: false,
         };
         let dir = upload_dir(bucket, upload_id);
         let parts: Vec<PartSource> = records
             .iter()
             .map(|r| PartSource { sys_path: format!("{dir}/{}", r.data_file), part_number: r.number })
             .collect();
-        let info = object_info(bucket, key, &version);
         let commit = Commit {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -346,8 +348,10 @@ impl ErasureSet {
             stored: Stored::Files(vec![true; self.drives.len()]),
             parts,
             condition: request.condition.clone(),
+            versioning,
         };
-        self.commit_version(commit).await?;
+        let version = self.commit_version(commit).await?;
+        let info = object_info(bucket, key, &version);
         // The object's data directory holds its own links to the part files.
         join_all(self.drives.iter().map(|drive| drive.delete_sys(&dir))).await;
         Ok(info)

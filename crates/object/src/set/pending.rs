@@ -21,10 +21,10 @@
 //! (so also when a peer comes back).
 
 use super::ErasureSet;
+use super::data_dirs;
 use crate::Result;
-use crate::quorum::same_version_and_meta;
 use cairn_drive::{DriveError, PendingCommit};
-use cairn_meta::{ObjectMeta, ObjectVersion};
+use cairn_meta::ObjectMeta;
 use futures::future::join_all;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -119,10 +119,7 @@ impl ErasureSet {
                 record.as_ref().is_some_and(|record| bytes.as_ref().is_ok_and(|b| record.installed(b)))
             })
             .collect();
-        let version = installed
-            .iter()
-            .position(|i| *i)
-            .and_then(|d| metas[d].as_ref().ok().and_then(ObjectMeta::latest).cloned());
+        let version = installed.iter().position(|i| *i).and_then(|d| metas[d].as_ref().ok().cloned());
         let decision = match &version {
             Some(version) => self.decide(version, &metas),
             None => Decision::Forget,
@@ -142,9 +139,9 @@ impl ErasureSet {
                 }
                 // Keep the data of what the drive shows now; drop the rest of the commit.
                 let keep = match &metas[d] {
-                    _ if installed[d] => version.as_ref().and_then(|v| v.data_dir),
-                    Ok(meta) => meta.latest().and_then(|v| v.data_dir),
-                    Err(error) if error.is_not_found() => None,
+                    _ if installed[d] => version.as_ref().map(data_dirs).unwrap_or_default(),
+                    Ok(meta) => data_dirs(meta),
+                    Err(error) if error.is_not_found() => Vec::new(),
                     Err(error) => return Err(clone_kind(error)),
                 };
                 drive.finish_commit(bucket, key, pending.commit_id, keep).await
@@ -161,13 +158,13 @@ impl ErasureSet {
         Ok(decision)
     }
 
-    /// Finish when a write quorum holds `version`; roll back when it could not, even if
+    /// Finish when a write quorum holds what the commit `installed` (the same versions,
+    /// with the same metadata, in the same order); roll back when it could not, even if
     /// every drive that does not answer held it.
-    fn decide(&self, version: &ObjectVersion, metas: &[std::result::Result<ObjectMeta, DriveError>]) -> Decision {
-        let holders = metas
-            .iter()
-            .filter(|m| m.as_ref().ok().and_then(ObjectMeta::latest).is_some_and(|v| same_version_and_meta(v, version)))
-            .count();
+    fn decide(&self, installed: &ObjectMeta, metas: &[std::result::Result<ObjectMeta, DriveError>]) -> Decision {
+        let installed = installed.latest_identity();
+        let holders =
+            metas.iter().filter(|m| m.as_ref().ok().is_some_and(|m| m.latest_identity() == installed)).count();
         let unknown = metas.iter().filter(|m| matches!(m, Err(error) if !error.is_not_found())).count();
         let quorum = self.layout.write_quorum();
         if holders >= quorum {

@@ -5,12 +5,13 @@
 use super::{ErasureSet, object_info};
 use crate::error::drive_unavailable;
 use crate::lock::LockGuard;
-use crate::quorum::{pick_version, same_version};
+use crate::quorum::{copy_of, pick_version_at, same_version};
 use crate::types::ObjectInfo;
+use crate::types::VersionRef;
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{DriveError, ShardReader};
-use cairn_meta::{ObjectMeta, ObjectVersion};
+use cairn_meta::ObjectVersion;
 use futures::Stream;
 use futures::future::join_all;
 use std::pin::Pin;
@@ -59,10 +60,12 @@ pub struct ObjectReader {
 impl ErasureSet {
     /// Opens an object for reading: picks the version under a shared lock, which the
     /// reader keeps until it has opened the shard files its stream starts with.
-    pub(crate) async fn open_object(self: &Arc<Self>, bucket: &str, key: &str) -> Result<ObjectReader> {
+    pub(crate) async fn open_object(self: &Arc<Self>, bucket: &str, key: &str, at: VersionRef) -> Result<ObjectReader> {
         cairn_drive::validate_key(key)?;
         let guard = self.lock_read(bucket, key).await?;
-        let super::ClientRead { metas, version, holders } = self.read_for_client(bucket, key).await?;
+        let super::ClientRead { metas, version, holders } = self.read_for_client(bucket, key, at).await?;
+        let info = object_info(bucket, key, &version);
+        super::refuse_marker(&info, at)?;
         let shards = self.erasure.total_shards();
         let mut drive_of_shard = vec![None; shards];
         let mut inline_frames = vec![None; shards];
@@ -70,7 +73,7 @@ impl ErasureSet {
             if !holders[d] {
                 continue;
             }
-            let Some(stored) = meta.as_ref().ok().and_then(ObjectMeta::latest) else {
+            let Some(stored) = copy_of(meta, &version) else {
                 continue;
             };
             let index = stored.erasure.shard_index as usize;
@@ -83,14 +86,7 @@ impl ErasureSet {
         }
         // Inline objects release the lock at once: their bytes came with the metadata.
         let first_window_lock = version.data_dir.is_some().then_some(guard);
-        Ok(ObjectReader {
-            info: object_info(bucket, key, &version),
-            version,
-            drive_of_shard,
-            inline_frames,
-            set: Arc::clone(self),
-            first_window_lock,
-        })
+        Ok(ObjectReader { info, version, drive_of_shard, inline_frames, set: Arc::clone(self), first_window_lock })
     }
 }
 
@@ -133,14 +129,16 @@ impl ObjectReader {
     }
 
     /// Opens the next window of parts, from `parts[first]` on, under a short read lock,
-    /// if the version being read is still the key's current version.
+    /// if the version being read still exists: under its id, the same version (a write
+    /// to an unversioned key replaces its `null` version; in a versioned bucket the
+    /// version stays until it is deleted by id).
     async fn reopen_window(&self, first: usize) -> Result<Vec<(u32, PartReaders)>> {
         let (bucket, key) = (&self.info.bucket, &self.info.key);
         let _guard = self.set.lock_read(bucket, key).await?;
         let metas = self.set.read_metas(bucket, key).await;
-        match pick_version(&metas, &self.set.layout) {
+        match pick_version_at(&metas, &self.set.layout, VersionRef::Exact(self.version.version_id)) {
             Ok((current, _)) if same_version(&current, &self.version) => Ok(self.open_window(first).await),
-            Ok(_) | Err(ObjectError::ObjectNotFound) => Err(ObjectError::Replaced),
+            Ok(_) | Err(ObjectError::ObjectNotFound | ObjectError::VersionNotFound) => Err(ObjectError::Replaced),
             Err(error) => Err(error),
         }
     }

@@ -12,10 +12,10 @@
 //! metadata of the others.
 
 use super::write::Settle;
-use super::{ErasureSet, detached, now_unix_nanos, object_info};
+use super::{ErasureSet, data_dirs, detached, now_unix_nanos, object_info, refuse_marker};
 use crate::Result;
-use crate::quorum::pick_version;
-use crate::types::{HeaderChange, ObjectInfo};
+use crate::quorum::{pick_version_at, same_version};
+use crate::types::{HeaderChange, ObjectInfo, VersionRef};
 use bytes::Bytes;
 use cairn_drive::{CommitRequest, DriveError};
 use futures::future::join_all;
@@ -23,24 +23,26 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 impl ErasureSet {
-    /// Applies `change` to the headers of `key`'s current version on every drive that
-    /// holds it; returns the version as changed.
+    /// Applies `change` to the headers of the version `at` names on every drive that
+    /// holds it; returns the version as changed. A delete marker has no headers to change.
     pub(crate) async fn update_headers(
         self: &Arc<Self>,
         bucket: &str,
         key: &str,
+        at: VersionRef,
         change: HeaderChange,
     ) -> Result<ObjectInfo> {
         cairn_drive::validate_key(key)?;
         let set = Arc::clone(self);
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        detached(async move { set.update_locked(&bucket, &key, change).await }).await
+        detached(async move { set.update_locked(&bucket, &key, at, change).await }).await
     }
 
-    async fn update_locked(&self, bucket: &str, key: &str, change: HeaderChange) -> Result<ObjectInfo> {
+    async fn update_locked(&self, bucket: &str, key: &str, at: VersionRef, change: HeaderChange) -> Result<ObjectInfo> {
         let guard = self.lock_write(bucket, key).await?;
         let metas = self.read_metas(bucket, key).await;
-        let (mut version, holders) = pick_version(&metas, &self.layout)?;
+        let (mut version, holders) = pick_version_at(&metas, &self.layout, at)?;
+        refuse_marker(&object_info(bucket, key, &version), at)?;
         change(&mut version.headers);
         // Strictly newer than every stamp a drive may hold, even with a clock set back.
         version.meta_updated_unix_nanos = now_unix_nanos().max(version.meta_updated_unix_nanos + 1);
@@ -49,9 +51,10 @@ impl ErasureSet {
             // The drive's own copy, so that its shard index and inline frame stay its own.
             let request = meta.as_ref().ok().filter(|_| *holds).map(|meta| {
                 let mut meta = meta.clone();
-                let latest = &mut meta.versions[0];
-                latest.headers = version.headers.clone();
-                latest.meta_updated_unix_nanos = version.meta_updated_unix_nanos;
+                for copy in meta.versions.iter_mut().filter(|v| same_version(v, &version)) {
+                    copy.headers = version.headers.clone();
+                    copy.meta_updated_unix_nanos = version.meta_updated_unix_nanos;
+                }
                 CommitRequest {
                     volume: bucket.to_owned(),
                     key: key.to_owned(),
@@ -62,17 +65,20 @@ impl ErasureSet {
                 }
             });
             let guard = &guard;
+            let keep = request.as_ref().map(|_| meta.as_ref().map(data_dirs).unwrap_or_default()).unwrap_or_default();
             async move {
-                match request {
+                let result = match request {
                     Some(request) => guard.fenced(drive.as_ref(), drive.commit(request)).await,
                     // It lacks the version: healing gives it the version, with these headers.
                     None => Err(DriveError::DriveNotFound),
-                }
+                };
+                (result, keep)
             }
         });
-        let results = join_all(commits).await;
-        let settle = Settle { placed: None, keep: version.data_dir };
-        self.settle_commit(&guard, (bucket, key), commit_id, &results, settle).await?;
+        let (results, keep): (Vec<_>, Vec<_>) = join_all(commits).await.into_iter().unzip();
+        let committed: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
+        let settle = Settle { placed: None, keep };
+        self.settle_commit(&guard, (bucket, key), commit_id, &results, &committed, settle).await?;
         Ok(object_info(bucket, key, &version))
     }
 }

@@ -8,9 +8,8 @@
 use super::ErasureSet;
 use super::heal::read_frames;
 use crate::Result;
-use crate::quorum::pick_version;
+use crate::quorum::{copy_of, pick_version};
 use cairn_drive::ShardReader;
-use cairn_meta::ObjectMeta;
 use futures::future::join_all;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -68,7 +67,7 @@ impl ErasureSet {
             drop(guard);
             // Inline: each holder's frame is in its own metadata.
             for (d, meta) in metas.iter().enumerate().filter(|(d, _)| holders[*d]) {
-                let frame = meta.as_ref().ok().and_then(ObjectMeta::latest).and_then(|v| v.inline_data.clone());
+                let frame = copy_of(meta, &version).and_then(|v| v.inline_data.clone());
                 let index = distribution[d] as usize;
                 found.bytes += frame.as_ref().map_or(0, |f| f.len() as u64);
                 found.damaged |= version.size > 0

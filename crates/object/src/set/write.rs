@@ -12,7 +12,7 @@ use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{CommitRequest, DriveError, PartSource, ShardWriter};
 use cairn_erasure::Erasure;
-use cairn_meta::{ObjectMeta, ObjectVersion, PartInfo};
+use cairn_meta::{ObjectMeta, ObjectVersion, PartInfo, Versioning};
 use futures::future::join_all;
 use md5_many::{Digest, Md5};
 use std::collections::BTreeMap;
@@ -32,6 +32,8 @@ pub(crate) enum Stored {
     Inline(Vec<Bytes>),
     /// In a staged shard file per drive; `live[d]` is true where drive d holds a complete, fsynced file.
     Files(Vec<bool>),
+    /// Nothing: a delete marker has no data.
+    Marker,
 }
 
 /// A body written to the drives, verified and durable, but not yet visible.
@@ -56,6 +58,8 @@ pub(crate) struct Commit {
     pub(crate) parts: Vec<PartSource>,
     /// A conditional write's condition, checked under the lock.
     pub(crate) condition: Option<WriteCondition>,
+    /// The bucket's versioning: whether the key's other versions stay.
+    pub(crate) versioning: Versioning,
 }
 
 /// Open shard writers, one per drive.
@@ -237,8 +241,12 @@ impl ErasureSet {
         join_all(self.drives.iter().map(|drive| drive.delete_sys(sys_path))).await;
     }
 
-    /// Stores a whole object (PutObject).
-    pub(crate) async fn put_object(self: &Arc<Self>, request: PutRequest) -> Result<ObjectInfo> {
+    /// Stores a whole object (PutObject) in a bucket in state `versioning`.
+    pub(crate) async fn put_object(
+        self: &Arc<Self>,
+        request: PutRequest,
+        versioning: Versioning,
+    ) -> Result<ObjectInfo> {
         let PutRequest { bucket, key, body, check, headers, condition } = request;
         cairn_drive::validate_key(&key)?;
         let distribution = self.distribution(&key);
@@ -265,56 +273,81 @@ impl ErasureSet {
             inline_data: None,
             upload_id: None,
             meta_updated_unix_nanos: 0,
+            delete_marker: false,
         };
         // An inline version staged nothing: no staged file to remove on four drives.
         let version_has_files = matches!(written.stored, Stored::Files(_));
         let parts = match &written.stored {
-            Stored::Inline(_) => Vec::new(),
+            Stored::Inline(_) | Stored::Marker => Vec::new(),
             Stored::Files(_) => vec![PartSource { sys_path: staged.clone(), part_number: 1 }],
         };
-        let info = object_info(&bucket, &key, &version);
-        let commit = Commit { bucket, key, version, distribution, stored: written.stored, parts, condition };
+        let (info_bucket, info_key) = (bucket.clone(), key.clone());
+        let commit =
+            Commit { bucket, key, version, distribution, stored: written.stored, parts, condition, versioning };
         let result = self.commit_version(commit).await;
         if version_has_files {
             // The committed data directory holds its own links to the staged files.
             self.discard_staged(&staged).await;
         }
-        result?;
-        Ok(info)
+        Ok(object_info(&info_bucket, &info_key, &result?))
     }
 
     /// Makes a new version the object's current version on every drive that holds
-    /// its data, under the key's write lock; succeeds on a write quorum. Runs in its
-    /// own task, so that the lock covers all of its disk work even if the client
-    /// goes away mid-commit.
-    pub(crate) async fn commit_version(self: &Arc<Self>, commit: Commit) -> Result<()> {
+    /// its data, under the key's write lock; succeeds on a write quorum and returns the
+    /// version as committed (its id and time are set under the lock). Runs in its own
+    /// task, so that the lock covers all of its disk work even if the client goes away
+    /// mid-commit.
+    pub(crate) async fn commit_version(self: &Arc<Self>, commit: Commit) -> Result<ObjectVersion> {
         let set = Arc::clone(self);
         super::detached(async move { set.commit_locked(commit).await }).await
     }
 
-    async fn commit_locked(&self, commit: Commit) -> Result<()> {
-        let Commit { bucket, key, version, distribution, stored, parts, condition } = commit;
+    async fn commit_locked(&self, commit: Commit) -> Result<ObjectVersion> {
+        let Commit { bucket, key, mut version, distribution, stored, parts, condition, versioning } = commit;
         let guard = self.lock_write(&bucket, &key).await?;
-        if let Some(condition) = &condition {
-            check_condition(condition, &self.read_metas(&bucket, &key).await, &self.layout)?;
+        // A versioned key keeps its other versions: each drive's list is read to add to it.
+        let current = if condition.is_some() || versioning.keeps_versions() {
+            Some(self.read_metas(&bucket, &key).await)
+        } else {
+            None
+        };
+        if let (Some(condition), Some(current)) = (&condition, &current) {
+            check_condition(condition, current, &self.layout)?;
+        }
+        if versioning == Versioning::Enabled {
+            version.version_id = Some(Uuid::new_v4());
+        }
+        if let Some(newest) =
+            current.iter().flatten().flatten().filter_map(ObjectMeta::latest).map(|v| v.mod_time_unix_nanos).max()
+        {
+            // Versions are ordered by time: the new one is newer than any, even with a clock set back.
+            version.mod_time_unix_nanos = version.mod_time_unix_nanos.max(newest + 1);
         }
         let commit_id = Uuid::new_v4();
-        let commits = self.drives.iter().enumerate().map(|(d, drive)| {
+        let metas: Vec<ObjectMeta> = (0..self.drives.len())
+            .map(|d| {
+                let mut meta = version.clone();
+                meta.erasure = self.erasure_info(&distribution, d);
+                if let Stored::Inline(frames) = &stored {
+                    meta.inline_data = Some(frames[distribution[d] as usize].clone());
+                }
+                let held =
+                    current.as_ref().and_then(|metas| metas[d].as_ref().ok()).filter(|_| versioning.keeps_versions());
+                with_version(held, meta)
+            })
+            .collect();
+        let keep: Vec<Vec<Uuid>> = metas.iter().map(super::data_dirs).collect();
+        let commits = self.drives.iter().zip(metas).enumerate().map(|(d, (drive, meta))| {
             let holds_data = match &stored {
-                Stored::Inline(_) => true,
+                Stored::Inline(_) | Stored::Marker => true,
                 Stored::Files(live) => live[d],
             };
-            let mut meta = version.clone();
-            meta.erasure = self.erasure_info(&distribution, d);
-            if let Stored::Inline(frames) = &stored {
-                meta.inline_data = Some(frames[distribution[d] as usize].clone());
-            }
             let request = CommitRequest {
                 volume: bucket.clone(),
                 key: key.clone(),
                 data_dir: version.data_dir,
                 parts: parts.clone(),
-                meta: Bytes::from(ObjectMeta::single(meta).encode()),
+                meta: Bytes::from(meta.encode()),
                 commit_id,
             };
             let guard = &guard;
@@ -327,20 +360,24 @@ impl ErasureSet {
             }
         });
         let results = join_all(commits).await;
-        let placed = version.data_dir;
-        self.settle_commit(&guard, (&bucket, &key), commit_id, &results, Settle { placed, keep: placed }).await
+        let committed: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
+        let settle = Settle { placed: version.data_dir, keep };
+        self.settle_commit(&guard, (&bucket, &key), commit_id, &results, &committed, settle).await?;
+        Ok(version)
     }
 
-    /// Ends a commit that ran on every drive (`results[d]`): with a write quorum, finishes
-    /// it where it landed (the replaced metadata and every data directory but `keep`
-    /// go); below it, undoes it there (the replaced metadata returns, the data directory
-    /// it `placed` goes) and fails.
+    /// Ends a commit that ran on every drive (`results[d]`; `committed[d]` where drive d
+    /// made the commit): with a write quorum, finishes it where it landed (the replaced
+    /// metadata and every data directory but those in `keep[d]` go); below it, undoes it
+    /// there (the replaced metadata returns, the data directory it `placed` goes) and
+    /// fails.
     pub(super) async fn settle_commit(
         &self,
         guard: &LockGuard,
         (bucket, key): (&str, &str),
         commit_id: Uuid,
         results: &[std::result::Result<(), DriveError>],
+        committed: &[bool],
         settle: Settle,
     ) -> Result<()> {
         for (d, result) in results.iter().enumerate() {
@@ -348,12 +385,14 @@ impl ErasureSet {
                 tracing::warn!(drive = self.drives[d].endpoint(), %error, bucket, key, "commit failed on drive");
             }
         }
-        let committed = results.iter().map(|r| r.is_ok());
+        let committed = committed.iter().copied().enumerate();
         match reduce_write(results, self.layout.write_quorum()) {
             Ok(()) => {
                 // Only now may the replaced version's metadata and data go.
-                join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
-                    let finish = drive.finish_commit(bucket, key, commit_id, settle.keep);
+                let keep = &settle.keep;
+                join_all(committed.filter(|(_, ok)| *ok).map(|(d, _)| async move {
+                    let drive = &self.drives[d];
+                    let finish = drive.finish_commit(bucket, key, commit_id, keep[d].clone());
                     if let Err(error) = guard.fenced(drive.as_ref(), finish).await {
                         tracing::warn!(drive = drive.endpoint(), %error, bucket, key, "cleanup after commit failed");
                     }
@@ -363,8 +402,10 @@ impl ErasureSet {
             }
             Err(error) => {
                 // Below quorum: put every drive that did commit back the way it was.
-                join_all(self.drives.iter().zip(committed).filter(|(_, ok)| *ok).map(|(drive, _)| async {
-                    let undo = drive.undo_commit(bucket, key, commit_id, settle.placed);
+                let placed = settle.placed;
+                join_all(committed.filter(|(_, ok)| *ok).map(|(d, _)| async move {
+                    let drive = &self.drives[d];
+                    let undo = drive.undo_commit(bucket, key, commit_id, placed);
                     if let Err(undo_error) = guard.fenced(drive.as_ref(), undo).await {
                         tracing::error!(drive = drive.endpoint(), %undo_error, bucket, key, "cannot undo a failed commit");
                     }
@@ -377,12 +418,23 @@ impl ErasureSet {
 }
 
 /// The data directories a commit's end concerns.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Settle {
     /// The one the commit placed (an undo removes it); None when it placed none.
     pub(super) placed: Option<Uuid>,
-    /// The one the installed metadata names (a finish removes every other).
-    pub(super) keep: Option<Uuid>,
+    /// Per drive, the ones its installed metadata names (a finish removes every other).
+    pub(super) keep: Vec<Vec<Uuid>>,
+}
+
+/// The metadata a drive installs for a new version: the version alone, or, for a key
+/// that keeps versions, in front of the versions the drive `held` (a new `null`
+/// version replaces the old one).
+pub(crate) fn with_version(held: Option<&ObjectMeta>, version: ObjectVersion) -> ObjectMeta {
+    let Some(held) = held else { return ObjectMeta::single(version) };
+    let replaced = |old: &ObjectVersion| version.version_id.is_none() && old.version_id.is_none();
+    let mut versions = vec![version.clone()];
+    versions.extend(held.versions.iter().filter(|old| !replaced(old)).cloned());
+    ObjectMeta { versions }
 }
 
 /// Evaluates a conditional write against the key's current version (read under the write lock).
@@ -392,6 +444,8 @@ fn check_condition(
     layout: &crate::config::Layout,
 ) -> Result<()> {
     let current = match pick_version(previous, layout) {
+        // A delete marker is the key being absent.
+        Ok((version, _)) if version.delete_marker => None,
         Ok((version, _)) => Some(version),
         Err(ObjectError::ObjectNotFound) => None,
         Err(error) => return Err(error),

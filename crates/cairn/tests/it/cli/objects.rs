@@ -165,3 +165,55 @@ fn cli_tags_objects_and_buckets() {
     assert_eq!(cli.run(&["tag", "set", "local/crm-quotes/missing", "a=b"]).code, 3, "no such object");
     assert_eq!(cli.run(&["tag", "set", "local/crm-quotes/q.pdf", "a=1&a=2"]).code, 1, "refused by the server");
 }
+
+#[test]
+fn cli_versions_are_enabled_listed_copied_and_removed() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("local", &server);
+    cli.run(&["mb", "local/crm-backups"]).ok();
+    assert_eq!(cli.run(&["version", "info", "local/crm-backups"]).ok()[0]["versioning"], "unversioned");
+    cli.run(&["version", "enable", "local/crm-backups"]).ok();
+    assert_eq!(cli.run(&["version", "info", "local/crm-backups"]).ok()[0]["versioning"], "enabled");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("db.dump");
+    let path = file.to_str().expect("utf-8");
+    for body in ["monday", "tuesday"] {
+        std::fs::write(&file, body).expect("write");
+        cli.run(&["cp", path, "local/crm-backups/db.dump"]).ok();
+    }
+    let listed = cli.run(&["ls", "--versions", "local/crm-backups"]).ok();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!((&listed[0]["isLatest"], &listed[0]["size"]), (&serde_json::json!(true), &serde_json::json!(7)));
+    let (latest, monday) = (listed[0]["versionId"].as_str().expect("id"), listed[1]["versionId"].as_str().expect("id"));
+    assert_eq!(cli.run(&["stat", "local/crm-backups/db.dump"]).ok()[0]["versionId"], latest);
+    let old = cli.run(&["stat", "--version-id", monday, "local/crm-backups/db.dump"]).ok();
+    assert_eq!(old[0]["size"], 6);
+
+    let back = dir.path().join("monday.dump");
+    cli.run(&["cp", "--version-id", monday, "local/crm-backups/db.dump", back.to_str().expect("utf-8")]).ok();
+    assert_eq!(std::fs::read_to_string(&back).expect("read"), "monday");
+    cli.run(&["cp", "--vid", monday, "local/crm-backups/db.dump", "local/crm-backups/restored.dump"]).ok();
+    assert_eq!(cli.run(&["cat", "local/crm-backups/restored.dump"]).stdout, "monday");
+    assert_eq!(cli.run(&["mv", "--version-id", monday, "local/crm-backups/db.dump", path]).code, 2);
+
+    // Removing the object adds a delete marker; removing the marker brings it back.
+    cli.run(&["rm", "local/crm-backups/db.dump"]).ok();
+    let listed = cli.run(&["ls", "--versions", "local/crm-backups/db.dump"]).ok();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(
+        (&listed[0]["type"], &listed[0]["isLatest"]),
+        (&serde_json::json!("deleteMarker"), &serde_json::json!(true))
+    );
+    assert_eq!(cli.run(&["cat", "local/crm-backups/db.dump"]).code, 3, "the key reads as deleted");
+    let marker = listed[0]["versionId"].as_str().expect("id").to_owned();
+    cli.run(&["rm", "--version-id", &marker, "local/crm-backups/db.dump"]).ok();
+    assert_eq!(cli.run(&["cat", "local/crm-backups/db.dump"]).stdout, "tuesday");
+
+    cli.run(&["rm", "--versions", "local/crm-backups/db.dump"]).ok();
+    assert!(cli.run(&["ls", "--versions", "local/crm-backups/db.dump"]).ok().is_empty());
+    assert_eq!(cli.run(&["rm", "--versions", "local/crm-backups/db.dump"]).code, 3, "nothing left");
+    cli.run(&["version", "suspend", "local/crm-backups"]).ok();
+    assert_eq!(cli.run(&["version", "info", "local/crm-backups"]).ok()[0]["versioning"], "suspended");
+    cli.run(&["rm", "-r", "--force", "--versions", "local/crm-backups/"]).ok();
+    cli.run(&["rb", "local/crm-backups"]).ok();
+}

@@ -70,25 +70,25 @@ pub(crate) struct Check {
     pub(crate) volume_dir: Option<PathBuf>,
 }
 
-/// The folder work after a [`Op::Finish`]: the data directories other than `keep`
-/// go, and the key's empty folders with them.
+/// The folder work after a [`Op::Finish`]: the data directories other than those in
+/// `keep` go, and the key's empty folders with them.
 #[derive(Debug)]
 pub(crate) struct Cleanup {
     pub(crate) dir: PathBuf,
     pub(crate) volume_dir: PathBuf,
-    pub(crate) keep: Option<Uuid>,
+    pub(crate) keep: Vec<Uuid>,
 }
 
 impl Cleanup {
     /// Runs after the finish found `outcome`. Without a record of the commit there is
     /// nothing older to drop, unless nothing is kept (an inline version needs no folder).
     fn needed(&self, outcome: Outcome) -> bool {
-        (outcome == Outcome::Found(true) || self.keep.is_none()) && self.dir.symlink_metadata().is_ok()
+        (outcome == Outcome::Found(true) || self.keep.is_empty()) && self.dir.symlink_metadata().is_ok()
     }
 
     fn run(self) -> Result<()> {
-        remove_data_dirs(&self.dir, self.keep)?;
-        if self.keep.is_none() {
+        remove_data_dirs(&self.dir, &self.keep)?;
+        if self.keep.is_empty() {
             remove_empty_parents(&self.dir, &self.volume_dir);
         }
         Ok(())
