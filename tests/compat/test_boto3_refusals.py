@@ -1,7 +1,9 @@
 """boto3 compatibility: requests for features Cairn has not built are refused, and
-nothing is stored. A PUT asking for encryption, object lock or a public ACL that got a
-200 would make its client believe the object is encrypted, WORM or public. (Tags given
-at write time are built: test_boto3_tagging.py.)
+nothing is stored. A PUT asking for encryption or a public ACL that got a 200 would
+make its client believe the object is encrypted or public. (Tags, versioning and object
+lock are built: test_boto3_tagging.py, test_boto3_versioning.py,
+test_boto3_object_lock.py; a lock asked of a bucket without object lock is refused with
+InvalidRequest, as on S3.)
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ REFUSED_OBJECT_PARAMS = [
     ("SSE-S3", dict(ServerSideEncryption="AES256"), "NotImplemented"),
     ("SSE-KMS", dict(ServerSideEncryption="aws:kms", SSEKMSKeyId="key-1"), "NotImplemented"),
     ("SSE-C", SSE_C, "NotImplemented"),
-    ("object lock", dict(ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=RETAIN_UNTIL), "NotImplemented"),
-    ("legal hold", dict(ObjectLockLegalHoldStatus="ON"), "NotImplemented"),
+    ("object lock", dict(ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=RETAIN_UNTIL), "InvalidRequest"),
+    ("legal hold", dict(ObjectLockLegalHoldStatus="ON"), "InvalidRequest"),
     ("storage class", dict(StorageClass="GLACIER"), "InvalidStorageClass"),
     ("storage class", dict(StorageClass="DEEP_ARCHIVE"), "InvalidStorageClass"),
     ("public ACL", dict(ACL="public-read"), "NotImplemented"),
@@ -34,7 +36,7 @@ IDS = [f"{what}-{code}" for what, _, code in REFUSED_OBJECT_PARAMS]
 def expect_refused(call, code):
     with pytest.raises(ClientError) as ei:
         call()
-    status = 400 if code == "InvalidStorageClass" else 501
+    status = 400 if code in ("InvalidStorageClass", "InvalidRequest") else 501
     assert err(ei) == (code, status)
 
 
@@ -87,9 +89,8 @@ def test_what_cairn_honours_is_accepted(s3, bucket):
     assert get_body(s3, bucket, "copy") == b"x"
 
 
-def test_create_bucket_with_object_lock_or_public_acl_is_refused(s3):
+def test_create_bucket_with_a_public_acl_is_refused(s3):
     for params in (
-        dict(ObjectLockEnabledForBucket=True),
         dict(ACL="public-read"),
         dict(GrantFullControl='id="someone-else"'),
         dict(ObjectOwnership="ObjectWriter"),
@@ -132,7 +133,6 @@ BUCKET_SUBRESOURCES = [
         "Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]})),
     ("put_bucket_cors", dict(CORSConfiguration={
         "CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]})),
-    ("put_object_lock_configuration", dict(ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})),
     ("put_bucket_replication", dict(ReplicationConfiguration={
         "Role": "arn:aws:iam::1:role/r",
         "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::other"}, "Prefix": ""}]})),
@@ -154,8 +154,6 @@ def test_bucket_subresources_not_built_answer_501(s3, bucket, operation, params)
 
 OBJECT_SUBRESOURCES = [
     ("put_object_acl", dict(ACL="public-read")),
-    ("put_object_retention", dict(Retention={"Mode": "GOVERNANCE", "RetainUntilDate": RETAIN_UNTIL})),
-    ("put_object_legal_hold", dict(LegalHold={"Status": "ON"})),
 ]
 
 

@@ -20,5 +20,8 @@ pub use codec::{
 };
 pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
-pub use object::{BucketRecord, ErasureInfo, ObjectMeta, ObjectVersion, PartInfo, VersionIdentity, Versioning};
+pub use object::{
+    BucketRecord, DefaultRetention, ErasureInfo, ObjectLock, ObjectMeta, ObjectVersion, PartInfo, RetentionMode,
+    RetentionPeriod, VersionIdentity, Versioning,
+};
 pub use upload::{PartRecord, UploadRecord};

@@ -364,6 +364,42 @@ pub struct BucketRecord {
     /// Whether writes keep older versions (PutBucketVersioning).
     #[serde(default)]
     pub versioning: Versioning,
+    /// Object lock (WORM), when the bucket was created with it; it cannot be turned off.
+    #[serde(default)]
+    pub object_lock: Option<ObjectLock>,
+}
+
+/// A bucket's object lock: versions can be protected from deletion, and new versions
+/// that name no retention get the default one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLock {
+    /// The retention new versions get when their write names none.
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// A bucket's default retention (PutObjectLockConfiguration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    /// How strongly the versions are protected.
+    pub mode: RetentionMode,
+    /// For how long, from each version's write.
+    pub period: RetentionPeriod,
+}
+
+/// S3's retention modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetentionMode {
+    /// Deletable before its time only by a caller allowed to bypass governance, who asks to.
+    Governance,
+    /// Deletable by nobody before its time, and never shortened.
+    Compliance,
+}
+
+/// A default retention's length, as it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetentionPeriod {
+    Days(u32),
+    Years(u32),
 }
 
 /// A bucket's versioning state, as S3 has it: a bucket starts unversioned, and once
@@ -396,6 +432,7 @@ impl BucketRecord {
             config_updated_unix_nanos: 0,
             tags: Vec::new(),
             versioning: Versioning::Unversioned,
+            object_lock: None,
         }
     }
 

@@ -65,7 +65,7 @@ impl BucketConfigs {
         }
     }
 
-    fn forget(&self, bucket: &str) {
+    pub(crate) fn forget(&self, bucket: &str) {
         if let Ok(mut cached) = self.cached.lock() {
             cached.remove(bucket);
         }
@@ -113,9 +113,7 @@ impl ObjectStore {
         let written = join_all(self.all_drives().map(|drive| drive.write_sys_file(&path, bytes.clone()))).await;
         // Whatever the outcome, no node may go on with its old copy.
         self.bucket_configs.forget(bucket);
-        if let Some(notify) = self.bucket_configs.notifier.get() {
-            notify(bucket.to_owned()).await;
-        }
+        self.notify_bucket_change(bucket).await;
         self.per_set_quorum(&written)?;
         self.bucket_configs.put(&record);
         Ok(record)
@@ -141,17 +139,57 @@ impl ObjectStore {
     }
 
     /// Sets the bucket's versioning state: Enabled or Suspended (a bucket cannot go back
-    /// to never having been versioned, as on S3).
+    /// to never having been versioned, as on S3, and a bucket with object lock stays
+    /// Enabled).
     pub async fn set_bucket_versioning(&self, bucket: &str, versioning: Versioning) -> Result<()> {
         if versioning == Versioning::Unversioned {
             return Err(ObjectError::InvalidArgument("versioning can only be enabled or suspended".into()));
         }
         self.update_bucket_record(bucket, |record| {
+            if record.object_lock.is_some() && versioning == Versioning::Suspended {
+                return Err(ObjectError::InvalidBucketState(
+                    "versioning cannot be suspended on a bucket with object lock",
+                ));
+            }
             record.versioning = versioning;
             Ok(())
         })
         .await
         .map(drop)
+    }
+
+    /// The bucket's object lock, if it was created with it.
+    pub async fn bucket_object_lock(&self, bucket: &str) -> Result<Option<cairn_meta::ObjectLock>> {
+        if bucket == cairn_drive::SYSTEM_VOLUME {
+            return Ok(None);
+        }
+        Ok(self.bucket_config(bucket).await?.object_lock)
+    }
+
+    /// Sets the default retention of a bucket created with object lock (None: none).
+    pub async fn set_default_retention(
+        &self,
+        bucket: &str,
+        retention: Option<cairn_meta::DefaultRetention>,
+    ) -> Result<()> {
+        self.update_bucket_record(bucket, |record| match record.object_lock.as_mut() {
+            Some(lock) => {
+                lock.default_retention = retention;
+                Ok(())
+            }
+            None => {
+                Err(ObjectError::InvalidBucketState("object lock can only be configured on a bucket created with it"))
+            }
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Tells the other nodes that a bucket's configuration changed or the bucket went.
+    pub(crate) async fn notify_bucket_change(&self, bucket: &str) {
+        if let Some(notify) = self.bucket_configs.notifier.get() {
+            notify(bucket.to_owned()).await;
+        }
     }
 
     /// Forgets this node's copy of a bucket's configuration (another node changed it).

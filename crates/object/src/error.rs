@@ -59,6 +59,13 @@ pub enum ObjectError {
     /// No such multipart upload.
     #[error("upload not found")]
     UploadNotFound,
+    /// Object lock forbids it (a retention or legal hold protects the version).
+    #[error("object lock: {0}")]
+    ObjectLocked(&'static str),
+    /// The bucket's state forbids it (suspending versioning with object lock on, setting
+    /// object lock on a bucket created without it).
+    #[error("invalid bucket state: {0}")]
+    InvalidBucketState(&'static str),
     /// The key exists, but not the version named.
     #[error("no such version")]
     VersionNotFound,

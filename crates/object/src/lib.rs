@@ -17,6 +17,7 @@ mod list_versions;
 mod lock;
 mod pools;
 mod quorum;
+pub mod retention;
 mod scanner;
 mod set;
 mod store;
@@ -26,7 +27,7 @@ mod uploads;
 
 pub use body::{Body, BodyCheck, NoCheck};
 pub use bucket_config::{BUCKET_CONFIG_TTL, BucketChangeNotifier};
-pub use cairn_meta::{BucketRecord, Versioning};
+pub use cairn_meta::{BucketRecord, DefaultRetention, ObjectLock, RetentionMode, RetentionPeriod, Versioning};
 pub use config::{
     BLOCK_SIZE_BYTES, INLINE_BYTES_MAX, Layout, PART_SIZE_BYTES_MIN, PARTS_MAX, parity_for_set_size,
     parse_storage_class,

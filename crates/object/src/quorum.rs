@@ -59,13 +59,8 @@ pub(crate) fn pick_version_at(
             Ok((freshest.clone(), holders))
         }
         None => match no_quorum_error(metas, layout.write_quorum()) {
-            // The key is there (some drives answered with versions), the version is not.
-            ObjectError::ObjectNotFound
-                if matches!(at, VersionRef::Exact(_))
-                    && metas.iter().any(|m| m.as_ref().is_ok_and(|m| !m.versions.is_empty())) =>
-            {
-                Err(ObjectError::VersionNotFound)
-            }
+            // A version asked for by id that no quorum holds, whether the key is there or not.
+            ObjectError::ObjectNotFound if matches!(at, VersionRef::Exact(_)) => Err(ObjectError::VersionNotFound),
             error => Err(error),
         },
     }

@@ -346,6 +346,13 @@ impl ObjectStore {
 
     /// Creates a bucket on every drive.
     pub async fn make_bucket(&self, bucket: &str) -> Result<()> {
+        self.make_bucket_with(bucket, false).await
+    }
+
+    /// Creates a bucket on every drive; with `object_lock`, versioned and with object
+    /// lock on from the start (it cannot be turned on later, nor off).
+    pub async fn make_bucket_with(&self, bucket: &str, object_lock: bool) -> Result<()> {
+        self.bucket_configs.forget(bucket);
         let results = join_all(self.drives().map(|(_, drive)| drive.make_volume(bucket))).await;
         let existing = results.iter().filter(|r| matches!(r, Err(DriveError::VolumeExists))).count();
         if existing > results.len() / 2 {
@@ -354,7 +361,11 @@ impl ObjectStore {
         let results: Vec<_> =
             results.into_iter().map(|r| if matches!(r, Err(DriveError::VolumeExists)) { Ok(()) } else { r }).collect();
         self.per_set_quorum(&results)?;
-        let record = BucketRecord::new(bucket, now_unix_nanos());
+        let mut record = BucketRecord::new(bucket, now_unix_nanos());
+        if object_lock {
+            record.versioning = cairn_meta::Versioning::Enabled;
+            record.object_lock = Some(cairn_meta::ObjectLock::default());
+        }
         let bytes = Bytes::from(record.encode());
         let path = bucket_record_path(bucket);
         let written = join_all(self.drives().map(|(_, drive)| drive.write_sys_file(&path, bytes.clone()))).await;
@@ -385,6 +396,9 @@ impl ObjectStore {
 
     /// Deletes an empty bucket, with its in-progress uploads.
     pub async fn delete_bucket(&self, bucket: &str) -> Result<()> {
+        // A bucket made again under this name must not get the old one's configuration.
+        self.bucket_configs.forget(bucket);
+        self.notify_bucket_change(bucket).await;
         self.sets[0].require_bucket(bucket).await?;
         if bucket_has_objects(&self.sets, bucket).await? {
             return Err(ObjectError::BucketNotEmpty);
@@ -457,24 +471,32 @@ impl ObjectStore {
     /// Deletes the newest version of a key as S3 does: removes the key in a bucket never
     /// versioned, adds a delete marker in a versioned one.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<Deleted> {
-        self.delete_version(bucket, key, VersionRef::Latest).await
+        self.delete_version(bucket, key, VersionRef::Latest, false).await
     }
 
     /// Deletes `at`: the newest version as [`ObjectStore::delete_object`] does, or the
-    /// version with a given id for good.
-    pub async fn delete_version(&self, bucket: &str, key: &str, at: VersionRef) -> Result<Deleted> {
+    /// version with a given id for good, unless object lock protects it
+    /// (`bypass_governance`: the request asked to bypass GOVERNANCE retention and may).
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        at: VersionRef,
+        bypass_governance: bool,
+    ) -> Result<Deleted> {
         let versioning = self.bucket_versioning(bucket).await?;
+        let bypass = bypass_governance;
         let sets = self.sets_for(key);
         if sets.len() == 1 {
-            return sets[0].delete_object(bucket, key, at, versioning).await;
+            return sets[0].delete_object(bucket, key, at, versioning, bypass).await;
         }
         // In several pools, a key may have been written to two pools by racing first
         // writes. A delete marker goes where the key lives; a removal goes to every pool,
         // or an older copy in a pool that failed would reappear.
         if at == VersionRef::Latest && versioning.keeps_versions() {
-            return self.placement(bucket, key).await?.delete_object(bucket, key, at, versioning).await;
+            return self.placement(bucket, key).await?.delete_object(bucket, key, at, versioning, bypass).await;
         }
-        let results = join_all(sets.iter().map(|set| set.delete_object(bucket, key, at, versioning))).await;
+        let results = join_all(sets.iter().map(|set| set.delete_object(bucket, key, at, versioning, bypass))).await;
         let deleted = results.iter().find_map(|r| r.as_ref().ok().copied());
         let mut failures = results.into_iter().filter_map(Result::err);
         match failures.find(|e| !matches!(e, ObjectError::ObjectNotFound | ObjectError::VersionNotFound)) {

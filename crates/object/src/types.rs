@@ -129,8 +129,9 @@ pub struct PutRequest {
 pub type CompositeChecksums =
     Box<dyn FnOnce(Option<&str>, &[BTreeMap<String, String>]) -> BTreeMap<String, String> + Send>;
 
-/// A change to an object's stored headers (its tags), applied in place.
-pub type HeaderChange = Box<dyn FnOnce(&mut BTreeMap<String, String>) + Send>;
+/// A change to an object's stored headers (its tags, retention, legal hold), applied in
+/// place under the key's lock; it may refuse, and then nothing changes.
+pub type HeaderChange = Box<dyn FnOnce(&mut BTreeMap<String, String>) -> crate::Result<()> + Send>;
 
 /// A conditional write (If-None-Match / If-Match on PUT).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -69,6 +69,8 @@ pub(crate) fn action_of(operation: &str) -> String {
         | "UploadPartCopy" => "s3:PutObject",
         "DeleteObjects" => "s3:DeleteObject",
         "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",
+        "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
+        "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         // As on S3, removing a bucket's tags is putting an empty set.
         "DeleteBucketTagging" => "s3:PutBucketTagging",
         other => return format!("s3:{other}"),
@@ -230,6 +232,18 @@ impl S3Access for IamAccess {
         if let Some(tags) = given_tags.as_deref().and_then(|value| crate::tagging::parse(value).ok()) {
             crate::tagging::request_conditions(&mut conditions, &tags);
         }
+        let asked =
+            |name: &str| cx.headers().contains_key(name) || query.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let retention_given = asked("x-amz-object-lock-mode") || asked("x-amz-object-lock-retain-until-date");
+        let legal_hold_given = asked("x-amz-object-lock-legal-hold");
+        // Bypassing GOVERNANCE retention is a permission of its own; a caller without it
+        // is judged as if it had not asked (the delete then meets the retention).
+        let bypass = "s3:BypassGovernanceRetention";
+        if asked("x-amz-bypass-governance-retention")
+            && self.iam.is_allowed(identity.as_ref(), bypass, bucket.as_deref(), key.as_deref(), &conditions)
+        {
+            cx.extensions_mut().insert(crate::object_lock::BypassGovernance);
+        }
         let refused = crate::query::check(&operation, &query)
             .and_then(|()| crate::unsupported::check(cx.headers(), query, key.is_some()));
         if operation == "ListBuckets"
@@ -261,9 +275,16 @@ impl S3Access for IamAccess {
             _ => action_of(&operation),
         };
         self.decide(identity.as_ref(), &action, bucket.as_deref(), key.as_deref(), &conditions)?;
-        // Tags given with a write need the tagging permission too, as on S3.
+        // Tags given with a write need the tagging permission too, as on S3; so do a
+        // retention and a legal hold.
         if tags_given {
             self.decide(identity.as_ref(), "s3:PutObjectTagging", bucket.as_deref(), key.as_deref(), &conditions)?;
+        }
+        if retention_given {
+            self.decide(identity.as_ref(), "s3:PutObjectRetention", bucket.as_deref(), key.as_deref(), &conditions)?;
+        }
+        if legal_hold_given {
+            self.decide(identity.as_ref(), "s3:PutObjectLegalHold", bucket.as_deref(), key.as_deref(), &conditions)?;
         }
         // Only a caller allowed to make the request learns that Cairn cannot honour it.
         refused

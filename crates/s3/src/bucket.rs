@@ -26,8 +26,9 @@ impl CairnS3 {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let object_lock = req.input.object_lock_enabled_for_bucket.unwrap_or(false);
         let bucket = req.input.bucket;
-        self.store.make_bucket(&bucket).await.map_err(to_s3)?;
+        self.store.make_bucket_with(&bucket, object_lock).await.map_err(to_s3)?;
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{bucket}")) }))
     }
 

@@ -129,6 +129,15 @@ impl CairnS3 {
             let source_tags = reader.info.headers.get(crate::tagging::STORED_NAME).cloned();
             crate::tagging::store(&mut headers, source_tags.as_deref())?;
         }
+        // A copy is a new version: it gets the lock the request names (or the bucket's
+        // default), never the source's.
+        crate::object_lock::strip(&mut headers);
+        let lock = crate::object_lock::WriteLock {
+            mode: input.object_lock_mode,
+            retain_until: input.object_lock_retain_until_date,
+            legal_hold: input.object_lock_legal_hold_status,
+        };
+        self.apply_write_lock(&input.bucket, &mut headers, lock).await?;
         let size = reader.info.size;
         // The copy recomputes the source's checksums on the way, so a copy is verified end to end.
         let check = DigestCheck::new(recheck_of(&reader.info.checksums))?;

@@ -25,6 +25,15 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
             return custom_404(S3ErrorCode::NoSuchVersion, "The specified version does not exist.");
         }
         ObjectError::DeleteMarker { version_id, current } => return delete_marker(version_id, current),
+        ObjectError::ObjectLocked(why) => {
+            return S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                format!("Object is WORM protected and cannot be overwritten or deleted: {why}"),
+            );
+        }
+        ObjectError::InvalidBucketState(why) => {
+            return custom("InvalidBucketState", StatusCode::CONFLICT, why.to_owned());
+        }
         ObjectError::BucketNotFound => S3ErrorCode::NoSuchBucket,
         ObjectError::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
         ObjectError::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,

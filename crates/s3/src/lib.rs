@@ -23,6 +23,7 @@ mod listener;
 mod metrics;
 mod multipart;
 mod object;
+mod object_lock;
 mod policy;
 mod query;
 mod region;

@@ -25,6 +25,12 @@ impl CairnS3 {
         let standard = standard_headers_of!(input);
         let mut headers = stored_headers(standard, input.metadata)?;
         crate::tagging::store(&mut headers, input.tagging.as_deref())?;
+        let lock = crate::object_lock::WriteLock {
+            mode: input.object_lock_mode,
+            retain_until: input.object_lock_retain_until_date,
+            legal_hold: input.object_lock_legal_hold_status,
+        };
+        self.apply_write_lock(&input.bucket, &mut headers, lock).await?;
         let algorithm = input.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
         let upload_id =
             self.store.create_multipart_upload(&input.bucket, &input.key, headers, algorithm).await.map_err(to_s3)?;

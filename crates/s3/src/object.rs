@@ -3,11 +3,19 @@
 use crate::digest::{Declared, DigestCheck, response_checksums, with_query_checksums};
 use crate::error::{s3_error, to_s3};
 use crate::headers::{etag, not_modified, stored_headers};
+use crate::object_lock::WriteLock;
 use crate::versions::{id_string, version_ref};
 use crate::{CairnS3, body_of};
 use cairn_object::{ObjectError, ObjectInfo, PutRequest, VersionRef, WriteCondition};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+/// Whether a delete may remove versions under GOVERNANCE retention: it asked to
+/// (`x-amz-bypass-governance-retention: true`) and its caller may (the access check
+/// marked it).
+fn bypass_of(extensions: &http::Extensions, asked: Option<bool>) -> bool {
+    asked.unwrap_or(false) && extensions.get::<crate::object_lock::BypassGovernance>().is_some()
+}
 
 /// Largest single PUT, as S3: 5 GiB (bigger objects use multipart).
 const PUT_BYTES_MAX: i64 = 5 << 30;
@@ -88,6 +96,12 @@ impl CairnS3 {
         let standard = standard_headers_of!(input);
         let mut headers = stored_headers(standard, input.metadata)?;
         crate::tagging::store(&mut headers, input.tagging.as_deref())?;
+        let lock = WriteLock {
+            mode: input.object_lock_mode,
+            retain_until: input.object_lock_retain_until_date,
+            legal_hold: input.object_lock_legal_hold_status,
+        };
+        self.apply_write_lock(&input.bucket, &mut headers, lock).await?;
         let declared = declared_checksums_of!(input);
         let check = DigestCheck::new(Declared::of_request(
             &req.headers,
@@ -122,11 +136,15 @@ impl CairnS3 {
         conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
         let version_id = self.version_header(&input.bucket, &info, at).await;
+        let (lock_mode, retain_until, legal_hold) = crate::object_lock::output_fields(&info.headers);
         let body = reader.stream(span.start, span.end - span.start);
         let output = object_output!(GetObjectOutput, input, &info, span, content_range, {
             body: Some(StreamingBlob::wrap(body)),
             tag_count: crate::tagging::count(&info.headers),
             version_id: version_id,
+            object_lock_mode: lock_mode,
+            object_lock_retain_until_date: retain_until,
+            object_lock_legal_hold_status: legal_hold,
         });
         Ok(S3Response::new(output))
     }
@@ -158,17 +176,27 @@ impl CairnS3 {
         conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
         let version_id = self.version_header(&input.bucket, &info, at).await;
+        let (lock_mode, retain_until, legal_hold) = crate::object_lock::output_fields(&info.headers);
         Ok(S3Response::new(object_output!(HeadObjectOutput, input, &info, span, content_range, {
             version_id: version_id,
+            object_lock_mode: lock_mode,
+            object_lock_retain_until_date: retain_until,
+            object_lock_legal_hold_status: legal_hold,
         })))
     }
 
     /// Deletes `at` of one key, as S3 does in the bucket's versioning state: a missing
     /// key or version is success (nothing to delete). Returns what the response says:
     /// the version id removed or the marker added, and whether it is a delete marker.
-    async fn delete_key(&self, bucket: &str, key: &str, at: VersionRef) -> S3Result<(Option<String>, bool)> {
+    async fn delete_key(
+        &self,
+        bucket: &str,
+        key: &str,
+        at: VersionRef,
+        bypass_governance: bool,
+    ) -> S3Result<(Option<String>, bool)> {
         let versioning = self.store.bucket_versioning(bucket).await.map_err(to_s3)?;
-        match self.store.delete_version(bucket, key, at).await {
+        match self.store.delete_version(bucket, key, at, bypass_governance).await {
             Ok(deleted) => {
                 let named = versioning.keeps_versions() || at != VersionRef::Latest;
                 Ok((named.then(|| id_string(deleted.version_id)), deleted.delete_marker))
@@ -188,10 +216,11 @@ impl CairnS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let bypass = bypass_of(&req.extensions, req.input.bypass_governance_retention);
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
         self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
-        let (version_id, marker) = self.delete_key(&input.bucket, &input.key, at).await?;
+        let (version_id, marker) = self.delete_key(&input.bucket, &input.key, at, bypass).await?;
         Ok(S3Response::new(DeleteObjectOutput {
             version_id,
             delete_marker: marker.then_some(true),
@@ -203,6 +232,7 @@ impl CairnS3 {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let bypass = bypass_of(&req.extensions, req.input.bypass_governance_retention);
         let input = req.input;
         if input.delete.objects.len() > DELETE_KEYS_MAX {
             return Err(s3_error(
@@ -216,7 +246,7 @@ impl CairnS3 {
         let mut errors = Vec::new();
         for object in input.delete.objects {
             let outcome = match version_ref(object.version_id.as_deref()) {
-                Ok(at) => self.delete_key(&input.bucket, &object.key, at).await.map(|done| (at, done)),
+                Ok(at) => self.delete_key(&input.bucket, &object.key, at, bypass).await.map(|done| (at, done)),
                 Err(error) => Err(error),
             };
             match outcome {

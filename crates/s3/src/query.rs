@@ -61,6 +61,9 @@ fn parameters_of(operation: &str) -> Option<&'static [&'static str]> {
         "GetObjectTagging" | "PutObjectTagging" | "DeleteObjectTagging" => &["tagging", "versionId"],
         "PutBucketTagging" | "GetBucketTagging" | "DeleteBucketTagging" => &["tagging"],
         "PutBucketVersioning" | "GetBucketVersioning" => &["versioning"],
+        "PutObjectLockConfiguration" | "GetObjectLockConfiguration" => &["object-lock"],
+        "PutObjectRetention" | "GetObjectRetention" => &["retention", "versionId"],
+        "PutObjectLegalHold" | "GetObjectLegalHold" => &["legal-hold", "versionId"],
         "ListObjectVersions" => {
             &["versions", "delimiter", "encoding-type", "key-marker", "max-keys", "prefix", "version-id-marker"]
         }

@@ -19,6 +19,7 @@ impl CairnS3 {
         let tags = from_set(input.tagging.tag_set, OBJECT_TAGS_MAX)?;
         let change = Box::new(move |headers: &mut std::collections::BTreeMap<String, String>| {
             store_checked(headers, &tags);
+            Ok(())
         });
         let info = self.store.update_object_headers(&input.bucket, &input.key, at, change).await.map_err(to_s3)?;
         let version_id = self.version_header(&input.bucket, &info, at).await;
@@ -31,7 +32,10 @@ impl CairnS3 {
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
-        let change = Box::new(|headers: &mut std::collections::BTreeMap<String, String>| store_checked(headers, &[]));
+        let change = Box::new(|headers: &mut std::collections::BTreeMap<String, String>| {
+            store_checked(headers, &[]);
+            Ok(())
+        });
         let info = self.store.update_object_headers(&input.bucket, &input.key, at, change).await.map_err(to_s3)?;
         let version_id = self.version_header(&input.bucket, &info, at).await;
         Ok(S3Response::new(DeleteObjectTaggingOutput { version_id }))

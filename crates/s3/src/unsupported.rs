@@ -9,8 +9,7 @@
 //!
 //! Audit of what s3s 0.14.1 passes to the operations Cairn implements:
 //! - refused (501): SSE (`x-amz-server-side-encryption*`, SSE-C and copy-source SSE-C),
-//!   object lock (`x-amz-object-lock-*`, `x-amz-bucket-object-lock-enabled:
-//!   true`), `x-amz-website-redirect-location`, ACL grants (`x-amz-grant-*`), canned ACLs
+//!   `x-amz-website-redirect-location`, ACL grants (`x-amz-grant-*`), canned ACLs
 //!   other than the owner-only ones, object ownership other than `BucketOwnerEnforced`,
 //!   `x-amz-write-offset-bytes` (appends), `x-amz-mp-object-size`;
 //! - refused (400): storage classes other than STANDARD and REDUCED_REDUNDANCY
@@ -19,14 +18,15 @@
 //!   redundancy asked for, as MinIO does without an RRS class); canned ACL `private`,
 //!   and on objects `bucket-owner-full-control` / `bucket-owner-read` (Cairn has one
 //!   owner, so the bucket owner always has full control); `x-amz-tagging` and
-//!   `x-amz-tagging-directive` (`tagging.rs`); `versionId` (`versions.rs`);
+//!   `x-amz-tagging-directive` (`tagging.rs`); `versionId` (`versions.rs`); object
+//!   lock (`x-amz-object-lock-*`, `x-amz-bucket-object-lock-enabled`,
+//!   `x-amz-bypass-governance-retention`: `object_lock.rs`);
 //! - ignored, as they change nothing in a single-account store: `x-amz-request-payer`
 //!   (no billing), `x-amz-expected-bucket-owner` (every bucket belongs to the one
-//!   account; MinIO ignores it too), `x-amz-bypass-governance-retention` (no retention
-//!   exists to bypass).
+//!   account; MinIO ignores it too).
 //!
 //! Bucket subresources without an implementation (encryption, lifecycle, cors,
-//! object-lock, replication, website, logging, notification, acl, ...) are
+//! replication, website, logging, notification, acl, ...) are
 //! answered 501 by s3s's default handlers; query parameters an implemented operation
 //! does not take (unknown subresources s3s would ignore) are refused in `query.rs`.
 
@@ -46,9 +46,6 @@ const REFUSED_HEADERS: &[(&str, &str)] = &[
     ("x-amz-copy-source-server-side-encryption-customer-algorithm", "Copying SSE-C encrypted objects"),
     ("x-amz-copy-source-server-side-encryption-customer-key", "Copying SSE-C encrypted objects"),
     ("x-amz-copy-source-server-side-encryption-customer-key-md5", "Copying SSE-C encrypted objects"),
-    ("x-amz-object-lock-mode", "Object lock"),
-    ("x-amz-object-lock-retain-until-date", "Object lock"),
-    ("x-amz-object-lock-legal-hold", "Object lock (legal hold)"),
     ("x-amz-website-redirect-location", "Website redirects"),
     ("x-amz-grant-read", "ACL grants"),
     ("x-amz-grant-write", "ACL grants"),
@@ -102,9 +99,6 @@ pub(crate) fn check(headers: &HeaderMap, query: Vec<(String, String)>, is_object
     {
         return Err(invalid_storage_class(&class));
     }
-    if asked.get("x-amz-bucket-object-lock-enabled").is_some_and(|v| !v.eq_ignore_ascii_case("false")) {
-        return Err(not_implemented("Object lock"));
-    }
     if let Some(ownership) = asked.get("x-amz-object-ownership")
         && ownership != "BucketOwnerEnforced"
     {
@@ -134,10 +128,6 @@ mod tests {
         assert_eq!(code(&[("x-amz-acl", "public-read")], &[], true), Some(S3ErrorCode::NotImplemented));
         assert_eq!(code(&[("x-amz-acl", "bucket-owner-read")], &[], false), Some(S3ErrorCode::NotImplemented));
         assert_eq!(code(&[("x-amz-storage-class", "GLACIER")], &[], true), Some(S3ErrorCode::InvalidStorageClass));
-        assert_eq!(
-            code(&[("x-amz-bucket-object-lock-enabled", "True")], &[], false),
-            Some(S3ErrorCode::NotImplemented)
-        );
         assert_eq!(code(&[], &[("X-Amz-Server-Side-Encryption", "AES256")], true), Some(S3ErrorCode::NotImplemented));
     }
 

@@ -15,6 +15,9 @@ pub struct MbArgs {
     /// Succeed if the bucket already exists (and is yours).
     #[arg(long, short = 'p')]
     ignore_existing: bool,
+    /// Create it with object lock (and versioning) on; it cannot be turned off.
+    #[arg(long = "with-lock", short = 'l')]
+    with_lock: bool,
 }
 
 /// Arguments of `cairn rb`.
@@ -29,21 +32,22 @@ pub struct RbArgs {
 }
 
 pub(crate) async fn make(context: &Context, args: MbArgs) -> Result<()> {
-    super::each(context, &args.targets, |text| make_one(context, text, args.ignore_existing)).await
+    super::each(context, &args.targets, |text| make_one(context, text, args.ignore_existing, args.with_lock)).await
 }
 
 pub(crate) async fn remove(context: &Context, args: RbArgs) -> Result<()> {
     super::each(context, &args.targets, |text| remove_one(context, text, args.force)).await
 }
 
-async fn make_one(context: &Context, text: &str, ignore_existing: bool) -> Result<()> {
+async fn make_one(context: &Context, text: &str, ignore_existing: bool, with_lock: bool) -> Result<()> {
     let remote = context.target(text)?.remote("mb")?;
     let bucket = remote.bucket()?;
     if !remote.key.is_empty() {
         return Err(CliError::Usage(format!("mb {text}: give ALIAS/BUCKET, without a key")));
     }
     let client = context.client(&remote);
-    match client.create_bucket().bucket(bucket).send().await {
+    let request = client.create_bucket().bucket(bucket).set_object_lock_enabled_for_bucket(with_lock.then_some(true));
+    match request.send().await {
         Ok(_) => {}
         Err(error)
             if ignore_existing && matches!(error.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => {}

@@ -11,6 +11,7 @@ mod find;
 mod ls;
 mod mirror;
 mod place;
+mod retention;
 mod rm;
 mod share;
 mod stat;
@@ -52,6 +53,12 @@ pub enum ClientCommand {
     /// Set or show a bucket's anonymous access (none, download, upload, public).
     #[command(subcommand)]
     Anonymous(anonymous::AnonymousCommand),
+    /// Set, clear or show object lock retention (of a version, or a bucket's default).
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
+    /// Set, clear or show a version's legal hold.
+    #[command(subcommand)]
+    Legalhold(retention::LegalHoldCommand),
     /// Enable, suspend or show a bucket's versioning.
     #[command(subcommand)]
     Version(version::VersionCommand),
@@ -83,6 +90,8 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Anonymous(command) => anonymous::run(&context, command).await,
         ClientCommand::Tag(command) => tag::run(&context, command).await,
         ClientCommand::Version(command) => version::run(&context, command).await,
+        ClientCommand::Retention(command) => retention::run(&context, command).await,
+        ClientCommand::Legalhold(command) => retention::run_legal_hold(&context, command).await,
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
     }

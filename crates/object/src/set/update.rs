@@ -43,7 +43,7 @@ impl ErasureSet {
         let metas = self.read_metas(bucket, key).await;
         let (mut version, holders) = pick_version_at(&metas, &self.layout, at)?;
         refuse_marker(&object_info(bucket, key, &version), at)?;
-        change(&mut version.headers);
+        change(&mut version.headers)?;
         // Strictly newer than every stamp a drive may hold, even with a clock set back.
         version.meta_updated_unix_nanos = now_unix_nanos().max(version.meta_updated_unix_nanos + 1);
         let commit_id = Uuid::new_v4();

@@ -7,6 +7,9 @@
 //!   any state: each drive installs its list without it (a metadata-only commit, whose
 //!   finish drops the version's data directory), or loses the key when it was the last.
 //!
+//! A version that object lock protects (`retention.rs`) is not removed: the DELETE is
+//! `ObjectLocked` and changes nothing. Adding a delete marker is always allowed.
+//!
 //! All of it under the key's write lock, fenced by it, and acknowledged on a write
 //! quorum of the set.
 
@@ -43,6 +46,7 @@ impl ErasureSet {
         key: &str,
         at: VersionRef,
         versioning: Versioning,
+        bypass_governance: bool,
     ) -> Result<Deleted> {
         cairn_drive::validate_key(key)?;
         match (at, versioning) {
@@ -56,7 +60,7 @@ impl ErasureSet {
             (VersionRef::Exact(id), _) => {
                 let set = Arc::clone(self);
                 let (bucket, key) = (bucket.to_owned(), key.to_owned());
-                detached(async move { set.remove_version_locked(&bucket, &key, id).await }).await
+                detached(async move { set.remove_version_locked(&bucket, &key, id, bypass_governance).await }).await
             }
         }
     }
@@ -117,10 +121,18 @@ impl ErasureSet {
     }
 
     /// Removes the version `id` (None: the null version) for good.
-    async fn remove_version_locked(&self, bucket: &str, key: &str, id: Option<Uuid>) -> Result<Deleted> {
+    async fn remove_version_locked(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: Option<Uuid>,
+        bypass_governance: bool,
+    ) -> Result<Deleted> {
         let guard = self.lock_write(bucket, key).await?;
         let metas = self.read_metas(bucket, key).await;
         let (version, _) = pick_version_at(&metas, &self.layout, VersionRef::Exact(id))?;
+        let now_unix_secs = now_unix_nanos() / 1_000_000_000;
+        crate::retention::check_removable(&version.headers, now_unix_secs, bypass_governance)?;
         let removals: Vec<Removal> = metas
             .into_iter()
             .map(|meta| match meta {

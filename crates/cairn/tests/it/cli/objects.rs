@@ -217,3 +217,36 @@ fn cli_versions_are_enabled_listed_copied_and_removed() {
     cli.run(&["rm", "-r", "--force", "--versions", "local/crm-backups/"]).ok();
     cli.run(&["rb", "local/crm-backups"]).ok();
 }
+
+#[test]
+fn cli_locked_versions_survive_a_root_rm_force() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("local", &server);
+    cli.run(&["mb", "--with-lock", "local/crm-vault"]).ok();
+    assert_eq!(cli.run(&["version", "info", "local/crm-vault"]).ok()[0]["versioning"], "enabled");
+    assert_ne!(cli.run(&["version", "suspend", "local/crm-vault"]).code, 0, "a locked bucket stays versioned");
+    cli.run(&["retention", "set", "COMPLIANCE", "1d", "local/crm-vault"]).ok();
+    let default = cli.run(&["retention", "info", "local/crm-vault"]).ok();
+    assert_eq!((&default[0]["mode"], &default[0]["days"]), (&serde_json::json!("COMPLIANCE"), &serde_json::json!(1)));
+
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("ledger.csv");
+    std::fs::write(&file, "2026,closed").expect("write");
+    cli.run(&["cp", file.to_str().expect("utf-8"), "local/crm-vault/ledger.csv"]).ok();
+    assert_eq!(cli.run(&["retention", "info", "local/crm-vault/ledger.csv"]).ok()[0]["mode"], "COMPLIANCE");
+
+    // Root removes every version of everything, forcefully: the locked version stays.
+    let removal = cli.run(&["rm", "-r", "--force", "--versions", "local/crm-vault/"]);
+    assert_eq!(removal.code, 5, "the locked version could not be removed: {}", removal.stdout);
+    let versions = cli.run(&["ls", "--versions", "local/crm-vault"]).ok();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(cli.run(&["cat", "local/crm-vault/ledger.csv"]).stdout, "2026,closed");
+    let shorter = cli.run(&["retention", "set", "GOVERNANCE", "1d", "local/crm-vault/ledger.csv", "--bypass"]);
+    assert_eq!(shorter.code, 4, "COMPLIANCE cannot be weakened, even by root");
+
+    cli.run(&["legalhold", "set", "local/crm-vault/ledger.csv"]).ok();
+    assert_eq!(cli.run(&["legalhold", "info", "local/crm-vault/ledger.csv"]).ok()[0]["legalHold"], "ON");
+    cli.run(&["legalhold", "clear", "local/crm-vault/ledger.csv"]).ok();
+    assert_eq!(cli.run(&["legalhold", "info", "local/crm-vault/ledger.csv"]).ok()[0]["legalHold"], "OFF");
+    assert_eq!(cli.run(&["retention", "set", "GOVERNANCE", "1w", "local/crm-vault/ledger.csv"]).code, 2);
+}
