@@ -74,3 +74,29 @@ async fn versions_changed_while_a_node_is_down_are_healed_onto_it() {
     let listed = client2.list_object_versions().bucket(&bucket).send().await.expect("list versions");
     assert_eq!((listed.versions().len(), listed.delete_markers().len()), (2, 1));
 }
+
+/// Versioning enabled through one node applies at once to writes through another, which
+/// had the bucket's (unversioned) state in memory: the change tells every peer to forget
+/// its copy before it is acknowledged.
+#[tokio::test(flavor = "multi_thread")]
+async fn versioning_changed_through_one_node_applies_at_once_on_the_others() {
+    let cluster = Cluster::start_with(3, &[(SCANNER_INTERVAL_ENV, SCANNER_INTERVAL_SECS)]).await;
+    let (client1, client2) = (cluster.client(1), cluster.client(2));
+    let bucket = new_bucket(&client1, "notice").await;
+    // Node 2 reads (and keeps) the bucket's state: unversioned, so this is the null version.
+    let first = client2.put_object().bucket(&bucket).key(KEY).body(ByteStream::from_static(b"one")).send().await;
+    assert_eq!(first.expect("put").version_id(), None, "an unversioned bucket names no version");
+
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    client1.put_bucket_versioning().bucket(&bucket).versioning_configuration(enabled).send().await.expect("enable");
+    let second = put(&client2, &bucket, b"two").await;
+    let third = put(&client2, &bucket, b"three").await;
+    assert_ne!(second, third);
+    let listed = client2.list_object_versions().bucket(&bucket).send().await.expect("list versions");
+    let ids: Vec<&str> = listed.versions().iter().filter_map(|v| v.version_id()).collect();
+    assert_eq!(ids, [third.as_str(), second.as_str(), "null"], "node 2 kept every version at once");
+
+    let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+    client2.put_bucket_versioning().bucket(&bucket).versioning_configuration(suspended).send().await.expect("suspend");
+    assert_eq!(put(&client1, &bucket, b"four").await, "null", "node 1 heard of the suspension");
+}
