@@ -645,6 +645,71 @@ mod tests {
         }
     }
 
+    /// What the previous release wrote (format 2: versions as arrays of 11 fields, the
+    /// upload id given; bucket records of two fields) still reads, with no metadata
+    /// stamp, no delete marker and no configuration.
+    #[test]
+    fn format_2_records_still_read() {
+        #[derive(Serialize)]
+        struct Format2Version {
+            version_id: Option<Uuid>,
+            mod_time_unix_nanos: i64,
+            size: u64,
+            etag: String,
+            data_dir: Option<Uuid>,
+            erasure: ErasureInfo,
+            parts: Vec<PartInfo>,
+            checksums: BTreeMap<String, String>,
+            headers: BTreeMap<String, String>,
+            inline_data: Option<Bytes>,
+            upload_id: Option<Uuid>,
+        }
+        #[derive(Serialize)]
+        struct Format2Meta {
+            versions: Vec<Format2Version>,
+        }
+        #[derive(Serialize)]
+        struct Format2Bucket {
+            name: String,
+            created_unix_nanos: i64,
+        }
+        let as_format_2 = |mut record: Vec<u8>| {
+            // The checksum covers the body only, so the header's version can be set back.
+            record[4..6].copy_from_slice(&2u16.to_le_bytes());
+            record
+        };
+        let old = Format2Version {
+            version_id: Some(Uuid::from_u128(5)),
+            mod_time_unix_nanos: 11,
+            size: 3,
+            etag: "abc".into(),
+            data_dir: Some(Uuid::from_u128(6)),
+            erasure: ErasureInfo {
+                data_shards: 2,
+                parity_shards: 2,
+                block_size_bytes: 1 << 20,
+                shard_index: 0,
+                distribution: vec![0, 1, 2, 3],
+            },
+            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into() }],
+            checksums: BTreeMap::new(),
+            headers: BTreeMap::from([("x-amz-tagging".into(), "a=b".into())]),
+            inline_data: None,
+            upload_id: Some(Uuid::from_u128(7)),
+        };
+        let bytes = as_format_2(encode_record(OBJECT_MAGIC, &Format2Meta { versions: vec![old] }));
+        let meta = ObjectMeta::decode(&bytes).expect("a format 2 record decodes");
+        let version = meta.latest().expect("one version");
+        assert_eq!(
+            (version.upload_id, version.meta_updated_unix_nanos, version.delete_marker),
+            (Some(Uuid::from_u128(7)), 0, false)
+        );
+        assert_eq!(ObjectMeta::decode_latest_identity(&bytes).expect("the listing reads it"), meta.latest_identity());
+        let bucket =
+            as_format_2(encode_record(BUCKET_MAGIC, &Format2Bucket { name: "b".into(), created_unix_nanos: 9 }));
+        assert_eq!(BucketRecord::decode(&bucket).expect("a format 2 bucket record decodes"), BucketRecord::new("b", 9));
+    }
+
     #[test]
     fn wrong_kind_and_newer_version_are_refused() {
         let bucket = BucketRecord::new("b", 1).encode();

@@ -23,7 +23,7 @@ use cairn_meta::BucketRecord;
 use cairn_meta::Versioning;
 use futures::future::join_all;
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long a node uses its copy of a bucket's configuration without reading it again.
@@ -39,7 +39,8 @@ pub type BucketChangeNotifier =
 /// Bucket configurations recently read, and who hears of changes.
 #[derive(Default)]
 pub(crate) struct BucketConfigs {
-    cached: Mutex<HashMap<String, (BucketRecord, Instant)>>,
+    /// Shared, so that a write's lookup (several per request) clones no record.
+    cached: Mutex<HashMap<String, (Arc<BucketRecord>, Instant)>>,
     notifier: OnceLock<BucketChangeNotifier>,
 }
 
@@ -50,18 +51,18 @@ impl std::fmt::Debug for BucketConfigs {
 }
 
 impl BucketConfigs {
-    fn get(&self, bucket: &str) -> Option<BucketRecord> {
+    fn get(&self, bucket: &str) -> Option<Arc<BucketRecord>> {
         let cached = self.cached.lock().ok()?;
         let (record, read_at) = cached.get(bucket)?;
-        (read_at.elapsed() < BUCKET_CONFIG_TTL).then(|| record.clone())
+        (read_at.elapsed() < BUCKET_CONFIG_TTL).then(|| Arc::clone(record))
     }
 
-    fn put(&self, record: &BucketRecord) {
+    fn put(&self, record: Arc<BucketRecord>) {
         if let Ok(mut cached) = self.cached.lock() {
             if cached.len() >= CACHED_BUCKETS_MAX {
                 cached.clear();
             }
-            cached.insert(record.name.clone(), (record.clone(), Instant::now()));
+            cached.insert(record.name.clone(), (record, Instant::now()));
         }
     }
 
@@ -115,17 +116,17 @@ impl ObjectStore {
         self.bucket_configs.forget(bucket);
         self.notify_bucket_change(bucket).await;
         self.per_set_quorum(&written)?;
-        self.bucket_configs.put(&record);
+        self.bucket_configs.put(Arc::new(record.clone()));
         Ok(record)
     }
 
     /// The bucket's configuration as writes use it: kept in memory for a few seconds.
-    pub(crate) async fn bucket_config(&self, bucket: &str) -> Result<BucketRecord> {
+    pub(crate) async fn bucket_config(&self, bucket: &str) -> Result<Arc<BucketRecord>> {
         if let Some(record) = self.bucket_configs.get(bucket) {
             return Ok(record);
         }
-        let record = self.bucket_record(bucket).await?;
-        self.bucket_configs.put(&record);
+        let record = Arc::new(self.bucket_record(bucket).await?);
+        self.bucket_configs.put(Arc::clone(&record));
         Ok(record)
     }
 
@@ -163,7 +164,7 @@ impl ObjectStore {
         if bucket == cairn_drive::SYSTEM_VOLUME {
             return Ok(None);
         }
-        Ok(self.bucket_config(bucket).await?.object_lock)
+        Ok(self.bucket_config(bucket).await?.object_lock.clone())
     }
 
     /// Sets the default retention of a bucket created with object lock (None: none).
@@ -243,7 +244,7 @@ impl ObjectStore {
         self.sets[0].require_bucket(bucket).await
     }
 
-    fn first_drive(&self) -> &std::sync::Arc<dyn cairn_drive::Drive> {
+    fn first_drive(&self) -> &Arc<dyn cairn_drive::Drive> {
         self.all_drives().next().expect("a store has drives")
     }
 }

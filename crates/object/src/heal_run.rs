@@ -10,7 +10,7 @@
 //! listing one page at a time.
 
 use crate::format::heal_formats;
-use crate::list::Pages;
+use crate::pages::Pages;
 use crate::store::ObjectStore;
 use crate::{ObjectError, Result};
 use cairn_drive::{Drive, SYSTEM_VOLUME};

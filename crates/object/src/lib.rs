@@ -15,6 +15,7 @@ mod heal_run;
 mod list;
 mod list_versions;
 mod lock;
+mod pages;
 mod pools;
 mod quorum;
 pub mod retention;

@@ -9,7 +9,8 @@
 //! heals what fails, so bitrot in data nobody reads is found too. The last deep scan's
 //! time is kept in memory: a restart starts the deep interval over.
 
-use crate::list::{Dangling, Pages};
+use crate::list::Dangling;
+use crate::pages::Pages;
 use crate::quorum::agreed_versions;
 use crate::set::verify::Throttle;
 use crate::store::ObjectStore;

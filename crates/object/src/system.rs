@@ -3,7 +3,7 @@
 //! written and healed like user objects, but out of reach of S3 clients (the system
 //! volume's name is not a valid bucket name).
 
-use crate::list::Pages;
+use crate::pages::Pages;
 use crate::store::ObjectStore;
 use crate::types::PutRequest;
 use crate::{NoCheck, ObjectError, Result};

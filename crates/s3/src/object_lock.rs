@@ -74,6 +74,14 @@ impl CairnS3 {
         Ok(())
     }
 
+    /// Refuses a request about a version's lock in a bucket without object lock.
+    async fn require_lock(&self, bucket: &str) -> S3Result<()> {
+        match self.store.bucket_object_lock(bucket).await.map_err(to_s3)? {
+            Some(_) => Ok(()),
+            None => Err(missing_lock()),
+        }
+    }
+
     pub(crate) async fn do_put_object_lock_configuration(
         &self,
         req: S3Request<PutObjectLockConfigurationInput>,
@@ -126,9 +134,7 @@ impl CairnS3 {
             && req.input.bypass_governance_retention.unwrap_or(false);
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
-        if self.store.bucket_object_lock(&input.bucket).await.map_err(to_s3)?.is_none() {
-            return Err(missing_lock());
-        }
+        self.require_lock(&input.bucket).await?;
         let new = match input.retention {
             Some(ObjectLockRetention { mode: Some(mode), retain_until_date: Some(until) }) => {
                 Some(write_retention(mode.as_str(), until)?)
@@ -176,9 +182,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
-        if self.store.bucket_object_lock(&input.bucket).await.map_err(to_s3)?.is_none() {
-            return Err(missing_lock());
-        }
+        self.require_lock(&input.bucket).await?;
         let status = input.legal_hold.and_then(|hold| hold.status);
         let Some(status) = status else {
             return Err(s3_error(S3ErrorCode::MalformedXML, "a legal hold needs a Status of ON or OFF"));
@@ -198,9 +202,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
-        if self.store.bucket_object_lock(&input.bucket).await.map_err(to_s3)?.is_none() {
-            return Err(missing_lock());
-        }
+        self.require_lock(&input.bucket).await?;
         let info = self.store.version_info(&input.bucket, &input.key, at).await.map_err(to_s3)?;
         let status = if retention::legal_hold(&info.headers) { "ON" } else { "OFF" };
         Ok(S3Response::new(GetObjectLegalHoldOutput {

@@ -101,12 +101,11 @@ impl ErasureSet {
         agreed: &[(ObjectVersion, Vec<bool>)],
         metas: &[std::result::Result<ObjectMeta, DriveError>],
     ) -> Vec<usize> {
+        let none = ObjectMeta::default();
         let requests = metas.iter().enumerate().filter_map(|(d, meta)| {
             let current = match meta {
-                Ok(meta) => meta.clone(),
-                Err(error) if error.is_not_found() || matches!(error, DriveError::VolumeNotFound) => {
-                    ObjectMeta::default()
-                }
+                Ok(meta) => meta,
+                Err(error) if error.is_not_found() || matches!(error, DriveError::VolumeNotFound) => &none,
                 Err(_) => return None,
             };
             let versions: Vec<ObjectVersion> = agreed

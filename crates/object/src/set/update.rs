@@ -11,13 +11,13 @@
 //! newest stamp among the drives that hold the version, and healing rewrites the
 //! metadata of the others.
 
-use super::write::Settle;
+use super::write::{Settle, metadata_commit};
 use super::{ErasureSet, data_dirs, detached, now_unix_nanos, object_info, refuse_marker};
 use crate::Result;
 use crate::quorum::{pick_version_at, same_version};
 use crate::types::{HeaderChange, ObjectInfo, VersionRef};
-use bytes::Bytes;
-use cairn_drive::{CommitRequest, DriveError};
+use cairn_drive::DriveError;
+use cairn_meta::ObjectMeta;
 use futures::future::join_all;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -47,35 +47,35 @@ impl ErasureSet {
         // Strictly newer than every stamp a drive may hold, even with a clock set back.
         version.meta_updated_unix_nanos = now_unix_nanos().max(version.meta_updated_unix_nanos + 1);
         let commit_id = Uuid::new_v4();
-        let commits = self.drives.iter().zip(&metas).zip(&holders).map(|((drive, meta), holds)| {
-            // The drive's own copy, so that its shard index and inline frame stay its own.
-            let request = meta.as_ref().ok().filter(|_| *holds).map(|meta| {
-                let mut meta = meta.clone();
+        // Each holder's own copy, so that its shard index and inline frame stay its own.
+        let changed: Vec<Option<ObjectMeta>> = metas
+            .iter()
+            .zip(&holders)
+            .map(|(meta, holds)| {
+                let mut meta = meta.as_ref().ok().filter(|_| *holds)?.clone();
                 for copy in meta.versions.iter_mut().filter(|v| same_version(v, &version)) {
-                    copy.headers = version.headers.clone();
+                    copy.headers.clone_from(&version.headers);
                     copy.meta_updated_unix_nanos = version.meta_updated_unix_nanos;
                 }
-                CommitRequest {
-                    volume: bucket.to_owned(),
-                    key: key.to_owned(),
-                    data_dir: None,
-                    parts: Vec::new(),
-                    meta: Bytes::from(meta.encode()),
-                    commit_id,
-                }
-            });
+                Some(meta)
+            })
+            .collect();
+        // The change keeps every version, so every data directory stays.
+        let keep: Vec<Vec<Uuid>> =
+            changed.iter().map(|meta| meta.as_ref().map(data_dirs).unwrap_or_default()).collect();
+        let commits = self.drives.iter().zip(&changed).map(|(drive, meta)| {
             let guard = &guard;
-            let keep = request.as_ref().map(|_| meta.as_ref().map(data_dirs).unwrap_or_default()).unwrap_or_default();
             async move {
-                let result = match request {
-                    Some(request) => guard.fenced(drive.as_ref(), drive.commit(request)).await,
+                match meta {
+                    Some(meta) => {
+                        guard.fenced(drive.as_ref(), drive.commit(metadata_commit(bucket, key, meta, commit_id))).await
+                    }
                     // It lacks the version: healing gives it the version, with these headers.
                     None => Err(DriveError::DriveNotFound),
-                };
-                (result, keep)
+                }
             }
         });
-        let (results, keep): (Vec<_>, Vec<_>) = join_all(commits).await.into_iter().unzip();
+        let results = join_all(commits).await;
         let committed: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
         let settle = Settle { placed: None, keep };
         self.settle_commit(&guard, (bucket, key), commit_id, &results, &committed, settle).await?;

@@ -13,13 +13,12 @@
 //! All of it under the key's write lock, fenced by it, and acknowledged on a write
 //! quorum of the set.
 
-use super::write::{Commit, Settle, Stored};
+use super::write::{Commit, Settle, Stored, metadata_commit};
 use super::{ErasureSet, data_dirs, detached, now_unix_nanos};
 use crate::quorum::{pick_version_at, reduce_write};
 use crate::types::{Deleted, VersionRef};
 use crate::{ObjectError, Result};
-use bytes::Bytes;
-use cairn_drive::{CommitRequest, DriveError};
+use cairn_drive::DriveError;
 use cairn_meta::{ObjectMeta, ObjectVersion, Versioning};
 use futures::future::join_all;
 use std::collections::BTreeMap;
@@ -171,15 +170,7 @@ impl ErasureSet {
                         other => other,
                     },
                     Removal::Keep(meta) => {
-                        let request = CommitRequest {
-                            volume: bucket.to_owned(),
-                            key: key.to_owned(),
-                            data_dir: None,
-                            parts: Vec::new(),
-                            meta: Bytes::from(meta.encode()),
-                            commit_id,
-                        };
-                        guard.fenced(drive.as_ref(), drive.commit(request)).await
+                        guard.fenced(drive.as_ref(), drive.commit(metadata_commit(bucket, key, &meta, commit_id))).await
                     }
                 }
             }

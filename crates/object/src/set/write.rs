@@ -429,12 +429,25 @@ pub(super) struct Settle {
 /// The metadata a drive installs for a new version: the version alone, or, for a key
 /// that keeps versions, in front of the versions the drive `held` (a new `null`
 /// version replaces the old one).
-pub(crate) fn with_version(held: Option<&ObjectMeta>, version: ObjectVersion) -> ObjectMeta {
+fn with_version(held: Option<&ObjectMeta>, version: ObjectVersion) -> ObjectMeta {
     let Some(held) = held else { return ObjectMeta::single(version) };
-    let replaced = |old: &ObjectVersion| version.version_id.is_none() && old.version_id.is_none();
-    let mut versions = vec![version.clone()];
-    versions.extend(held.versions.iter().filter(|old| !replaced(old)).cloned());
+    let null = version.version_id.is_none();
+    let mut versions = vec![version];
+    versions.extend(held.versions.iter().filter(|old| !(null && old.version_id.is_none())).cloned());
     ObjectMeta { versions }
+}
+
+/// A commit that installs `meta` on a drive and places no data (a change of tags or
+/// lock, the removal of a version, a heal of metadata).
+pub(super) fn metadata_commit(bucket: &str, key: &str, meta: &ObjectMeta, commit_id: Uuid) -> CommitRequest {
+    CommitRequest {
+        volume: bucket.to_owned(),
+        key: key.to_owned(),
+        data_dir: None,
+        parts: Vec::new(),
+        meta: Bytes::from(meta.encode()),
+        commit_id,
+    }
 }
 
 /// Evaluates a conditional write against the key's current version (read under the write lock).
