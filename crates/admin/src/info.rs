@@ -84,6 +84,11 @@ impl AdminRoute {
                 // When this node's last full scan ended (Unix seconds; 0: none yet).
                 "lastScanCompleted": stats.last_scan_unix_secs,
             },
+            // What this node's scanner did with lifecycle rules: each node acts on its
+            // share of the keys, so the cluster's totals are the sums over nodes.
+            "ilm": self.store.ilm_stats().fields().into_iter()
+                .map(|(name, value)| (name.to_owned(), serde_json::Value::from(value)))
+                .collect::<serde_json::Map<_, _>>(),
         }))
     }
 }

@@ -140,6 +140,40 @@ fn scan_interval() -> Result<std::time::Duration, String> {
     }
 }
 
+/// Tests only: `CAIRN_TEST_LIFECYCLE_DAY_SECS` makes a lifecycle "day" that many
+/// seconds, so that tests of lifecycle rules do not wait days. Refused in production
+/// mode (`CAIRN_PRODUCTION=on`, which the container image sets): there a shortened day
+/// would expire real data early.
+fn lifecycle_day_secs(production: bool) -> Result<i64, String> {
+    const NAME: &str = "CAIRN_TEST_LIFECYCLE_DAY_SECS";
+    let Some(value) = env_first(&[NAME]) else { return Ok(cairn_object::lifecycle::DAY_SECS) };
+    if production {
+        return Err(format!(
+            "{NAME} shortens lifecycle days for tests and is refused in production mode ({PRODUCTION_ENV}=on)"
+        ));
+    }
+    let secs = value
+        .parse::<i64>()
+        .ok()
+        .filter(|secs| *secs > 0)
+        .ok_or_else(|| format!("{NAME}={value:?}: give a whole number of seconds above 0"))?;
+    tracing::warn!(secs, "{NAME} is set: a lifecycle day lasts {secs} s (tests only)");
+    Ok(secs)
+}
+
+/// Production mode: settings made for tests are refused.
+const PRODUCTION_ENV: &str = "CAIRN_PRODUCTION";
+
+/// Whether this server runs in production mode (`CAIRN_PRODUCTION` is `on`, `true` or `1`).
+fn production_mode() -> Result<bool, String> {
+    match env_first(&[PRODUCTION_ENV]).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(value) if ["on", "true", "1"].contains(&value.as_str()) => Ok(true),
+        Some(value) if ["off", "false", "0"].contains(&value.as_str()) => Ok(false),
+        Some(value) => Err(format!("{PRODUCTION_ENV}={value:?}: give on or off")),
+    }
+}
+
 /// Tests only: `CAIRN_TEST_ORPHAN_GRACE_SECS` shortens the age (an hour) below which the
 /// scanner leaves data directories that no metadata names.
 fn orphan_grace() -> Result<std::time::Duration, String> {
@@ -298,6 +332,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         creates_format: node.creates_format,
         scan_interval: scan_every,
         orphan_grace: orphan_grace()?,
+        lifecycle_day_secs: lifecycle_day_secs(production_mode()?)?,
     };
     let root_keys = (root.access_key.clone(), root.secret_key.clone());
     let config = ServerConfig {

@@ -104,6 +104,10 @@ impl Drive for RemoteDrive {
         false
     }
 
+    fn is_online(&self) -> bool {
+        self.peer.is_online()
+    }
+
     async fn recheck(&self) -> bool {
         self.peer.recheck().await
     }

@@ -141,6 +141,11 @@ pub trait Drive: Send + Sync + std::fmt::Debug {
     fn is_local(&self) -> bool {
         true
     }
+    /// False while the drive is known not to answer (a drive of another node whose node
+    /// failed its liveness probe): calls then fail at once with `Offline`.
+    fn is_online(&self) -> bool {
+        true
+    }
     /// Asked after a call failed with `Offline`: whether the drive answers now, checked
     /// at once instead of at its next periodic probe. A drive of another node rechecks
     /// its node; a local drive has nothing faster to offer than its own probe.

@@ -12,6 +12,7 @@
 mod codec;
 mod error;
 mod format;
+mod lifecycle;
 mod object;
 mod upload;
 
@@ -20,6 +21,7 @@ pub use codec::{
 };
 pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
+pub use lifecycle::{Expiry, Lifecycle, LifecycleRule, NoncurrentExpiry, RuleFilter};
 pub use object::{
     BucketRecord, DefaultRetention, ErasureInfo, ObjectLock, ObjectMeta, ObjectVersion, PartInfo, RetentionMode,
     RetentionPeriod, VersionIdentity, Versioning,

@@ -367,6 +367,9 @@ pub struct BucketRecord {
     /// Object lock (WORM), when the bucket was created with it; it cannot be turned off.
     #[serde(default)]
     pub object_lock: Option<ObjectLock>,
+    /// Lifecycle rules (PutBucketLifecycleConfiguration), when the bucket has some.
+    #[serde(default)]
+    pub lifecycle: Option<crate::Lifecycle>,
 }
 
 /// A bucket's object lock: versions can be protected from deletion, and new versions
@@ -433,6 +436,7 @@ impl BucketRecord {
             tags: Vec::new(),
             versioning: Versioning::Unversioned,
             object_lock: None,
+            lifecycle: None,
         }
     }
 

@@ -120,8 +120,9 @@ impl ObjectStore {
         Ok(record)
     }
 
-    /// The bucket's configuration as writes use it: kept in memory for a few seconds.
-    pub(crate) async fn bucket_config(&self, bucket: &str) -> Result<Arc<BucketRecord>> {
+    /// The bucket's configuration as writes (and `x-amz-expiration`) use it: kept in
+    /// memory for a few seconds.
+    pub async fn bucket_config(&self, bucket: &str) -> Result<Arc<BucketRecord>> {
         if let Some(record) = self.bucket_configs.get(bucket) {
             return Ok(record);
         }

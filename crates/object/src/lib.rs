@@ -12,6 +12,8 @@ mod cpu;
 mod error;
 mod format;
 mod heal_run;
+mod ilm;
+pub mod lifecycle;
 mod list;
 mod list_versions;
 mod lock;
@@ -35,6 +37,7 @@ pub use config::{
 };
 pub use error::ObjectError;
 pub use heal_run::{HealCounts, HealEvent, HealRun, HealScope};
+pub use ilm::IlmStats;
 pub use list::{ListMode, ListPage, ListRequest};
 pub use list_versions::{VersionsPage, VersionsRequest};
 pub use lock::LockGuard;

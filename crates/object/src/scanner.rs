@@ -1,7 +1,8 @@
 //! The background scanner: walks every bucket and object at a bounded rate and heals
 //! what is missing or stale on some drive — objects written while a node was down,
-//! buckets and objects on a wiped or replaced drive. It runs every interval, and at
-//! once when asked (a node came back, a fresh drive was formatted).
+//! buckets and objects on a wiped or replaced drive — and applies the buckets'
+//! lifecycle rules to this node's share of the keys (`ilm.rs`). It runs every
+//! interval, and at once when asked (a node came back, a fresh drive was formatted).
 //!
 //! A normal scan compares metadata only (cheap). Every `deep` interval (30 days by
 //! default) a scan is deep: it also reads every shard frame of every object and checks
@@ -186,9 +187,13 @@ impl ObjectStore {
         if let Ok(mut usage) = self.usage.lock() {
             usage.retain(|bucket, _| namespaces.iter().any(|(name, _)| name == bucket));
         }
+        // Which node applies lifecycle rules to which key, as the drives answer now.
+        let owners = self.lifecycle_owners().await;
         for (bucket, prefix) in namespaces {
+            let mut lifecycle = None;
             if bucket != SYSTEM_VOLUME {
                 self.heal_bucket(&bucket).await;
+                lifecycle = self.bucket_lifecycle(&bucket).await;
             }
             let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS).collecting_findings();
             let (mut objects, mut bytes) = (0u64, 0u64);
@@ -210,6 +215,11 @@ impl ObjectStore {
                     if let Some(throttle) = throttle.as_mut() {
                         self.deep_scan_object(&bucket, &object.key, throttle).await;
                     }
+                    if let Some((rules, versioning)) = &lifecycle
+                        && owners.mine(self.deployment_id(), &bucket, &object.key)
+                    {
+                        self.apply_lifecycle(&bucket, &object.key, rules, *versioning).await;
+                    }
                     checked += 1;
                     // Keep to the rate: sleep off any time ahead of it.
                     let rate = store_rate(self);
@@ -218,6 +228,11 @@ impl ObjectStore {
                         tokio::time::sleep(ahead).await;
                     }
                 }
+            }
+            if let Some((rules, _)) = &lifecycle
+                && let Err(error) = self.abort_due_uploads(&bucket, rules, &owners).await
+            {
+                tracing::warn!(bucket, %error, "cannot look for incomplete uploads to abort; the next scan retries");
             }
             if bucket != SYSTEM_VOLUME {
                 self.sweep_orphans(&bucket).await;

@@ -96,6 +96,9 @@ pub struct StoreOptions {
     /// Age below which the scanner leaves a data directory that no metadata names (it
     /// may belong to a commit or heal in progress).
     pub orphan_grace: Duration,
+    /// Seconds in a lifecycle day: [`crate::lifecycle::DAY_SECS`] unless a test
+    /// shortens it (the server refuses that in production mode).
+    pub lifecycle_day_secs: i64,
 }
 
 /// Default time between background scans.
@@ -109,6 +112,7 @@ impl Default for StoreOptions {
             creates_format: Vec::new(),
             scan_interval: SCAN_INTERVAL_DEFAULT,
             orphan_grace: crate::scanner::ORPHAN_GRACE_DEFAULT,
+            lifecycle_day_secs: crate::lifecycle::DAY_SECS,
         }
     }
 }
@@ -153,6 +157,8 @@ pub struct ObjectStore {
     pub(crate) upload_expiry: Arc<crate::uploads::UploadExpiry>,
     /// Bucket configurations recently read, and who hears of changes.
     pub(crate) bucket_configs: Arc<crate::bucket_config::BucketConfigs>,
+    /// The lifecycle day and what lifecycle rules did here.
+    pub(crate) ilm: Arc<crate::ilm::Ilm>,
 }
 
 /// Heals the objects that reads queue, one at a time, for as long as the store lives.
@@ -229,6 +235,7 @@ impl ObjectStore {
             usage: Arc::default(),
             upload_expiry: Arc::default(),
             bucket_configs: Arc::default(),
+            ilm: Arc::new(crate::ilm::Ilm::new(options.lifecycle_day_secs)),
         };
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;

@@ -142,6 +142,9 @@ pub enum WriteCondition {
     IfMatch(String),
     /// Only if an object exists under the key (`If-Match: *`).
     IfMatchAny,
+    /// Only if the key's current version is still the one written at this time (and
+    /// not a delete marker): a lifecycle expiry decided on a version, not on the key.
+    IfCurrentWrittenAt(i64),
 }
 
 /// A CompleteMultipartUpload request.

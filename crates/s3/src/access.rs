@@ -73,6 +73,9 @@ pub(crate) fn action_of(operation: &str) -> String {
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         // As on S3, removing a bucket's tags is putting an empty set.
         "DeleteBucketTagging" => "s3:PutBucketTagging",
+        // S3's names for the lifecycle permissions; a delete needs the put one.
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
+        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
         other => return format!("s3:{other}"),
     };
     mapped.to_owned()

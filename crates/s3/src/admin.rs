@@ -12,6 +12,11 @@ use s3s::{Body, S3Request, S3Response, S3Result};
 pub const HEAL_STATUS_PATH: &str = "/cairn/admin/v1/heal";
 
 /// `GET /cairn/admin/v1/heal`: this node's scanning and healing counters as JSON.
+/// Lifecycle counters as a JSON object.
+fn ilm_json(stats: cairn_object::IlmStats) -> serde_json::Value {
+    stats.fields().into_iter().map(|(name, value)| (name.to_owned(), serde_json::Value::from(value))).collect()
+}
+
 pub(crate) struct HealStatusRoute {
     pub(crate) store: ObjectStore,
 }
@@ -36,6 +41,8 @@ impl S3Route for HealStatusRoute {
             "corrupt_shards": stats.corrupt_shards,
             "missing_shards": stats.missing_shards,
             "drives_offline": self.store.drives_offline().await,
+            // What this node's scanner did with lifecycle rules (its share of the keys).
+            "ilm": ilm_json(self.store.ilm_stats()),
             "deep_scans_completed": deep.scans_completed,
             "deep_objects_verified": deep.objects_verified,
             "deep_bytes_verified": deep.bytes_verified,

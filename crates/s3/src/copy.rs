@@ -157,10 +157,12 @@ impl CairnS3 {
             CopyObjectResult { e_tag: Some(etag(&info)), last_modified: Some(last_modified(&info)) },
             response_checksums(&info.checksums)
         );
+        let expiration = self.expiration(&info).await;
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(result),
             copy_source_version_id: source_version,
             version_id,
+            expiration,
             ..Default::default()
         }))
     }

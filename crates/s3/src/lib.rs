@@ -18,6 +18,7 @@ mod error;
 #[cfg(test)]
 mod fuzz_tests;
 mod headers;
+mod lifecycle;
 mod list;
 mod listener;
 mod metrics;

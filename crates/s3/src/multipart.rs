@@ -102,6 +102,7 @@ impl CairnS3 {
         };
         let info = self.store.complete_multipart_upload(request, Box::new(composite_checksums)).await.map_err(to_s3)?;
         let version_id = self.version_header(&input.bucket, &info, cairn_object::VersionRef::Latest).await;
+        let expiration = self.expiration(&info).await;
         let output = with_checksums!(
             CompleteMultipartUploadOutput {
                 bucket: Some(input.bucket.clone()),
@@ -109,6 +110,7 @@ impl CairnS3 {
                 e_tag: Some(ETag::Strong(info.etag.clone())),
                 location: Some(format!("/{}/{}", input.bucket, input.key)),
                 version_id: version_id,
+                expiration: expiration,
             },
             response_checksums(&info.checksums)
         );

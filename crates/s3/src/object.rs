@@ -121,8 +121,9 @@ impl CairnS3 {
         let bucket = request.bucket.clone();
         let info = self.store.put_object(request).await.map_err(to_s3)?;
         let version_id = self.version_header(&bucket, &info, VersionRef::Latest).await;
+        let expiration = self.expiration(&info).await;
         let output = with_checksums!(
-            PutObjectOutput { e_tag: Some(etag(&info)), version_id: version_id },
+            PutObjectOutput { e_tag: Some(etag(&info)), version_id: version_id, expiration: expiration },
             response_checksums(&info.checksums)
         );
         Ok(S3Response::new(output))
@@ -136,12 +137,14 @@ impl CairnS3 {
         conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
         let version_id = self.version_header(&input.bucket, &info, at).await;
+        let expiration = self.current_expiration(&info, at).await;
         let (lock_mode, retain_until, legal_hold) = crate::object_lock::output_fields(&info.headers);
         let body = reader.stream(span.start, span.end - span.start);
         let output = object_output!(GetObjectOutput, input, &info, span, content_range, {
             body: Some(StreamingBlob::wrap(body)),
             tag_count: crate::tagging::count(&info.headers),
             version_id: version_id,
+            expiration: expiration,
             object_lock_mode: lock_mode,
             object_lock_retain_until_date: retain_until,
             object_lock_legal_hold_status: legal_hold,
@@ -176,9 +179,11 @@ impl CairnS3 {
         conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
         let version_id = self.version_header(&input.bucket, &info, at).await;
+        let expiration = self.current_expiration(&info, at).await;
         let (lock_mode, retain_until, legal_hold) = crate::object_lock::output_fields(&info.headers);
         Ok(S3Response::new(object_output!(HeadObjectOutput, input, &info, span, content_range, {
             version_id: version_id,
+            expiration: expiration,
             object_lock_mode: lock_mode,
             object_lock_retain_until_date: retain_until,
             object_lock_legal_hold_status: legal_hold,

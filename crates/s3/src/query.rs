@@ -60,6 +60,9 @@ fn parameters_of(operation: &str) -> Option<&'static [&'static str]> {
         "GetObject" | "HeadObject" => &["versionId", "partNumber"],
         "GetObjectTagging" | "PutObjectTagging" | "DeleteObjectTagging" => &["tagging", "versionId"],
         "PutBucketTagging" | "GetBucketTagging" | "DeleteBucketTagging" => &["tagging"],
+        "PutBucketLifecycleConfiguration" | "GetBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
+            &["lifecycle"]
+        }
         "PutBucketVersioning" | "GetBucketVersioning" => &["versioning"],
         "PutObjectLockConfiguration" | "GetObjectLockConfiguration" => &["object-lock"],
         "PutObjectRetention" | "GetObjectRetention" => &["retention", "versionId"],

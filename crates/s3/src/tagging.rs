@@ -3,8 +3,8 @@
 //! `x-amz-tagging-count`, read with GetObjectTagging. They are stored with the
 //! object's other headers, under [`STORED_NAME`], as the URL-encoded form S3 clients
 //! send (`k1=v1&k2=v2`), so they travel with the version (healing, copies, uploads)
-//! and need no format change. Changing the tags of an existing object in place
-//! (PutObjectTagging, DeleteObjectTagging) is not built and answers NotImplemented.
+//! and need no format change; lifecycle filters read them there too. PutObjectTagging
+//! and DeleteObjectTagging change them in place (`tagging_api.rs`).
 
 use crate::error::s3_error;
 use cairn_iam::policy::ConditionValues;
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 /// The stored header holding an object's tags; never sent back as a header (object
 /// outputs are built field by field from the standard and `x-amz-meta-*` headers).
-pub(crate) const STORED_NAME: &str = "x-amz-tagging";
+pub(crate) const STORED_NAME: &str = cairn_object::lifecycle::TAGGING_HEADER;
 /// Most tags one object may have (S3's limit).
 pub(crate) const OBJECT_TAGS_MAX: usize = 10;
 /// Most tags one bucket may have (S3's limit).

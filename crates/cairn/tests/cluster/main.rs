@@ -25,6 +25,7 @@ mod heal_everywhere;
 mod healing;
 mod hung_peer;
 mod identities;
+mod ilm;
 mod listing;
 mod locks;
 mod node_death;

@@ -21,7 +21,7 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Environment variable that sets the background scanner's period, in seconds.
 pub const SCANNER_INTERVAL_ENV: &str = "CAIRN_SCANNER_INTERVAL_SECS";
 /// Path of a node's healing report.
-const HEAL_STATUS_PATH: &str = "/cairn/admin/v1/heal";
+pub const HEAL_STATUS_PATH: &str = "/cairn/admin/v1/heal";
 /// The most nodes a cluster may have: node `n` is `127.0.0.n`.
 const NODES_MAX: usize = 16;
 /// Ports are drawn below Linux's default ephemeral range (32768-60999), so that neither

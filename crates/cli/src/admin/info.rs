@@ -33,6 +33,9 @@ struct InfoMessage {
     servers: Option<Vec<ServerInfo>>,
     /// Cairn's healing counters (MinIO has no such field).
     heal: Option<Value>,
+    /// Cairn's lifecycle counters (absent from MinIO servers).
+    #[serde(default)]
+    ilm: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -219,6 +222,18 @@ fn to_text(info: &InfoMessage, derived: &Derived) -> String {
             count("healFailures"),
             count("backlog"),
             count("scansCompleted")
+        ));
+    }
+    if let Some(ilm) = &info.ilm {
+        let count = |name: &str| ilm[name].as_u64().unwrap_or_default();
+        lines.push(format!(
+            "Lifecycle  : {} expired, {} noncurrent version(s) and {} delete marker(s) removed, {} upload(s) \
+             aborted, {} kept by object lock (by the answering node)",
+            count("objects_expired"),
+            count("versions_removed"),
+            count("markers_removed"),
+            count("uploads_aborted"),
+            count("kept_by_lock")
         ));
     }
     lines.join("\n")

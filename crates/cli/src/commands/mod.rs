@@ -8,6 +8,7 @@ mod cat;
 mod cp;
 mod du;
 mod find;
+pub(crate) mod ilm;
 mod ls;
 mod mirror;
 mod place;
@@ -65,6 +66,9 @@ pub enum ClientCommand {
     /// Set, show or remove the tags of an object or a bucket.
     #[command(subcommand)]
     Tag(tag::TagCommand),
+    /// Add, show or remove a bucket's lifecycle rules (expiry, noncurrent versions, uploads).
+    #[command(subcommand)]
+    Ilm(ilm::IlmCommand),
     /// Make a target a copy of a source: only what changed is copied.
     Mirror(mirror::MirrorArgs),
     /// Administer a deployment (MinIO's admin API).
@@ -92,6 +96,7 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Version(command) => version::run(&context, command).await,
         ClientCommand::Retention(command) => retention::run(&context, command).await,
         ClientCommand::Legalhold(command) => retention::run_legal_hold(&context, command).await,
+        ClientCommand::Ilm(command) => ilm::run(&context, command).await,
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
     }

@@ -153,8 +153,20 @@ impl ErasureSet {
         join_all(offline.map(|(drive, _)| drive.recheck())).await.into_iter().any(|back| back)
     }
 
+    /// Rechecks the drives known offline when too few others are left for `quorum`:
+    /// each node counts a peer that just came back as offline until its own next probe
+    /// (up to a second), and an operation through a node that has not seen it return
+    /// would fail for want of a quorum that is in fact reachable. Costs nothing while
+    /// enough drives answer; a drive still gone is rechecked at most once a second.
+    pub(crate) async fn recheck_if_short(&self, quorum: usize) {
+        if self.drives.iter().filter(|drive| drive.is_online()).count() < quorum {
+            join_all(self.drives.iter().filter(|drive| !drive.is_online()).map(|drive| drive.recheck())).await;
+        }
+    }
+
     /// Fails with `BucketNotFound` unless a read quorum of drives has the bucket.
     pub(crate) async fn require_bucket(&self, bucket: &str) -> Result<()> {
+        self.recheck_if_short(self.layout.read_quorum()).await;
         let results = join_all(self.drives.iter().map(|drive| drive.stat_volume(bucket))).await;
         let present = results.iter().filter(|r| r.is_ok()).count();
         if present >= self.layout.read_quorum() {

@@ -13,10 +13,10 @@
 //! All of it under the key's write lock, fenced by it, and acknowledged on a write
 //! quorum of the set.
 
-use super::write::{Commit, Settle, Stored, metadata_commit};
+use super::write::{Commit, Settle, Stored, check_condition, metadata_commit};
 use super::{ErasureSet, data_dirs, detached, now_unix_nanos};
 use crate::quorum::{pick_version_at, reduce_write};
-use crate::types::{Deleted, VersionRef};
+use crate::types::{Deleted, VersionRef, WriteCondition};
 use crate::{ObjectError, Result};
 use cairn_drive::DriveError;
 use cairn_meta::{ObjectMeta, ObjectVersion, Versioning};
@@ -52,10 +52,10 @@ impl ErasureSet {
             (VersionRef::Latest, Versioning::Unversioned) => {
                 let set = Arc::clone(self);
                 let (bucket, key) = (bucket.to_owned(), key.to_owned());
-                detached(async move { set.remove_key_locked(&bucket, &key).await }).await?;
+                detached(async move { set.remove_key_locked(&bucket, &key, None).await }).await?;
                 Ok(Deleted::default())
             }
-            (VersionRef::Latest, versioning) => self.add_delete_marker(bucket, key, versioning).await,
+            (VersionRef::Latest, versioning) => self.add_delete_marker(bucket, key, versioning, None).await,
             (VersionRef::Exact(id), _) => {
                 let set = Arc::clone(self);
                 let (bucket, key) = (bucket.to_owned(), key.to_owned());
@@ -64,9 +64,34 @@ impl ErasureSet {
         }
     }
 
-    /// Removes every copy of the key (an unversioned bucket's DELETE).
-    async fn remove_key_locked(&self, bucket: &str, key: &str) -> Result<()> {
+    /// Expires the current version of `key`, written at `written_at` (a lifecycle
+    /// rule's decision): removes the key in a bucket never versioned, adds a delete
+    /// marker in a versioned one; `PreconditionFailed` when the key's current version is
+    /// another one by the time its lock is held (another node expired it, or a client
+    /// wrote or deleted it).
+    pub(crate) async fn expire_current(
+        self: &Arc<Self>,
+        bucket: &str,
+        key: &str,
+        written_at: i64,
+        versioning: Versioning,
+    ) -> Result<()> {
+        let condition = WriteCondition::IfCurrentWrittenAt(written_at);
+        if versioning.keeps_versions() {
+            return self.add_delete_marker(bucket, key, versioning, Some(condition)).await.map(|_| ());
+        }
+        let set = Arc::clone(self);
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        detached(async move { set.remove_key_locked(&bucket, &key, Some(condition)).await }).await
+    }
+
+    /// Removes every copy of the key (an unversioned bucket's DELETE), if `condition`
+    /// (checked under the key's lock) holds.
+    async fn remove_key_locked(&self, bucket: &str, key: &str, condition: Option<WriteCondition>) -> Result<()> {
         let guard = self.lock_write(bucket, key).await?;
+        if let Some(condition) = &condition {
+            check_condition(condition, &self.read_metas(bucket, key).await, &self.layout)?;
+        }
         let deletes = self.drives.iter().map(|drive| guard.fenced(drive.as_ref(), drive.delete_object(bucket, key)));
         let results = join_all(deletes).await;
         if results.iter().all(|r| matches!(r, Err(DriveError::FileNotFound))) {
@@ -87,8 +112,14 @@ impl ErasureSet {
         reduced
     }
 
-    /// Adds a delete marker as the key's newest version.
-    async fn add_delete_marker(self: &Arc<Self>, bucket: &str, key: &str, versioning: Versioning) -> Result<Deleted> {
+    /// Adds a delete marker as the key's newest version, if `condition` holds.
+    async fn add_delete_marker(
+        self: &Arc<Self>,
+        bucket: &str,
+        key: &str,
+        versioning: Versioning,
+        condition: Option<WriteCondition>,
+    ) -> Result<Deleted> {
         let distribution = self.distribution(key);
         let version = ObjectVersion {
             version_id: None,
@@ -112,7 +143,7 @@ impl ErasureSet {
             distribution,
             stored: Stored::Marker,
             parts: Vec::new(),
-            condition: None,
+            condition,
             versioning,
         };
         let marker = self.commit_version(commit).await?;

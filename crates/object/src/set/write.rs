@@ -173,6 +173,7 @@ impl ErasureSet {
         sys_path: &str,
         allow_inline: bool,
     ) -> Result<Written> {
+        self.recheck_if_short(self.layout.write_quorum()).await;
         let erasure = self.erasure;
         let mut reader = BlockReader::new(body);
         let mut hashing = Hashing { md5: Md5::new(), check };
@@ -304,6 +305,7 @@ impl ErasureSet {
 
     async fn commit_locked(&self, commit: Commit) -> Result<ObjectVersion> {
         let Commit { bucket, key, mut version, distribution, stored, parts, condition, versioning } = commit;
+        self.recheck_if_short(self.layout.write_quorum()).await;
         let guard = self.lock_write(&bucket, &key).await?;
         // A versioned key keeps its other versions: each drive's list is read to add to it.
         let current = if condition.is_some() || versioning.keeps_versions() {
@@ -451,7 +453,7 @@ pub(super) fn metadata_commit(bucket: &str, key: &str, meta: &ObjectMeta, commit
 }
 
 /// Evaluates a conditional write against the key's current version (read under the write lock).
-fn check_condition(
+pub(super) fn check_condition(
     condition: &WriteCondition,
     previous: &[std::result::Result<ObjectMeta, DriveError>],
     layout: &crate::config::Layout,
@@ -469,6 +471,10 @@ fn check_condition(
         (WriteCondition::IfMatchAny, None) => Err(ObjectError::PreconditionFailed("no object exists under the key")),
         (WriteCondition::IfMatch(etag), Some(version)) if *etag != version.etag => {
             Err(ObjectError::PreconditionFailed("the object's ETag does not match"))
+        }
+        (WriteCondition::IfCurrentWrittenAt(_), None) => Err(ObjectError::PreconditionFailed("the key has no object")),
+        (WriteCondition::IfCurrentWrittenAt(time), Some(version)) if *time != version.mod_time_unix_nanos => {
+            Err(ObjectError::PreconditionFailed("the key's current version changed"))
         }
         _ => Ok(()),
     }

@@ -196,9 +196,43 @@ pub(crate) async fn node(store: &ObjectStore, requests: &RequestMetrics, this_no
     let online = local.iter().filter(|d| d.info.is_ok()).count();
     out.gauge("minio_node_drive_online_total", "Total drives online on this node", online as f64);
     out.gauge("minio_node_drive_offline_total", "Total drives offline on this node", (local.len() - online) as f64);
+    ilm_metrics(&mut out, store, this_node);
     requests_metrics(&mut out, &[(this_node.to_owned(), requests.totals())]);
     process_metrics(&mut out);
     out.finish()
+}
+
+/// What this node's scanner did with lifecycle rules: MinIO's versions-scanned
+/// counter, and Cairn's count of each action (each key is acted on by one node, so the
+/// cluster's totals are the sums over nodes).
+fn ilm_metrics(out: &mut Exposition, store: &ObjectStore, this_node: &str) {
+    let ilm = store.ilm_stats();
+    let server = || vec![("server", this_node.to_owned())];
+    out.metric(
+        "minio_node_ilm_versions_scanned",
+        "counter",
+        "Total number of object versions checked for ilm actions since server start",
+        &[(server(), ilm.versions_scanned as f64)],
+    );
+    let actions = [
+        ("expire_object", ilm.objects_expired),
+        ("remove_noncurrent_version", ilm.versions_removed),
+        ("remove_delete_marker", ilm.markers_removed),
+        ("abort_upload", ilm.uploads_aborted),
+    ];
+    let samples: Vec<_> = actions
+        .iter()
+        .map(|(action, count)| {
+            (vec![("server", this_node.to_owned()), ("action", (*action).to_owned())], *count as f64)
+        })
+        .collect();
+    out.metric("cairn_node_ilm_actions_total", "counter", "Lifecycle actions taken by this node", &samples);
+    out.metric(
+        "cairn_node_ilm_kept_by_lock_total",
+        "counter",
+        "Lifecycle removals refused because object lock protects the version",
+        &[(server(), ilm.kept_by_lock as f64)],
+    );
 }
 
 /// Request metrics of each node (`server` label), as MinIO reports them.

@@ -11,6 +11,7 @@ use crate::admin::groups::GroupInfo;
 use crate::admin::users::UserInfo;
 use crate::admin::{split_names, status_word};
 use crate::commands::anonymous;
+use crate::commands::ilm::{self, RuleSpec};
 use crate::config::Alias;
 use crate::error::{CliError, Result};
 use crate::s3;
@@ -55,6 +56,7 @@ enum Action {
     AddServiceAccount { user: String, access_key: String, secret_key: String, policy: Option<Value> },
     UpdateServiceAccount { access_key: String, body: serde_json::Map<String, Value> },
     CreateBucket { name: String },
+    PutLifecycle { bucket: String, rules: Vec<aws_sdk_s3::types::LifecycleRule> },
     PutBucketPolicy { bucket: String, policy: Value },
     DeleteBucketPolicy { bucket: String },
 }
@@ -349,23 +351,40 @@ async fn plan_bucket(deployment: &Deployment<'_>, bucket: &Bucket) -> Result<Ste
             other => return Err(other),
         },
     };
+    let lifecycle = match &bucket.lifecycle {
+        Some(specs) => Some(specs.iter().map(RuleSpec::to_rule).collect::<Result<Vec<_>>>()?),
+        None => None,
+    };
     if !exists {
         let mut actions = vec![Action::CreateBucket { name: name.to_owned() }];
         if let Some(policy) = anonymous::with_level(None, level, name, "") {
             actions.push(Action::PutBucketPolicy { bucket: name.to_owned(), policy });
         }
+        if let Some(rules) = lifecycle.filter(|rules| !rules.is_empty()) {
+            actions.push(Action::PutLifecycle { bucket: name.to_owned(), rules });
+        }
         return Ok(Step::new("bucket", name, Change::Create, actions));
     }
+    let (mut changes, mut actions) = (Vec::new(), Vec::new());
     let current = anonymous::read_policy(&deployment.s3, name, name).await?;
     let level_now = current.as_ref().map_or("none", |policy| anonymous::level_of(policy, name, ""));
-    if level_now == level {
-        return Ok(Step::new("bucket", name, Change::Unchanged, Vec::new()));
+    if level_now != level {
+        changes.push(format!("access {level_now} -> {level}"));
+        actions.push(match anonymous::with_level(current, level, name, "") {
+            Some(policy) => Action::PutBucketPolicy { bucket: name.to_owned(), policy },
+            None => Action::DeleteBucketPolicy { bucket: name.to_owned() },
+        });
     }
-    let action = match anonymous::with_level(current, level, name, "") {
-        Some(policy) => Action::PutBucketPolicy { bucket: name.to_owned(), policy },
-        None => Action::DeleteBucketPolicy { bucket: name.to_owned() },
-    };
-    Ok(Step::new("bucket", name, Change::Update(vec![format!("access {level_now} -> {level}")]), vec![action]))
+    if let Some(rules) = lifecycle {
+        // Compared as `ilm rule ls` shows rules: the server returns them in its own form.
+        let now = ilm::rules(&deployment.s3, name, name).await?;
+        if now.iter().map(ilm::describe).ne(rules.iter().map(ilm::describe)) {
+            changes.push(format!("lifecycle: {} rule(s) -> {}", now.len(), rules.len()));
+            actions.push(Action::PutLifecycle { bucket: name.to_owned(), rules });
+        }
+    }
+    let change = if changes.is_empty() { Change::Unchanged } else { Change::Update(changes) };
+    Ok(Step::new("bucket", name, change, actions))
 }
 
 impl Action {
@@ -407,6 +426,9 @@ impl Action {
             }
             Action::CreateBucket { name } => {
                 deployment.s3.create_bucket().bucket(name).send().await.map_err(|e| s3::error(name, e))?;
+            }
+            Action::PutLifecycle { bucket, rules } => {
+                crate::commands::ilm::put_rules(&deployment.s3, bucket, bucket, rules.clone()).await?;
             }
             Action::PutBucketPolicy { bucket, policy } => {
                 let put = deployment.s3.put_bucket_policy().bucket(bucket).policy(policy.to_string());

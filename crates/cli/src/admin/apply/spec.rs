@@ -92,6 +92,11 @@ pub struct Bucket {
     /// upload, or public (read and write).
     #[serde(default)]
     pub access: Access,
+    /// Lifecycle rules, as `cairn ilm rule add` options (camelCase: `expireDays`,
+    /// `abortUploadsDays`, ...), each with an `id`. Exactly these rules when given (an
+    /// empty list removes them all); left alone when absent.
+    #[serde(default)]
+    pub lifecycle: Option<Vec<crate::commands::ilm::RuleSpec>>,
 }
 
 /// Anonymous access to a bucket.
@@ -198,6 +203,16 @@ impl Bootstrap {
         }
         for bucket in &self.buckets {
             check_bucket_name(&bucket.name)?;
+            for rule in bucket.lifecycle.iter().flatten() {
+                // An id makes a rule the same rule on the next apply (the server names
+                // rules given without one afresh).
+                if rule.id.as_deref().is_none_or(str::is_empty) {
+                    return Err(format!("bucket {}: every lifecycle rule needs an id", bucket.name));
+                }
+                rule.to_rule().map_err(|e| format!("bucket {}: lifecycle rule {:?}: {e}", bucket.name, rule.id))?;
+            }
+            let ids = bucket.lifecycle.iter().flatten().filter_map(|rule| rule.id.as_deref());
+            unique(&format!("lifecycle rule of bucket {}", bucket.name), ids)?;
         }
         Ok(())
     }
