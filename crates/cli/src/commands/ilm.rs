@@ -326,7 +326,7 @@ async fn remove(context: &Context, text: &str, id: Option<&str>, all: bool) -> R
     } else if let Some(id) = id {
         rules.retain(|rule| rule.id() != Some(id));
         if rules.len() == before {
-            return Err(CliError::Remote(format!("{text} has no lifecycle rule {id:?}")));
+            return Err(CliError::NotFound(format!("{text} has no lifecycle rule {id:?}")));
         }
     }
     put_rules(&client, bucket, text, rules).await?;

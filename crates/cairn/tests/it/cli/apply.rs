@@ -49,6 +49,10 @@ buckets:
   - name: crm-backups
   - name: crm-temp
     access: private
+    lifecycle:
+      - id: expire-temp
+        expireDays: 7
+        abortUploadsDays: 1
 "#;
 
 const SECRETS: [(&str, &str); 3] = [
@@ -104,6 +108,13 @@ async fn a_bootstrap_file_applies_once_and_then_changes_nothing() {
     let (_, summary) = plan(&first);
     assert_eq!((summary["create"].as_u64(), summary["applied"].as_bool()), (Some(10), Some(true)), "{summary}");
     all_unchanged(&apply(&cli, BOOTSTRAP, &SECRETS, &[]));
+    let lifecycle = server.client().get_bucket_lifecycle_configuration().bucket("crm-temp").send().await;
+    let rules = lifecycle.expect("crm-temp has lifecycle rules").rules().to_vec();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].id(), Some("expire-temp"));
+    assert_eq!(rules[0].expiration().and_then(|e| e.days()), Some(7));
+    let abort = rules[0].abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation());
+    assert_eq!(abort, Some(1));
 
     // Anonymous reads of crm-documents only.
     let root = server.client();
