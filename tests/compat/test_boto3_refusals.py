@@ -129,8 +129,6 @@ def test_versions_that_do_not_exist_are_not_confused_with_the_current_one(s3, bu
 BUCKET_SUBRESOURCES = [
     ("put_bucket_encryption", dict(ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})),
-    ("put_bucket_cors", dict(CORSConfiguration={
-        "CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]})),
     ("put_bucket_replication", dict(ReplicationConfiguration={
         "Role": "arn:aws:iam::1:role/r",
         "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::other"}, "Prefix": ""}]})),

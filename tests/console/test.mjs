@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -367,4 +368,48 @@ test("behind a reverse proxy the console works under a path prefix", { timeout: 
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.sameSite, "Strict");
   await context.close();
+});
+
+test("a page on another origin uploads with a presigned PUT only when the bucket's CORS allows it", { timeout: 90_000 }, async () => {
+  const { api } = await startServer("cors");
+  const keys = { access: ROOT, secret: ROOT_SECRET };
+  await cli(api, keys, "mb", "t/crm-uploads");
+  // The CRM application's page, served from another origin (another port).
+  const site = createServer((_, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end("<!doctype html><title>CRM</title><p>CRM</p>");
+  });
+  await new Promise((resolve) => site.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${site.address().port}`;
+  const rules = join(work, "cors.json");
+  const setRules = async (allowed) => {
+    writeFileSync(rules, JSON.stringify({ CORSRules: [{ AllowedOrigins: [allowed], AllowedMethods: ["PUT"], AllowedHeaders: ["*"], ExposeHeaders: ["ETag"] }] }));
+    await cli(api, keys, "cors", "set", "t/crm-uploads", rules);
+  };
+  const context = await browser.newContext();
+  try {
+    const shared = await cli(api, keys, "--json", "share", "upload", "t/crm-uploads/from-browser.txt");
+    const url = JSON.parse(shared.stdout.trim().split("\n").pop()).url;
+    const page = await context.newPage();
+    await page.goto(origin);
+    const upload = () =>
+      page.evaluate(async (target) => {
+        try {
+          const response = await fetch(target, { method: "PUT", body: "from the CRM page" });
+          return `${response.status} ${response.headers.get("etag") ? "etag" : "no-etag"}`;
+        } catch {
+          return "blocked";
+        }
+      }, url);
+    assert.equal(await upload(), "blocked", "without CORS rules the browser refuses the upload");
+    await setRules(origin);
+    assert.equal(await upload(), "200 etag", "the bucket's rule allows the page's origin (and exposes ETag)");
+    const stored = await cli(api, keys, "cat", "t/crm-uploads/from-browser.txt");
+    assert.equal(stored.stdout, "from the CRM page");
+    await setRules("https://other.example");
+    assert.equal(await upload(), "blocked", "a rule for another origin does not let this page in");
+  } finally {
+    await context.close();
+    site.close();
+  }
 });

@@ -30,7 +30,7 @@ pub const PART_MAGIC: [u8; 4] = *b"CPT1";
 pub const BUCKET_MAGIC: [u8; 4] = *b"CBK1";
 /// Newest record format version this build writes and reads. 3 added
 /// `ObjectVersion::meta_updated_unix_nanos` and `BucketRecord`'s configuration (tags,
-/// versioning, object lock, lifecycle); its framing is version 2's.
+/// versioning, object lock, lifecycle, CORS); its framing is version 2's.
 pub const RECORD_FORMAT_VERSION: u16 = 3;
 /// The first version with a checksum, framed as the current one; still read.
 const RECORD_FORMAT_VERSION_CHECKED: u16 = 2;

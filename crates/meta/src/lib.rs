@@ -10,6 +10,7 @@
 //! (see `codec.rs`).
 
 mod codec;
+mod cors;
 mod error;
 mod format;
 mod lifecycle;
@@ -19,6 +20,7 @@ mod upload;
 pub use codec::{
     BUCKET_MAGIC, OBJECT_MAGIC, PART_MAGIC, RECORD_FORMAT_VERSION, UPLOAD_MAGIC, decode_record, encode_record,
 };
+pub use cors::{Cors, CorsRule};
 pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
 pub use lifecycle::{Expiry, Lifecycle, LifecycleRule, NoncurrentExpiry, RuleFilter};

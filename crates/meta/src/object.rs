@@ -370,6 +370,9 @@ pub struct BucketRecord {
     /// Lifecycle rules (PutBucketLifecycleConfiguration), when the bucket has some.
     #[serde(default)]
     pub lifecycle: Option<crate::Lifecycle>,
+    /// CORS rules (PutBucketCors), when the bucket has some.
+    #[serde(default)]
+    pub cors: Option<crate::Cors>,
 }
 
 /// A bucket's object lock: versions can be protected from deletion, and new versions
@@ -437,6 +440,7 @@ impl BucketRecord {
             versioning: Versioning::Unversioned,
             object_lock: None,
             lifecycle: None,
+            cors: None,
         }
     }
 

@@ -30,7 +30,9 @@ mod uploads;
 
 pub use body::{Body, BodyCheck, NoCheck};
 pub use bucket_config::{BUCKET_CONFIG_TTL, BucketChangeNotifier};
-pub use cairn_meta::{BucketRecord, DefaultRetention, ObjectLock, RetentionMode, RetentionPeriod, Versioning};
+pub use cairn_meta::{
+    BucketRecord, Cors, CorsRule, DefaultRetention, ObjectLock, RetentionMode, RetentionPeriod, Versioning,
+};
 pub use config::{
     BLOCK_SIZE_BYTES, INLINE_BYTES_MAX, Layout, PART_SIZE_BYTES_MIN, PARTS_MAX, parity_for_set_size,
     parse_storage_class,

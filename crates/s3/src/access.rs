@@ -76,6 +76,8 @@ pub(crate) fn action_of(operation: &str) -> String {
         // S3's names for the lifecycle permissions; a delete needs the put one.
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "PutBucketCors" | "DeleteBucketCors" => "s3:PutBucketCORS",
+        "GetBucketCors" => "s3:GetBucketCORS",
         other => return format!("s3:{other}"),
     };
     mapped.to_owned()

@@ -92,8 +92,8 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
     S3Error::with_message(code, message)
 }
 
-/// A 404 with S3's code and message.
-fn custom_404(code: S3ErrorCode, message: &'static str) -> S3Error {
+/// A 404 with S3's code and message (a missing key, version or bucket configuration).
+pub(crate) fn custom_404(code: S3ErrorCode, message: &'static str) -> S3Error {
     let mut error = S3Error::with_message(code, message);
     error.set_status_code(http::StatusCode::NOT_FOUND);
     error

@@ -12,6 +12,7 @@ mod auth;
 mod bucket;
 mod chunk_limit;
 mod copy;
+mod cors;
 mod digest;
 mod drain;
 mod error;

@@ -4,7 +4,7 @@
 //! place. Transitions are refused with NotImplemented: Cairn has no storage tiers.
 
 use crate::CairnS3;
-use crate::error::{not_implemented, s3_error, to_s3};
+use crate::error::{custom_404, not_implemented, s3_error, to_s3};
 use crate::tagging::{OBJECT_TAGS_MAX, from_set, to_set};
 use cairn_object::lifecycle::{Expiry, Lifecycle, LifecycleRule, NoncurrentExpiry, RuleFilter};
 use s3s::dto::*;
@@ -300,10 +300,8 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
         let record = self.store.bucket_record(&req.input.bucket).await.map_err(to_s3)?;
         let Some(lifecycle) = record.lifecycle.filter(|l| !l.rules.is_empty()) else {
-            let mut error =
-                s3_error(S3ErrorCode::NoSuchLifecycleConfiguration, "The lifecycle configuration does not exist");
-            error.set_status_code(http::StatusCode::NOT_FOUND);
-            return Err(error);
+            let code = S3ErrorCode::NoSuchLifecycleConfiguration;
+            return Err(custom_404(code, "The lifecycle configuration does not exist"));
         };
         let rules = lifecycle.rules.into_iter().map(rule_dto).collect();
         Ok(S3Response::new(GetBucketLifecycleConfigurationOutput { rules: Some(rules), ..Default::default() }))

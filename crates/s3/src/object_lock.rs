@@ -5,7 +5,7 @@
 //! The rules are `cairn_object::retention`'s; deletes enforce them in the object layer.
 
 use crate::CairnS3;
-use crate::error::{s3_error, to_s3};
+use crate::error::{custom_404, s3_error, to_s3};
 use crate::versions::version_ref;
 use cairn_object::retention::{self, Retention};
 use cairn_object::{DefaultRetention, ObjectError, RetentionPeriod};
@@ -104,12 +104,10 @@ impl CairnS3 {
         req: S3Request<GetObjectLockConfigurationInput>,
     ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
         let Some(lock) = self.store.bucket_object_lock(&req.input.bucket).await.map_err(to_s3)? else {
-            let mut error = s3_error(
+            return Err(custom_404(
                 S3ErrorCode::ObjectLockConfigurationNotFoundError,
                 "Object Lock configuration does not exist for this bucket",
-            );
-            error.set_status_code(http::StatusCode::NOT_FOUND);
-            return Err(error);
+            ));
         };
         let rule = lock.default_retention.map(|default| {
             let (days, years) = match default.period {
@@ -161,12 +159,10 @@ impl CairnS3 {
         let at = version_ref(input.version_id.as_deref())?;
         let info = self.store.version_info(&input.bucket, &input.key, at).await.map_err(to_s3)?;
         let Some(kept) = retention::retention(&info.headers) else {
-            let mut error = s3_error(
+            return Err(custom_404(
                 S3ErrorCode::Custom("NoSuchObjectLockConfiguration".into()),
                 "The specified object does not have a ObjectLock configuration",
-            );
-            error.set_status_code(http::StatusCode::NOT_FOUND);
-            return Err(error);
+            ));
         };
         Ok(S3Response::new(GetObjectRetentionOutput {
             retention: Some(ObjectLockRetention {

@@ -64,6 +64,7 @@ fn parameters_of(operation: &str) -> Option<&'static [&'static str]> {
             &["lifecycle"]
         }
         "PutBucketVersioning" | "GetBucketVersioning" => &["versioning"],
+        "PutBucketCors" | "GetBucketCors" | "DeleteBucketCors" => &["cors"],
         "PutObjectLockConfiguration" | "GetObjectLockConfiguration" => &["object-lock"],
         "PutObjectRetention" | "GetObjectRetention" => &["retention", "versionId"],
         "PutObjectLegalHold" | "GetObjectLegalHold" => &["legal-hold", "versionId"],

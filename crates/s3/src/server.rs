@@ -285,6 +285,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         return Ok(refused);
     }
     let ready = state.store.get().cloned();
+    // CORS: the bucket a browser's request names, and its origin (see `cors.rs`).
+    let origin = request.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
+    let cors_bucket = crate::cors::bucket_of(&path, host, state.config.domain.as_deref());
+    let cors_store = ready.as_ref().map(|ready| ready.store.clone());
+    let mut is_s3 = false;
     let api = ApiSlot::default();
     let counted = !path.starts_with("/minio/health/") && !path.starts_with(METRICS_PREFIX);
     if counted {
@@ -316,7 +322,15 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
             Err(Refusal::Unauthorized) => status_only(StatusCode::FORBIDDEN),
             Err(Refusal::NotFound) => status_only(StatusCode::NOT_FOUND),
         }
+    } else if let (Some(ready), true) = (&ready, method == Method::OPTIONS) {
+        // A preflight carries no credentials: it is answered from the bucket's rules.
+        let cors = match &cors_bucket {
+            Some(bucket) => ready.store.bucket_config(bucket).await.ok().and_then(|record| record.cors.clone()),
+            None => None,
+        };
+        crate::cors::preflight(cors_bucket.as_deref(), cors.as_ref(), request.headers())
     } else if let Some(ready) = ready {
+        is_s3 = true;
         let s3 = state.s3.get_or_init(|| s3_service(&ready, &state.config));
         let mut request = request;
         request.extensions_mut().insert(api.clone());
@@ -344,6 +358,13 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         // Still forming the cluster: a retryable error, as MinIO's XMinioServerNotInitialized.
         status_only(StatusCode::SERVICE_UNAVAILABLE)
     };
+    // The CORS headers of an actual response (errors included) to a browser's request.
+    if let (true, Some(origin), Some(bucket), Some(store)) = (is_s3, &origin, &cors_bucket, &cors_store)
+        && let Ok(record) = store.bucket_config(bucket).await
+        && let Some(cors) = &record.cors
+    {
+        crate::cors::decorate(cors, origin, &method, response.headers_mut());
+    }
     // s3s answers a ranged HEAD with 200; S3 says 206, as for the GET it describes.
     if method == Method::HEAD
         && response.status() == StatusCode::OK

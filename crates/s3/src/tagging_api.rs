@@ -3,7 +3,7 @@
 //! record). GetObjectTagging is in `object.rs` with the other reads.
 
 use crate::CairnS3;
-use crate::error::{s3_error, to_s3};
+use crate::error::{custom_404, to_s3};
 use crate::tagging::{BUCKET_TAGS_MAX, OBJECT_TAGS_MAX, from_set, store_checked, to_set};
 use crate::versions::version_ref;
 use s3s::dto::*;
@@ -61,9 +61,7 @@ impl CairnS3 {
     ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
         let record = self.store.bucket_record(&req.input.bucket).await.map_err(to_s3)?;
         if record.tags.is_empty() {
-            let mut error = s3_error(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist");
-            error.set_status_code(http::StatusCode::NOT_FOUND);
-            return Err(error);
+            return Err(custom_404(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist"));
         }
         Ok(S3Response::new(GetBucketTaggingOutput { tag_set: to_set(record.tags) }))
     }

@@ -25,8 +25,8 @@
 //!   (no billing), `x-amz-expected-bucket-owner` (every bucket belongs to the one
 //!   account; MinIO ignores it too).
 //!
-//! Bucket subresources without an implementation (encryption, lifecycle, cors,
-//! replication, website, logging, notification, acl, ...) are
+//! Bucket subresources without an implementation (encryption, replication, website,
+//! logging, notification, acl, ...) are
 //! answered 501 by s3s's default handlers; query parameters an implemented operation
 //! does not take (unknown subresources s3s would ignore) are refused in `query.rs`.
 

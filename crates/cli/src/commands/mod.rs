@@ -5,6 +5,7 @@ pub(crate) mod anonymous;
 mod batch;
 mod bucket;
 mod cat;
+mod cors;
 mod cp;
 mod du;
 mod find;
@@ -66,6 +67,9 @@ pub enum ClientCommand {
     /// Set, show or remove the tags of an object or a bucket.
     #[command(subcommand)]
     Tag(tag::TagCommand),
+    /// Set, show or remove a bucket's CORS rules (which web pages may call it).
+    #[command(subcommand)]
+    Cors(cors::CorsCommand),
     /// Add, show or remove a bucket's lifecycle rules (expiry, noncurrent versions, uploads).
     #[command(subcommand)]
     Ilm(ilm::IlmCommand),
@@ -97,6 +101,7 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Retention(command) => retention::run(&context, command).await,
         ClientCommand::Legalhold(command) => retention::run_legal_hold(&context, command).await,
         ClientCommand::Ilm(command) => ilm::run(&context, command).await,
+        ClientCommand::Cors(command) => cors::run(&context, command).await,
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
     }
