@@ -285,12 +285,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         return Ok(refused);
     }
     let ready = state.store.get().cloned();
-    // CORS: the bucket a browser's request names, and its origin (see `cors.rs`).
+    // CORS: a browser's request names its origin; only then is its bucket looked for.
     let origin = request.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
-    let cors_bucket = crate::cors::bucket_of(&path, host, state.config.domain.as_deref());
-    let cors_store = ready.as_ref().map(|ready| ready.store.clone());
-    let mut is_s3 = false;
+    let cors_bucket = origin.as_ref().and_then(|_| {
+        let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
+        crate::cors::bucket_of(&path, host, state.config.domain.as_deref())
+    });
     let api = ApiSlot::default();
     let counted = !path.starts_with("/minio/health/") && !path.starts_with(METRICS_PREFIX);
     if counted {
@@ -330,7 +330,6 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         };
         crate::cors::preflight(cors_bucket.as_deref(), cors.as_ref(), request.headers())
     } else if let Some(ready) = ready {
-        is_s3 = true;
         let s3 = state.s3.get_or_init(|| s3_service(&ready, &state.config));
         let mut request = request;
         request.extensions_mut().insert(api.clone());
@@ -342,7 +341,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         let stall_limit = state.config.limits.body_stall_timeout;
         let chunked = is_aws_chunked(request.headers());
         let request = request.map(|body| Body::http_body(leftover.wrap(body, stall_limit, chunked)));
-        match s3.call(request).await {
+        let mut response = match s3.call(request).await {
             // s3s answers a body it reads itself (XML) that ends before its Content-Length
             // (or has a chunk over the limit) with InternalError; the client's fault: 400.
             Ok(response) if response.status() == StatusCode::INTERNAL_SERVER_ERROR && leftover.failed() => {
@@ -353,18 +352,19 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
                 tracing::error!(%request_id, ?error, "request failed outside the S3 layer");
                 status_only(StatusCode::INTERNAL_SERVER_ERROR)
             }
+        };
+        // The CORS headers of an actual response (errors included) to a browser's request.
+        if let (Some(origin), Some(bucket)) = (&origin, &cors_bucket)
+            && let Ok(record) = ready.store.bucket_config(bucket).await
+            && let Some(cors) = &record.cors
+        {
+            crate::cors::decorate(cors, origin, &method, response.headers_mut());
         }
+        response
     } else {
         // Still forming the cluster: a retryable error, as MinIO's XMinioServerNotInitialized.
         status_only(StatusCode::SERVICE_UNAVAILABLE)
     };
-    // The CORS headers of an actual response (errors included) to a browser's request.
-    if let (true, Some(origin), Some(bucket), Some(store)) = (is_s3, &origin, &cors_bucket, &cors_store)
-        && let Ok(record) = store.bucket_config(bucket).await
-        && let Some(cors) = &record.cors
-    {
-        crate::cors::decorate(cors, origin, &method, response.headers_mut());
-    }
     // s3s answers a ranged HEAD with 200; S3 says 206, as for the GET it describes.
     if method == Method::HEAD
         && response.status() == StatusCode::OK
