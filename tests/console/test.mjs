@@ -10,7 +10,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -370,8 +370,38 @@ test("behind a reverse proxy the console works under a path prefix", { timeout: 
   await context.close();
 });
 
-test("a page on another origin uploads with a presigned PUT only when the bucket's CORS allows it", { timeout: 90_000 }, async () => {
-  const { api } = await startServer("cors");
+/** A PUT of `text` to `url` by a script of `page`: "<status> etag|no-etag", or "blocked" when the browser refuses it. */
+function putFrom(page, url, text) {
+  return page.evaluate(async ({ target, text }) => {
+    try {
+      const response = await fetch(target, { method: "PUT", body: text });
+      return `${response.status} ${response.headers.get("etag") ? "etag" : "no-etag"}`;
+    } catch {
+      return "blocked";
+    }
+  }, { target: url, text });
+}
+
+/** The fields of a browser form upload to `bucket`/`key`, with a POST policy signed (SigV4) by root. */
+function signedForm(bucket, key) {
+  const now = new Date();
+  const date = now.toISOString().slice(0, 10).replace(/-/g, "");
+  const amzDate = `${date}T${now.toISOString().slice(11, 19).replace(/:/g, "")}Z`;
+  const credential = `${ROOT}/${date}/us-east-1/s3/aws4_request`;
+  const document = {
+    expiration: new Date(Date.now() + 600_000).toISOString(),
+    conditions: [{ bucket }, { key }, { "x-amz-algorithm": "AWS4-HMAC-SHA256" }, { "x-amz-credential": credential },
+      { "x-amz-date": amzDate }, ["content-length-range", 1, 1 << 20]],
+  };
+  const policy = Buffer.from(JSON.stringify(document)).toString("base64");
+  const hmac = (secret, data) => createHmac("sha256", secret).update(data).digest();
+  const signingKey = ["us-east-1", "s3", "aws4_request"].reduce(hmac, hmac(`AWS4${ROOT_SECRET}`, date));
+  const signature = createHmac("sha256", signingKey).update(policy).digest("hex");
+  return { key, "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-credential": credential, "x-amz-date": amzDate, policy, "x-amz-signature": signature };
+}
+
+test("a page on another origin uploads (presigned PUT and POST policy) only when the bucket's CORS allows it", { timeout: 90_000 }, async () => {
+  const { api, console: consoleUrl } = await startServer("cors");
   const keys = { access: ROOT, secret: ROOT_SECRET };
   await cli(api, keys, "mb", "t/crm-uploads");
   // The CRM application's page, served from another origin (another port).
@@ -383,7 +413,7 @@ test("a page on another origin uploads with a presigned PUT only when the bucket
   const origin = `http://127.0.0.1:${site.address().port}`;
   const rules = join(work, "cors.json");
   const setRules = async (allowed) => {
-    writeFileSync(rules, JSON.stringify({ CORSRules: [{ AllowedOrigins: [allowed], AllowedMethods: ["PUT"], AllowedHeaders: ["*"], ExposeHeaders: ["ETag"] }] }));
+    writeFileSync(rules, JSON.stringify({ CORSRules: [{ AllowedOrigins: [allowed], AllowedMethods: ["PUT", "POST"], AllowedHeaders: ["*"], ExposeHeaders: ["ETag"] }] }));
     await cli(api, keys, "cors", "set", "t/crm-uploads", rules);
   };
   const context = await browser.newContext();
@@ -392,22 +422,45 @@ test("a page on another origin uploads with a presigned PUT only when the bucket
     const url = JSON.parse(shared.stdout.trim().split("\n").pop()).url;
     const page = await context.newPage();
     await page.goto(origin);
-    const upload = () =>
-      page.evaluate(async (target) => {
+    const upload = () => putFrom(page, url, "from the CRM page");
+    // The form is a "simple" request (no preflight): the browser sends it and lets the
+    // page read the answer only if the bucket's CORS allows the page's origin, as on S3.
+    const postUpload = (key, text) =>
+      page.evaluate(async ({ target, fields, text }) => {
+        const form = new FormData();
+        for (const [name, value] of Object.entries(fields)) form.append(name, value);
+        form.append("file", new Blob([text], { type: "text/plain" }), "note.txt");
         try {
-          const response = await fetch(target, { method: "PUT", body: "from the CRM page" });
+          const response = await fetch(target, { method: "POST", body: form });
           return `${response.status} ${response.headers.get("etag") ? "etag" : "no-etag"}`;
         } catch {
           return "blocked";
         }
-      }, url);
+      }, { target: `${api}/crm-uploads`, fields: signedForm("crm-uploads", key), text });
     assert.equal(await upload(), "blocked", "without CORS rules the browser refuses the upload");
+    assert.equal(await postUpload("posted-0.txt", "x"), "blocked", "and the form upload's answer");
+    // The node's own console is another origin too (its port), and needs no rule. (The
+    // console's pages forbid scripts from calling other origins; CSP is bypassed here to
+    // test CORS alone.)
+    const consoleContext = await browser.newContext({ bypassCSP: true });
+    try {
+      const consolePage = await consoleContext.newPage();
+      await consolePage.goto(`${consoleUrl}/login`);
+      const fromConsole = await putFrom(consolePage, url, "from the console");
+      assert.equal(fromConsole, "200 etag", "the console's own origin is allowed without a CORS rule");
+    } finally {
+      await consoleContext.close();
+    }
     await setRules(origin);
     assert.equal(await upload(), "200 etag", "the bucket's rule allows the page's origin (and exposes ETag)");
     const stored = await cli(api, keys, "cat", "t/crm-uploads/from-browser.txt");
     assert.equal(stored.stdout, "from the CRM page");
+    assert.equal(await postUpload("posted.txt", "posted from the CRM page"), "204 etag", "a POST-policy upload is allowed too");
+    const posted = await cli(api, keys, "cat", "t/crm-uploads/posted.txt");
+    assert.equal(posted.stdout, "posted from the CRM page");
     await setRules("https://other.example");
     assert.equal(await upload(), "blocked", "a rule for another origin does not let this page in");
+    assert.equal(await postUpload("posted-2.txt", "y"), "blocked", "nor its form uploads");
   } finally {
     await context.close();
     site.close();

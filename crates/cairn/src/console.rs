@@ -56,6 +56,13 @@ pub fn config(
     })
 }
 
+/// The origin (`scheme://host[:port]`) of the console's public URL, if one is set.
+pub(crate) fn public_origin() -> Option<String> {
+    let url = env_first(&["CAIRN_BROWSER_REDIRECT_URL", "MINIO_BROWSER_REDIRECT_URL"])?;
+    let scheme = url.split_once("://")?.0.to_ascii_lowercase();
+    Some(format!("{scheme}://{}", host_of(&url)?))
+}
+
 /// The path of the console's public URL, without a trailing slash ("" for the root).
 fn base_path_of(url: &str) -> Result<String, String> {
     let rest = url

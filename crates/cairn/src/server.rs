@@ -335,7 +335,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         lifecycle_day_secs: lifecycle_day_secs(production_mode()?)?,
     };
     let root_keys = (root.access_key.clone(), root.secret_key.clone());
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         domain: env_first(&["CAIRN_DOMAIN", "MINIO_DOMAIN"]),
         rpc: node.rpc.clone(),
         metrics_public: env_first(&["CAIRN_PROMETHEUS_AUTH_TYPE", "MINIO_PROMETHEUS_AUTH_TYPE"])
@@ -345,6 +345,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         limits: args.limits()?,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         tls: tls.as_ref().map(cairn_tls::NodeTls::server_config),
+        console: cairn_s3::ConsoleOrigins::default(),
     };
     let slot: StoreSlot = Arc::default();
     let drive_count = node.pools.iter().map(Vec::len).sum();
@@ -362,6 +363,8 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {console_address} for the console: {e}"))?;
     let console_bound = console_listener.local_addr().map_err(|e| e.to_string())?;
+    config.console =
+        cairn_s3::ConsoleOrigins { public: crate::console::public_origin(), port: Some(console_bound.port()) };
     let console_config = crate::console::config(&root_keys, bound, tls.is_some(), config.tls.clone())?;
     // Printed on stdout so scripts and tests can find an ephemeral port.
     // A closed stdout (a pipe whose reader went away) must not stop the server.

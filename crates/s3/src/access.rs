@@ -35,20 +35,25 @@ pub(crate) struct IamAuth {
 #[async_trait::async_trait]
 impl S3Auth for IamAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match self.iam.secret_for(access_key) {
-            Ok((secret, _)) => Ok(SecretKey::from(secret)),
-            Err(AuthFailure::Disabled) => Err(s3s::S3Error::with_message(
-                S3ErrorCode::InvalidAccessKeyId,
-                "Your account is disabled; please contact your administrator.",
-            )),
-            Err(AuthFailure::Expired) => {
-                Err(s3s::S3Error::with_message(S3ErrorCode::InvalidAccessKeyId, "The access key has expired."))
-            }
-            Err(AuthFailure::Unknown) => Err(s3s::S3Error::with_message(
-                S3ErrorCode::InvalidAccessKeyId,
-                "The Access Key Id you provided does not exist in our records.",
-            )),
+        secret_of(&self.iam, access_key).map(|(secret, _)| SecretKey::from(secret))
+    }
+}
+
+/// The secret and identity of an access key, or the S3 error for a key that may not sign.
+pub(crate) fn secret_of(iam: &Iam, access_key: &str) -> S3Result<(String, Identity)> {
+    match iam.secret_for(access_key) {
+        Ok(found) => Ok(found),
+        Err(AuthFailure::Disabled) => Err(s3s::S3Error::with_message(
+            S3ErrorCode::InvalidAccessKeyId,
+            "Your account is disabled; please contact your administrator.",
+        )),
+        Err(AuthFailure::Expired) => {
+            Err(s3s::S3Error::with_message(S3ErrorCode::InvalidAccessKeyId, "The access key has expired."))
         }
+        Err(AuthFailure::Unknown) => Err(s3s::S3Error::with_message(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The Access Key Id you provided does not exist in our records.",
+        )),
     }
 }
 
@@ -151,6 +156,63 @@ impl IamAccess {
         if let Ok(info) = self.store.object_info(bucket, key).await {
             crate::tagging::existing_conditions(conditions, &info.headers);
         }
+    }
+}
+
+/// What a write sets besides the object itself; each needs its own permission, as on S3.
+#[derive(Debug, Clone, Copy)]
+struct WriteExtras {
+    tags: bool,
+    retention: bool,
+    legal_hold: bool,
+}
+
+impl IamAccess {
+    /// Tags, a retention and a legal hold given with a write need the tagging,
+    /// retention and legal-hold permissions too.
+    fn decide_extras(
+        &self,
+        identity: Option<&Identity>,
+        (bucket, key): (Option<&str>, Option<&str>),
+        conditions: &ConditionValues,
+        extras: WriteExtras,
+    ) -> S3Result<()> {
+        let needed = [
+            (extras.tags, "s3:PutObjectTagging"),
+            (extras.retention, "s3:PutObjectRetention"),
+            (extras.legal_hold, "s3:PutObjectLegalHold"),
+        ];
+        for (_, action) in needed.into_iter().filter(|(given, _)| *given) {
+            self.decide(identity, action, bucket, key, conditions)?;
+        }
+        Ok(())
+    }
+
+    /// Judges a browser form upload (POST object) as the PutObject it stands for, whose
+    /// headers are the form's fields: the same permissions and conditions, and the
+    /// same refusal of features Cairn lacks.
+    pub(crate) fn check_form_upload(
+        &self,
+        identity: Option<&Identity>,
+        (bucket, key): (&str, &str),
+        headers: &http::HeaderMap,
+        (peer, signed_for): (Option<SocketAddr>, Option<&str>),
+    ) -> S3Result<()> {
+        crate::region::check("PostObject", signed_for, self.settings.configured_region().as_deref())?;
+        let mut conditions = connection_conditions(peer);
+        let tags = headers.get(crate::tagging::STORED_NAME).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        if let Some(tags) = tags.as_deref().and_then(|value| crate::tagging::parse(value).ok()) {
+            crate::tagging::request_conditions(&mut conditions, &tags);
+        }
+        self.decide(identity, "s3:PutObject", Some(bucket), Some(key), &conditions)?;
+        let extras = WriteExtras {
+            tags: tags.is_some(),
+            retention: headers.contains_key("x-amz-object-lock-mode")
+                || headers.contains_key("x-amz-object-lock-retain-until-date"),
+            legal_hold: headers.contains_key("x-amz-object-lock-legal-hold"),
+        };
+        self.decide_extras(identity, (Some(bucket), Some(key)), &conditions, extras)?;
+        crate::unsupported::check(headers, Vec::new(), true)
     }
 }
 
@@ -280,17 +342,8 @@ impl S3Access for IamAccess {
             _ => action_of(&operation),
         };
         self.decide(identity.as_ref(), &action, bucket.as_deref(), key.as_deref(), &conditions)?;
-        // Tags given with a write need the tagging permission too, as on S3; so do a
-        // retention and a legal hold.
-        if tags_given {
-            self.decide(identity.as_ref(), "s3:PutObjectTagging", bucket.as_deref(), key.as_deref(), &conditions)?;
-        }
-        if retention_given {
-            self.decide(identity.as_ref(), "s3:PutObjectRetention", bucket.as_deref(), key.as_deref(), &conditions)?;
-        }
-        if legal_hold_given {
-            self.decide(identity.as_ref(), "s3:PutObjectLegalHold", bucket.as_deref(), key.as_deref(), &conditions)?;
-        }
+        let extras = WriteExtras { tags: tags_given, retention: retention_given, legal_hold: legal_hold_given };
+        self.decide_extras(identity.as_ref(), (bucket.as_deref(), key.as_deref()), &conditions, extras)?;
         // Only a caller allowed to make the request learns that Cairn cannot honour it.
         refused
     }

@@ -145,9 +145,67 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     response
 }
 
-/// The answer to a preflight `OPTIONS` for `bucket` (None: the request names no
-/// bucket), from the bucket's rules `cors` (None: it has none).
-pub(crate) fn preflight(bucket: Option<&str>, cors: Option<&Cors>, request: &HeaderMap) -> Response<Body> {
+/// Where the node's own console is seen from: its public URL (`CAIRN_BROWSER_REDIRECT_URL`)
+/// and its port. Pages of the console may call the S3 API without a CORS rule: the API
+/// still checks each request's signature and policies, as for any other client.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleOrigins {
+    /// The origin (`scheme://host[:port]`) of the console's public URL, if one is set.
+    pub public: Option<String>,
+    /// The console's port: an origin with this port on the host the request was sent
+    /// to is the console.
+    pub port: Option<u16>,
+}
+
+/// Methods and exposed headers the console's origin gets.
+const CONSOLE_METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
+const CONSOLE_EXPOSED: &[&str] =
+    &["ETag", "Content-Length", "Content-Range", "x-amz-request-id", "x-amz-version-id", "x-amz-delete-marker"];
+/// How long a browser may keep a preflight answer for the console's origin.
+const CONSOLE_MAX_AGE_SECS: u32 = 3600;
+
+impl ConsoleOrigins {
+    /// Whether `origin` is the console's, for a request sent to `host` (its Host header).
+    pub(crate) fn admits(&self, origin: &str, host: Option<&str>) -> bool {
+        let origin = origin.trim_end_matches('/');
+        if self.public.as_deref().is_some_and(|public| public.eq_ignore_ascii_case(origin)) {
+            return true;
+        }
+        let (Some(port), Some(host)) = (self.port, host) else { return false };
+        let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
+            return false;
+        };
+        let request_host = strip_port(host);
+        rest.rsplit_once(':').is_some_and(|(name, p)| p == port.to_string() && name.eq_ignore_ascii_case(request_host))
+    }
+
+    /// The rules that let the console's `origin` call the API.
+    pub(crate) fn rules(origin: &str) -> Cors {
+        let owned = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+        Cors {
+            rules: vec![CorsRule {
+                id: Some("console".into()),
+                allowed_origins: vec![origin.to_owned()],
+                allowed_methods: owned(CONSOLE_METHODS),
+                allowed_headers: vec!["*".into()],
+                expose_headers: owned(CONSOLE_EXPOSED),
+                max_age_secs: Some(CONSOLE_MAX_AGE_SECS),
+            }],
+        }
+    }
+}
+
+/// The host of a Host header, without its port.
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+/// The answer to a preflight `OPTIONS` (`names_bucket`: the request names a bucket),
+/// from the rules `cors` that apply (None: there are none).
+pub(crate) fn preflight(names_bucket: bool, cors: Option<&Cors>, request: &HeaderMap) -> Response<Body> {
     let origin = request.get(http::header::ORIGIN).and_then(|v| v.to_str().ok());
     let method = request.get("access-control-request-method").and_then(|v| v.to_str().ok());
     let (Some(origin), Some(method)) = (origin, method) else {
@@ -157,7 +215,7 @@ pub(crate) fn preflight(bucket: Option<&str>, cors: Option<&Cors>, request: &Hea
             "Insufficient information. Origin and Access-Control-Request-Method request headers needed.",
         );
     };
-    if bucket.is_none() {
+    if !names_bucket {
         return refusal(StatusCode::FORBIDDEN, "AccessForbidden", "CORSResponse: Bucket not found");
     }
     let Some(cors) = cors else {
@@ -261,6 +319,21 @@ mod tests {
     }
 
     #[test]
+    fn the_console_origin_is_its_public_url_or_its_port_on_the_requested_host() {
+        let console = ConsoleOrigins { public: Some("https://console.crm.test".into()), port: Some(9001) };
+        assert!(console.admits("https://console.crm.test", Some("s3.crm.test")));
+        assert!(console.admits("http://10.0.0.5:9001", Some("10.0.0.5:9000")));
+        assert!(console.admits("http://[::1]:9001", Some("[::1]:9000")));
+        assert!(!console.admits("http://10.0.0.6:9001", Some("10.0.0.5:9000")));
+        assert!(!console.admits("http://10.0.0.5:9002", Some("10.0.0.5:9000")));
+        assert!(!console.admits("https://evil.test", Some("s3.crm.test")));
+        assert!(!ConsoleOrigins::default().admits("http://h:9001", Some("h:9000")));
+        let rules = ConsoleOrigins::rules("http://h:9001");
+        assert!(matching(&rules, "http://h:9001", "DELETE", &["authorization".into()]).is_some());
+        assert!(matching(&rules, "http://other:9001", "GET", &[]).is_none());
+    }
+
+    #[test]
     fn wildcards_match_one_run_of_characters() {
         assert!(wildcard_match("https://*.example.com", "https://crm.example.com"));
         assert!(!wildcard_match("https://*.example.com", "https://example.com"));
@@ -292,7 +365,7 @@ mod tests {
         request.insert(http::header::ORIGIN, HeaderValue::from_static("https://crm.example.com"));
         request.insert("access-control-request-method", HeaderValue::from_static("PUT"));
         request.insert("access-control-request-headers", HeaderValue::from_static("Content-Type, X-Amz-Date"));
-        let answer = preflight(Some("b"), Some(&cors), &request);
+        let answer = preflight(true, Some(&cors), &request);
         assert_eq!(answer.status(), StatusCode::OK);
         let header = |name: &str| answer.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         assert_eq!(header("access-control-allow-origin").as_deref(), Some("https://crm.example.com"));
@@ -300,10 +373,10 @@ mod tests {
         assert_eq!(header("access-control-max-age").as_deref(), Some("600"));
         assert_eq!(header("access-control-allow-credentials").as_deref(), Some("true"));
         request.insert(http::header::ORIGIN, HeaderValue::from_static("https://evil.example"));
-        assert_eq!(preflight(Some("b"), Some(&cors), &request).status(), StatusCode::FORBIDDEN);
-        assert_eq!(preflight(Some("b"), None, &request).status(), StatusCode::FORBIDDEN);
+        assert_eq!(preflight(true, Some(&cors), &request).status(), StatusCode::FORBIDDEN);
+        assert_eq!(preflight(true, None, &request).status(), StatusCode::FORBIDDEN);
         request.remove("access-control-request-method");
-        assert_eq!(preflight(Some("b"), Some(&cors), &request).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(preflight(true, Some(&cors), &request).status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

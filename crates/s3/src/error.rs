@@ -8,6 +8,10 @@ use s3s::{S3Error, S3ErrorCode};
 pub(crate) const CHUNK_SIGNATURE_ERROR: &str = "chunk signature does not match";
 /// Marks a body error caused by an aws-chunked chunk over the size limit, so it maps to InvalidRequest.
 pub(crate) const CHUNK_TOO_LARGE_ERROR: &str = "aws-chunked chunk too large";
+/// Marks a form upload's file over the policy's (or S3's) largest size: EntityTooLarge.
+pub(crate) const POST_FILE_TOO_LARGE: &str = "form upload file exceeds the allowed size";
+/// Marks a form upload's file under the policy's smallest size: EntityTooSmall.
+pub(crate) const POST_FILE_TOO_SMALL: &str = "form upload file is under the allowed size";
 /// Marks a body error caused by a client that stopped sending, so it maps to RequestTimeout.
 pub(crate) const BODY_STALLED_ERROR: &str = "request body stalled";
 
@@ -72,6 +76,18 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
         ObjectError::Body(ref why) if why.contains(CHUNK_SIGNATURE_ERROR) => S3ErrorCode::SignatureDoesNotMatch,
         ObjectError::Body(ref why) if why.contains(BODY_STALLED_ERROR) => S3ErrorCode::RequestTimeout,
         ObjectError::Body(ref why) if why.contains(CHUNK_TOO_LARGE_ERROR) => S3ErrorCode::InvalidRequest,
+        ObjectError::Body(ref why) if why.contains(POST_FILE_TOO_LARGE) => {
+            return S3Error::with_message(
+                S3ErrorCode::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size of the policy",
+            );
+        }
+        ObjectError::Body(ref why) if why.contains(POST_FILE_TOO_SMALL) => {
+            return S3Error::with_message(
+                S3ErrorCode::EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed size of the policy",
+            );
+        }
         ObjectError::Body(ref why) if why.contains("Sha256Mismatch") => {
             return custom(
                 "XAmzContentSHA256Mismatch",

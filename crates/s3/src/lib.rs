@@ -16,6 +16,7 @@ mod cors;
 mod digest;
 mod drain;
 mod error;
+mod form_upload;
 #[cfg(test)]
 mod fuzz_tests;
 mod headers;
@@ -27,6 +28,7 @@ mod multipart;
 mod object;
 mod object_lock;
 mod policy;
+mod post_policy;
 mod query;
 mod region;
 mod routes;
@@ -40,6 +42,7 @@ mod versions;
 
 pub use access::PeerAddr;
 pub use admin::HEAL_STATUS_PATH;
+pub use cors::ConsoleOrigins;
 pub use listener::{
     BODY_STALL_TIMEOUT_SECS_DEFAULT, CONNECTIONS_MAX_DEFAULT, HEADER_TIMEOUT_SECS_DEFAULT, IDLE_TIMEOUT_SECS_DEFAULT,
     ListenerLimits,

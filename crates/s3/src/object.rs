@@ -17,8 +17,8 @@ fn bypass_of(extensions: &http::Extensions, asked: Option<bool>) -> bool {
     asked.unwrap_or(false) && extensions.get::<crate::object_lock::BypassGovernance>().is_some()
 }
 
-/// Largest single PUT, as S3: 5 GiB (bigger objects use multipart).
-const PUT_BYTES_MAX: i64 = 5 << 30;
+/// Largest single PUT (and form upload), as S3: 5 GiB (bigger objects use multipart).
+pub(crate) const PUT_BYTES_MAX: u64 = 5 << 30;
 /// Most keys one DeleteObjects request may name, as S3.
 const DELETE_KEYS_MAX: usize = 1000;
 
@@ -84,10 +84,23 @@ fn resolve_range(range: Option<Range>, size: u64) -> S3Result<(std::ops::Range<u
 }
 
 impl CairnS3 {
-    pub(crate) async fn do_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    pub(crate) async fn do_put_object(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let body = body_of(req.input.body.take());
+        self.put_object_from(req, body).await
+    }
+
+    /// A PutObject whose body is `body` (the request's own, or a form upload's file).
+    pub(crate) async fn put_object_from(
+        &self,
+        req: S3Request<PutObjectInput>,
+        body: cairn_object::Body,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         let condition = write_condition(input.if_match, input.if_none_match)?;
-        if input.content_length.is_some_and(|length| length > PUT_BYTES_MAX) {
+        if input.content_length.is_some_and(|length| length.unsigned_abs() > PUT_BYTES_MAX) {
             return Err(s3_error(
                 S3ErrorCode::EntityTooLarge,
                 "Your proposed upload exceeds the maximum allowed size of 5 GiB; use multipart upload",
@@ -110,14 +123,8 @@ impl CairnS3 {
             with_query_checksums(declared, req.uri.query()),
             input.checksum_algorithm,
         ))?;
-        let request = PutRequest {
-            bucket: input.bucket,
-            key: input.key,
-            body: body_of(input.body),
-            check: Box::new(check),
-            headers,
-            condition,
-        };
+        let request =
+            PutRequest { bucket: input.bucket, key: input.key, body, check: Box::new(check), headers, condition };
         let bucket = request.bucket.clone();
         let info = self.store.put_object(request).await.map_err(to_s3)?;
         let version_id = self.version_header(&bucket, &info, VersionRef::Latest).await;

@@ -164,18 +164,24 @@ fn canonical_request(
     Some(format!("{method}\n{path}\n{}\n{canonical_headers}\n{signed_headers}\n{payload}", query.join("&")))
 }
 
-fn hmac(key: &[u8], data: &str) -> Option<Vec<u8>> {
+pub(crate) fn hmac(key: &[u8], data: &str) -> Option<Vec<u8>> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
     mac.update(data.as_bytes());
     Some(mac.finalize().into_bytes().to_vec())
 }
 
-/// The hex signature of `canonical` for a scope `date/region/service`.
-fn signature(secret: &str, amz_date: &str, scope: &str, canonical: &str) -> Option<String> {
+/// The SigV4 signing key of `secret` for a scope `date/region/service`.
+pub(crate) fn signing_key(secret: &str, scope: &str) -> Option<Vec<u8>> {
     let mut key = format!("AWS4{secret}").into_bytes();
     for part in scope.split('/').chain(["aws4_request"]) {
         key = hmac(&key, part)?;
     }
+    Some(key)
+}
+
+/// The hex signature of `canonical` for a scope `date/region/service`.
+fn signature(secret: &str, amz_date: &str, scope: &str, canonical: &str) -> Option<String> {
+    let key = signing_key(secret, scope)?;
     let hashed = hex::encode(Sha256::digest(canonical.as_bytes()));
     let to_sign = format!("{ALGORITHM}\n{amz_date}\n{scope}/aws4_request\n{hashed}");
     Some(hex::encode(hmac(&key, &to_sign)?))

@@ -66,6 +66,8 @@ pub struct ServerConfig {
     /// None. Built by `cairn_tls::NodeTls::server_config`, which follows certificate
     /// reloads; any other listener of the node (the console) takes the same.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The node's console: its pages may call the API without a CORS rule.
+    pub console: crate::cors::ConsoleOrigins,
 }
 
 /// What S3 requests need, once the store is open.
@@ -272,25 +274,30 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     {
         return Ok(rpc.handle(request).await.map(Body::http_body_unsync));
     }
-    // Browser form uploads (PostObject) are not supported: s3s would buffer the whole
-    // file in memory before any access check, and authorise it as a bucket action.
+    // Browser form uploads (POST object) are read here, as a stream (s3s would buffer
+    // the file); a multipart form posted anywhere but a bucket's URL is refused.
     let form_upload = method == Method::POST
         && request
             .headers()
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().to_ascii_lowercase().starts_with(b"multipart/form-data"));
-    if form_upload {
-        let mut refused = status_only(StatusCode::NOT_IMPLEMENTED);
+    let form_bucket = form_upload
+        .then(|| {
+            let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
+            crate::form_upload::form_target(&path, host, state.config.domain.as_deref())
+        })
+        .flatten();
+    if form_upload && form_bucket.is_none() {
+        let mut refused = status_only(StatusCode::METHOD_NOT_ALLOWED);
         refused.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         return Ok(refused);
     }
     let ready = state.store.get().cloned();
     // CORS: a browser's request names its origin; only then is its bucket looked for.
     let origin = request.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let cors_bucket = origin.as_ref().and_then(|_| {
-        let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
-        crate::cors::bucket_of(&path, host, state.config.domain.as_deref())
-    });
+    let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
+    let cors_bucket = origin.as_ref().and_then(|_| crate::cors::bucket_of(&path, host, state.config.domain.as_deref()));
+    let console_origin = origin.as_deref().is_some_and(|origin| state.config.console.admits(origin, host));
     let api = ApiSlot::default();
     let counted = !path.starts_with("/minio/health/") && !path.starts_with(METRICS_PREFIX);
     if counted {
@@ -324,11 +331,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         }
     } else if let (Some(ready), true) = (&ready, method == Method::OPTIONS) {
         // A preflight carries no credentials: it is answered from the bucket's rules.
-        let cors = match &cors_bucket {
-            Some(bucket) => ready.store.bucket_config(bucket).await.ok().and_then(|record| record.cors.clone()),
-            None => None,
+        let cors = match (&origin, &cors_bucket) {
+            (Some(origin), _) if console_origin => Some(crate::cors::ConsoleOrigins::rules(origin)),
+            (_, Some(bucket)) => ready.store.bucket_config(bucket).await.ok().and_then(|record| record.cors.clone()),
+            _ => None,
         };
-        crate::cors::preflight(cors_bucket.as_deref(), cors.as_ref(), request.headers())
+        crate::cors::preflight(cors_bucket.is_some() || console_origin, cors.as_ref(), request.headers())
     } else if let Some(ready) = ready {
         let s3 = state.s3.get_or_init(|| s3_service(&ready, &state.config));
         let mut request = request;
@@ -341,24 +349,35 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         let stall_limit = state.config.limits.body_stall_timeout;
         let chunked = is_aws_chunked(request.headers());
         let request = request.map(|body| Body::http_body(leftover.wrap(body, stall_limit, chunked)));
-        let mut response = match s3.call(request).await {
-            // s3s answers a body it reads itself (XML) that ends before its Content-Length
-            // (or has a chunk over the limit) with InternalError; the client's fault: 400.
-            Ok(response) if response.status() == StatusCode::INTERNAL_SERVER_ERROR && leftover.failed() => {
-                crate::error::incomplete_body_response()
-            }
-            Ok(response) => response,
-            Err(error) => {
-                tracing::error!(%request_id, ?error, "request failed outside the S3 layer");
-                status_only(StatusCode::INTERNAL_SERVER_ERROR)
+        let mut response = if let Some(bucket) = form_bucket {
+            api.set("PostObject");
+            let cairn = CairnS3::new(ready.store.clone(), Arc::clone(&ready.iam), Arc::clone(&ready.settings));
+            let scheme = if state.config.tls.is_some() { "https" } else { "http" };
+            cairn.post_object(crate::form_upload::Posted { bucket, scheme }, request).await
+        } else {
+            match s3.call(request).await {
+                // s3s answers a body it reads itself (XML) that ends before its Content-Length
+                // (or has a chunk over the limit) with InternalError; the client's fault: 400.
+                Ok(response) if response.status() == StatusCode::INTERNAL_SERVER_ERROR && leftover.failed() => {
+                    crate::error::incomplete_body_response()
+                }
+                Ok(response) => response,
+                Err(error) => {
+                    tracing::error!(%request_id, ?error, "request failed outside the S3 layer");
+                    status_only(StatusCode::INTERNAL_SERVER_ERROR)
+                }
             }
         };
         // The CORS headers of an actual response (errors included) to a browser's request.
-        if let (Some(origin), Some(bucket)) = (&origin, &cors_bucket)
-            && let Ok(record) = ready.store.bucket_config(bucket).await
-            && let Some(cors) = &record.cors
-        {
-            crate::cors::decorate(cors, origin, &method, response.headers_mut());
+        if let Some(origin) = &origin {
+            let cors = match &cors_bucket {
+                _ if console_origin => Some(crate::cors::ConsoleOrigins::rules(origin)),
+                Some(bucket) => ready.store.bucket_config(bucket).await.ok().and_then(|record| record.cors.clone()),
+                None => None,
+            };
+            if let Some(cors) = &cors {
+                crate::cors::decorate(cors, origin, &method, response.headers_mut());
+            }
         }
         response
     } else {
