@@ -9,6 +9,7 @@ mod groups;
 mod heal;
 mod info;
 mod policies;
+mod quota;
 mod reply;
 mod route;
 mod service_accounts;

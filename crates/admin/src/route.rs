@@ -102,6 +102,8 @@ fn action_of(method: &Method, command: &str) -> Option<&'static str> {
         | ("PUT", "set-config-kv" | "set-config")
         | ("DELETE", "del-config-kv") => "admin:ConfigUpdate",
         ("POST", "cairn-heal") => "admin:Heal",
+        ("PUT", "set-bucket-quota") => "admin:SetBucketQuota",
+        ("GET", "get-bucket-quota") => "admin:GetBucketQuota",
         _ => return None,
     };
     Some(action)
@@ -171,6 +173,8 @@ impl AdminRoute {
             "del-config-kv" => self.del_config_kv(call).await,
             "get-config" => Ok(self.export_config(call)),
             "cairn-heal" => self.heal(call).await,
+            "set-bucket-quota" => self.set_bucket_quota(call).await,
+            "get-bucket-quota" => self.get_bucket_quota(call).await,
             _ => Err(reply::failure(StatusCode::NOT_IMPLEMENTED, "NotImplemented", "unknown admin call")),
         }
     }

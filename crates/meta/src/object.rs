@@ -373,6 +373,9 @@ pub struct BucketRecord {
     /// CORS rules (PutBucketCors), when the bucket has some.
     #[serde(default)]
     pub cors: Option<crate::Cors>,
+    /// Hard quota in bytes (MinIO's set-bucket-quota), when the bucket has one.
+    #[serde(default)]
+    pub quota: Option<u64>,
 }
 
 /// A bucket's object lock: versions can be protected from deletion, and new versions
@@ -441,6 +444,7 @@ impl BucketRecord {
             object_lock: None,
             lifecycle: None,
             cors: None,
+            quota: None,
         }
     }
 

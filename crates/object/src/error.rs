@@ -56,6 +56,14 @@ pub enum ObjectError {
     /// The object would exceed the largest size S3 allows.
     #[error("object too large")]
     EntityTooLarge,
+    /// The write would take the bucket past its hard quota.
+    #[error("bucket {bucket} would exceed its quota of {limit} bytes")]
+    QuotaExceeded {
+        /// The bucket.
+        bucket: String,
+        /// Its quota in bytes.
+        limit: u64,
+    },
     /// No such multipart upload.
     #[error("upload not found")]
     UploadNotFound,

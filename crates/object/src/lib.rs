@@ -20,6 +20,7 @@ mod lock;
 mod pages;
 mod pools;
 mod quorum;
+mod quota;
 pub mod retention;
 mod scanner;
 mod set;

@@ -195,6 +195,7 @@ impl ObjectStore {
                 self.heal_bucket(&bucket).await;
                 lifecycle = self.bucket_lifecycle(&bucket).await;
             }
+            let committed_at_start = self.quotas.scan_started(&bucket);
             let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS).collecting_findings();
             let (mut objects, mut bytes) = (0u64, 0u64);
             while let Some(page) = pages.next_while_exists(self).await? {
@@ -239,6 +240,7 @@ impl ObjectStore {
                 if let Ok(mut usage) = self.usage.lock() {
                     usage.insert(bucket.clone(), (objects, bytes));
                 }
+                self.quotas.scan_ended(&bucket, committed_at_start);
             }
         }
         Ok(())

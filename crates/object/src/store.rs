@@ -24,6 +24,9 @@ use futures::future::join_all;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Parts read per page when a Complete's size is added up for a quota.
+const PARTS_PAGE: usize = 1000;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -153,6 +156,8 @@ pub struct ObjectStore {
     pub(crate) scan: Arc<crate::scanner::ScanSettings>,
     /// Objects and bytes per bucket, from the last scan (for metrics).
     pub(crate) usage: Arc<std::sync::Mutex<BTreeMap<String, (u64, u64)>>>,
+    /// Bytes written since each bucket's last scan, for quotas.
+    pub(crate) quotas: Arc<crate::quota::Quotas>,
     /// When abandoned multipart uploads expire.
     pub(crate) upload_expiry: Arc<crate::uploads::UploadExpiry>,
     /// Bucket configurations recently read, and who hears of changes.
@@ -233,6 +238,7 @@ impl ObjectStore {
             scan_wake,
             scan: Arc::new(crate::scanner::ScanSettings::new(options.scan_interval, options.orphan_grace)),
             usage: Arc::default(),
+            quotas: Arc::default(),
             upload_expiry: Arc::default(),
             bucket_configs: Arc::default(),
             ilm: Arc::new(crate::ilm::Ilm::new(options.lifecycle_day_secs)),
@@ -437,9 +443,13 @@ impl ObjectStore {
 
     /// Stores an object: a new version in a versioned bucket, the key's only version
     /// otherwise.
-    pub async fn put_object(&self, request: PutRequest) -> Result<ObjectInfo> {
+    pub async fn put_object(&self, mut request: PutRequest) -> Result<ObjectInfo> {
         let versioning = self.bucket_versioning(&request.bucket).await?;
-        self.placement(&request.bucket, &request.key).await?.put_object(request, versioning).await
+        let (check, quota) = self.with_quota_check(&request.bucket, request.check).await?;
+        request.check = check;
+        let info = self.placement(&request.bucket, &request.key).await?.put_object(request, versioning).await?;
+        quota.commit();
+        Ok(info)
     }
 
     /// Opens the newest version of an object for reading.
@@ -537,6 +547,8 @@ impl ObjectStore {
     pub async fn upload_part(&self, request: PutRequest, upload_id: &str, part_number: u32) -> Result<PartSummary> {
         let id = parse_upload_id(upload_id)?;
         let PutRequest { bucket, key, body, check, .. } = request;
+        // A part must fit too; it counts against the quota once its upload completes.
+        let (check, _while_written) = self.with_quota_check(&bucket, check).await?;
         self.upload_set(&bucket, &key, id).await?.upload_part(&bucket, &key, id, part_number, body, check).await
     }
 
@@ -569,11 +581,42 @@ impl ObjectStore {
         let (bucket, key) = (&request.bucket, &request.key);
         let versioning = self.bucket_versioning(bucket).await?;
         match self.upload_set(bucket, key, id).await {
-            Ok(set) => set.complete_upload(request, id, composite, versioning).await,
+            Ok(set) => {
+                let quota = match self.bucket_quota(bucket).await? {
+                    Some(_) => {
+                        let size = self.named_parts_size(&request).await?;
+                        self.reserve_quota(bucket, size).await?
+                    }
+                    None => None,
+                };
+                let info = set.complete_upload(request, id, composite, versioning).await?;
+                if let Some(reservation) = quota {
+                    reservation.commit();
+                }
+                Ok(info)
+            }
             // A retry of a Complete that succeeded (its answer was lost) succeeds again.
             Err(ObjectError::UploadNotFound) => self.locate(bucket, key).await?.completed_upload(&request, id).await,
             Err(error) => Err(error),
         }
+    }
+
+    /// The bytes of the parts a Complete names (those the upload has).
+    async fn named_parts_size(&self, request: &CompleteRequest) -> Result<u64> {
+        let (bucket, key, id) = (&request.bucket, &request.key, &request.upload_id);
+        let mut sizes = BTreeMap::new();
+        let mut marker = 0;
+        loop {
+            let (parts, truncated) = self.list_parts(bucket, key, id, marker, PARTS_PAGE).await?;
+            for part in &parts {
+                sizes.insert(part.number, part.size);
+            }
+            match (truncated, parts.last()) {
+                (true, Some(last)) => marker = last.number,
+                _ => break,
+            }
+        }
+        Ok(request.parts.iter().filter_map(|part| sizes.get(&part.number)).sum())
     }
 
     /// Aborts an upload.

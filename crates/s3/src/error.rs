@@ -38,6 +38,13 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
         ObjectError::InvalidBucketState(why) => {
             return custom("InvalidBucketState", StatusCode::CONFLICT, why.to_owned());
         }
+        ObjectError::QuotaExceeded { .. } => {
+            return custom(
+                "XMinioAdminBucketQuotaExceeded",
+                StatusCode::BAD_REQUEST,
+                format!("Bucket quota exceeded: {message}"),
+            );
+        }
         ObjectError::BucketNotFound => S3ErrorCode::NoSuchBucket,
         ObjectError::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
         ObjectError::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,

@@ -106,6 +106,10 @@ impl CairnS3 {
                 "Your proposed upload exceeds the maximum allowed size of 5 GiB; use multipart upload",
             ));
         }
+        // A declared size past the bucket's quota is refused before a byte is stored.
+        if let Some(length) = input.content_length {
+            self.store.check_quota(&input.bucket, length.unsigned_abs()).await.map_err(to_s3)?;
+        }
         let standard = standard_headers_of!(input);
         let mut headers = stored_headers(standard, input.metadata)?;
         crate::tagging::store(&mut headers, input.tagging.as_deref())?;

@@ -10,6 +10,7 @@ mod heal;
 mod info;
 mod policies;
 mod prometheus;
+pub(crate) mod quota;
 pub use prometheus::token as metrics_token;
 mod svcacct;
 mod users;
@@ -68,7 +69,7 @@ pub async fn run(context: &Context, command: AdminCommand) -> Result<()> {
 }
 
 /// The admin client of the alias named `alias` (an unknown alias is not-found).
-fn connect(context: &Context, alias: &str) -> Result<AdminClient> {
+pub(crate) fn connect(context: &Context, alias: &str) -> Result<AdminClient> {
     AdminClient::new(alias, context.config.alias(alias)?, context.trust.as_ref())
 }
 

@@ -73,6 +73,9 @@ pub enum ClientCommand {
     /// Add, show or remove a bucket's lifecycle rules (expiry, noncurrent versions, uploads).
     #[command(subcommand)]
     Ilm(ilm::IlmCommand),
+    /// Set, show or clear a bucket's hard quota (the bytes it may hold).
+    #[command(subcommand)]
+    Quota(crate::admin::quota::QuotaCommand),
     /// Make a target a copy of a source: only what changed is copied.
     Mirror(mirror::MirrorArgs),
     /// Administer a deployment (MinIO's admin API).
@@ -102,6 +105,7 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Legalhold(command) => retention::run_legal_hold(&context, command).await,
         ClientCommand::Ilm(command) => ilm::run(&context, command).await,
         ClientCommand::Cors(command) => cors::run(&context, command).await,
+        ClientCommand::Quota(command) => crate::admin::quota::run(&context, command).await,
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
     }

@@ -8,6 +8,7 @@ mod ilm;
 mod mirror;
 mod objects;
 mod proxy;
+mod quota;
 mod safety;
 
 use crate::harness::{ACCESS_KEY, SECRET_KEY, Server};
