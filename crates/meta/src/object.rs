@@ -723,6 +723,40 @@ mod tests {
     }
 
     #[test]
+    fn format_3_bucket_records_still_read() {
+        // A format 3 bucket record: every field but the quota.
+        #[derive(Serialize)]
+        struct Format3Bucket {
+            name: String,
+            created_unix_nanos: i64,
+            config_updated_unix_nanos: i64,
+            tags: Vec<(String, String)>,
+            versioning: Versioning,
+            object_lock: Option<ObjectLock>,
+            lifecycle: Option<crate::Lifecycle>,
+            cors: Option<crate::Cors>,
+        }
+        let old = Format3Bucket {
+            name: "b".into(),
+            created_unix_nanos: 9,
+            config_updated_unix_nanos: 10,
+            tags: vec![("k".into(), "v".into())],
+            versioning: Versioning::Enabled,
+            object_lock: None,
+            lifecycle: None,
+            cors: None,
+        };
+        let mut bytes = encode_record(BUCKET_MAGIC, &old);
+        // The checksum covers the body only, so the header's version can be set back.
+        bytes[4..6].copy_from_slice(&3u16.to_le_bytes());
+        let record = BucketRecord::decode(&bytes).expect("a format 3 bucket record decodes");
+        assert_eq!((record.quota, record.versioning, record.tags.len()), (None, Versioning::Enabled, 1));
+        let mut with_quota = record.clone();
+        with_quota.quota = Some(1 << 20);
+        assert_eq!(BucketRecord::decode(&with_quota.encode()).expect("round trip"), with_quota);
+    }
+
+    #[test]
     fn wrong_kind_and_newer_version_are_refused() {
         let bucket = BucketRecord::new("b", 1).encode();
         assert!(matches!(ObjectMeta::decode(&bucket), Err(MetaError::WrongMagic { .. })));
