@@ -25,6 +25,12 @@ struct BucketQuota {
     quota: u64,
     #[serde(default)]
     quotatype: String,
+    /// Bandwidth and request-rate limits: MinIO documents them but does not enforce
+    /// them; Cairn refuses them rather than accept limits nobody applies.
+    #[serde(default)]
+    rate: u64,
+    #[serde(default)]
+    requests: u64,
 }
 
 fn bucket_of(call: &Call) -> Result<&str, Reply> {
@@ -40,6 +46,13 @@ fn quota_of(body: &[u8]) -> Result<Option<u64>, Reply> {
         .map_err(|error| reply::invalid(&format!("not a bucket quota document: {error}")))?;
     if !matches!(asked.quotatype.as_str(), "" | "hard") {
         return Err(reply::invalid(&format!("quota type {:?}: only hard quotas exist", asked.quotatype)));
+    }
+    if asked.rate > 0 || asked.requests > 0 {
+        return Err(reply::failure(
+            http::StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "rate and request quotas are not supported by Cairn; give a size only",
+        ));
     }
     let size = if asked.size > 0 { asked.size } else { asked.quota };
     Ok((size > 0).then_some(size))
@@ -77,5 +90,6 @@ mod tests {
         assert_eq!(quota_of(br#"{"size": 0, "quotatype": "hard"}"#).ok(), Some(None));
         assert!(quota_of(br#"{"size": 1, "quotatype": "fifo"}"#).is_err());
         assert!(quota_of(b"not json").is_err());
+        assert!(quota_of(br#"{"size": 1, "rate": 5}"#).is_err(), "rate limits are not applied, so refused");
     }
 }

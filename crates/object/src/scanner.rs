@@ -187,6 +187,7 @@ impl ObjectStore {
         if let Ok(mut usage) = self.usage.lock() {
             usage.retain(|bucket, _| namespaces.iter().any(|(name, _)| name == bucket));
         }
+        self.quotas.retain(|bucket| namespaces.iter().any(|(name, _)| name == bucket));
         // Which node applies lifecycle rules to which key, as the drives answer now.
         let owners = self.lifecycle_owners().await;
         for (bucket, prefix) in namespaces {

@@ -24,9 +24,6 @@ use futures::future::join_all;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Parts read per page when a Complete's size is added up for a quota.
-const PARTS_PAGE: usize = 1000;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -447,9 +444,9 @@ impl ObjectStore {
         let versioning = self.bucket_versioning(&request.bucket).await?;
         let (check, quota) = self.with_quota_check(&request.bucket, request.check).await?;
         request.check = check;
-        let info = self.placement(&request.bucket, &request.key).await?.put_object(request, versioning).await?;
-        quota.commit();
-        Ok(info)
+        let outcome = self.placement(&request.bucket, &request.key).await?.put_object(request, versioning).await;
+        quota.settle(&outcome);
+        outcome
     }
 
     /// Opens the newest version of an object for reading.
@@ -548,8 +545,11 @@ impl ObjectStore {
         let id = parse_upload_id(upload_id)?;
         let PutRequest { bucket, key, body, check, .. } = request;
         // A part must fit too; it counts against the quota once its upload completes.
-        let (check, _while_written) = self.with_quota_check(&bucket, check).await?;
-        self.upload_set(&bucket, &key, id).await?.upload_part(&bucket, &key, id, part_number, body, check).await
+        let (check, while_written) = self.with_quota_check(&bucket, check).await?;
+        let outcome =
+            self.upload_set(&bucket, &key, id).await?.upload_part(&bucket, &key, id, part_number, body, check).await;
+        while_written.release();
+        outcome
     }
 
     /// The checksum algorithm an upload was created with, if any.
@@ -589,11 +589,11 @@ impl ObjectStore {
                     }
                     None => None,
                 };
-                let info = set.complete_upload(request, id, composite, versioning).await?;
-                if let Some(reservation) = quota {
-                    reservation.commit();
+                let outcome = set.complete_upload(request, id, composite, versioning).await;
+                if let (Some(reservation), Err(_)) = (quota, &outcome) {
+                    reservation.release();
                 }
-                Ok(info)
+                outcome
             }
             // A retry of a Complete that succeeded (its answer was lost) succeeds again.
             Err(ObjectError::UploadNotFound) => self.locate(bucket, key).await?.completed_upload(&request, id).await,
@@ -601,12 +601,15 @@ impl ObjectStore {
         }
     }
 
-    /// The bytes of the parts a Complete names (those the upload has).
+    /// The bytes of the parts a Complete names (those the upload has). Read before the
+    /// upload's lock: a part uploaded again meanwhile is counted at its earlier size.
+    /// Parts are read a page at a time.
     async fn named_parts_size(&self, request: &CompleteRequest) -> Result<u64> {
         let (bucket, key, id) = (&request.bucket, &request.key, &request.upload_id);
         let mut sizes = BTreeMap::new();
         let mut marker = 0;
         loop {
+            const PARTS_PAGE: usize = 1000;
             let (parts, truncated) = self.list_parts(bucket, key, id, marker, PARTS_PAGE).await?;
             for part in &parts {
                 sizes.insert(part.number, part.size);

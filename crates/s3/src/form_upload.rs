@@ -30,6 +30,12 @@ use std::sync::Arc;
 const FIELD_BYTES_MAX: u64 = 64 << 10;
 /// Largest total of the fields before the file.
 const FIELDS_BYTES_MAX: usize = 256 << 10;
+/// Most bytes read before the file starts (fields, part headers, a preamble; with room
+/// for the chunk that holds the file's start): what the parser may hold before the
+/// form is authorised.
+const PRE_FILE_BYTES_MAX: u64 = 4 << 20;
+/// Names the failure of a form whose part before the file is too large.
+const PRE_FILE_TOO_LARGE: &str = "form fields before the file exceed the allowed size";
 /// Most fields a form may have before its file.
 const FIELDS_MAX: usize = 100;
 /// Most fields read (and ignored) after the file, so the connection can be reused.
@@ -55,7 +61,7 @@ const HEADER_FIELDS: &[&str] = &[
     "x-amz-checksum-algorithm",
 ];
 const HEADER_FIELD_PREFIXES: &[&str] =
-    &["x-amz-meta-", "x-amz-checksum-", "x-amz-object-lock-", "x-amz-server-side-encryption"];
+    &["x-amz-meta-", "x-amz-checksum-", "x-amz-object-lock-", "x-amz-server-side-encryption", "x-amz-grant-"];
 
 fn malformed(why: &str) -> s3s::S3Error {
     let message = format!("The body of your POST request is not well-formed multipart/form-data: {why}");
@@ -77,6 +83,7 @@ fn form_error(error: multer::Error) -> s3s::S3Error {
         multer::Error::StreamSizeExceeded { .. } => {
             s3_error(S3ErrorCode::EntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
         }
+        multer::Error::StreamReadFailed(error) if error.to_string().contains(PRE_FILE_TOO_LARGE) => fields_too_large(),
         multer::Error::StreamReadFailed(error) => {
             let text = error.to_string();
             let code = if text.contains(crate::error::BODY_STALLED_ERROR) {
@@ -115,20 +122,17 @@ fn verify_signature(iam: &cairn_iam::Iam, fields: &FormFields, signature: &str) 
     let amz_date = fields.get("x-amz-date").ok_or_else(|| missing("x-amz-date"))?;
     let policy = fields.get("policy").ok_or_else(|| missing("policy"))?;
     let parts: Vec<&str> = credential.split('/').collect();
-    let [access_key, date, region, service, "aws4_request"] = parts[..] else {
-        return Err(s3_error(
-            S3ErrorCode::InvalidArgument,
-            "x-amz-credential is not key/date/region/service/aws4_request",
-        ));
+    let [access_key, date, region, "s3", "aws4_request"] = parts[..] else {
+        return Err(s3_error(S3ErrorCode::InvalidArgument, "x-amz-credential is not key/date/region/s3/aws4_request"));
     };
     if !amz_date.starts_with(date) {
         return Err(s3_error(S3ErrorCode::InvalidArgument, "x-amz-date is not the credential's date"));
     }
     let (secret_key, identity) = secret_of(iam, access_key)?;
-    let expected = crate::region::signing_key(&secret_key, &format!("{date}/{region}/{service}"))
+    let expected = crate::region::signing_key(&secret_key, &format!("{date}/{region}/s3"))
         .and_then(|key| crate::region::hmac(&key, policy))
         .map(hex::encode)
-        .unwrap_or_default();
+        .ok_or_else(|| s3_error(S3ErrorCode::InternalError, "the signing key could not be derived"))?;
     // Compared in constant time: the signature is a secret-derived value.
     let same = expected.len() == signature.len()
         && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
@@ -313,7 +317,10 @@ fn answer(fields: &FormFields, stored: (&str, &str, &str), url: &str, version_id
 }
 
 /// A form's fields up to its file, and the file part.
-async fn read_fields(multipart: &mut multer::Multipart<'static>) -> S3Result<(FormFields, multer::Field<'static>)> {
+async fn read_fields(
+    multipart: &mut multer::Multipart<'static>,
+    file_started: &std::sync::Mutex<bool>,
+) -> S3Result<(FormFields, multer::Field<'static>)> {
     let mut fields = FormFields::default();
     let (mut count, mut bytes) = (0usize, 0usize);
     loop {
@@ -321,7 +328,9 @@ async fn read_fields(multipart: &mut multer::Multipart<'static>) -> S3Result<(Fo
             return Err(s3_error(S3ErrorCode::InvalidArgument, "POST requires exactly one file upload per request."));
         };
         let name = field.name().unwrap_or_default().to_owned();
-        if name.eq_ignore_ascii_case("file") {
+        // S3's name for the file field; the parser's file size limit is set for it.
+        if name == "file" {
+            *file_started.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
             return Ok((fields, field));
         }
         let value = field.text().await.map_err(form_error)?;
@@ -400,10 +409,23 @@ impl CairnS3 {
             .whole_stream(crate::object::PUT_BYTES_MAX + FIELDS_BYTES_MAX as u64)
             .per_field(FIELD_BYTES_MAX)
             .for_field("file", crate::object::PUT_BYTES_MAX);
-        let stream = request.into_body().into_data_stream();
+        // Until the file starts, the parser may hold what it has read: that is bounded.
+        let file_started = Arc::new(std::sync::Mutex::new(false));
+        let started = Arc::clone(&file_started);
+        let mut before_file = 0u64;
+        let stream = request.into_body().into_data_stream().map(move |chunk| {
+            let chunk = chunk.map_err(Into::into)?;
+            if !*started.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+                before_file += chunk.len() as u64;
+                if before_file > PRE_FILE_BYTES_MAX {
+                    return Err(Box::<dyn std::error::Error + Send + Sync>::from(PRE_FILE_TOO_LARGE));
+                }
+            }
+            Ok(chunk)
+        });
         let mut multipart =
             multer::Multipart::with_constraints(stream, boundary, multer::Constraints::new().size_limit(limits));
-        let (mut fields, file) = read_fields(&mut multipart).await?;
+        let (mut fields, file) = read_fields(&mut multipart, &file_started).await?;
         let signer = match fields.get("x-amz-signature") {
             Some(signature) => Some(verify_signature(&self.iam, &fields, signature)?),
             None if fields.get("signature").is_some() || fields.get("awsaccesskeyid").is_some() => {
@@ -423,8 +445,10 @@ impl CairnS3 {
                 "Bucket POST must contain a field named 'key'. If it is specified, please check the order of the fields.",
             )
         })?;
-        // S3 puts the file's name for `${filename}` before the policy is checked.
-        let key = raw_key.replace(FILENAME_VARIABLE, file.file_name().unwrap_or_default());
+        // S3 puts the file's name (its last path component, whatever the browser sent)
+        // for `${filename}` before the policy is checked.
+        let file_name = file.file_name().unwrap_or_default().rsplit(['/', '\\']).next().unwrap_or_default();
+        let key = raw_key.replace(FILENAME_VARIABLE, file_name);
         fields.set("key", key.clone());
         let range = match fields.get("policy") {
             Some(encoded) => {

@@ -51,6 +51,10 @@ impl CairnS3 {
         let part_number = u32::try_from(input.part_number).map_err(|_| {
             s3_error(S3ErrorCode::InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
         })?;
+        // A part whose declared size cannot fit the bucket's quota is refused unread.
+        if let Some(length) = input.content_length {
+            self.store.check_quota(&input.bucket, length.unsigned_abs()).await.map_err(to_s3)?;
+        }
         let check = DigestCheck::new(Declared::of_request(
             &req.headers,
             req.trailing_headers,

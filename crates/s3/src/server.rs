@@ -288,7 +288,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         })
         .flatten();
     if form_upload && form_bucket.is_none() {
-        let mut refused = status_only(StatusCode::METHOD_NOT_ALLOWED);
+        let error = s3s::S3Error::with_message(
+            s3s::S3ErrorCode::MethodNotAllowed,
+            "Form uploads (POST object) are posted to a bucket's URL, not an object's.",
+        );
+        let mut refused = error.to_http_response().unwrap_or_else(|_| status_only(StatusCode::METHOD_NOT_ALLOWED));
+        *refused.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
         refused.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         return Ok(refused);
     }
