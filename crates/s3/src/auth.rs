@@ -23,7 +23,7 @@ impl DomainHost {
 }
 
 /// The host part of a Host header: without the port, and without brackets around IPv6.
-fn strip_port(host: &str) -> &str {
+pub(crate) fn strip_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }

@@ -175,8 +175,9 @@ impl ConsoleOrigins {
         let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
             return false;
         };
-        let request_host = strip_port(host);
-        rest.rsplit_once(':').is_some_and(|(name, p)| p == port.to_string() && name.eq_ignore_ascii_case(request_host))
+        let request_host = crate::auth::strip_port(host);
+        let same_port = rest.rsplit_once(':').is_some_and(|(_, p)| p == port.to_string());
+        same_port && crate::auth::strip_port(rest).eq_ignore_ascii_case(request_host)
     }
 
     /// The rules that let the console's `origin` call the API.
@@ -193,14 +194,6 @@ impl ConsoleOrigins {
             }],
         }
     }
-}
-
-/// The host of a Host header, without its port.
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.split_inclusive(']').next().unwrap_or(host);
-    }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
 /// The answer to a preflight `OPTIONS` (`names_bucket`: the request names a bucket),

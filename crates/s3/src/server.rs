@@ -281,12 +281,9 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
             .headers()
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().to_ascii_lowercase().starts_with(b"multipart/form-data"));
-    let form_bucket = form_upload
-        .then(|| {
-            let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
-            crate::form_upload::form_target(&path, host, state.config.domain.as_deref())
-        })
-        .flatten();
+    let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
+    let form_bucket =
+        form_upload.then(|| crate::form_upload::form_target(&path, host, state.config.domain.as_deref())).flatten();
     if form_upload && form_bucket.is_none() {
         let error = s3s::S3Error::with_message(
             s3s::S3ErrorCode::MethodNotAllowed,
@@ -300,7 +297,6 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let ready = state.store.get().cloned();
     // CORS: a browser's request names its origin; only then is its bucket looked for.
     let origin = request.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
     let cors_bucket = origin.as_ref().and_then(|_| crate::cors::bucket_of(&path, host, state.config.domain.as_deref()));
     let console_origin = origin.as_deref().is_some_and(|origin| state.config.console.admits(origin, host));
     let api = ApiSlot::default();
