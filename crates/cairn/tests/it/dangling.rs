@@ -3,7 +3,6 @@
 //! metadata names (a crash between placing data and installing or dropping metadata).
 
 use crate::harness::*;
-use crate::heal::scans_completed;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -30,9 +29,9 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// Waits until `SCANS_AFTER_LEFTOVER` more full scans completed.
 async fn wait_for_scans(server: &Server) {
-    let target = scans_completed(&server.endpoint) + SCANS_AFTER_LEFTOVER;
+    let target = server.scans_completed() + SCANS_AFTER_LEFTOVER;
     let deadline = Instant::now() + SCANNER_TIMEOUT;
-    while scans_completed(&server.endpoint) < target {
+    while server.scans_completed() < target {
         assert!(
             Instant::now() < deadline,
             "the scanner did not complete {SCANS_AFTER_LEFTOVER} scans:\n{}",

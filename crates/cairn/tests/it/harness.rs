@@ -88,6 +88,31 @@ impl Server {
         Server { child: Some(child), endpoint, dir, drive_count }
     }
 
+    /// Starts a server whose start-up scan is over before the test goes on, and whose
+    /// next scan is an hour away: a test that damages drives by hand must not race the
+    /// scanner, which would repair (or remove, as dangling) what the test set up.
+    pub async fn start_quiet(dir: tempfile::TempDir, drive_count: usize, env: &[(&str, &str)]) -> Server {
+        const QUIET_SCANNER_INTERVAL_SECS: &str = "3600";
+        const START_SCAN_TIMEOUT: Duration = Duration::from_secs(30);
+        let mut env = env.to_vec();
+        env.push(("CAIRN_SCANNER_INTERVAL_SECS", QUIET_SCANNER_INTERVAL_SECS));
+        let server = Self::start_in(dir, drive_count, &env);
+        let deadline = std::time::Instant::now() + START_SCAN_TIMEOUT;
+        while server.scans_completed() == 0 {
+            assert!(std::time::Instant::now() < deadline, "the start-up scan did not finish:\n{}", server.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server
+    }
+
+    /// The background scanner's completed passes, from the healing report.
+    pub fn scans_completed(&self) -> u64 {
+        let (status, body) = signed_request(&self.endpoint, "GET", "/cairn/admin/v1/heal", b"");
+        assert_eq!(status, 200, "heal report: {}", String::from_utf8_lossy(&body));
+        let report: serde_json::Value = serde_json::from_slice(&body).expect("JSON report");
+        report["scans_completed"].as_u64().expect("a count")
+    }
+
     /// Path of drive `n` (1-based).
     pub fn drive(&self, n: usize) -> PathBuf {
         self.dir.path().join(format!("d{n}"))

@@ -8,16 +8,11 @@ use cairn_meta::FormatFile;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 const MIB: usize = 1 << 20;
 /// Objects up to this size live inside `xl.meta`; larger ones have part files.
 const INLINE_BYTES_MAX: usize = 128 << 10;
 const OBJECTS_PER_BUCKET: usize = 15;
-/// Pushed past the test, so that the background scanner heals nothing during it.
-const SCANNER_INTERVAL_SECS: &str = "3600";
-/// Bound on the scan every server runs at start-up.
-const START_SCAN_TIMEOUT: Duration = Duration::from_secs(20);
 const HEAL_PATH: &str = "/minio/admin/v3/cairn-heal";
 
 /// Some objects inline, some a single block with a part file, some several blocks.
@@ -71,14 +66,6 @@ fn summary(lines: &[Value]) -> &Value {
     lines.last().expect("at least a summary")
 }
 
-/// The background scanner's completed passes, from the healing report.
-pub(crate) fn scans_completed(endpoint: &str) -> u64 {
-    let (status, body) = signed_request(endpoint, "GET", "/cairn/admin/v1/heal", b"");
-    assert_eq!(status, 200);
-    let report: Value = serde_json::from_slice(&body).expect("JSON report");
-    report["scans_completed"].as_u64().expect("a count")
-}
-
 /// Keys of `objects` that `drive` lacks: no metadata, or no part file where one belongs.
 fn missing_on(drive: &Path, bucket: &str, objects: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     let complete = |key: &str, size: usize| {
@@ -95,14 +82,7 @@ fn missing_on(drive: &Path, bucket: &str, objects: &BTreeMap<String, Vec<u8>>) -
 /// A server of 4 drives whose start-up scan is over and whose next scan is an hour
 /// away: whatever heals a drive during a test is the heal call.
 async fn start_without_scanner() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start_in(dir, 4, &[("CAIRN_SCANNER_INTERVAL_SECS", SCANNER_INTERVAL_SECS)]);
-    let deadline = Instant::now() + START_SCAN_TIMEOUT;
-    while scans_completed(&server.endpoint) == 0 {
-        assert!(Instant::now() < deadline, "the start-up scan did not finish:\n{}", server.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    server
+    Server::start_quiet(tempfile::tempdir().expect("temp dir"), 4, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
