@@ -13,11 +13,17 @@
 //! - `api stale_uploads_expiry=<duration> stale_uploads_cleanup_interval=<duration>`:
 //!   multipart uploads older than the expiry (default 168h) are removed by a cleanup
 //!   that runs every interval (default 6h), as in MinIO.
+//! - `compression enable=on|off extensions=.txt,.log mime_types=text/*,application/json`:
+//!   new objects whose key ends with a listed extension or whose Content-Type matches a
+//!   listed type are compressed (MinIO's names and defaults; both lists empty: every
+//!   object). Content compressed already (images, video, archives, PDFs, a
+//!   Content-Encoding) never is. Applies to writes that start after the change.
 
 use bytes::Bytes;
 use cairn_object::{
-    DEEP_SCAN_BYTES_PER_SEC_DEFAULT, DEEP_SCAN_INTERVAL_DEFAULT, ObjectStore, SCAN_OBJECTS_PER_SEC_DEFAULT,
-    STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT, STALE_UPLOADS_EXPIRY_DEFAULT,
+    COMPRESSION_EXTENSIONS_DEFAULT, COMPRESSION_MIME_TYPES_DEFAULT, CompressionRule, DEEP_SCAN_BYTES_PER_SEC_DEFAULT,
+    DEEP_SCAN_INTERVAL_DEFAULT, ObjectStore, SCAN_OBJECTS_PER_SEC_DEFAULT, STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT,
+    STALE_UPLOADS_EXPIRY_DEFAULT,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -47,16 +53,21 @@ const SPEEDS: [(&str, u64); 5] = [
 ];
 
 /// The subsystems and keys Cairn acts on.
-const KNOWN: [(&str, &[&str]); 3] = [
+const KNOWN: [(&str, &[&str]); 4] = [
     ("region", &["name"]),
     ("scanner", &["speed", "cycle", "deep", "deep_speed"]),
     ("api", &["stale_uploads_expiry", "stale_uploads_cleanup_interval"]),
+    ("compression", &["enable", "extensions", "mime_types"]),
 ];
+/// Longest list of extensions or content types.
+const COMPRESSION_LIST_CHARS_MAX: usize = 4096;
 
 /// Checks that `subsystem` (and `key`, if given) is one Cairn acts on.
 fn check_known(subsystem: &str, key: Option<&str>) -> Result<(), String> {
     let Some((_, keys)) = KNOWN.iter().find(|(name, _)| *name == subsystem) else {
-        return Err(format!("unknown configuration subsystem {subsystem:?}; Cairn has region, scanner and api"));
+        return Err(format!(
+            "unknown configuration subsystem {subsystem:?}; Cairn has region, scanner, api and compression"
+        ));
     };
     match key {
         Some(key) if !keys.contains(&key) => {
@@ -169,7 +180,53 @@ fn validate(subsystem: &str, key: &str, value: &str) -> Result<(), String> {
         ("scanner", "deep_speed") => parse_speed(value).map(|_| ()).ok_or_else(|| {
             format!("scanner deep_speed={value:?}: bytes per second, e.g. 512KiB, 32MiB, 1GiB (at most 100GiB)")
         }),
+        ("compression", "enable") => {
+            parse_switch(value).map(|_| ()).ok_or_else(|| format!("compression enable={value:?}: use on or off"))
+        }
+        ("compression", "extensions") => check_list(value, |ext| ext.starts_with('.') && ext.len() > 1)
+            .map_err(|item| format!("compression extensions: {item:?} is not an extension like .txt")),
+        ("compression", "mime_types") => check_list(value, |t| {
+            let (kind, sub) = t.split_once('/').unwrap_or_default();
+            !kind.is_empty() && !sub.is_empty() && !kind.contains('*') && !sub[..sub.len() - 1].contains('*')
+        })
+        .map_err(|item| format!("compression mime_types: {item:?} is not a type like text/csv or text/*")),
         _ => Ok(()),
+    }
+}
+
+/// Parses `on`/`off` (MinIO also writes `true`/`false`).
+fn parse_switch(value: &str) -> Option<bool> {
+    match value {
+        "on" | "true" => Some(true),
+        "off" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The items of a comma-separated list (empty items dropped).
+fn list_items(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
+}
+
+/// Checks every item of a comma-separated list; returns the first bad one.
+fn check_list(value: &str, valid: impl Fn(&str) -> bool) -> Result<(), String> {
+    if value.len() > COMPRESSION_LIST_CHARS_MAX {
+        return Err(format!("a list of {} characters (at most {COMPRESSION_LIST_CHARS_MAX})", value.len()));
+    }
+    match list_items(value).into_iter().find(|item| !valid(item) || item.contains(char::is_whitespace)) {
+        Some(bad) => Err(bad),
+        None => Ok(()),
+    }
+}
+
+/// The compression rule `kv` sets (MinIO's defaults for what it leaves out).
+fn compression_rule(kv: &Kv) -> CompressionRule {
+    let section = kv.get("compression");
+    let get = |key: &str| section.and_then(|s| s.get(key)).map(String::as_str);
+    CompressionRule {
+        enabled: get("enable").and_then(parse_switch).unwrap_or(false),
+        extensions: list_items(get("extensions").unwrap_or(COMPRESSION_EXTENSIONS_DEFAULT)),
+        mime_types: list_items(get("mime_types").unwrap_or(COMPRESSION_MIME_TYPES_DEFAULT)),
     }
 }
 
@@ -241,6 +298,7 @@ impl ServerSettings {
         };
         let speed = scanner.and_then(|s| s.get("deep_speed")).and_then(|v| parse_speed(v));
         self.store.set_deep_scan(deep, speed.unwrap_or(DEEP_SCAN_BYTES_PER_SEC_DEFAULT));
+        self.store.set_compression(compression_rule(kv));
     }
 
     /// The region to report.
@@ -275,6 +333,11 @@ impl ServerSettings {
         let api = full.entry("api".into()).or_default();
         api.insert("stale_uploads_expiry".into(), format_duration(expiry));
         api.insert("stale_uploads_cleanup_interval".into(), format_duration(interval));
+        let rule = compression_rule(&kv);
+        let compression = full.entry("compression".into()).or_default();
+        compression.insert("enable".into(), if rule.enabled { "on" } else { "off" }.into());
+        compression.insert("extensions".into(), rule.extensions.join(","));
+        compression.insert("mime_types".into(), rule.mime_types.join(","));
         render(&full)
     }
 
@@ -285,7 +348,9 @@ impl ServerSettings {
             .lines()
             .find(|line| line.split(' ').next() == Some(subsystem))
             .map(|line| format!("{line}\n"))
-            .ok_or_else(|| format!("unknown configuration subsystem {subsystem:?}; Cairn has region, scanner and api"))
+            .ok_or_else(|| {
+                format!("unknown configuration subsystem {subsystem:?}; Cairn has region, scanner, api and compression")
+            })
     }
 
     /// Sets the keys given in `text` (merged into the current configuration), or with
@@ -373,5 +438,24 @@ mod tests {
         assert!(parse("api requests_max=10").is_err(), "api keys Cairn does not act on are refused");
         assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
         assert_eq!(format_duration(Duration::from_secs(3600)), "1h");
+    }
+
+    #[test]
+    fn compression_settings_follow_minio() {
+        let rule = compression_rule(&parse("compression enable=on").expect("valid"));
+        assert!(rule.enabled);
+        assert_eq!(rule.extensions.join(","), COMPRESSION_EXTENSIONS_DEFAULT);
+        assert_eq!(rule.mime_types.join(","), COMPRESSION_MIME_TYPES_DEFAULT);
+        let kv = parse("compression enable=on extensions=.txt,.log mime_types=text/*,application/json").expect("ok");
+        let rule = compression_rule(&kv);
+        assert_eq!((rule.extensions.len(), rule.mime_types.len()), (2, 2));
+        let kv = parse("compression enable=on extensions=\"\" mime_types=\"\"").expect("empty lists");
+        assert!(compression_rule(&kv).extensions.is_empty(), "both lists empty: every object");
+        assert!(!compression_rule(&Kv::new()).enabled, "off by default");
+        assert!(parse("compression enable=yes").is_err());
+        assert!(parse("compression extensions=txt").is_err(), "an extension starts with a dot");
+        assert!(parse("compression mime_types=text").is_err());
+        assert!(parse("compression mime_types=*/json").is_err());
+        assert!(parse("compression allow_encryption=on").is_err(), "encryption is not built");
     }
 }

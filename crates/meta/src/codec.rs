@@ -28,9 +28,12 @@ pub const UPLOAD_MAGIC: [u8; 4] = *b"CUP1";
 pub const PART_MAGIC: [u8; 4] = *b"CPT1";
 /// Magic of a bucket record.
 pub const BUCKET_MAGIC: [u8; 4] = *b"CBK1";
-/// Newest record format version this build writes and reads. 4 added
-/// `BucketRecord::quota`; its framing is version 2's.
-pub const RECORD_FORMAT_VERSION: u16 = 4;
+/// Newest record format version this build writes and reads. 5 added compression
+/// (`PartInfo::compression`, `ObjectVersion::compressed_size`, `UploadRecord::compress`,
+/// `PartRecord::compression`); its framing is version 2's.
+pub const RECORD_FORMAT_VERSION: u16 = 5;
+/// Added `BucketRecord::quota`; still read.
+const RECORD_FORMAT_VERSION_QUOTA: u16 = 4;
 /// Added `ObjectVersion::meta_updated_unix_nanos` and `BucketRecord`'s configuration
 /// (tags, versioning, object lock, lifecycle, CORS); still read.
 const RECORD_FORMAT_VERSION_CONFIG: u16 = 3;
@@ -80,7 +83,10 @@ pub(crate) fn decode_record_borrowed<'a, T: Deserialize<'a>>(magic: [u8; 4], byt
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
     let body = match version {
         RECORD_FORMAT_VERSION_UNCHECKED => &bytes[HEADER_BYTES..],
-        RECORD_FORMAT_VERSION_CHECKED | RECORD_FORMAT_VERSION_CONFIG | RECORD_FORMAT_VERSION => {
+        RECORD_FORMAT_VERSION_CHECKED
+        | RECORD_FORMAT_VERSION_CONFIG
+        | RECORD_FORMAT_VERSION_QUOTA
+        | RECORD_FORMAT_VERSION => {
             let Some((stored, body)) = bytes[HEADER_BYTES..].split_first_chunk::<CHECKSUM_BYTES>() else {
                 return Err(MetaError::Truncated);
             };

@@ -25,7 +25,7 @@ pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
 pub use lifecycle::{Expiry, Lifecycle, LifecycleRule, NoncurrentExpiry, RuleFilter};
 pub use object::{
-    BucketRecord, DefaultRetention, ErasureInfo, ObjectLock, ObjectMeta, ObjectVersion, PartInfo, RetentionMode,
-    RetentionPeriod, VersionIdentity, Versioning,
+    BucketRecord, Codec, DefaultRetention, ErasureInfo, ObjectLock, ObjectMeta, ObjectVersion, PartCompression,
+    PartInfo, RetentionMode, RetentionPeriod, VersionIdentity, Versioning,
 };
 pub use upload::{PartRecord, UploadRecord};

@@ -31,6 +31,44 @@ pub struct PartInfo {
     pub size: u64,
     /// The part's ETag (hex MD5), without quotes.
     pub etag: String,
+    /// How the part's data is compressed on the drives; None (and in records written
+    /// before format 5) when it is stored as sent.
+    #[serde(default)]
+    pub compression: Option<PartCompression>,
+}
+
+/// Codecs of compressed parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Codec {
+    /// Zstandard frames (see `cairn_object::compress` for the stored layout).
+    Zstd,
+}
+
+/// A compressed part: its data on the drives is a sequence of frames, one per block of
+/// `block_bytes` uncompressed bytes (the last one shorter), each decodable alone, and an
+/// index of where spans of frames start, so that a ranged read decompresses only the
+/// frames it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartCompression {
+    /// How each frame is compressed.
+    pub codec: Codec,
+    /// Uncompressed bytes per frame (all but the last frame of the part).
+    pub block_bytes: u32,
+    /// Bytes of frames on the drives: what erasure coding covers for this part.
+    pub stored_size: u64,
+    /// Frames per index entry (1 unless the part has more frames than the index keeps
+    /// entries; a read then skips up to `stride - 1` frames without decompressing them).
+    pub stride: u32,
+    /// Stored bytes of each span of `stride` frames, in order: the span holding frame f
+    /// starts at the sum of the spans before `f / stride`.
+    pub spans: Vec<u32>,
+}
+
+impl PartInfo {
+    /// Bytes of this part on the drives (what erasure coding covers).
+    pub fn stored_size(&self) -> u64 {
+        self.compression.as_ref().map_or(self.size, |c| c.stored_size)
+    }
 }
 
 /// One version of an object.
@@ -73,6 +111,11 @@ pub struct ObjectVersion {
     /// while it is the newest version. False in records written before format 3.
     #[serde(default)]
     pub delete_marker: bool,
+    /// Bytes of the version's data on the drives when some part is compressed (what
+    /// `size` bytes take up); None when nothing is (and before format 5). Kept besides
+    /// the parts' own sizes so that usage counts read it without decoding the parts.
+    #[serde(default)]
+    pub compressed_size: Option<u64>,
 }
 
 /// Everything one drive stores about one key.
@@ -137,6 +180,7 @@ impl ObjectMeta {
             delete_marker: v.delete_marker,
             history,
             noncurrent_bytes,
+            compressed_size: v.compressed_size,
         }))
     }
 }
@@ -181,9 +225,21 @@ pub struct VersionIdentity {
     /// Bytes of the older versions (what a bucket's usage counts besides the newest);
     /// filled like `history`.
     pub noncurrent_bytes: u64,
+    /// See [`ObjectVersion::compressed_size`].
+    pub compressed_size: Option<u64>,
 }
 
 impl ObjectVersion {
+    /// Bytes of the version's data on the drives (what erasure coding covers).
+    pub fn stored_size(&self) -> u64 {
+        self.compressed_size.unwrap_or(self.size)
+    }
+
+    /// The `compressed_size` of a version made of `parts`: None unless some is compressed.
+    pub fn compressed_size_of(parts: &[PartInfo]) -> Option<u64> {
+        parts.iter().any(|p| p.compression.is_some()).then(|| parts.iter().map(PartInfo::stored_size).sum())
+    }
+
     /// The fields that tell this version from another.
     pub fn identity(&self) -> VersionIdentity {
         VersionIdentity {
@@ -196,6 +252,7 @@ impl ObjectVersion {
             delete_marker: self.delete_marker,
             history: 0,
             noncurrent_bytes: 0,
+            compressed_size: self.compressed_size,
         }
     }
 }
@@ -220,11 +277,12 @@ struct IdentityFields<'a> {
     data_dir: Option<Uuid>,
     meta_updated_unix_nanos: i64,
     delete_marker: bool,
+    compressed_size: Option<u64>,
 }
 
 /// Every field of a stored `ObjectVersion`, in order: [`IdentityFields`] reads the first
-/// five and the last two, and skips the rest.
-const VERSION_FIELDS: [&str; 13] = [
+/// five and the last three, and skips the rest.
+const VERSION_FIELDS: [&str; 14] = [
     "version_id",
     "mod_time_unix_nanos",
     "size",
@@ -238,6 +296,7 @@ const VERSION_FIELDS: [&str; 13] = [
     "upload_id",
     "meta_updated_unix_nanos",
     "delete_marker",
+    "compressed_size",
 ];
 
 /// Position of `meta_updated_unix_nanos` in a stored version (records written before
@@ -263,6 +322,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                     data_dir: seq.next_element()?.ok_or_else(|| missing(4))?,
                     meta_updated_unix_nanos: 0,
                     delete_marker: false,
+                    compressed_size: None,
                 };
                 // Skipping a field walks its bytes without building it (inline data
                 // is a length-prefixed blob, skipped in one step).
@@ -277,12 +337,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                 if let Some(delete_marker) = seq.next_element()? {
                     fields.delete_marker = delete_marker;
                 }
+                if let Some(compressed_size) = seq.next_element()? {
+                    fields.compressed_size = compressed_size;
+                }
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(fields)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let (mut version_id, mut mod_time, mut size, mut etag, mut data_dir) = (None, None, None, None, None);
-                let (mut meta_updated, mut delete_marker) = (0, false);
+                let (mut meta_updated, mut delete_marker, mut compressed_size) = (0, false, None);
                 while let Some(name) = map.next_key::<&'de str>()? {
                     match name {
                         "version_id" => version_id = Some(map.next_value()?),
@@ -292,6 +355,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                         "data_dir" => data_dir = Some(map.next_value()?),
                         "meta_updated_unix_nanos" => meta_updated = map.next_value()?,
                         "delete_marker" => delete_marker = map.next_value()?,
+                        "compressed_size" => compressed_size = map.next_value()?,
                         _ => drop(map.next_value::<IgnoredAny>()?),
                     }
                 }
@@ -304,6 +368,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for IdentityFields<'a> {
                     data_dir: data_dir.unwrap_or(None),
                     meta_updated_unix_nanos: meta_updated,
                     delete_marker,
+                    compressed_size,
                 })
             }
         }
@@ -490,13 +555,17 @@ mod tests {
                         shard_index: 0,
                         distribution: (0..k + m).collect(),
                     },
-                    parts: parts.into_iter().map(|(number, size, etag)| PartInfo { number, size, etag }).collect(),
+                    parts: parts
+                        .into_iter()
+                        .map(|(number, size, etag)| PartInfo { number, size, etag, compression: None })
+                        .collect(),
                     checksums: headers.iter().take(2).map(|(k, v)| (k.to_uppercase(), v.clone())).collect(),
                     headers,
                     inline_data: inline.map(Bytes::from),
                     upload_id: data_dir.map(Uuid::from_u128),
                     meta_updated_unix_nanos: mod_time / 3,
                     delete_marker: size % 5 == 0,
+                    compressed_size: None,
                 }
             })
     }
@@ -561,7 +630,7 @@ mod tests {
             etag: "abc".into(),
             data_dir: None,
             erasure: erasure.clone(),
-            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into() }],
+            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into(), compression: None }],
             checksums: BTreeMap::new(),
             headers: BTreeMap::new(),
             inline_data: Some(Bytes::from_static(b"xyz")),
@@ -595,13 +664,19 @@ mod tests {
                     shard_index: 1,
                     distribution: vec![1, 2, 3, 0],
                 },
-                parts: vec![PartInfo { number: 1, size: 5, etag: "0123456789abcdef0123456789abcdef".into() }],
+                parts: vec![PartInfo {
+                    number: 1,
+                    size: 5,
+                    etag: "0123456789abcdef0123456789abcdef".into(),
+                    compression: None,
+                }],
                 checksums: BTreeMap::new(),
                 headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
                 inline_data: Some(Bytes::from_static(b"frame")),
                 upload_id: None,
                 meta_updated_unix_nanos: 0,
                 delete_marker: false,
+                compressed_size: None,
             }],
         };
         let old = crate::codec::encode_record_unchecked(OBJECT_MAGIC, &meta);
@@ -636,13 +711,19 @@ mod tests {
                     shard_index: 3,
                     distribution: vec![3, 0, 1, 2],
                 },
-                parts: vec![PartInfo { number: 1, size: 1, etag: "0cc175b9c0f1b6a831c399e269772661".into() }],
+                parts: vec![PartInfo {
+                    number: 1,
+                    size: 1,
+                    etag: "0cc175b9c0f1b6a831c399e269772661".into(),
+                    compression: None,
+                }],
                 checksums: BTreeMap::from([("CRC32".into(), "AAAAAA==".into())]),
                 headers: BTreeMap::from([("content-type".into(), "application/octet-stream".into())]),
                 inline_data: Some(Bytes::from_static(&[7; 34])),
                 upload_id: Some(Uuid::from_u128(9)),
                 meta_updated_unix_nanos: 1_764_000_000_000_000_001,
                 delete_marker: true,
+                compressed_size: None,
             }],
         };
         let positional = meta.encode();
@@ -703,7 +784,7 @@ mod tests {
                 shard_index: 0,
                 distribution: vec![0, 1, 2, 3],
             },
-            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into() }],
+            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into(), compression: None }],
             checksums: BTreeMap::new(),
             headers: BTreeMap::from([("x-amz-tagging".into(), "a=b".into())]),
             inline_data: None,
@@ -720,6 +801,89 @@ mod tests {
         let bucket =
             as_format_2(encode_record(BUCKET_MAGIC, &Format2Bucket { name: "b".into(), created_unix_nanos: 9 }));
         assert_eq!(BucketRecord::decode(&bucket).expect("a format 2 bucket record decodes"), BucketRecord::new("b", 9));
+    }
+
+    #[test]
+    fn compression_round_trips_and_format_4_objects_still_read() {
+        // A format 4 version: every field up to the delete marker, parts without compression.
+        #[derive(Serialize)]
+        struct Format4Part {
+            number: u32,
+            size: u64,
+            etag: String,
+        }
+        #[derive(Serialize)]
+        struct Format4Version {
+            version_id: Option<Uuid>,
+            mod_time_unix_nanos: i64,
+            size: u64,
+            etag: String,
+            data_dir: Option<Uuid>,
+            erasure: ErasureInfo,
+            parts: Vec<Format4Part>,
+            checksums: BTreeMap<String, String>,
+            headers: BTreeMap<String, String>,
+            inline_data: Option<Bytes>,
+            upload_id: Option<Uuid>,
+            meta_updated_unix_nanos: i64,
+            delete_marker: bool,
+        }
+        #[derive(Serialize)]
+        struct Format4Meta {
+            versions: Vec<Format4Version>,
+        }
+        let erasure = ErasureInfo {
+            data_shards: 2,
+            parity_shards: 2,
+            block_size_bytes: 1 << 20,
+            shard_index: 1,
+            distribution: vec![0, 1, 2, 3],
+        };
+        let old = Format4Meta {
+            versions: vec![Format4Version {
+                version_id: None,
+                mod_time_unix_nanos: 5,
+                size: 3,
+                etag: "abc".into(),
+                data_dir: Some(Uuid::from_u128(1)),
+                erasure: erasure.clone(),
+                parts: vec![Format4Part { number: 1, size: 3, etag: "abc".into() }],
+                checksums: BTreeMap::new(),
+                headers: BTreeMap::new(),
+                inline_data: None,
+                upload_id: None,
+                meta_updated_unix_nanos: 0,
+                delete_marker: false,
+            }],
+        };
+        let mut bytes = encode_record(OBJECT_MAGIC, &old);
+        bytes[4..6].copy_from_slice(&4u16.to_le_bytes());
+        let meta = ObjectMeta::decode(&bytes).expect("a format 4 object record decodes");
+        let version = &meta.versions[0];
+        assert_eq!(
+            (version.compressed_size, version.parts[0].compression.clone(), version.stored_size()),
+            (None, None, 3)
+        );
+        assert_eq!(ObjectMeta::decode_latest_identity(&bytes).expect("identity"), meta.latest_identity());
+
+        let mut compressed = version.clone();
+        compressed.size = 3 << 20;
+        compressed.parts[0].size = 3 << 20;
+        compressed.parts[0].compression = Some(PartCompression {
+            codec: Codec::Zstd,
+            block_bytes: 1 << 20,
+            stored_size: 700_000,
+            stride: 1,
+            spans: vec![300_000, 250_000, 150_000],
+        });
+        compressed.compressed_size = ObjectVersion::compressed_size_of(&compressed.parts);
+        assert_eq!((compressed.compressed_size, compressed.stored_size()), (Some(700_000), 700_000));
+        let meta = ObjectMeta::single(compressed);
+        let bytes = meta.encode();
+        assert_eq!(ObjectMeta::decode(&bytes).expect("round trip"), meta);
+        let identity = ObjectMeta::decode_latest_identity(&bytes).expect("identity").expect("a version");
+        assert_eq!(identity.compressed_size, Some(700_000), "listings and usage read the stored size");
+        assert_eq!(Some(identity), meta.latest_identity());
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct UploadRecord {
     pub headers: BTreeMap<String, String>,
     /// Checksum algorithm requested at Create, if any.
     pub checksum_algorithm: Option<String>,
+    /// Parts are compressed as they arrive (the object matched the compression rule at
+    /// Create). False in records written before format 5.
+    #[serde(default)]
+    pub compress: bool,
 }
 
 impl UploadRecord {
@@ -51,6 +55,9 @@ pub struct PartRecord {
     pub mod_time_unix_nanos: i64,
     /// Checksums of the part: algorithm name to base64 value.
     pub checksums: BTreeMap<String, String>,
+    /// How the part is compressed on the drives (None: as sent, and before format 5).
+    #[serde(default)]
+    pub compression: Option<crate::PartCompression>,
 }
 
 impl PartRecord {
@@ -78,6 +85,7 @@ mod tests {
             initiated_unix_nanos: 42,
             headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
             checksum_algorithm: Some("CRC32".into()),
+            compress: false,
         };
         assert_eq!(UploadRecord::decode(&upload.encode()).expect("decodes"), upload);
         let part = PartRecord {
@@ -87,6 +95,7 @@ mod tests {
             data_file: Uuid::new_v4(),
             mod_time_unix_nanos: 7,
             checksums: BTreeMap::new(),
+            compression: None,
         };
         assert_eq!(PartRecord::decode(&part.encode()).expect("decodes"), part);
         assert!(PartRecord::decode(&upload.encode()).is_err());
@@ -102,6 +111,7 @@ mod tests {
             initiated_unix_nanos: 42,
             headers: BTreeMap::new(),
             checksum_algorithm: None,
+            compress: false,
         };
         let named = crate::codec::encode_record_named(UPLOAD_MAGIC, &upload);
         assert_eq!(UploadRecord::decode(&named).expect("decodes"), upload);
@@ -112,6 +122,7 @@ mod tests {
             data_file: Uuid::from_u128(6),
             mod_time_unix_nanos: 7,
             checksums: BTreeMap::from([("CRC32".into(), "AAAAAA==".into())]),
+            compression: None,
         };
         let named = crate::codec::encode_record_named(PART_MAGIC, &part);
         assert_eq!(PartRecord::decode(&named).expect("decodes"), part);

@@ -33,8 +33,8 @@ fn version(inline: Option<Vec<u8>>) -> ObjectVersion {
             distribution: vec![2, 3, 0, 1],
         },
         parts: vec![
-            PartInfo { number: 1, size: 5 << 20, etag: "0".repeat(32) },
-            PartInfo { number: 2, size: 1, etag: "f".repeat(32) },
+            PartInfo { number: 1, size: 5 << 20, etag: "0".repeat(32), compression: None },
+            PartInfo { number: 2, size: 1, etag: "f".repeat(32), compression: None },
         ],
         checksums: BTreeMap::from([("CRC32".into(), "AAAAAA==".into())]),
         headers: BTreeMap::from([
@@ -45,6 +45,7 @@ fn version(inline: Option<Vec<u8>>) -> ObjectVersion {
         upload_id: Some(Uuid::from_u128(11)),
         meta_updated_unix_nanos: 1_700_000_000_000_000_005,
         delete_marker: false,
+        compressed_size: None,
     }
 }
 
@@ -57,6 +58,7 @@ fn seeds() -> Vec<Vec<u8>> {
         initiated_unix_nanos: 5,
         headers: BTreeMap::from([("content-type".into(), "image/jpeg".into())]),
         checksum_algorithm: Some("CRC32C".into()),
+        compress: false,
     };
     let part = PartRecord {
         number: 10_000,
@@ -65,6 +67,7 @@ fn seeds() -> Vec<Vec<u8>> {
         data_file: Uuid::from_u128(4),
         mod_time_unix_nanos: -1,
         checksums: BTreeMap::from([("SHA256".into(), "x".repeat(44))]),
+        compression: None,
     };
     vec![
         ObjectMeta::single(version(None)).encode(),

@@ -7,6 +7,7 @@
 
 mod body;
 mod bucket_config;
+mod compress;
 mod config;
 mod cpu;
 mod error;
@@ -33,6 +34,9 @@ pub use body::{Body, BodyCheck, NoCheck};
 pub use bucket_config::{BUCKET_CONFIG_TTL, BucketChangeNotifier};
 pub use cairn_meta::{
     BucketRecord, Cors, CorsRule, DefaultRetention, ObjectLock, RetentionMode, RetentionPeriod, Versioning,
+};
+pub use compress::{
+    COMPRESSION_EXTENSIONS_DEFAULT, COMPRESSION_MIME_TYPES_DEFAULT, CompressionRule, FRAME_BLOCK_BYTES,
 };
 pub use config::{
     BLOCK_SIZE_BYTES, INLINE_BYTES_MAX, Layout, PART_SIZE_BYTES_MIN, PARTS_MAX, parity_for_set_size,

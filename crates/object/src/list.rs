@@ -623,6 +623,7 @@ pub(crate) mod tests {
             upload_id: None,
             meta_updated_unix_nanos: 0,
             delete_marker: false,
+            compressed_size: None,
         }
     }
 

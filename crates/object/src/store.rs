@@ -161,6 +161,8 @@ pub struct ObjectStore {
     pub(crate) bucket_configs: Arc<crate::bucket_config::BucketConfigs>,
     /// The lifecycle day and what lifecycle rules did here.
     pub(crate) ilm: Arc<crate::ilm::Ilm>,
+    /// Which new objects are compressed (`admin config set compression ...`).
+    compression: Arc<std::sync::RwLock<crate::compress::CompressionRule>>,
 }
 
 /// Heals the objects that reads queue, one at a time, for as long as the store lives.
@@ -239,6 +241,7 @@ impl ObjectStore {
             upload_expiry: Arc::default(),
             bucket_configs: Arc::default(),
             ilm: Arc::new(crate::ilm::Ilm::new(options.lifecycle_day_secs)),
+            compression: Arc::default(),
         };
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;
@@ -444,9 +447,23 @@ impl ObjectStore {
         let versioning = self.bucket_versioning(&request.bucket).await?;
         let (check, quota) = self.with_quota_check(&request.bucket, request.check).await?;
         request.check = check;
-        let outcome = self.placement(&request.bucket, &request.key).await?.put_object(request, versioning).await;
+        let compress = self.compresses(&request.bucket, &request.key, &request.headers);
+        let set = self.placement(&request.bucket, &request.key).await?;
+        let outcome = set.put_object(request, versioning, compress).await;
         quota.settle(&outcome);
         outcome
+    }
+
+    /// Sets which new objects are compressed; applies to writes that start from now on.
+    pub fn set_compression(&self, rule: crate::compress::CompressionRule) {
+        *self.compression.write().unwrap_or_else(std::sync::PoisonError::into_inner) = rule;
+    }
+
+    /// Whether a new object with this key and these headers is compressed. Internal
+    /// configuration objects never are (they are small, and read at start-up).
+    fn compresses(&self, bucket: &str, key: &str, headers: &BTreeMap<String, String>) -> bool {
+        bucket != cairn_drive::SYSTEM_VOLUME
+            && self.compression.read().unwrap_or_else(std::sync::PoisonError::into_inner).applies(key, headers)
     }
 
     /// Opens the newest version of an object for reading.
@@ -536,7 +553,9 @@ impl ObjectStore {
         headers: BTreeMap<String, String>,
         checksum_algorithm: Option<String>,
     ) -> Result<String> {
-        let id = self.placement(bucket, key).await?.create_upload(bucket, key, headers, checksum_algorithm).await?;
+        let compress = self.compresses(bucket, key, &headers);
+        let set = self.placement(bucket, key).await?;
+        let id = set.create_upload(bucket, key, headers, checksum_algorithm, compress).await?;
         Ok(id.to_string())
     }
 

@@ -304,6 +304,7 @@ mod tests {
             initiated_unix_nanos: initiated,
             headers: BTreeMap::new(),
             checksum_algorithm: None,
+            compress: false,
         }
     }
 

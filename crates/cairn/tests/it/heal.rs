@@ -50,7 +50,7 @@ fn unchunk(mut raw: &[u8]) -> Vec<u8> {
 
 /// Runs a heal with `query`; returns its JSON lines, after checking the stream's shape:
 /// a progress line first, a summary last, nothing else but progress and failures between.
-fn heal(endpoint: &str, query: &str) -> Vec<Value> {
+pub(crate) fn heal(endpoint: &str, query: &str) -> Vec<Value> {
     let (status, body) = signed_request(endpoint, "POST", &format!("{HEAL_PATH}?{query}"), b"");
     let text = String::from_utf8(unchunk(&body)).expect("utf-8");
     assert_eq!(status, 200, "heal {query}: {}", String::from_utf8_lossy(&body));
@@ -62,7 +62,7 @@ fn heal(endpoint: &str, query: &str) -> Vec<Value> {
     lines
 }
 
-fn summary(lines: &[Value]) -> &Value {
+pub(crate) fn summary(lines: &[Value]) -> &Value {
     lines.last().expect("at least a summary")
 }
 

@@ -10,6 +10,7 @@ mod bitrot;
 mod certs;
 mod cli;
 mod complete_retry;
+mod compression;
 mod conditional;
 mod copy_source;
 mod crash_commit;

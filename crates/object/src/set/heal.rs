@@ -152,7 +152,8 @@ impl ErasureSet {
             let frame = copy_of(meta, version).and_then(|v| v.inline_data.clone());
             let index = distribution[d] as usize;
             let valid = frame.as_ref().is_some_and(|f| {
-                version.size == 0 || self.erasure.verify_shard(index, f, version.size as usize).is_ok()
+                version.stored_size() == 0
+                    || self.erasure.verify_shard(index, f, version.stored_size() as usize).is_ok()
             });
             if valid {
                 frames[index] = frame;
@@ -163,11 +164,11 @@ impl ErasureSet {
         if !bad.iter().any(|b| *b) {
             return Ok(Vec::new());
         }
-        let rebuilt = if version.size == 0 {
+        let rebuilt = if version.stored_size() == 0 {
             vec![Bytes::new(); shards]
         } else {
             self.erasure
-                .reconstruct_all(&frames, version.size as usize)
+                .reconstruct_all(&frames, version.stored_size() as usize)
                 .map_err(|e| ObjectError::Unrecoverable(format!("heal: {e}")))?
         };
         let requests = (0..self.drives.len()).filter(|d| bad[*d]).map(|d| {
@@ -193,10 +194,10 @@ impl ErasureSet {
         // claims the version.
         for part in &version.parts {
             let mut readers = self.open_part(bucket, key, data_dir, part.number, bad).await;
-            let blocks = part.size.div_ceil(block_size);
+            let blocks = part.stored_size().div_ceil(block_size);
             let first = if deep { 0 } else { blocks.saturating_sub(1) };
             for block in first..blocks {
-                let block_len = (part.size - block * block_size).min(block_size) as usize;
+                let block_len = (part.stored_size() - block * block_size).min(block_size) as usize;
                 let frames = read_frames(&mut readers, &erasure, block, block_len).await;
                 for (d, frame) in frames.iter().enumerate() {
                     if bad[d] {
@@ -224,8 +225,8 @@ impl ErasureSet {
             for (d, drive) in self.drives.iter().enumerate() {
                 writers.push(if written[d] { drive.create_sys_file(&staged(part.number)).await.ok() } else { None });
             }
-            for block in 0..part.size.div_ceil(block_size) {
-                let block_len = (part.size - block * block_size).min(block_size) as usize;
+            for block in 0..part.stored_size().div_ceil(block_size) {
+                let block_len = (part.stored_size() - block * block_size).min(block_size) as usize;
                 let read = read_frames(&mut readers, &erasure, block, block_len).await;
                 let mut frames: Vec<Option<Bytes>> = vec![None; erasure.total_shards()];
                 for (d, frame) in read.into_iter().enumerate() {

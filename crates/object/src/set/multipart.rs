@@ -8,7 +8,7 @@
 //! .cairn.sys/multipart/<bucket>/<upload-id>/<data-file-uuid> (this drive's shard file)
 //! ```
 
-use super::write::{Commit, Stored};
+use super::write::{BodyMode, Commit, Stored};
 use super::{ErasureSet, detached, now_unix_nanos, object_info};
 use crate::body::{Body, BodyCheck};
 use crate::config::{PART_SIZE_BYTES_MIN, PARTS_MAX};
@@ -64,6 +64,7 @@ impl ErasureSet {
         key: &str,
         headers: BTreeMap<String, String>,
         checksum_algorithm: Option<String>,
+        compress: bool,
     ) -> Result<Uuid> {
         cairn_drive::validate_key(key)?;
         self.require_bucket(bucket).await?;
@@ -75,6 +76,7 @@ impl ErasureSet {
             initiated_unix_nanos: now_unix_nanos(),
             headers,
             checksum_algorithm,
+            compress,
         };
         let path = format!("{}/upload.meta", upload_dir(bucket, upload_id));
         let bytes = Bytes::from(record.encode());
@@ -118,11 +120,12 @@ impl ErasureSet {
         check: Box<dyn BodyCheck>,
     ) -> Result<PartSummary> {
         check_part_number(part_number)?;
-        self.read_upload(bucket, key, upload_id).await?;
+        let upload = self.read_upload(bucket, key, upload_id).await?;
         let distribution = self.distribution(key);
         let data_file = Uuid::new_v4();
         let staged = format!("tmp/{data_file}");
-        let written = match self.write_body(bucket, body, check, &distribution, &staged, false).await {
+        let mode = BodyMode { allow_inline: false, compress: upload.compress };
+        let written = match self.store_body(bucket, body, check, &distribution, &staged, mode).await {
             Ok(written) => written,
             Err(error) => {
                 self.discard_staged(&staged).await;
@@ -137,6 +140,7 @@ impl ErasureSet {
             data_file,
             mod_time_unix_nanos: now_unix_nanos(),
             checksums: written.checksums,
+            compression: written.compression,
         };
         let set = Arc::clone(self);
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
@@ -320,21 +324,31 @@ impl ErasureSet {
         let part_checksums: Vec<BTreeMap<String, String>> = records.iter().map(|r| r.checksums.clone()).collect();
         let checksums = composite(upload.checksum_algorithm.as_deref(), &part_checksums);
         let distribution = self.distribution(key);
-        let version = ObjectVersion {
+        let mut version = ObjectVersion {
             version_id: None,
             mod_time_unix_nanos: now_unix_nanos(),
             size: records.iter().map(|r| r.size).sum(),
             etag,
             data_dir: Some(Uuid::new_v4()),
             erasure: self.erasure_info(&distribution, 0),
-            parts: records.iter().map(|r| PartInfo { number: r.number, size: r.size, etag: r.etag.clone() }).collect(),
+            parts: records
+                .iter()
+                .map(|r| PartInfo {
+                    number: r.number,
+                    size: r.size,
+                    etag: r.etag.clone(),
+                    compression: r.compression.clone(),
+                })
+                .collect(),
             checksums,
             headers: upload.headers,
             inline_data: None,
             upload_id: Some(upload_id),
             meta_updated_unix_nanos: 0,
             delete_marker: false,
+            compressed_size: None,
         };
+        version.compressed_size = ObjectVersion::compressed_size_of(&version.parts);
         let dir = upload_dir(bucket, upload_id);
         let parts: Vec<PartSource> = records
             .iter()

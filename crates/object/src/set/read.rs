@@ -3,6 +3,7 @@
 //! reconstruct from parity when a shard is missing or corrupt.
 
 use super::{ErasureSet, object_info};
+use crate::compress::FrameDecoder;
 use crate::error::drive_unavailable;
 use crate::lock::LockGuard;
 use crate::quorum::{copy_of, pick_version_at, same_version};
@@ -11,7 +12,7 @@ use crate::types::VersionRef;
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{DriveError, ShardReader};
-use cairn_meta::ObjectVersion;
+use cairn_meta::{ObjectVersion, PartCompression, PartInfo};
 use futures::Stream;
 use futures::future::join_all;
 use std::pin::Pin;
@@ -216,7 +217,6 @@ impl ReadState {
         length: u64,
         sender: &mpsc::Sender<Result<Bytes>>,
     ) -> Result<()> {
-        let block_size = reader.set.erasure.block_size() as u64;
         let end = offset + length;
         let mut part_start = 0u64;
         for (index, part) in reader.version.parts.iter().enumerate() {
@@ -231,21 +231,75 @@ impl ReadState {
             self.enter_part(reader, index).await?;
             let from = offset.max(part_start) - part_start;
             let to = end.min(part_end) - part_start;
-            let mut block_index = from / block_size;
-            while block_index * block_size < to {
-                let block_start = block_index * block_size;
-                let block_len = (part.size - block_start).min(block_size) as usize;
-                let block = self.read_block(reader, part.number, block_index, block_len).await?;
-                let slice_from = from.saturating_sub(block_start) as usize;
-                let slice_to = (to - block_start).min(block_len as u64) as usize;
-                if sender.send(Ok(block.slice(slice_from..slice_to))).await.is_err() {
-                    return Ok(()); // The client went away.
-                }
-                block_index += 1;
+            let sent = match &part.compression {
+                None => self.send_stored(reader, part, from, to, sender).await?,
+                Some(index) => self.send_compressed(reader, part, index, from, to, sender).await?,
+            };
+            if !sent {
+                return Ok(()); // The client went away.
             }
             part_start = part_end;
         }
         Ok(())
+    }
+
+    /// Sends the stored bytes `from..to` of an uncompressed part; false when the client
+    /// went away.
+    async fn send_stored(
+        &mut self,
+        reader: &ObjectReader,
+        part: &PartInfo,
+        from: u64,
+        to: u64,
+        sender: &mpsc::Sender<Result<Bytes>>,
+    ) -> Result<bool> {
+        let block_size = reader.set.erasure.block_size() as u64;
+        let mut block_index = from / block_size;
+        while block_index * block_size < to {
+            let block_start = block_index * block_size;
+            let block_len = (part.stored_size() - block_start).min(block_size) as usize;
+            let block = self.read_block(reader, part.number, block_index, block_len).await?;
+            let slice_from = from.saturating_sub(block_start) as usize;
+            let slice_to = (to - block_start).min(block_len as u64) as usize;
+            if sender.send(Ok(block.slice(slice_from..slice_to))).await.is_err() {
+                return Ok(false);
+            }
+            block_index += 1;
+        }
+        Ok(true)
+    }
+
+    /// Sends the uncompressed bytes `from..to` of a compressed part: reads the stored
+    /// frames from the index entry before `from` and decompresses those that hold wanted
+    /// bytes (see `crate::compress`); false when the client went away.
+    async fn send_compressed(
+        &mut self,
+        reader: &ObjectReader,
+        part: &PartInfo,
+        index: &PartCompression,
+        from: u64,
+        to: u64,
+        sender: &mpsc::Sender<Result<Bytes>>,
+    ) -> Result<bool> {
+        let plan = crate::compress::plan(index, from, to);
+        let mut decoder = FrameDecoder::new(index, plan, part.size, from, to);
+        let block_size = reader.set.erasure.block_size() as u64;
+        let mut block_index = plan.stored_from / block_size;
+        while block_index * block_size < plan.stored_to && !decoder.done() {
+            let block_start = block_index * block_size;
+            let block_len = (index.stored_size - block_start).min(block_size) as usize;
+            let block = self.read_block(reader, part.number, block_index, block_len).await?;
+            let slice_from = plan.stored_from.saturating_sub(block_start) as usize;
+            let slice_to = (plan.stored_to - block_start).min(block_len as u64) as usize;
+            for bytes in decoder.push(&block[slice_from..slice_to]).await? {
+                if sender.send(Ok(bytes)).await.is_err() {
+                    return Ok(false);
+                }
+            }
+            block_index += 1;
+        }
+        decoder.finish()?;
+        Ok(true)
     }
 
     /// Reads one block: frames from the first k healthy shards (data shards first),

@@ -70,8 +70,9 @@ impl ErasureSet {
                 let frame = copy_of(meta, &version).and_then(|v| v.inline_data.clone());
                 let index = distribution[d] as usize;
                 found.bytes += frame.as_ref().map_or(0, |f| f.len() as u64);
-                found.damaged |= version.size > 0
-                    && frame.is_none_or(|f| self.erasure.verify_shard(index, &f, version.size as usize).is_err());
+                found.damaged |= version.stored_size() > 0
+                    && frame
+                        .is_none_or(|f| self.erasure.verify_shard(index, &f, version.stored_size() as usize).is_err());
             }
             throttle.spend(found.bytes, rate()).await;
             return Ok(found);
@@ -98,8 +99,8 @@ impl ErasureSet {
                     None => readers.push(None),
                 }
             }
-            for block in 0..part.size.div_ceil(block_size) {
-                let block_len = (part.size - block * block_size).min(block_size) as usize;
+            for block in 0..part.stored_size().div_ceil(block_size) {
+                let block_len = (part.stored_size() - block * block_size).min(block_size) as usize;
                 let open: Vec<bool> = readers.iter().map(Option::is_some).collect();
                 let frames = read_frames(&mut readers, &self.erasure, block, block_len).await;
                 for (d, frame) in frames.iter().enumerate().filter(|(d, _)| open[*d]) {

@@ -135,6 +135,7 @@ impl ErasureSet {
             upload_id: None,
             meta_updated_unix_nanos: 0,
             delete_marker: true,
+            compressed_size: None,
         };
         let commit = Commit {
             bucket: bucket.to_owned(),

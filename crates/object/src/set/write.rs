@@ -12,17 +12,24 @@ use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{CommitRequest, DriveError, PartSource, ShardWriter};
 use cairn_erasure::Erasure;
-use cairn_meta::{ObjectMeta, ObjectVersion, PartInfo, Versioning};
+use cairn_meta::{ObjectMeta, ObjectVersion, PartCompression, PartInfo, Versioning};
 use futures::future::join_all;
 use md5_many::{Digest, Md5};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Running digests of a body.
-struct Hashing {
-    md5: Md5,
-    check: Box<dyn BodyCheck>,
+/// Running digests of a body; None for a body of compressed frames, whose digests the
+/// compressor computed over the uncompressed bytes.
+type Hashing = Option<(Md5, Box<dyn BodyCheck>)>;
+
+/// How a body is stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyMode {
+    /// A body of at most [`INLINE_BYTES_MAX`] bytes (as stored) may go into `xl.meta`.
+    pub(crate) allow_inline: bool,
+    /// Compressed into frames (see `crate::compress`).
+    pub(crate) compress: bool,
 }
 
 /// Where a body's shards ended up.
@@ -38,10 +45,13 @@ pub(crate) enum Stored {
 
 /// A body written to the drives, verified and durable, but not yet visible.
 pub(crate) struct Written {
+    /// Bytes of the body as sent (uncompressed).
     pub(crate) size: u64,
     pub(crate) md5: [u8; 16],
     pub(crate) checksums: BTreeMap<String, String>,
     pub(crate) stored: Stored,
+    /// The index of the frames, when the body was compressed.
+    pub(crate) compression: Option<PartCompression>,
 }
 
 /// A new version ready to be made visible.
@@ -130,9 +140,11 @@ impl ShardSink {
 async fn hash_and_encode(mut hashing: Hashing, block: Block, erasure: Erasure) -> Result<(Hashing, Vec<Bytes>)> {
     let bytes = block.pieces.iter().map(|piece| piece.len()).sum();
     let (hashing, frames) = crate::cpu::run_sized(bytes, move || {
-        for piece in &block.pieces {
-            hashing.md5.update(piece);
-            hashing.check.update(piece);
+        if let Some((md5, check)) = &mut hashing {
+            for piece in &block.pieces {
+                md5.update(piece);
+                check.update(piece);
+            }
         }
         let frames = erasure.encode_pieces(&block.pieces);
         (hashing, frames)
@@ -161,24 +173,55 @@ async fn next_frames(
 }
 
 impl ErasureSet {
-    /// Streams `body` to the set. With `allow_inline`, a body of at most
-    /// [`INLINE_BYTES_MAX`] bytes comes back as frames for `xl.meta`; otherwise each
-    /// drive gets a shard file at `sys_path` (inside the system volume).
-    pub(crate) async fn write_body(
+    /// Streams `body` to the set, compressed first when `mode` says so (see
+    /// [`ErasureSet::write_body`] for where it goes).
+    pub(crate) async fn store_body(
         &self,
         bucket: &str,
         body: Body,
         check: Box<dyn BodyCheck>,
         distribution: &[u8],
         sys_path: &str,
-        allow_inline: bool,
+        mode: BodyMode,
+    ) -> Result<Written> {
+        if !mode.compress {
+            return self.write_body(bucket, body, Some((Md5::new(), check)), distribution, sys_path, mode).await;
+        }
+        let (frames, slot) = crate::compress::compressing(body, check);
+        let written = self.write_body(bucket, frames, None, distribution, sys_path, mode).await;
+        let outcome = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        match (written, outcome) {
+            // The body failed: its typed error, not the message the frame stream carried.
+            (_, Some(Err(error))) | (Err(error), _) => Err(error),
+            (Ok(written), Some(Ok(compressed))) => Ok(Written {
+                size: compressed.size,
+                md5: compressed.md5,
+                checksums: compressed.checksums,
+                stored: written.stored,
+                // An empty body has no frames: nothing to index.
+                compression: (compressed.size > 0).then_some(compressed.index),
+            }),
+            (Ok(_), None) => Err(ObjectError::Internal("the compressed body ended without its digests".into())),
+        }
+    }
+
+    /// Streams `body` to the set. With `mode.allow_inline`, a body of at most
+    /// [`INLINE_BYTES_MAX`] bytes comes back as frames for `xl.meta`; otherwise each
+    /// drive gets a shard file at `sys_path` (inside the system volume).
+    async fn write_body(
+        &self,
+        bucket: &str,
+        body: Body,
+        mut hashing: Hashing,
+        distribution: &[u8],
+        sys_path: &str,
+        mode: BodyMode,
     ) -> Result<Written> {
         self.recheck_if_short(self.layout.write_quorum()).await;
         let erasure = self.erasure;
         let mut reader = BlockReader::new(body);
-        let mut hashing = Hashing { md5: Md5::new(), check };
         let first = reader.next_block(erasure.block_size()).await?;
-        let inline = allow_inline && first.as_ref().is_none_or(|b| b.len <= INLINE_BYTES_MAX);
+        let inline = mode.allow_inline && first.as_ref().is_none_or(|b| b.len <= INLINE_BYTES_MAX);
         if inline {
             let frames = match first {
                 Some(block) => {
@@ -247,12 +290,14 @@ impl ErasureSet {
         self: &Arc<Self>,
         request: PutRequest,
         versioning: Versioning,
+        compress: bool,
     ) -> Result<ObjectInfo> {
         let PutRequest { bucket, key, body, check, headers, condition } = request;
         cairn_drive::validate_key(&key)?;
         let distribution = self.distribution(&key);
         let staged = format!("tmp/{}", Uuid::new_v4());
-        let written = match self.write_body(&bucket, body, check, &distribution, &staged, true).await {
+        let mode = BodyMode { allow_inline: true, compress };
+        let written = match self.store_body(&bucket, body, check, &distribution, &staged, mode).await {
             Ok(written) => written,
             Err(error) => {
                 self.discard_staged(&staged).await;
@@ -261,21 +306,23 @@ impl ErasureSet {
         };
         let etag = hex::encode(written.md5);
         let data_dir = matches!(written.stored, Stored::Files(_)).then(Uuid::new_v4);
-        let version = ObjectVersion {
+        let mut version = ObjectVersion {
             version_id: None,
             mod_time_unix_nanos: now_unix_nanos(),
             size: written.size,
             etag: etag.clone(),
             data_dir,
             erasure: self.erasure_info(&distribution, 0),
-            parts: vec![PartInfo { number: 1, size: written.size, etag }],
+            parts: vec![PartInfo { number: 1, size: written.size, etag, compression: written.compression }],
             checksums: written.checksums,
             headers,
             inline_data: None,
             upload_id: None,
             meta_updated_unix_nanos: 0,
             delete_marker: false,
+            compressed_size: None,
         };
+        version.compressed_size = ObjectVersion::compressed_size_of(&version.parts);
         // An inline version staged nothing: no staged file to remove on four drives.
         let version_has_files = matches!(written.stored, Stored::Files(_));
         let parts = match &written.stored {
@@ -481,9 +528,13 @@ pub(super) fn check_condition(
 }
 
 fn finish_digests(hashing: Hashing, size: u64, stored: Stored) -> Result<Written> {
-    let md5: [u8; 16] = hashing.md5.finalize().into();
-    let checksums = hashing.check.finish(&md5)?;
-    Ok(Written { size, md5, checksums, stored })
+    let Some((md5, check)) = hashing else {
+        // Compressed frames: `store_body` puts the body's own digests in.
+        return Ok(Written { size, md5: [0; 16], checksums: BTreeMap::new(), stored, compression: None });
+    };
+    let md5: [u8; 16] = md5.finalize().into();
+    let checksums = check.finish(&md5)?;
+    Ok(Written { size, md5, checksums, stored, compression: None })
 }
 
 #[cfg(test)]
