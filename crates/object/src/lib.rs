@@ -49,7 +49,7 @@ pub use list::{ListMode, ListPage, ListRequest};
 pub use list_versions::{VersionsPage, VersionsRequest};
 pub use lock::LockGuard;
 pub use scanner::{
-    DEEP_SCAN_BYTES_PER_SEC_DEFAULT, DEEP_SCAN_INTERVAL_DEFAULT, DeepScanStats, ORPHAN_GRACE_DEFAULT,
+    CompressedUsage, DEEP_SCAN_BYTES_PER_SEC_DEFAULT, DEEP_SCAN_INTERVAL_DEFAULT, DeepScanStats, ORPHAN_GRACE_DEFAULT,
     SCAN_OBJECTS_PER_SEC_DEFAULT,
 };
 pub use set::read::{ObjectReader, ObjectStream};

@@ -151,8 +151,9 @@ fn judge_object(copies: &[Bytes], unanswered: usize, layout: &Layout) -> Verdict
 }
 
 fn listed_object(key: String, version: VersionIdentity) -> ListedObject {
-    let VersionIdentity { size, etag, mod_time_unix_nanos, delete_marker, noncurrent_bytes, .. } = version;
-    ListedObject { key, size, etag, mod_time_unix_nanos, delete_marker, noncurrent_bytes }
+    let VersionIdentity { size, etag, mod_time_unix_nanos, delete_marker, noncurrent_bytes, compressed_size, .. } =
+        version;
+    ListedObject { key, size, etag, mod_time_unix_nanos, delete_marker, noncurrent_bytes, compressed_size }
 }
 
 /// The versions a read quorum of `metas` agrees on, as ListObjectVersions shows them.
@@ -713,6 +714,7 @@ pub(crate) mod tests {
             mod_time_unix_nanos: 1,
             delete_marker: false,
             noncurrent_bytes: 0,
+            compressed_size: None,
         };
         assert_eq!(resolved(Ok(info)).expect("listed"), Some(listed));
         assert_eq!(resolved(Err(ObjectError::ObjectNotFound)).expect("absent"), None);

@@ -130,6 +130,35 @@ fn store_rate(store: &ObjectStore) -> u64 {
     store.scan.objects_per_sec.load(Ordering::Relaxed).max(1)
 }
 
+/// What compression saves in a bucket, from the current versions the last scan listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompressedUsage {
+    /// Current versions stored compressed.
+    pub objects: u64,
+    /// Their bytes as sent.
+    pub logical_bytes: u64,
+    /// Their bytes on the drives (before erasure coding's parity).
+    pub stored_bytes: u64,
+}
+
+impl CompressedUsage {
+    fn add(&mut self, logical: u64, stored: u64) {
+        self.objects += 1;
+        self.logical_bytes += logical;
+        self.stored_bytes += stored;
+    }
+
+    /// Bytes compression saves (never negative: raw frames may add a few header bytes).
+    pub fn saved_bytes(&self) -> u64 {
+        self.logical_bytes.saturating_sub(self.stored_bytes)
+    }
+
+    /// Stored bytes per byte sent, 1.0 when nothing is compressed.
+    pub fn ratio(&self) -> f64 {
+        if self.logical_bytes == 0 { 1.0 } else { self.stored_bytes as f64 / self.logical_bytes as f64 }
+    }
+}
+
 impl ObjectStore {
     /// Sets the time between scans (from the next cycle on).
     pub fn set_scan_interval(&self, interval: Duration) {
@@ -184,6 +213,9 @@ impl ObjectStore {
         let mut checked = 0u64;
         let mut throttle = deep.then(Throttle::new);
         let namespaces = self.namespaces().await?;
+        if let Ok(mut compressed) = self.compressed_usage.lock() {
+            compressed.retain(|bucket, _| namespaces.iter().any(|(name, _)| name == bucket));
+        }
         if let Ok(mut usage) = self.usage.lock() {
             usage.retain(|bucket, _| namespaces.iter().any(|(name, _)| name == bucket));
         }
@@ -199,6 +231,7 @@ impl ObjectStore {
             let committed_at_start = self.quotas.scan_started(&bucket);
             let mut pages = Pages::new(&bucket, prefix, None, SCAN_PAGE_KEYS).collecting_findings();
             let (mut objects, mut bytes) = (0u64, 0u64);
+            let mut compressed = CompressedUsage::default();
             while let Some(page) = pages.next_while_exists(self).await? {
                 for dangling in pages.take_dangling() {
                     self.remove_dangling(&bucket, &dangling).await;
@@ -210,6 +243,9 @@ impl ObjectStore {
                     // Usage counts every version's bytes; the count is of keys that exist.
                     objects += u64::from(!object.delete_marker);
                     bytes += object.size + object.noncurrent_bytes;
+                    if let Some(stored) = object.compressed_size {
+                        compressed.add(object.size, stored);
+                    }
                     self.stats.objects_scanned.fetch_add(1, Ordering::Relaxed);
                     if partial.contains(&object.key) {
                         self.scan_object(&bucket, &object.key).await;
@@ -240,6 +276,9 @@ impl ObjectStore {
                 self.sweep_orphans(&bucket).await;
                 if let Ok(mut usage) = self.usage.lock() {
                     usage.insert(bucket.clone(), (objects, bytes));
+                }
+                if let Ok(mut usage) = self.compressed_usage.lock() {
+                    usage.insert(bucket.clone(), compressed);
                 }
                 self.quotas.scan_ended(&bucket, committed_at_start);
             }

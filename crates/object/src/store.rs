@@ -153,6 +153,8 @@ pub struct ObjectStore {
     pub(crate) scan: Arc<crate::scanner::ScanSettings>,
     /// Objects and bytes per bucket, from the last scan (for metrics).
     pub(crate) usage: Arc<std::sync::Mutex<BTreeMap<String, (u64, u64)>>>,
+    /// What compression saves per bucket, from the last scan.
+    pub(crate) compressed_usage: Arc<std::sync::Mutex<BTreeMap<String, crate::scanner::CompressedUsage>>>,
     /// Bytes written since each bucket's last scan, for quotas.
     pub(crate) quotas: Arc<crate::quota::Quotas>,
     /// When abandoned multipart uploads expire.
@@ -237,6 +239,7 @@ impl ObjectStore {
             scan_wake,
             scan: Arc::new(crate::scanner::ScanSettings::new(options.scan_interval, options.orphan_grace)),
             usage: Arc::default(),
+            compressed_usage: Arc::default(),
             quotas: Arc::default(),
             upload_expiry: Arc::default(),
             bucket_configs: Arc::default(),
@@ -327,6 +330,20 @@ impl ObjectStore {
     /// Objects and bytes per bucket, as counted by the last scan of each bucket.
     pub fn bucket_usage(&self) -> BTreeMap<String, (u64, u64)> {
         self.usage.lock().map(|usage| usage.clone()).unwrap_or_default()
+    }
+
+    /// What compression saves, per bucket, as of the last scan.
+    pub fn compressed_usage(&self) -> BTreeMap<String, crate::scanner::CompressedUsage> {
+        self.compressed_usage.lock().map(|usage| usage.clone()).unwrap_or_default()
+    }
+
+    /// What compression saves in all buckets, as of the last scan.
+    pub fn compressed_total(&self) -> crate::scanner::CompressedUsage {
+        self.compressed_usage().values().fold(Default::default(), |total, bucket| crate::scanner::CompressedUsage {
+            objects: total.objects + bucket.objects,
+            logical_bytes: total.logical_bytes + bucket.logical_bytes,
+            stored_bytes: total.stored_bytes + bucket.stored_bytes,
+        })
     }
 
     /// How many drives do not answer right now.

@@ -54,6 +54,8 @@ pub struct ObjectInfo {
     pub checksums: BTreeMap<String, String>,
     /// Size in bytes of each part, in object order (one part for single PUTs).
     pub part_sizes: Vec<u64>,
+    /// Bytes the version takes up on the drives when it is compressed (None: stored as sent).
+    pub compressed_size: Option<u64>,
 }
 
 /// An object as a listing shows it: what ListObjects returns of each key. Only the
@@ -74,6 +76,8 @@ pub struct ListedObject {
     pub delete_marker: bool,
     /// Bytes of the key's older versions, when the listing read them (0 otherwise).
     pub noncurrent_bytes: u64,
+    /// Bytes the newest version takes up on the drives when it is compressed.
+    pub compressed_size: Option<u64>,
 }
 
 impl From<ObjectInfo> for ListedObject {
@@ -85,6 +89,7 @@ impl From<ObjectInfo> for ListedObject {
             mod_time_unix_nanos: info.mod_time_unix_nanos,
             delete_marker: info.delete_marker,
             noncurrent_bytes: 0,
+            compressed_size: info.compressed_size,
         }
     }
 }

@@ -198,6 +198,7 @@ fn fuzz_conditions() {
             headers: BTreeMap::new(),
             checksums: BTreeMap::new(),
             part_sizes: vec![1],
+            compressed_size: None,
         };
         let _ = conditions.check(&info, not_modified);
         Ok(())

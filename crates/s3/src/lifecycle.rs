@@ -416,6 +416,7 @@ mod tests {
             headers: Default::default(),
             checksums: Default::default(),
             part_sizes: vec![1],
+            compressed_size: None,
         };
         assert_eq!(
             expiration_header(&lifecycle, &info, SECS_PER_DAY).as_deref(),

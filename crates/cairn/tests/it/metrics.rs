@@ -23,7 +23,7 @@ fn prometheus_token(access_key: &str, secret_key: &str, lifetime_secs: i64) -> S
 }
 
 /// GET `path` with an optional bearer token; (status, body).
-fn scrape(endpoint: &str, path: &str, token: Option<&str>) -> (u16, String) {
+pub(crate) fn scrape(endpoint: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let address = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
@@ -38,7 +38,7 @@ fn scrape(endpoint: &str, path: &str, token: Option<&str>) -> (u16, String) {
 }
 
 /// The value of the sample whose line starts with `prefix` (name and labels).
-fn sample(text: &str, prefix: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, prefix: &str) -> Option<f64> {
     text.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
 }
 

@@ -36,6 +36,19 @@ struct InfoMessage {
     /// Cairn's lifecycle counters (absent from MinIO servers).
     #[serde(default)]
     ilm: Option<Value>,
+    /// What Cairn's transparent compression saves (absent from MinIO servers).
+    #[serde(default)]
+    compression: Option<Compression>,
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Compression {
+    objects: u64,
+    logical_bytes: u64,
+    stored_bytes: u64,
+    saved_bytes: u64,
+    ratio: f64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +183,7 @@ fn to_json(info: &InfoMessage, derived: &Derived) -> Value {
         "buckets": info.buckets.count,
         "objects": info.objects.count,
         "objectBytes": info.usage.size,
+        "compression": info.compression,
         "heal": info.heal,
     })
 }
@@ -213,6 +227,16 @@ fn to_text(info: &InfoMessage, derived: &Derived) -> String {
         info.objects.count,
         human_bytes(info.usage.size)
     ));
+    if let Some(compression) = info.compression.as_ref().filter(|c| c.objects > 0) {
+        lines.push(format!(
+            "Compression: {} object(s), {} stored for {} sent (ratio {:.2}, {} saved)",
+            compression.objects,
+            human_bytes(compression.stored_bytes),
+            human_bytes(compression.logical_bytes),
+            compression.ratio,
+            human_bytes(compression.saved_bytes)
+        ));
+    }
     if let Some(heal) = &info.heal {
         let count = |name: &str| heal[name].as_u64().unwrap_or_default();
         lines.push(format!(

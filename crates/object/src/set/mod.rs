@@ -231,5 +231,6 @@ pub(crate) fn object_info(bucket: &str, key: &str, version: &ObjectVersion) -> O
         headers: version.headers.clone(),
         checksums: version.checksums.clone(),
         part_sizes: version.parts.iter().map(|p| p.size).collect(),
+        compressed_size: version.compressed_size,
     }
 }

@@ -132,6 +132,27 @@ pub(crate) async fn cluster(store: &ObjectStore, nodes: &[(String, RequestTotals
         "Total cluster usage in bytes",
         usage.values().map(|c| c.1).sum::<u64>() as f64,
     );
+    let compressed = store.compressed_total();
+    out.gauge(
+        "cairn_compression_objects",
+        "Current object versions stored compressed (as of the last scan)",
+        compressed.objects as f64,
+    );
+    out.gauge(
+        "cairn_compression_logical_bytes",
+        "Bytes of the compressed objects as sent (as of the last scan)",
+        compressed.logical_bytes as f64,
+    );
+    out.gauge(
+        "cairn_compression_stored_bytes",
+        "Bytes of the compressed objects on the drives, before parity (as of the last scan)",
+        compressed.stored_bytes as f64,
+    );
+    out.gauge(
+        "cairn_compression_saved_bytes",
+        "Bytes compression saves, before parity (as of the last scan)",
+        compressed.saved_bytes() as f64,
+    );
     requests_metrics(&mut out, nodes);
     out.finish()
 }
