@@ -125,6 +125,7 @@ test("an operator and a read-only user work through the console", { timeout: 600
   assert.match(dashboard, /4 of 4 drives/);
   assert.match(dashboard, /2 \+ 2/, "the erasure layout");
   assert.match(dashboard, /0 queued, 0 failures/, "the healing backlog");
+  assert.match(dashboard, /Compression\s*none/, "no compressed objects yet: the ratio card says so");
   await page.waitForFunction(() => /\/s$|ms$/.test(document.querySelector("[data-value=requests]")?.textContent || ""), null, { timeout: 20_000 });
   await shot(page, "02-dashboard");
 

@@ -4,9 +4,11 @@
 //! server's peak memory during concurrent large uploads (64 x 256 MiB by default),
 //! and `cairn cp` of a 512 MiB file up and back. Numbers are printed
 //! as a Markdown report (see docs/benchmarks.md); nothing is asserted. `cairn bench
-//! list` is the listing benchmark (see `list.rs`).
+//! list` is the listing benchmark (see `list.rs`), `cairn bench compression` the
+//! compression one (see `compression.rs`).
 
 mod client;
+mod compression;
 mod list;
 mod list_phases;
 mod list_report;
@@ -106,12 +108,17 @@ enum BenchMode {
     /// Listing at scale: populate N keys, list them in full at checkpoints and as a
     /// tree with a delimiter, and a mixed GET/PUT/list workload (see docs/benchmarks.md).
     List(list::ListArgs),
+    /// Transparent compression: PUT/GET MB/s and bytes on the drives of text, with
+    /// compression off and on (see docs/benchmarks.md).
+    Compression(compression::CompressionArgs),
 }
 
 /// Runs every phase and prints the report.
 pub async fn run(args: BenchArgs) -> Result<(), String> {
-    if let Some(BenchMode::List(list_args)) = args.mode {
-        return list::run(list_args).await;
+    match args.mode {
+        Some(BenchMode::List(list_args)) => return list::run(list_args).await,
+        Some(BenchMode::Compression(compression_args)) => return compression::run(compression_args).await,
+        None => {}
     }
     // Checked before the local phases run, not after them.
     let compare_to = args.compare.endpoint()?;

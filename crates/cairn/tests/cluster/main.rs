@@ -18,6 +18,7 @@ mod nodes;
 mod util;
 mod workload;
 
+mod compression;
 mod credentials;
 mod failover;
 mod fencing;

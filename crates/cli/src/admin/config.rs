@@ -20,14 +20,14 @@ pub enum ConfigCommand {
     Get {
         /// ALIAS of the deployment.
         alias: String,
-        /// The subsystem: `region` or `scanner` on Cairn.
+        /// The subsystem: `region`, `scanner`, `api` or `compression` on Cairn.
         subsystem: String,
     },
     /// Change settings of one subsystem: `set ALIAS scanner speed=slow`.
     Set {
         /// ALIAS of the deployment.
         alias: String,
-        /// The subsystem: `region` or `scanner` on Cairn.
+        /// The subsystem: `region`, `scanner`, `api` or `compression` on Cairn.
         subsystem: String,
         /// Settings as KEY=VALUE.
         #[arg(required = true)]
