@@ -199,9 +199,8 @@ async fn compressed_objects_survive_a_lost_drive_bitrot_and_heal() {
     server.delete_drive(3);
     assert!(get(&client, &bucket, "a.txt").await == text);
     let lines = crate::heal::heal(&server.endpoint, "recursive=true");
-    // EC 2+2 on 4 drives: every object (the configuration object too) had a shard there.
-    let summary = crate::heal::summary(&lines);
-    assert!(summary["healed"].as_u64() >= Some(2) && summary["healed"] == summary["scanned"], "{lines:?}");
+    // The degraded GET above may have queued a.txt's heal already: only failures count.
+    assert_eq!(crate::heal::summary(&lines)["failed"], 0, "{lines:?}");
     let healed = stored(&server, 3, &bucket, "a.txt");
     assert_eq!(healed.compressed_size, stored(&server, 1, &bucket, "a.txt").compressed_size);
     assert!(meta_on(&server.drive(3), &bucket, "b.txt").is_some(), "the inline object healed too");
