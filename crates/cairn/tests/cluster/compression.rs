@@ -2,7 +2,7 @@
 //! node is down, read through every node, and healed onto the node when it returns, so
 //! that it can then stand in for another node.
 
-use crate::harness::{SECRET_KEY, meta_on, new_bucket, signed_request};
+use crate::harness::{SECRET_KEY, meta_on, new_bucket, signed_request, text_of};
 use crate::nodes::{Cluster, SCANNER_INTERVAL_ENV};
 use crate::util::{ObjectSpec, eventually, incomplete_on_drive, read_body, try_put, try_put_multipart};
 use std::collections::BTreeMap;
@@ -14,10 +14,8 @@ const MIB: usize = 1 << 20;
 
 /// Log-like text of `len` bytes.
 fn log_text(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 100);
-    let mut line = 0u64;
-    while out.len() < len {
-        let entry = format!(
+    text_of(len, |line| {
+        format!(
             "2026-12-02T10:{:02}:{:02}Z INFO crm::quotes quote={} customer={} total={}.{:02}\n",
             line / 60 % 60,
             line % 60,
@@ -25,12 +23,8 @@ fn log_text(len: usize) -> Vec<u8> {
             line % 977,
             line * 17 % 9000,
             line % 100
-        );
-        out.extend_from_slice(entry.as_bytes());
-        line += 1;
-    }
-    out.truncate(len);
-    out
+        )
+    })
 }
 
 fn compressed_on(drive: &std::path::Path, bucket: &str, key: &str) -> bool {

@@ -14,21 +14,9 @@ const RULE: &str = "compression enable=on extensions=.txt,.log,.csv,.json mime_t
 
 /// CSV-like text of `len` bytes: compresses about 4x, like real exports.
 fn csv(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 64);
-    let mut row = 0u64;
-    while out.len() < len {
-        let line = format!(
-            "{row},customer-{},{}@example.com,{}.{:02}\n",
-            row % 977,
-            row * 7 % 1013,
-            row * 13 % 5000,
-            row % 100
-        );
-        out.extend_from_slice(line.as_bytes());
-        row += 1;
-    }
-    out.truncate(len);
-    out
+    text_of(len, |row| {
+        format!("{row},customer-{},{}@example.com,{}.{:02}\n", row % 977, row * 7 % 1013, row * 13 % 5000, row % 100)
+    })
 }
 
 /// The newest version of `key` as drive `n` stores it.

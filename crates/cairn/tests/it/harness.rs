@@ -234,6 +234,18 @@ pub fn random_bytes(len: usize) -> Vec<u8> {
     bytes
 }
 
+/// Text of exactly `len` bytes made of `line(0)`, `line(1)`, ... (compressible data).
+pub fn text_of(len: usize, line: impl Fn(u64) -> String) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 128);
+    let mut n = 0u64;
+    while out.len() < len {
+        out.extend_from_slice(line(n).as_bytes());
+        n += 1;
+    }
+    out.truncate(len);
+    out
+}
+
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
