@@ -8,6 +8,7 @@ mod config;
 mod groups;
 mod heal;
 mod info;
+mod kms;
 mod policies;
 mod quota;
 mod reply;

@@ -104,6 +104,8 @@ fn action_of(method: &Method, command: &str) -> Option<&'static str> {
         ("POST", "cairn-heal") => "admin:Heal",
         ("PUT", "set-bucket-quota") => "admin:SetBucketQuota",
         ("GET", "get-bucket-quota") => "admin:GetBucketQuota",
+        ("GET", "kms/status") => "admin:KMSKeyStatus",
+        ("POST", "cairn-kms-rotate") => "admin:KMSCreateKey",
         _ => return None,
     };
     Some(action)
@@ -175,6 +177,8 @@ impl AdminRoute {
             "cairn-heal" => self.heal(call).await,
             "set-bucket-quota" => self.set_bucket_quota(call).await,
             "get-bucket-quota" => self.get_bucket_quota(call).await,
+            "kms/status" => self.kms_status(),
+            "cairn-kms-rotate" => self.kms_rotate().await,
             _ => Err(reply::failure(StatusCode::NOT_IMPLEMENTED, "NotImplemented", "unknown admin call")),
         }
     }

@@ -127,6 +127,23 @@ fn env_first(names: &[&str]) -> Option<String> {
     names.iter().find_map(|name| std::env::var(name).ok()).filter(|v| !v.is_empty())
 }
 
+/// The master keys of SSE-S3: `CAIRN_KMS_SECRET_KEY` (or MinIO's
+/// `MINIO_KMS_SECRET_KEY`), `name:base64` of 32 bytes, and the keys it replaced,
+/// comma-separated in `CAIRN_KMS_SECRET_KEY_PREVIOUS` (they still open the object keys
+/// they sealed until `cairn admin kms rotate` re-seals those). None: no SSE-S3.
+fn keyring() -> Result<Option<Arc<cairn_object::sse::Keyring>>, String> {
+    let Some(current) = env_first(&["CAIRN_KMS_SECRET_KEY", "MINIO_KMS_SECRET_KEY"]) else {
+        if env_first(&["CAIRN_KMS_SECRET_KEY_PREVIOUS"]).is_some() {
+            return Err("CAIRN_KMS_SECRET_KEY_PREVIOUS is set without CAIRN_KMS_SECRET_KEY".into());
+        }
+        return Ok(None);
+    };
+    let previous = env_first(&["CAIRN_KMS_SECRET_KEY_PREVIOUS"]).unwrap_or_default();
+    let keyring = cairn_object::sse::Keyring::parse(&current, &previous).map_err(|e| e.to_string())?;
+    tracing::info!(current = keyring.current_name(), keys = keyring.names().len(), "SSE-S3 master keys loaded");
+    Ok(Some(Arc::new(keyring)))
+}
+
 /// Time between background scans: `CAIRN_SCANNER_INTERVAL_SECS`, or an hour.
 fn scan_interval() -> Result<std::time::Duration, String> {
     match env_first(&["CAIRN_SCANNER_INTERVAL_SECS"]) {
@@ -324,6 +341,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         token = token.with_previous(user, password);
     }
     let tls = load_tls(&args)?;
+    let keyring = keyring()?;
     let node = node::build(&args.drives, address, parity, &token, tls.as_ref()).await?;
     let scan_every = scan_interval()?;
     let options = StoreOptions {
@@ -353,6 +371,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     // they form the deployment by reading each other's drives.
     if !node.topology.distributed {
         let store = ObjectStore::open_pools(node.pools.clone(), options.clone()).await.map_err(|e| e.to_string())?;
+        store.set_keyring(keyring.clone());
         log_ready(&store, drive_count);
         let _ = slot.set(open_iam(store, &root_keys, scan_every, None).await);
     }
@@ -391,6 +410,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         tokio::spawn(async move {
             match ObjectStore::open_pools(pools, options).await {
                 Ok(store) => {
+                    store.set_keyring(keyring);
                     log_ready(&store, drive_count);
                     for peer in peers {
                         tokio::spawn(scan_when_back(peer, store.clone()));

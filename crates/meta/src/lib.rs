@@ -25,7 +25,8 @@ pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
 pub use lifecycle::{Expiry, Lifecycle, LifecycleRule, NoncurrentExpiry, RuleFilter};
 pub use object::{
-    BucketRecord, Codec, DefaultRetention, ErasureInfo, ObjectLock, ObjectMeta, ObjectVersion, PartCompression,
-    PartInfo, RetentionMode, RetentionPeriod, VersionIdentity, Versioning,
+    BucketRecord, Cipher, Codec, DefaultRetention, ErasureInfo, ObjectLock, ObjectMeta, ObjectVersion,
+    PACKAGE_TAG_BYTES, PartCompression, PartEncryption, PartInfo, RetentionMode, RetentionPeriod, VersionIdentity,
+    Versioning,
 };
 pub use upload::{PartRecord, UploadRecord};

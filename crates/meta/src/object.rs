@@ -35,6 +35,42 @@ pub struct PartInfo {
     /// before format 5) when it is stored as sent.
     #[serde(default)]
     pub compression: Option<PartCompression>,
+    /// How the part's data (after compression) is encrypted on the drives; None (and in
+    /// records written before format 6) when it is not.
+    #[serde(default)]
+    pub encryption: Option<PartEncryption>,
+}
+
+/// Ciphers of encrypted parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cipher {
+    /// AES-256-GCM packages (see `cairn_object::seal` for the stored layout).
+    Aes256Gcm,
+}
+
+/// An encrypted part: its data on the drives is a sequence of packages, one per
+/// `package_bytes` of the part's data (the last one shorter), each sealed alone with a
+/// 16-byte tag, so that a ranged read opens only the packages it needs. The part's key
+/// is derived from the object's key and `salt`, fresh for every write of the part, so
+/// that no key ever seals two different streams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartEncryption {
+    /// How each package is sealed.
+    pub cipher: Cipher,
+    /// Plain bytes per package (all but the last package of the part).
+    pub package_bytes: u32,
+    /// Makes the part's key unique (random at each write of the part).
+    pub salt: [u8; 16],
+}
+
+/// Bytes each sealed package adds: the AEAD tag.
+pub const PACKAGE_TAG_BYTES: u64 = 16;
+
+impl PartEncryption {
+    /// Bytes on the drives of `plain` bytes sealed in packages.
+    pub fn sealed_size(&self, plain: u64) -> u64 {
+        plain + plain.div_ceil(u64::from(self.package_bytes)) * PACKAGE_TAG_BYTES
+    }
 }
 
 /// Codecs of compressed parts.
@@ -67,6 +103,12 @@ pub struct PartCompression {
 impl PartInfo {
     /// Bytes of this part on the drives (what erasure coding covers).
     pub fn stored_size(&self) -> u64 {
+        let data = self.data_size();
+        self.encryption.as_ref().map_or(data, |e| e.sealed_size(data))
+    }
+
+    /// Bytes of this part's data as encryption takes them: compressed if it is, else as sent.
+    pub fn data_size(&self) -> u64 {
         self.compression.as_ref().map_or(self.size, |c| c.stored_size)
     }
 }
@@ -441,6 +483,10 @@ pub struct BucketRecord {
     /// Hard quota in bytes (MinIO's set-bucket-quota), when the bucket has one.
     #[serde(default)]
     pub quota: Option<u64>,
+    /// New objects are encrypted with SSE-S3 when their write asks for no encryption
+    /// (PutBucketEncryption with AES256). False before format 6.
+    #[serde(default)]
+    pub default_encryption: bool,
 }
 
 /// A bucket's object lock: versions can be protected from deletion, and new versions
@@ -510,6 +556,7 @@ impl BucketRecord {
             lifecycle: None,
             cors: None,
             quota: None,
+            default_encryption: false,
         }
     }
 
@@ -557,7 +604,13 @@ mod tests {
                     },
                     parts: parts
                         .into_iter()
-                        .map(|(number, size, etag)| PartInfo { number, size, etag, compression: None })
+                        .map(|(number, size, etag)| PartInfo {
+                            number,
+                            size,
+                            etag,
+                            compression: None,
+                            encryption: None,
+                        })
                         .collect(),
                     checksums: headers.iter().take(2).map(|(k, v)| (k.to_uppercase(), v.clone())).collect(),
                     headers,
@@ -630,7 +683,7 @@ mod tests {
             etag: "abc".into(),
             data_dir: None,
             erasure: erasure.clone(),
-            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into(), compression: None }],
+            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into(), compression: None, encryption: None }],
             checksums: BTreeMap::new(),
             headers: BTreeMap::new(),
             inline_data: Some(Bytes::from_static(b"xyz")),
@@ -669,6 +722,7 @@ mod tests {
                     size: 5,
                     etag: "0123456789abcdef0123456789abcdef".into(),
                     compression: None,
+                    encryption: None,
                 }],
                 checksums: BTreeMap::new(),
                 headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
@@ -716,6 +770,7 @@ mod tests {
                     size: 1,
                     etag: "0cc175b9c0f1b6a831c399e269772661".into(),
                     compression: None,
+                    encryption: None,
                 }],
                 checksums: BTreeMap::from([("CRC32".into(), "AAAAAA==".into())]),
                 headers: BTreeMap::from([("content-type".into(), "application/octet-stream".into())]),
@@ -784,7 +839,7 @@ mod tests {
                 shard_index: 0,
                 distribution: vec![0, 1, 2, 3],
             },
-            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into(), compression: None }],
+            parts: vec![PartInfo { number: 1, size: 3, etag: "abc".into(), compression: None, encryption: None }],
             checksums: BTreeMap::new(),
             headers: BTreeMap::from([("x-amz-tagging".into(), "a=b".into())]),
             inline_data: None,
@@ -918,6 +973,39 @@ mod tests {
         let mut with_quota = record.clone();
         with_quota.quota = Some(1 << 20);
         assert_eq!(BucketRecord::decode(&with_quota.encode()).expect("round trip"), with_quota);
+    }
+
+    #[test]
+    fn encrypted_parts_round_trip_and_count_their_tags() {
+        let encryption = PartEncryption { cipher: Cipher::Aes256Gcm, package_bytes: 1 << 16, salt: [9; 16] };
+        // 2 full packages and one of 10 bytes: three tags.
+        assert_eq!(encryption.sealed_size((2 << 16) + 10), (2 << 16) + 10 + 3 * PACKAGE_TAG_BYTES);
+        assert_eq!(encryption.sealed_size(0), 0);
+        let mut part = PartInfo { number: 1, size: 1 << 20, etag: "e".into(), compression: None, encryption: None };
+        part.encryption = Some(encryption.clone());
+        assert_eq!((part.data_size(), part.stored_size()), (1 << 20, (1 << 20) + 16 * PACKAGE_TAG_BYTES));
+        part.compression = Some(PartCompression {
+            codec: Codec::Zstd,
+            block_bytes: 1 << 20,
+            stored_size: 1000,
+            stride: 1,
+            spans: vec![1000],
+        });
+        assert_eq!((part.data_size(), part.stored_size()), (1000, 1000 + PACKAGE_TAG_BYTES), "compressed, then sealed");
+        let record = crate::PartRecord {
+            number: 1,
+            size: 1 << 20,
+            etag: "e".into(),
+            data_file: Uuid::from_u128(3),
+            mod_time_unix_nanos: 1,
+            checksums: BTreeMap::new(),
+            compression: None,
+            encryption: Some(encryption),
+        };
+        assert_eq!(crate::PartRecord::decode(&record.encode()).expect("decodes"), record);
+        let mut bucket = BucketRecord::new("b", 1);
+        bucket.default_encryption = true;
+        assert_eq!(BucketRecord::decode(&bucket.encode()).expect("decodes"), bucket);
     }
 
     #[test]

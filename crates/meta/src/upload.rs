@@ -58,6 +58,9 @@ pub struct PartRecord {
     /// How the part is compressed on the drives (None: as sent, and before format 5).
     #[serde(default)]
     pub compression: Option<crate::PartCompression>,
+    /// How the part is encrypted on the drives (None: not, and before format 6).
+    #[serde(default)]
+    pub encryption: Option<crate::PartEncryption>,
 }
 
 impl PartRecord {
@@ -96,6 +99,7 @@ mod tests {
             mod_time_unix_nanos: 7,
             checksums: BTreeMap::new(),
             compression: None,
+            encryption: None,
         };
         assert_eq!(PartRecord::decode(&part.encode()).expect("decodes"), part);
         assert!(PartRecord::decode(&upload.encode()).is_err());
@@ -123,6 +127,7 @@ mod tests {
             mod_time_unix_nanos: 7,
             checksums: BTreeMap::from([("CRC32".into(), "AAAAAA==".into())]),
             compression: None,
+            encryption: None,
         };
         let named = crate::codec::encode_record_named(PART_MAGIC, &part);
         assert_eq!(PartRecord::decode(&named).expect("decodes"), part);

@@ -33,8 +33,8 @@ fn version(inline: Option<Vec<u8>>) -> ObjectVersion {
             distribution: vec![2, 3, 0, 1],
         },
         parts: vec![
-            PartInfo { number: 1, size: 5 << 20, etag: "0".repeat(32), compression: None },
-            PartInfo { number: 2, size: 1, etag: "f".repeat(32), compression: None },
+            PartInfo { number: 1, size: 5 << 20, etag: "0".repeat(32), compression: None, encryption: None },
+            PartInfo { number: 2, size: 1, etag: "f".repeat(32), compression: None, encryption: None },
         ],
         checksums: BTreeMap::from([("CRC32".into(), "AAAAAA==".into())]),
         headers: BTreeMap::from([
@@ -68,6 +68,7 @@ fn seeds() -> Vec<Vec<u8>> {
         mod_time_unix_nanos: -1,
         checksums: BTreeMap::from([("SHA256".into(), "x".repeat(44))]),
         compression: None,
+        encryption: None,
     };
     vec![
         ObjectMeta::single(version(None)).encode(),

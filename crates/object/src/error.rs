@@ -109,6 +109,10 @@ pub enum ObjectError {
     /// 503, which clients retry), any other drive failure is a server error (500).
     #[error("drive: {0}")]
     Drive(DriveError),
+    /// Encryption at rest refused the request (no master key, a missing or wrong
+    /// customer key, ...).
+    #[error("{0}")]
+    Encryption(#[from] crate::sse::EncryptionError),
     /// A bug or an inconsistency in stored records (a task panicked, a stored record
     /// contradicts the layout): retrying does not help.
     #[error("internal: {0}")]

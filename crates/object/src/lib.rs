@@ -10,6 +10,7 @@ mod bucket_config;
 mod compress;
 mod config;
 mod cpu;
+mod encryption;
 mod error;
 mod format;
 mod heal_run;
@@ -25,6 +26,7 @@ mod quota;
 pub mod retention;
 mod scanner;
 mod set;
+pub mod sse;
 mod store;
 mod system;
 mod types;
@@ -42,6 +44,7 @@ pub use config::{
     BLOCK_SIZE_BYTES, INLINE_BYTES_MAX, Layout, PART_SIZE_BYTES_MIN, PARTS_MAX, parity_for_set_size,
     parse_storage_class,
 };
+pub use encryption::Rotation;
 pub use error::ObjectError;
 pub use heal_run::{HealCounts, HealEvent, HealRun, HealScope};
 pub use ilm::IlmStats;

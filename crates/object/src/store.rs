@@ -9,6 +9,7 @@ use crate::pools::{PoolRange, PoolSpace};
 use crate::set::heal::{HEAL_QUEUE_MAX, HealRequest};
 use crate::set::multipart::parse_upload_id;
 use crate::set::read::ObjectReader;
+use crate::set::write::BodyMode;
 use crate::set::{ErasureSet, now_unix_nanos};
 use crate::types::{
     BucketInfo, CompleteRequest, CompositeChecksums, Deleted, HeaderChange, ObjectInfo, PartSummary, PutRequest,
@@ -165,6 +166,8 @@ pub struct ObjectStore {
     pub(crate) ilm: Arc<crate::ilm::Ilm>,
     /// Which new objects are compressed (`admin config set compression ...`).
     compression: Arc<std::sync::RwLock<crate::compress::CompressionRule>>,
+    /// The master keys of SSE-S3, when the server has them.
+    pub(crate) keyring: Arc<std::sync::RwLock<Option<Arc<crate::sse::Keyring>>>>,
 }
 
 /// Heals the objects that reads queue, one at a time, for as long as the store lives.
@@ -245,6 +248,7 @@ impl ObjectStore {
             bucket_configs: Arc::default(),
             ilm: Arc::new(crate::ilm::Ilm::new(options.lifecycle_day_secs)),
             compression: Arc::default(),
+            keyring: Arc::default(),
         };
         if store.pools.len() > 1 {
             store.heal_all_buckets().await;
@@ -462,11 +466,13 @@ impl ObjectStore {
     /// otherwise.
     pub async fn put_object(&self, mut request: PutRequest) -> Result<ObjectInfo> {
         let versioning = self.bucket_versioning(&request.bucket).await?;
+        let (bucket, key) = (request.bucket.clone(), request.key.clone());
+        let encrypt = self.new_object_key(&bucket, &key, &mut request).await?;
         let (check, quota) = self.with_quota_check(&request.bucket, request.check).await?;
         request.check = check;
         let compress = self.compresses(&request.bucket, &request.key, &request.headers);
         let set = self.placement(&request.bucket, &request.key).await?;
-        let outcome = set.put_object(request, versioning, compress).await;
+        let outcome = set.put_object(request, versioning, BodyMode { allow_inline: true, compress, encrypt }).await;
         quota.settle(&outcome);
         outcome
     }
@@ -491,7 +497,21 @@ impl ObjectStore {
     /// Opens the version `at` names for reading; a delete marker is an error
     /// (`DeleteMarker`).
     pub async fn open_version(&self, bucket: &str, key: &str, at: VersionRef) -> Result<ObjectReader> {
-        self.locate(bucket, key).await?.open_object(bucket, key, at).await
+        self.open_version_with(bucket, key, at, None).await
+    }
+
+    /// Opens the version `at` names for reading, with the customer's key when it is
+    /// encrypted with one (SSE-C); an SSE-S3 object opens with the server's keys.
+    pub async fn open_version_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        at: VersionRef,
+        customer: Option<&crate::sse::CustomerKey>,
+    ) -> Result<ObjectReader> {
+        let mut reader = self.locate(bucket, key).await?.open_object(bucket, key, at).await?;
+        reader.key = self.object_key_of(&reader.info.headers, customer, (bucket, key))?;
+        Ok(reader)
     }
 
     /// Describes the newest version of an object.
@@ -562,28 +582,43 @@ impl ObjectStore {
         list_page(&self.sets, request).await
     }
 
-    /// Starts a multipart upload; returns its id.
+    /// Starts a multipart upload; returns its id and how its parts are encrypted (see
+    /// [`PartSummary::encryption`]).
     pub async fn create_multipart_upload(
         &self,
         bucket: &str,
         key: &str,
-        headers: BTreeMap<String, String>,
+        mut headers: BTreeMap<String, String>,
         checksum_algorithm: Option<String>,
-    ) -> Result<String> {
+        encryption: Option<crate::sse::Encryption>,
+    ) -> Result<(String, Option<String>)> {
+        // The upload's object key, sealed in its headers: every part opens it.
+        self.seal_object_key(bucket, key, encryption, &mut headers).await?;
         let compress = self.compresses(bucket, key, &headers);
         let set = self.placement(bucket, key).await?;
+        let encryption = crate::sse::encryption_of(&headers).map(str::to_owned);
         let id = set.create_upload(bucket, key, headers, checksum_algorithm, compress).await?;
-        Ok(id.to_string())
+        Ok((id.to_string(), encryption))
     }
 
     /// Stores one part of an upload.
     pub async fn upload_part(&self, request: PutRequest, upload_id: &str, part_number: u32) -> Result<PartSummary> {
         let id = parse_upload_id(upload_id)?;
-        let PutRequest { bucket, key, body, check, .. } = request;
+        let PutRequest { bucket, key, body, check, encryption, .. } = request;
+        let set = self.upload_set(&bucket, &key, id).await?;
+        let upload = set.read_upload(&bucket, &key, id).await?;
+        let customer = match encryption {
+            Some(crate::sse::Encryption::SseC(customer)) => Some(customer),
+            _ => None,
+        };
+        let encrypt = self.object_key_of(&upload.headers, customer.as_ref(), (&bucket, &key))?;
         // A part must fit too; it counts against the quota once its upload completes.
         let (check, while_written) = self.with_quota_check(&bucket, check).await?;
-        let outcome =
-            self.upload_set(&bucket, &key, id).await?.upload_part(&bucket, &key, id, part_number, body, check).await;
+        let mode = BodyMode { allow_inline: false, compress: upload.compress, encrypt };
+        let outcome = set.upload_part(&upload, part_number, body, check, mode).await.map(|mut part| {
+            part.encryption = crate::sse::encryption_of(&upload.headers).map(str::to_owned);
+            part
+        });
         while_written.release();
         outcome
     }

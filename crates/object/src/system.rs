@@ -39,6 +39,7 @@ impl ObjectStore {
             check: Box::new(NoCheck),
             headers: BTreeMap::new(),
             condition: None,
+            encryption: None,
         };
         self.put_object(request).await.map(|_| ())
     }

@@ -127,6 +127,9 @@ pub struct PutRequest {
     pub headers: BTreeMap<String, String>,
     /// Only commit if the key's current state allows it (checked under the key's lock).
     pub condition: Option<WriteCondition>,
+    /// The encryption the request asks for (None: the bucket's default). For a part,
+    /// the customer's key of an SSE-C upload.
+    pub encryption: Option<crate::sse::Encryption>,
 }
 
 /// Computes a completed multipart object's checksums from the upload's checksum
@@ -206,6 +209,9 @@ pub struct PartSummary {
     pub mod_time_unix_nanos: i64,
     /// Checksums of the part.
     pub checksums: BTreeMap<String, String>,
+    /// How the upload encrypts its parts (`crate::sse::SSE_S3` or `SSE_C`), as an
+    /// UploadPart tells it; None when it does not, and in listings.
+    pub encryption: Option<String>,
 }
 
 /// A part named in CompleteMultipartUpload.

@@ -83,6 +83,8 @@ pub(crate) fn action_of(operation: &str) -> String {
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
         "PutBucketCors" | "DeleteBucketCors" => "s3:PutBucketCORS",
         "GetBucketCors" => "s3:GetBucketCORS",
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
         other => return format!("s3:{other}"),
     };
     mapped.to_owned()

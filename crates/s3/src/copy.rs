@@ -6,6 +6,7 @@ use crate::digest::{DigestCheck, recheck_of, response_checksums};
 use crate::error::{s3_error, to_s3};
 use crate::headers::{etag, last_modified, precondition_failed, stored_headers};
 use crate::versions::version_ref;
+use cairn_object::sse::Encryption;
 use cairn_object::{Body, NoCheck, ObjectError, ObjectReader, PutRequest, VersionRef};
 use futures::StreamExt;
 use s3s::dto::*;
@@ -88,15 +89,24 @@ impl CairnS3 {
         let input = req.input;
         let (source_bucket, source_key, source_at) = source_of(&input.copy_source)?;
         let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        // Copying an older version onto its own key restores it, with no change needed.
-        if source_bucket == input.bucket && source_key == input.key && !replace && source_at == VersionRef::Latest {
+        let source_customer = customer_key_of!(copy input)?;
+        let customer = customer_key_of!(input)?;
+        let encryption = crate::sse::requested(input.server_side_encryption.as_ref(), customer.clone())?;
+        // Copying an older version onto its own key restores it, with no change needed;
+        // so does a copy onto itself that changes how the object is encrypted.
+        let same = source_bucket == input.bucket && source_key == input.key;
+        if same && !replace && source_at == VersionRef::Latest && encryption.is_none() {
             return Err(s3_error(
                 S3ErrorCode::InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
         self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
-        let reader = self.store.open_version(&source_bucket, &source_key, source_at).await.map_err(to_s3)?;
+        let reader = self
+            .store
+            .open_version_with(&source_bucket, &source_key, source_at, source_customer.as_ref())
+            .await
+            .map_err(to_s3)?;
         conditions_of!(copy input).check(&reader.info, precondition_failed)?;
         let source_version = self.version_header(&source_bucket, &reader.info, source_at).await;
         if reader.info.size > COPY_BYTES_MAX {
@@ -150,8 +160,10 @@ impl CairnS3 {
             check: Box::new(check),
             headers,
             condition: None,
+            encryption,
         };
         let info = self.store.put_object(request).await.map_err(|e| failure.explain(e))?;
+        let told = crate::sse::told(&info.headers, customer.as_ref());
         let version_id = self.version_header(&bucket, &info, VersionRef::Latest).await;
         let result = with_checksums!(
             CopyObjectResult { e_tag: Some(etag(&info)), last_modified: Some(last_modified(&info)) },
@@ -163,6 +175,9 @@ impl CairnS3 {
             copy_source_version_id: source_version,
             version_id,
             expiration,
+            server_side_encryption: told.sse,
+            sse_customer_algorithm: told.customer_algorithm,
+            sse_customer_key_md5: told.customer_key_md5,
             ..Default::default()
         }))
     }
@@ -173,7 +188,13 @@ impl CairnS3 {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
         let (source_bucket, source_key, source_at) = source_of(&input.copy_source)?;
-        let reader = self.store.open_version(&source_bucket, &source_key, source_at).await.map_err(to_s3)?;
+        let source_customer = customer_key_of!(copy input)?;
+        let customer = customer_key_of!(input)?;
+        let reader = self
+            .store
+            .open_version_with(&source_bucket, &source_key, source_at, source_customer.as_ref())
+            .await
+            .map_err(to_s3)?;
         conditions_of!(copy input).check(&reader.info, precondition_failed)?;
         let source_version = self.version_header(&source_bucket, &reader.info, source_at).await;
         let (offset, length) = match &input.copy_source_range {
@@ -193,6 +214,7 @@ impl CairnS3 {
             check: Box::new(NoCheck),
             headers: Default::default(),
             condition: None,
+            encryption: customer.clone().map(Encryption::SseC),
         };
         let part =
             self.store.upload_part(request, &input.upload_id, part_number).await.map_err(|e| failure.explain(e))?;

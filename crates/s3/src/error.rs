@@ -45,6 +45,7 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
                 format!("Bucket quota exceeded: {message}"),
             );
         }
+        ObjectError::Encryption(ref why) => return encryption_error(why),
         ObjectError::BucketNotFound => S3ErrorCode::NoSuchBucket,
         ObjectError::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
         ObjectError::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
@@ -113,6 +114,43 @@ pub(crate) fn to_s3(error: ObjectError) -> S3Error {
         ObjectError::PreconditionFailed(_) => S3ErrorCode::PreconditionFailed,
     };
     S3Error::with_message(code, message)
+}
+
+/// What S3 answers when encryption refuses a request.
+fn encryption_error(why: &cairn_object::sse::EncryptionError) -> S3Error {
+    use cairn_object::sse::EncryptionError;
+    let (code, status, message) = match why {
+        EncryptionError::KmsNotConfigured => (
+            S3ErrorCode::NotImplemented,
+            StatusCode::NOT_IMPLEMENTED,
+            "Server side encryption specified but KMS is not configured (set CAIRN_KMS_SECRET_KEY)".to_owned(),
+        ),
+        EncryptionError::CustomerKeyMissing => (
+            S3ErrorCode::InvalidRequest,
+            StatusCode::BAD_REQUEST,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.".to_owned(),
+        ),
+        EncryptionError::CustomerKeyWrong => (
+            S3ErrorCode::AccessDenied,
+            StatusCode::FORBIDDEN,
+            "The SSE-C key provided does not match the key the object was encrypted with".to_owned(),
+        ),
+        EncryptionError::CustomerKeyNotExpected => (
+            S3ErrorCode::InvalidRequest,
+            StatusCode::BAD_REQUEST,
+            "The encryption parameters are not applicable to this object.".to_owned(),
+        ),
+        EncryptionError::CustomerKeyInvalid(message) => {
+            (S3ErrorCode::InvalidArgument, StatusCode::BAD_REQUEST, (*message).to_owned())
+        }
+        EncryptionError::MasterKeyUnknown(_) | EncryptionError::Damaged => {
+            tracing::error!(error = %why, "cannot open an object key");
+            (S3ErrorCode::InternalError, StatusCode::INTERNAL_SERVER_ERROR, why.to_string())
+        }
+    };
+    let mut error = S3Error::with_message(code, message);
+    error.set_status_code(status);
+    error
 }
 
 /// A 404 with S3's code and message (a missing key, version or bucket configuration).

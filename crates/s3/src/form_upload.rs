@@ -225,7 +225,11 @@ fn put_input(bucket: &str, key: &str, headers: &HeaderMap) -> S3Result<PutObject
             "x-amz-object-lock-retain-until-date",
             TimestampFormat::DateTime,
         )?)
-        .set_object_lock_legal_hold_status(text("x-amz-object-lock-legal-hold").map(ObjectLockLegalHoldStatus::from));
+        .set_object_lock_legal_hold_status(text("x-amz-object-lock-legal-hold").map(ObjectLockLegalHoldStatus::from))
+        .set_server_side_encryption(text("x-amz-server-side-encryption").map(ServerSideEncryption::from))
+        .set_sse_customer_algorithm(text("x-amz-server-side-encryption-customer-algorithm"))
+        .set_sse_customer_key(text("x-amz-server-side-encryption-customer-key"))
+        .set_sse_customer_key_md5(text("x-amz-server-side-encryption-customer-key-md5"));
     builder.build().map_err(|error| s3_error(S3ErrorCode::InvalidArgument, error.to_string()))
 }
 

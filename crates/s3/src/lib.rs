@@ -5,11 +5,14 @@
 
 #[macro_use]
 mod fields;
+#[macro_use]
+mod sse;
 mod access;
 mod admin;
 mod amz_date;
 mod auth;
 mod bucket;
+mod bucket_encryption;
 mod chunk_limit;
 mod copy;
 mod cors;

@@ -32,13 +32,22 @@ impl CairnS3 {
         };
         self.apply_write_lock(&input.bucket, &mut headers, lock).await?;
         let algorithm = input.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
-        let upload_id =
-            self.store.create_multipart_upload(&input.bucket, &input.key, headers, algorithm).await.map_err(to_s3)?;
+        let customer = customer_key_of!(input)?;
+        let encryption = crate::sse::requested(input.server_side_encryption.as_ref(), customer.clone())?;
+        let (upload_id, sse) = self
+            .store
+            .create_multipart_upload(&input.bucket, &input.key, headers, algorithm, encryption)
+            .await
+            .map_err(to_s3)?;
+        let told = crate::sse::told_kind(sse.as_deref(), customer.as_ref());
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(upload_id),
             checksum_algorithm: input.checksum_algorithm,
+            server_side_encryption: told.sse,
+            sse_customer_algorithm: told.customer_algorithm,
+            sse_customer_key_md5: told.customer_key_md5,
             ..Default::default()
         }))
     }
@@ -62,6 +71,7 @@ impl CairnS3 {
             declared_checksums_of!(input),
             input.checksum_algorithm,
         ))?;
+        let customer = customer_key_of!(input)?;
         let request = PutRequest {
             bucket: input.bucket,
             key: input.key,
@@ -69,10 +79,17 @@ impl CairnS3 {
             check: Box::new(check),
             headers: Default::default(),
             condition: None,
+            encryption: customer.clone().map(cairn_object::sse::Encryption::SseC),
         };
         let part = self.store.upload_part(request, &input.upload_id, part_number).await.map_err(to_s3)?;
+        let told = crate::sse::told_kind(part.encryption.as_deref(), customer.as_ref());
         let output = with_checksums!(
-            UploadPartOutput { e_tag: Some(ETag::Strong(part.etag)) },
+            UploadPartOutput {
+                e_tag: Some(ETag::Strong(part.etag)),
+                server_side_encryption: told.sse,
+                sse_customer_algorithm: told.customer_algorithm,
+                sse_customer_key_md5: told.customer_key_md5,
+            },
             response_checksums(&part.checksums)
         );
         Ok(S3Response::new(output))
@@ -107,8 +124,10 @@ impl CairnS3 {
         let info = self.store.complete_multipart_upload(request, Box::new(composite_checksums)).await.map_err(to_s3)?;
         let version_id = self.version_header(&input.bucket, &info, cairn_object::VersionRef::Latest).await;
         let expiration = self.expiration(&info).await;
+        let told = crate::sse::told(&info.headers, None);
         let output = with_checksums!(
             CompleteMultipartUploadOutput {
+                server_side_encryption: told.sse,
                 bucket: Some(input.bucket.clone()),
                 key: Some(input.key.clone()),
                 e_tag: Some(ETag::Strong(info.etag.clone())),

@@ -127,14 +127,31 @@ impl CairnS3 {
             with_query_checksums(declared, req.uri.query()),
             input.checksum_algorithm,
         ))?;
-        let request =
-            PutRequest { bucket: input.bucket, key: input.key, body, check: Box::new(check), headers, condition };
+        let customer = customer_key_of!(input)?;
+        let encryption = crate::sse::requested(input.server_side_encryption.as_ref(), customer.clone())?;
+        let request = PutRequest {
+            bucket: input.bucket,
+            key: input.key,
+            body,
+            check: Box::new(check),
+            headers,
+            condition,
+            encryption,
+        };
         let bucket = request.bucket.clone();
         let info = self.store.put_object(request).await.map_err(to_s3)?;
         let version_id = self.version_header(&bucket, &info, VersionRef::Latest).await;
         let expiration = self.expiration(&info).await;
+        let told = crate::sse::told(&info.headers, customer.as_ref());
         let output = with_checksums!(
-            PutObjectOutput { e_tag: Some(etag(&info)), version_id: version_id, expiration: expiration },
+            PutObjectOutput {
+                e_tag: Some(etag(&info)),
+                version_id: version_id,
+                expiration: expiration,
+                server_side_encryption: told.sse,
+                sse_customer_algorithm: told.customer_algorithm,
+                sse_customer_key_md5: told.customer_key_md5,
+            },
             response_checksums(&info.checksums)
         );
         Ok(S3Response::new(output))
@@ -143,8 +160,11 @@ impl CairnS3 {
     pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
-        let reader = self.store.open_version(&input.bucket, &input.key, at).await.map_err(to_s3)?;
+        let customer = customer_key_of!(input)?;
+        let reader =
+            self.store.open_version_with(&input.bucket, &input.key, at, customer.as_ref()).await.map_err(to_s3)?;
         let info = reader.info.clone();
+        let told = crate::sse::told(&info.headers, customer.as_ref());
         conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
         let version_id = self.version_header(&input.bucket, &info, at).await;
@@ -154,6 +174,9 @@ impl CairnS3 {
         let output = object_output!(GetObjectOutput, input, &info, span, content_range, {
             body: Some(StreamingBlob::wrap(body)),
             tag_count: crate::tagging::count(&info.headers),
+            server_side_encryption: told.sse,
+            sse_customer_algorithm: told.customer_algorithm,
+            sse_customer_key_md5: told.customer_key_md5,
             version_id: version_id,
             expiration: expiration,
             object_lock_mode: lock_mode,
@@ -186,7 +209,10 @@ impl CairnS3 {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
-        let info = self.store.version_info(&input.bucket, &input.key, at).await.map_err(to_s3)?;
+        let customer = customer_key_of!(input)?;
+        let info =
+            self.store.version_info_with(&input.bucket, &input.key, at, customer.as_ref()).await.map_err(to_s3)?;
+        let told = crate::sse::told(&info.headers, customer.as_ref());
         conditions_of!(input).check(&info, not_modified)?;
         let (span, content_range) = resolve_span(input.range, input.part_number, &info)?;
         let version_id = self.version_header(&input.bucket, &info, at).await;
@@ -194,6 +220,9 @@ impl CairnS3 {
         let (lock_mode, retain_until, legal_hold) = crate::object_lock::output_fields(&info.headers);
         Ok(S3Response::new(object_output!(HeadObjectOutput, input, &info, span, content_range, {
             version_id: version_id,
+            server_side_encryption: told.sse,
+            sse_customer_algorithm: told.customer_algorithm,
+            sse_customer_key_md5: told.customer_key_md5,
             expiration: expiration,
             object_lock_mode: lock_mode,
             object_lock_retain_until_date: retain_until,

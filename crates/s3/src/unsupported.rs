@@ -8,7 +8,8 @@
 //! every operation, including those s3s parses no field for.
 //!
 //! Audit of what s3s 0.14.1 passes to the operations Cairn implements:
-//! - refused (501): SSE (`x-amz-server-side-encryption*`, SSE-C and copy-source SSE-C),
+//! - refused (501): SSE-KMS (`x-amz-server-side-encryption-aws-kms-key-id`, `-context`,
+//!   `-bucket-key-enabled`; `aws:kms` as the algorithm is refused in `sse.rs`),
 //!   `x-amz-website-redirect-location`, ACL grants (`x-amz-grant-*`), canned ACLs
 //!   other than the owner-only ones, object ownership other than `BucketOwnerEnforced`,
 //!   `x-amz-write-offset-bytes` (appends), `x-amz-mp-object-size`;
@@ -20,12 +21,14 @@
 //!   owner, so the bucket owner always has full control); `x-amz-tagging` and
 //!   `x-amz-tagging-directive` (`tagging.rs`); `versionId` (`versions.rs`); object
 //!   lock (`x-amz-object-lock-*`, `x-amz-bucket-object-lock-enabled`,
-//!   `x-amz-bypass-governance-retention`: `object_lock.rs`);
+//!   `x-amz-bypass-governance-retention`: `object_lock.rs`); SSE-S3 and SSE-C
+//!   (`x-amz-server-side-encryption: AES256`, `...-customer-*`, `x-amz-copy-source-...`:
+//!   `sse.rs`);
 //! - ignored, as they change nothing in a single-account store: `x-amz-request-payer`
 //!   (no billing), `x-amz-expected-bucket-owner` (every bucket belongs to the one
 //!   account; MinIO ignores it too).
 //!
-//! Bucket subresources without an implementation (encryption, replication, website,
+//! Bucket subresources without an implementation (replication, website,
 //! logging, notification, acl, ...) are
 //! answered 501 by s3s's default handlers; query parameters an implemented operation
 //! does not take (unknown subresources s3s would ignore) are refused in `query.rs`.
@@ -36,16 +39,9 @@ use s3s::S3Result;
 
 /// Headers that ask for a feature Cairn lacks whatever their value, and that feature.
 const REFUSED_HEADERS: &[(&str, &str)] = &[
-    ("x-amz-server-side-encryption", "Server-side encryption"),
     ("x-amz-server-side-encryption-aws-kms-key-id", "Server-side encryption with KMS"),
     ("x-amz-server-side-encryption-context", "Server-side encryption with KMS"),
     ("x-amz-server-side-encryption-bucket-key-enabled", "Server-side encryption with bucket keys"),
-    ("x-amz-server-side-encryption-customer-algorithm", "Server-side encryption with customer keys (SSE-C)"),
-    ("x-amz-server-side-encryption-customer-key", "Server-side encryption with customer keys (SSE-C)"),
-    ("x-amz-server-side-encryption-customer-key-md5", "Server-side encryption with customer keys (SSE-C)"),
-    ("x-amz-copy-source-server-side-encryption-customer-algorithm", "Copying SSE-C encrypted objects"),
-    ("x-amz-copy-source-server-side-encryption-customer-key", "Copying SSE-C encrypted objects"),
-    ("x-amz-copy-source-server-side-encryption-customer-key-md5", "Copying SSE-C encrypted objects"),
     ("x-amz-website-redirect-location", "Website redirects"),
     ("x-amz-grant-read", "ACL grants"),
     ("x-amz-grant-write", "ACL grants"),
@@ -123,12 +119,19 @@ mod tests {
 
     #[test]
     fn features_not_built_are_refused() {
-        assert_eq!(code(&[("x-amz-server-side-encryption", "AES256")], &[], true), Some(S3ErrorCode::NotImplemented));
+        assert_eq!(code(&[("x-amz-server-side-encryption", "AES256")], &[], true), None, "SSE-S3 is built");
+        assert_eq!(
+            code(&[("x-amz-server-side-encryption-aws-kms-key-id", "k")], &[], true),
+            Some(S3ErrorCode::NotImplemented)
+        );
         assert_eq!(code(&[("x-amz-tagging", "a=b")], &[], true), None, "tags are built");
         assert_eq!(code(&[("x-amz-acl", "public-read")], &[], true), Some(S3ErrorCode::NotImplemented));
         assert_eq!(code(&[("x-amz-acl", "bucket-owner-read")], &[], false), Some(S3ErrorCode::NotImplemented));
         assert_eq!(code(&[("x-amz-storage-class", "GLACIER")], &[], true), Some(S3ErrorCode::InvalidStorageClass));
-        assert_eq!(code(&[], &[("X-Amz-Server-Side-Encryption", "AES256")], true), Some(S3ErrorCode::NotImplemented));
+        assert_eq!(
+            code(&[], &[("X-Amz-Server-Side-Encryption-Context", "e30=")], true),
+            Some(S3ErrorCode::NotImplemented)
+        );
     }
 
     #[test]

@@ -25,19 +25,6 @@ fn stored(server: &Server, n: usize, bucket: &str, key: &str) -> cairn_meta::Obj
     ObjectMeta::decode(&bytes).expect("decodes").versions.remove(0)
 }
 
-async fn range(client: &aws_sdk_s3::Client, bucket: &str, key: &str, from: usize, to: usize) -> Vec<u8> {
-    let output = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .range(format!("bytes={from}-{}", to - 1))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("range {from}..{to}: {e:?}"));
-    assert_eq!(output.content_length(), Some((to - from) as i64));
-    output.body.collect().await.expect("body").into_bytes().to_vec()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn matching_objects_are_stored_compressed_and_read_as_sent() {
     let server = Server::start(4);
@@ -93,9 +80,9 @@ async fn matching_objects_are_stored_compressed_and_read_as_sent() {
         .expect("get with checksum");
     assert_eq!(checked.checksum_crc32(), sent.checksum_crc32(), "the checksum of what was sent");
     for (from, to) in [(0, 1), (MIB - 3, MIB + 3), (2 * MIB + 17, text.len()), (5, text.len() - 5), (MIB, 2 * MIB)] {
-        assert!(range(&client, &bucket, "export.csv", from, to).await == text[from..to], "{from}..{to}");
+        assert!(get_range(&client, &bucket, "export.csv", from, to).await == text[from..to], "{from}..{to}");
     }
-    assert!(range(&client, &bucket, "random.log", MIB - 1, MIB + 1).await == noise[MIB - 1..MIB + 1]);
+    assert!(get_range(&client, &bucket, "random.log", MIB - 1, MIB + 1).await == noise[MIB - 1..MIB + 1]);
     let listed = client.list_objects_v2().bucket(&bucket).prefix("export").send().await.expect("list");
     assert_eq!(listed.contents()[0].size(), Some(text.len() as i64), "listings show the uncompressed size");
 
@@ -159,7 +146,7 @@ async fn multipart_parts_are_compressed_each_and_ranges_cross_them() {
     assert!(version.compressed_size.is_some_and(|s| s * 3 < text.len() as u64));
     assert!(get(&client, &bucket, "big.log").await == text);
     for (from, to) in [(cut - 10, cut + 10), (MIB + 1, 6 * MIB), (cut, cut + 1), (text.len() - 1, text.len())] {
-        assert!(range(&client, &bucket, "big.log", from, to).await == text[from..to], "{from}..{to}");
+        assert!(get_range(&client, &bucket, "big.log", from, to).await == text[from..to], "{from}..{to}");
     }
 }
 

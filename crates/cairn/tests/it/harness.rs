@@ -276,6 +276,20 @@ pub async fn get(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
 }
 
 /// The S3 error code of a failed SDK call.
+/// Bytes `from..to` of an object, read with a Range GET.
+pub async fn get_range(client: &Client, bucket: &str, key: &str, from: usize, to: usize) -> Vec<u8> {
+    let output = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .range(format!("bytes={from}-{}", to - 1))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("range {from}..{to}: {e:?}"));
+    assert_eq!(output.content_length(), Some((to - from) as i64));
+    output.body.collect().await.expect("body").into_bytes().to_vec()
+}
+
 pub fn error_code<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,

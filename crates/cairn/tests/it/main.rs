@@ -17,6 +17,7 @@ mod crash_commit;
 mod dangling;
 mod degraded;
 mod durability;
+mod encryption;
 mod front_input;
 mod harness;
 mod heal;

@@ -8,6 +8,7 @@ mod config;
 mod groups;
 mod heal;
 mod info;
+mod kms;
 mod policies;
 mod prometheus;
 pub(crate) mod quota;
@@ -48,6 +49,9 @@ pub enum AdminCommand {
     Prometheus(prometheus::PrometheusCommand),
     /// Heal drives, buckets and objects now, with live progress.
     Heal(heal::HealArgs),
+    /// The master keys of SSE-S3: status, rotation.
+    #[command(subcommand)]
+    Kms(kms::KmsCommand),
     /// Make the deployment hold what a bootstrap file declares (policies, users,
     /// groups, service accounts, buckets): prints the plan, then applies it.
     Apply(apply::ApplyArgs),
@@ -64,6 +68,7 @@ pub async fn run(context: &Context, command: AdminCommand) -> Result<()> {
         AdminCommand::Config(command) => config::run(context, command).await,
         AdminCommand::Prometheus(command) => prometheus::run(context, command),
         AdminCommand::Heal(args) => heal::run(context, args).await,
+        AdminCommand::Kms(command) => kms::run(context, command).await,
         AdminCommand::Apply(args) => apply::run(context, args).await,
     }
 }

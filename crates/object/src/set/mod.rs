@@ -8,7 +8,7 @@ pub mod read;
 mod update;
 pub(crate) mod verify;
 mod versions;
-mod write;
+pub(crate) mod write;
 
 use crate::config::Layout;
 use crate::lock::{LockGuard, NamespaceLocks};

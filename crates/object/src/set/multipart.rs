@@ -112,19 +112,17 @@ impl ErasureSet {
     /// (a long part upload must not block Abort or Complete), then records it.
     pub(crate) async fn upload_part(
         self: &Arc<Self>,
-        bucket: &str,
-        key: &str,
-        upload_id: Uuid,
+        upload: &UploadRecord,
         part_number: u32,
         body: Body,
         check: Box<dyn BodyCheck>,
+        mode: BodyMode,
     ) -> Result<PartSummary> {
         check_part_number(part_number)?;
-        let upload = self.read_upload(bucket, key, upload_id).await?;
+        let (bucket, key, upload_id) = (upload.bucket.as_str(), upload.key.as_str(), upload.upload_id);
         let distribution = self.distribution(key);
         let data_file = Uuid::new_v4();
         let staged = format!("tmp/{data_file}");
-        let mode = BodyMode { allow_inline: false, compress: upload.compress };
         let written = match self.store_body(bucket, body, check, &distribution, &staged, mode).await {
             Ok(written) => written,
             Err(error) => {
@@ -141,6 +139,7 @@ impl ErasureSet {
             mod_time_unix_nanos: now_unix_nanos(),
             checksums: written.checksums,
             compression: written.compression,
+            encryption: written.encryption,
         };
         let set = Arc::clone(self);
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
@@ -206,6 +205,7 @@ impl ErasureSet {
             etag: record.etag,
             mod_time_unix_nanos: record.mod_time_unix_nanos,
             checksums: record.checksums,
+            encryption: None,
         })
     }
 
@@ -258,6 +258,7 @@ impl ErasureSet {
                 etag: record.etag,
                 mod_time_unix_nanos: record.mod_time_unix_nanos,
                 checksums: record.checksums,
+                encryption: None,
             });
         }
         Ok((parts, truncated))
@@ -338,6 +339,7 @@ impl ErasureSet {
                     size: r.size,
                     etag: r.etag.clone(),
                     compression: r.compression.clone(),
+                    encryption: r.encryption.clone(),
                 })
                 .collect(),
             checksums,

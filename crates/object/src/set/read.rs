@@ -7,6 +7,7 @@ use crate::compress::FrameDecoder;
 use crate::error::drive_unavailable;
 use crate::lock::LockGuard;
 use crate::quorum::{copy_of, pick_version_at, same_version};
+use crate::sse::{ObjectKey, PackageOpener, PartCipher};
 use crate::types::ObjectInfo;
 use crate::types::VersionRef;
 use crate::{ObjectError, Result};
@@ -56,6 +57,8 @@ pub struct ObjectReader {
     /// where the range starts, has opened the first window of shard files from there.
     /// None for inline objects, which have no files to open.
     first_window_lock: Option<LockGuard>,
+    /// The object key of an encrypted version (set by the store, which holds the keys).
+    pub(crate) key: Option<ObjectKey>,
 }
 
 impl ErasureSet {
@@ -87,7 +90,15 @@ impl ErasureSet {
         }
         // Inline objects release the lock at once: their bytes came with the metadata.
         let first_window_lock = version.data_dir.is_some().then_some(guard);
-        Ok(ObjectReader { info, version, drive_of_shard, inline_frames, set: Arc::clone(self), first_window_lock })
+        Ok(ObjectReader {
+            info,
+            version,
+            drive_of_shard,
+            inline_frames,
+            set: Arc::clone(self),
+            first_window_lock,
+            key: None,
+        })
     }
 }
 
@@ -172,6 +183,47 @@ impl ObjectReader {
     }
 }
 
+/// Whether a [`DataSink`] wants more bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    More,
+    /// It has every byte it wanted.
+    Enough,
+    /// The client went away.
+    Gone,
+}
+
+/// Where a part's data goes as it is read.
+trait DataSink {
+    async fn take(&mut self, bytes: Bytes) -> Result<Flow>;
+}
+
+/// Data sent to the client as it is.
+struct Direct<'a>(&'a mpsc::Sender<Result<Bytes>>);
+
+impl DataSink for Direct<'_> {
+    async fn take(&mut self, bytes: Bytes) -> Result<Flow> {
+        Ok(if self.0.send(Ok(bytes)).await.is_err() { Flow::Gone } else { Flow::More })
+    }
+}
+
+/// Compressed frames, decompressed and sent to the client.
+struct Decompress<'a> {
+    decoder: FrameDecoder,
+    sender: &'a mpsc::Sender<Result<Bytes>>,
+}
+
+impl DataSink for Decompress<'_> {
+    async fn take(&mut self, bytes: Bytes) -> Result<Flow> {
+        for block in self.decoder.push(&bytes).await? {
+            if self.sender.send(Ok(block)).await.is_err() {
+                return Ok(Flow::Gone);
+            }
+        }
+        Ok(if self.decoder.done() { Flow::Enough } else { Flow::More })
+    }
+}
+
 /// Per-read state: open shard files and which shards have failed.
 struct ReadState {
     /// Shard readers for the current part, by shard index.
@@ -243,8 +295,7 @@ impl ReadState {
         Ok(())
     }
 
-    /// Sends the stored bytes `from..to` of an uncompressed part; false when the client
-    /// went away.
+    /// Sends bytes `from..to` of an uncompressed part; false when the client went away.
     async fn send_stored(
         &mut self,
         reader: &ObjectReader,
@@ -253,20 +304,8 @@ impl ReadState {
         to: u64,
         sender: &mpsc::Sender<Result<Bytes>>,
     ) -> Result<bool> {
-        let block_size = reader.set.erasure.block_size() as u64;
-        let mut block_index = from / block_size;
-        while block_index * block_size < to {
-            let block_start = block_index * block_size;
-            let block_len = (part.stored_size() - block_start).min(block_size) as usize;
-            let block = self.read_block(reader, part.number, block_index, block_len).await?;
-            let slice_from = from.saturating_sub(block_start) as usize;
-            let slice_to = (to - block_start).min(block_len as u64) as usize;
-            if sender.send(Ok(block.slice(slice_from..slice_to))).await.is_err() {
-                return Ok(false);
-            }
-            block_index += 1;
-        }
-        Ok(true)
+        let mut sink = Direct(sender);
+        Ok(self.read_data(reader, part, from, to, &mut sink).await? != Flow::Gone)
     }
 
     /// Sends the uncompressed bytes `from..to` of a compressed part: reads the stored
@@ -282,24 +321,60 @@ impl ReadState {
         sender: &mpsc::Sender<Result<Bytes>>,
     ) -> Result<bool> {
         let plan = crate::compress::plan(index, from, to);
-        let mut decoder = FrameDecoder::new(index, plan, part.size, from, to);
+        let mut sink = Decompress { decoder: FrameDecoder::new(index, plan, part.size, from, to), sender };
+        if self.read_data(reader, part, plan.stored_from, plan.stored_to, &mut sink).await? == Flow::Gone {
+            return Ok(false);
+        }
+        sink.decoder.finish()?;
+        Ok(true)
+    }
+
+    /// Hands bytes `from..to` of a part's data (compressed or not, before encryption) to
+    /// `sink`, reading the blocks that hold them and, for an encrypted part, opening
+    /// the packages that hold them (see `crate::sse`).
+    async fn read_data(
+        &mut self,
+        reader: &ObjectReader,
+        part: &PartInfo,
+        from: u64,
+        to: u64,
+        sink: &mut impl DataSink,
+    ) -> Result<Flow> {
+        let (stored_from, stored_to, mut opener) = match (&part.encryption, &reader.key) {
+            (None, _) => (from, to, None),
+            (Some(encryption), Some(key)) => {
+                let plan = crate::sse::plan(encryption, part.data_size(), from, to);
+                let cipher = PartCipher::of_part(key, encryption);
+                let opener = PackageOpener::new(cipher, encryption, plan, part.data_size(), from, to);
+                (plan.sealed_from, plan.sealed_to, Some(opener))
+            }
+            (Some(_), None) => return Err(ObjectError::Internal("an encrypted part read without its key".into())),
+        };
         let block_size = reader.set.erasure.block_size() as u64;
-        let mut block_index = plan.stored_from / block_size;
-        while block_index * block_size < plan.stored_to && !decoder.done() {
+        let mut block_index = stored_from / block_size;
+        while block_index * block_size < stored_to {
             let block_start = block_index * block_size;
-            let block_len = (index.stored_size - block_start).min(block_size) as usize;
+            let block_len = (part.stored_size() - block_start).min(block_size) as usize;
             let block = self.read_block(reader, part.number, block_index, block_len).await?;
-            let slice_from = plan.stored_from.saturating_sub(block_start) as usize;
-            let slice_to = (plan.stored_to - block_start).min(block_len as u64) as usize;
-            for bytes in decoder.push(&block[slice_from..slice_to]).await? {
-                if sender.send(Ok(bytes)).await.is_err() {
-                    return Ok(false);
+            let slice_from = stored_from.saturating_sub(block_start) as usize;
+            let slice_to = (stored_to - block_start).min(block_len as u64) as usize;
+            let data = block.slice(slice_from..slice_to);
+            let pieces = match &mut opener {
+                Some(opener) => opener.push(&data).await?,
+                None => vec![data],
+            };
+            for piece in pieces {
+                let flow = sink.take(piece).await?;
+                if flow != Flow::More {
+                    return Ok(flow);
                 }
             }
             block_index += 1;
         }
-        decoder.finish()?;
-        Ok(true)
+        if let Some(opener) = &opener {
+            opener.finish()?;
+        }
+        Ok(Flow::More)
     }
 
     /// Reads one block: frames from the first k healthy shards (data shards first),
@@ -476,7 +551,7 @@ mod tests {
             .collect();
         let store = ObjectStore::open(drives, None).await.expect("store");
         store.make_bucket("b").await.expect("bucket");
-        let id = store.create_multipart_upload("b", "many", Default::default(), None).await.expect("create");
+        let (id, _) = store.create_multipart_upload("b", "many", Default::default(), None, None).await.expect("create");
         let mut parts = Vec::new();
         for number in 1..=PARTS {
             let data = Bytes::from(bytes_at((number - 1) * PART_SIZE_BYTES_MIN, PART_SIZE_BYTES_MIN));
@@ -487,6 +562,7 @@ mod tests {
                 check: Box::new(NoCheck),
                 headers: Default::default(),
                 condition: None,
+                encryption: None,
             };
             let part = store.upload_part(request, &id, number as u32).await.expect("part");
             parts.push(CompletePart { number: part.number, etag: part.etag });

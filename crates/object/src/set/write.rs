@@ -7,12 +7,13 @@ use crate::body::{Block, BlockReader, Body, BodyCheck};
 use crate::config::{INLINE_BYTES_MAX, OBJECT_SIZE_BYTES_MAX};
 use crate::lock::LockGuard;
 use crate::quorum::{pick_version, reduce_errors, reduce_write};
+use crate::sse::{ObjectKey, PartCipher};
 use crate::types::{ObjectInfo, PutRequest, WriteCondition};
 use crate::{ObjectError, Result};
 use bytes::Bytes;
 use cairn_drive::{CommitRequest, DriveError, PartSource, ShardWriter};
 use cairn_erasure::Erasure;
-use cairn_meta::{ObjectMeta, ObjectVersion, PartCompression, PartInfo, Versioning};
+use cairn_meta::{ObjectMeta, ObjectVersion, PartCompression, PartEncryption, PartInfo, Versioning};
 use futures::future::join_all;
 use md5_many::{Digest, Md5};
 use std::collections::BTreeMap;
@@ -24,12 +25,20 @@ use uuid::Uuid;
 type Hashing = Option<(Md5, Box<dyn BodyCheck>)>;
 
 /// How a body is stored.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct BodyMode {
     /// A body of at most [`INLINE_BYTES_MAX`] bytes (as stored) may go into `xl.meta`.
     pub(crate) allow_inline: bool,
     /// Compressed into frames (see `crate::compress`).
     pub(crate) compress: bool,
+    /// Encrypted (after compression) with a part key derived from this object key (see
+    /// `crate::sse`).
+    pub(crate) encrypt: Option<ObjectKey>,
+}
+
+/// Takes what a body transform left in its slot once its stream ended.
+fn take_slot<T>(slot: &std::sync::Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
 }
 
 /// Where a body's shards ended up.
@@ -52,6 +61,8 @@ pub(crate) struct Written {
     pub(crate) stored: Stored,
     /// The index of the frames, when the body was compressed.
     pub(crate) compression: Option<PartCompression>,
+    /// How the body was encrypted, when it was.
+    pub(crate) encryption: Option<PartEncryption>,
 }
 
 /// A new version ready to be made visible.
@@ -173,8 +184,8 @@ async fn next_frames(
 }
 
 impl ErasureSet {
-    /// Streams `body` to the set, compressed first when `mode` says so (see
-    /// [`ErasureSet::write_body`] for where it goes).
+    /// Streams `body` to the set, compressed first and then encrypted when `mode` says
+    /// so (see [`ErasureSet::write_body`] for where it goes).
     pub(crate) async fn store_body(
         &self,
         bucket: &str,
@@ -184,25 +195,49 @@ impl ErasureSet {
         sys_path: &str,
         mode: BodyMode,
     ) -> Result<Written> {
-        if !mode.compress {
-            return self.write_body(bucket, body, Some((Md5::new(), check)), distribution, sys_path, mode).await;
+        // Each layer hashes the body as sent if no layer before it did.
+        let (body, compressed, check) = if mode.compress {
+            let (frames, slot) = crate::compress::compressing(body, check);
+            (frames, Some(slot), None)
+        } else {
+            (body, None, Some(check))
+        };
+        let encryption = mode.encrypt.as_ref().map(PartCipher::new_part);
+        let (body, sealed, hashing) = match &encryption {
+            Some((cipher, _)) => {
+                let (packages, slot) = crate::sse::encrypting(body, cipher.clone(), check);
+                (packages, Some(slot), None)
+            }
+            None => (body, None, check.map(|check| (Md5::new(), check))),
+        };
+        let written = self.write_body(bucket, body, hashing, distribution, sys_path, mode).await;
+        let compressed = compressed.map(|slot| take_slot(&slot));
+        let sealed = sealed.map(|slot| take_slot(&slot));
+        // A failed body: its typed error from the first layer that failed, not the
+        // message the streams after it carried.
+        if let Some(Some(Err(error))) = compressed {
+            return Err(error);
         }
-        let (frames, slot) = crate::compress::compressing(body, check);
-        let written = self.write_body(bucket, frames, None, distribution, sys_path, mode).await;
-        let outcome = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        match (written, outcome) {
-            // The body failed: its typed error, not the message the frame stream carried.
-            (_, Some(Err(error))) | (Err(error), _) => Err(error),
-            (Ok(written), Some(Ok(compressed))) => Ok(Written {
-                size: compressed.size,
-                md5: compressed.md5,
-                checksums: compressed.checksums,
-                stored: written.stored,
-                // An empty body has no frames: nothing to index.
-                compression: (compressed.size > 0).then_some(compressed.index),
-            }),
-            (Ok(_), None) => Err(ObjectError::Internal("the compressed body ended without its digests".into())),
+        if let Some(Some(Err(error))) = sealed {
+            return Err(error);
         }
+        let mut written = written?;
+        let ended = || ObjectError::Internal("a transformed body ended without its digests".into());
+        if let Some(outcome) = compressed {
+            let compressed = outcome.ok_or_else(ended)??;
+            written.size = compressed.size;
+            written.md5 = compressed.md5;
+            written.checksums = compressed.checksums;
+            // An empty body has no frames: nothing to index.
+            written.compression = (compressed.size > 0).then_some(compressed.index);
+        } else if let Some(outcome) = sealed {
+            let plain = outcome.ok_or_else(ended)??.ok_or_else(ended)?;
+            written.size = plain.size;
+            written.md5 = plain.md5;
+            written.checksums = plain.checksums;
+        }
+        written.encryption = encryption.map(|(_, part)| part);
+        Ok(written)
     }
 
     /// Streams `body` to the set. With `mode.allow_inline`, a body of at most
@@ -290,13 +325,12 @@ impl ErasureSet {
         self: &Arc<Self>,
         request: PutRequest,
         versioning: Versioning,
-        compress: bool,
+        mode: BodyMode,
     ) -> Result<ObjectInfo> {
-        let PutRequest { bucket, key, body, check, headers, condition } = request;
+        let PutRequest { bucket, key, body, check, headers, condition, .. } = request;
         cairn_drive::validate_key(&key)?;
         let distribution = self.distribution(&key);
         let staged = format!("tmp/{}", Uuid::new_v4());
-        let mode = BodyMode { allow_inline: true, compress };
         let written = match self.store_body(&bucket, body, check, &distribution, &staged, mode).await {
             Ok(written) => written,
             Err(error) => {
@@ -313,7 +347,13 @@ impl ErasureSet {
             etag: etag.clone(),
             data_dir,
             erasure: self.erasure_info(&distribution, 0),
-            parts: vec![PartInfo { number: 1, size: written.size, etag, compression: written.compression }],
+            parts: vec![PartInfo {
+                number: 1,
+                size: written.size,
+                etag,
+                compression: written.compression,
+                encryption: written.encryption,
+            }],
             checksums: written.checksums,
             headers,
             inline_data: None,
@@ -530,11 +570,18 @@ pub(super) fn check_condition(
 fn finish_digests(hashing: Hashing, size: u64, stored: Stored) -> Result<Written> {
     let Some((md5, check)) = hashing else {
         // Compressed frames: `store_body` puts the body's own digests in.
-        return Ok(Written { size, md5: [0; 16], checksums: BTreeMap::new(), stored, compression: None });
+        return Ok(Written {
+            size,
+            md5: [0; 16],
+            checksums: BTreeMap::new(),
+            stored,
+            compression: None,
+            encryption: None,
+        });
     };
     let md5: [u8; 16] = md5.finalize().into();
     let checksums = check.finish(&md5)?;
-    Ok(Written { size, md5, checksums, stored, compression: None })
+    Ok(Written { size, md5, checksums, stored, compression: None, encryption: None })
 }
 
 #[cfg(test)]
