@@ -5,7 +5,8 @@
 #   tests/compat/run.sh BINARY [SUITE...]        # SUITE: boto3 awscli node (default: all)
 #
 # Starts `BINARY server` on an ephemeral port with 4 drives in a temp dir and random root
-# credentials (and CAIRN_DOMAIN=cairn.test for the virtual-host test), waits for
+# credentials (and CAIRN_DOMAIN=cairn.test for the virtual-host test, a random SSE-S3 master
+# key in CAIRN_KMS_SECRET_KEY), waits for
 # /minio/health/live, runs the suites, always stops the server and removes the temp dir.
 # Exits non-zero if any suite failed; the last line is "N passed, M failed" (test counts).
 #
@@ -93,11 +94,13 @@ startup_failed() {
 
 ACCESS_KEY="cairn$("$PY" -c 'import secrets; print(secrets.token_hex(8))')"
 SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_hex(20))')
+# A master key, so that SSE-S3 works (test_boto3_encryption.py); MinIO's name:base64 format.
+KMS_KEY="cairn-compat:$("$PY" -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')"
 DATA="$WORK/data"
 mkdir -p "$DATA/d1" "$DATA/d2" "$DATA/d3" "$DATA/d4"
 
 CAIRN_ROOT_USER="$ACCESS_KEY" CAIRN_ROOT_PASSWORD="$SECRET_KEY" CAIRN_DOMAIN=cairn.test CAIRN_CONSOLE_ADDRESS=127.0.0.1:0 \
-    "$BIN" server --address 127.0.0.1:0 "$DATA/d{1...4}" \
+    CAIRN_KMS_SECRET_KEY="$KMS_KEY" "$BIN" server --address 127.0.0.1:0 "$DATA/d{1...4}" \
     >"$WORK/server.out" 2>"$WORK/server.err" </dev/null &
 SERVER_PID=$!
 

@@ -169,6 +169,16 @@ def test_malformed_forms_are_refused(s3, bucket):
     assert status == 405
 
 
+def test_forms_may_ask_for_sse_s3(s3, bucket):
+    form = presigned(s3, bucket, "sealed.txt", {"x-amz-server-side-encryption": "AES256"},
+                     [{"x-amz-server-side-encryption": "AES256"}])
+    status, _, _ = post_form(bucket, form, b"sealed by a form")
+    assert status == 204
+    head = s3.head_object(Bucket=bucket, Key="sealed.txt")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert get_body(s3, bucket, "sealed.txt") == b"sealed by a form"
+
+
 def test_features_cairn_lacks_are_refused_in_forms_too(s3, bucket):
     form = presigned(s3, bucket, "sse.txt", {"x-amz-server-side-encryption": "aws:kms"},
                      [{"x-amz-server-side-encryption": "aws:kms"}])

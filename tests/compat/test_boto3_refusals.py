@@ -1,9 +1,9 @@
 """boto3 compatibility: requests for features Cairn has not built are refused, and
-nothing is stored. A PUT asking for encryption or a public ACL that got a 200 would
-make its client believe the object is encrypted or public. (Tags, versioning and object
-lock are built: test_boto3_tagging.py, test_boto3_versioning.py,
-test_boto3_object_lock.py; a lock asked of a bucket without object lock is refused with
-InvalidRequest, as on S3.)
+nothing is stored. A PUT asking for KMS encryption or a public ACL that got a 200 would
+make its client believe the object is encrypted or public. (Tags, versioning, object
+lock, SSE-S3 and SSE-C are built: test_boto3_tagging.py, test_boto3_versioning.py,
+test_boto3_object_lock.py, test_boto3_encryption.py; a lock asked of a bucket without
+object lock is refused with InvalidRequest, as on S3.)
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ RETAIN_UNTIL = dt.datetime(2099, 1, 1, tzinfo=UTC)
 
 # (what is asked, extra PutObject / CopyObject / CreateMultipartUpload parameters, expected code)
 REFUSED_OBJECT_PARAMS = [
-    ("SSE-S3", dict(ServerSideEncryption="AES256"), "NotImplemented"),
     ("SSE-KMS", dict(ServerSideEncryption="aws:kms", SSEKMSKeyId="key-1"), "NotImplemented"),
-    ("SSE-C", SSE_C, "NotImplemented"),
+    ("SSE-KMS", dict(ServerSideEncryption="aws:kms"), "NotImplemented"),
     ("object lock", dict(ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=RETAIN_UNTIL), "InvalidRequest"),
     ("legal hold", dict(ObjectLockLegalHoldStatus="ON"), "InvalidRequest"),
     ("storage class", dict(StorageClass="GLACIER"), "InvalidStorageClass"),
@@ -62,12 +61,12 @@ def test_create_multipart_upload_refuses(s3, bucket, what, params, code):
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def test_sse_c_on_reads_and_copy_sources_is_refused(s3, bucket):
+def test_sse_c_keys_for_objects_stored_without_one_are_refused(s3, bucket):
     s3.put_object(Bucket=bucket, Key="plain", Body=b"plain")
-    expect_refused(lambda: s3.get_object(Bucket=bucket, Key="plain", **SSE_C), "NotImplemented")
+    expect_refused(lambda: s3.get_object(Bucket=bucket, Key="plain", **SSE_C), "InvalidRequest")
     with pytest.raises(ClientError) as ei:
         s3.head_object(Bucket=bucket, Key="plain", **SSE_C)
-    assert err(ei)[1] == 501  # a HEAD answer has no body to name the code
+    assert err(ei)[1] == 400  # a HEAD answer has no body to name the code
     expect_refused(
         lambda: s3.copy_object(
             Bucket=bucket,
@@ -76,7 +75,7 @@ def test_sse_c_on_reads_and_copy_sources_is_refused(s3, bucket):
             CopySourceSSECustomerAlgorithm="AES256",
             CopySourceSSECustomerKey=SSE_C_KEY.decode(),
         ),
-        "NotImplemented",
+        "InvalidRequest",
     )
     assert_absent(s3, bucket, "copy")
 
@@ -128,7 +127,7 @@ def test_versions_that_do_not_exist_are_not_confused_with_the_current_one(s3, bu
 
 BUCKET_SUBRESOURCES = [
     ("put_bucket_encryption", dict(ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})),
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})),
     ("put_bucket_replication", dict(ReplicationConfiguration={
         "Role": "arn:aws:iam::1:role/r",
         "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::other"}, "Prefix": ""}]})),

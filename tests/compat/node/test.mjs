@@ -167,6 +167,27 @@ test('PutObject 3 MiB Buffer + GetObject transformToByteArray', async () => {
   assert.ok(ranged.body.equals(data.subarray(MiB - 5, MiB + 5)));
 });
 
+test('SSE-S3 and SSE-C (run.sh gives the server a master key)', async () => {
+  const data = randomBytes(2 * MiB + 3);
+  const put = await s3.send(new PutObjectCommand({
+    Bucket: bucket, Key: 'sse/s3.bin', Body: data, ServerSideEncryption: 'AES256',
+  }));
+  assert.equal(put.ServerSideEncryption, 'AES256');
+  const sealed = await bytesOf('sse/s3.bin', { Range: `bytes=${64 * 1024 - 5}-${64 * 1024 + 4}` });
+  assert.equal(sealed.res.ServerSideEncryption, 'AES256');
+  assert.ok(sealed.body.equals(data.subarray(64 * 1024 - 5, 64 * 1024 + 5)));
+  const key = randomBytes(32);
+  const sseC = {
+    SSECustomerAlgorithm: 'AES256',
+    SSECustomerKey: key.toString('base64'),
+    SSECustomerKeyMD5: createHash('md5').update(key).digest('base64'),
+  };
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sse/c.bin', Body: data, ...sseC }));
+  const opened = await bytesOf('sse/c.bin', sseC);
+  assert.ok(opened.body.equals(data), 'SSE-C bytes differ');
+  await expectStatus(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'sse/c.bin' })), 400);
+});
+
 test('HeadObject', async () => {
   const data = randomBytes(1234);
   await s3.send(new PutObjectCommand({
