@@ -8,6 +8,7 @@ mod cat;
 mod cors;
 mod cp;
 mod du;
+mod encrypt;
 mod find;
 pub(crate) mod ilm;
 mod ls;
@@ -70,6 +71,9 @@ pub enum ClientCommand {
     /// Set, show or remove a bucket's CORS rules (which web pages may call it).
     #[command(subcommand)]
     Cors(cors::CorsCommand),
+    /// Set, show or clear a bucket's default encryption (SSE-S3).
+    #[command(subcommand)]
+    Encrypt(encrypt::EncryptCommand),
     /// Add, show or remove a bucket's lifecycle rules (expiry, noncurrent versions, uploads).
     #[command(subcommand)]
     Ilm(ilm::IlmCommand),
@@ -105,6 +109,7 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Legalhold(command) => retention::run_legal_hold(&context, command).await,
         ClientCommand::Ilm(command) => ilm::run(&context, command).await,
         ClientCommand::Cors(command) => cors::run(&context, command).await,
+        ClientCommand::Encrypt(command) => encrypt::run(&context, command).await,
         ClientCommand::Quota(command) => crate::admin::quota::run(&context, command).await,
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,

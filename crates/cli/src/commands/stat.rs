@@ -69,9 +69,15 @@ async fn stat_one(context: &Context, text: &str, version: Option<&str>) -> Resul
             let content_type = head.content_type().unwrap_or_default().to_owned();
             let metadata = head.metadata().cloned().unwrap_or_default();
             let version_id = head.version_id().map(str::to_owned);
+            let encryption = match (head.server_side_encryption(), head.sse_customer_algorithm()) {
+                (Some(_), _) => Some("SSE-S3"),
+                (None, Some(_)) => Some("SSE-C"),
+                (None, None) => None,
+            };
             context.out.result(
                 json!({"name": remote.key, "type": "file", "size": size, "lastModified": modified, "etag": etag,
-                       "contentType": content_type, "metadata": metadata, "versionId": version_id}),
+                       "contentType": content_type, "metadata": metadata, "versionId": version_id,
+                       "encryption": encryption}),
                 || {
                     let mut text = format!(
                         "Name      : {}\nDate      : {}\nSize      : {} ({size} bytes)\nETag      : {etag}\nType      : file\nContent-Type: {content_type}",
@@ -81,6 +87,9 @@ async fn stat_one(context: &Context, text: &str, version: Option<&str>) -> Resul
                     );
                     if let Some(version_id) = &version_id {
                         text.push_str(&format!("\nVersionID : {version_id}"));
+                    }
+                    if let Some(encryption) = encryption {
+                        text.push_str(&format!("\nEncryption: {encryption}"));
                     }
                     for (name, value) in &metadata {
                         text.push_str(&format!("\nMetadata  : {name}: {value}"));

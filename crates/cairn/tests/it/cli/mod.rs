@@ -4,6 +4,7 @@
 mod admin;
 mod apply;
 mod changes;
+mod encrypt;
 mod ilm;
 mod mirror;
 mod objects;
