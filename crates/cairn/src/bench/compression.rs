@@ -1,7 +1,8 @@
-//! `cairn bench compression`: what transparent compression costs and saves, in one run
-//! against one server: for each dataset (generated CSV, JSON lines and log lines, and a
-//! corpus of real text files), PUT and GET throughput and the bytes the drives hold,
-//! with compression off and then on. Nothing is asserted; the report is Markdown.
+//! `cairn bench compression`: what transparent compression and encryption at rest cost
+//! and save, in one run against one server: for each dataset (generated CSV, JSON lines
+//! and log lines, and a corpus of real text files), PUT and GET throughput and the bytes
+//! the drives hold, stored as sent, compressed, encrypted (SSE-S3, by the bucket's
+//! default), and compressed then encrypted. Nothing is asserted; the report is Markdown.
 
 use super::s3;
 use super::server::{ACCESS_KEY, BenchServer, SECRET_KEY};
@@ -41,10 +42,14 @@ pub struct CompressionArgs {
     object_mib: usize,
 }
 
-/// One dataset's run with compression off or on.
+/// How a run stores its objects: compressed, encrypted.
+const MODES: [(bool, bool); 4] = [(false, false), (true, false), (false, true), (true, true)];
+
+/// One dataset's run in one mode.
 struct Row {
     dataset: &'static str,
     compressed: bool,
+    encrypted: bool,
     bytes: u64,
     put_mb_s: f64,
     get_mb_s: f64,
@@ -65,12 +70,15 @@ pub async fn run(args: CompressionArgs) -> Result<(), String> {
     let server = BenchServer::start(&drives_dir, args.drives, 1)?;
     let client = s3::client(&server.endpoint, ACCESS_KEY, SECRET_KEY, "us-east-1");
     let mut rows = Vec::new();
-    for compressed in [false, true] {
+    for (compressed, encrypted) in MODES {
         set_rule(&server.endpoint, if compressed { RULE } else { "compression enable=off" }).await?;
         for (name, data) in &datasets {
             let bucket = format!("bench-zstd-{}", rows.len());
             client.create_bucket().bucket(&bucket).send().await.map_err(|e| format!("create {bucket}: {e:?}"))?;
-            eprintln!("bench: {name}, compression {}", if compressed { "on" } else { "off" });
+            if encrypted {
+                encrypt_by_default(&client, &bucket).await?;
+            }
+            eprintln!("bench: {name}, compression {compressed}, encryption {encrypted}");
             let objects: Vec<Bytes> =
                 Bytes::from(data.clone()).chunks(object_bytes).map(Bytes::copy_from_slice).collect();
             let started = Instant::now();
@@ -104,6 +112,7 @@ pub async fn run(args: CompressionArgs) -> Result<(), String> {
             rows.push(Row {
                 dataset: name,
                 compressed,
+                encrypted,
                 bytes: data.len() as u64,
                 put_mb_s: megabytes / put_secs,
                 get_mb_s: megabytes / get_secs,
@@ -115,6 +124,22 @@ pub async fn run(args: CompressionArgs) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&drives_dir);
     println!("{}", render(&rows, args.drives));
     Ok(())
+}
+
+/// Turns on SSE-S3 for every new object of `bucket` (PutBucketEncryption).
+async fn encrypt_by_default(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build();
+    let configuration = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| e.to_string())?;
+    let request = client.put_bucket_encryption().bucket(bucket).server_side_encryption_configuration(configuration);
+    request.send().await.map(drop).map_err(|e| format!("encrypt {bucket}: {e:?}"))
 }
 
 /// Sets the compression rule through the admin API, as `cairn admin config set` does.
@@ -243,16 +268,17 @@ fn corpus(root: &Path, max: usize) -> Result<Vec<u8>, String> {
 
 fn render(rows: &[Row], drives: usize) -> String {
     let mut out = format!(
-        "## Transparent compression (`cairn bench compression`, {drives} drives, {CONCURRENCY} clients)\n\n\
-         | data | MB | compression | PUT MB/s | GET MB/s | on the drives | stored / sent |\n\
-         | --- | --- | --- | --- | --- | --- | --- |\n"
+        "## Compression and encryption (`cairn bench compression`, {drives} drives, {CONCURRENCY} clients)\n\n\
+         | data | MB | compression | encryption | PUT MB/s | GET MB/s | on the drives | stored / sent |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     );
     for row in rows {
         out.push_str(&format!(
-            "| {} | {:.0} | {} | {:.0} | {:.0} | {:.1} MB | {:.3} |\n",
+            "| {} | {:.0} | {} | {} | {:.0} | {:.0} | {:.1} MB | {:.3} |\n",
             row.dataset,
             row.bytes as f64 / 1e6,
             if row.compressed { "zstd 1" } else { "off" },
+            if row.encrypted { "SSE-S3" } else { "off" },
             row.put_mb_s,
             row.get_mb_s,
             row.stored as f64 / 1e6,

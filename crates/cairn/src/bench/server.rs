@@ -57,6 +57,9 @@ fn cluster_healthy(address: &str) -> bool {
     stream.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
 
+/// The SSE-S3 master key of benchmark servers.
+const BENCH_MASTER_KEY: &str = "bench:YmVuY2gtbWFzdGVyLWtleS1vZi0zMi1ieXRlcyEhISE=";
+
 fn spawn(args: &[String], stdout: Stdio) -> Result<Child, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     Command::new(exe)
@@ -66,6 +69,8 @@ fn spawn(args: &[String], stdout: Stdio) -> Result<Child, String> {
         .args(args)
         .env("CAIRN_ROOT_USER", ACCESS_KEY)
         .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
+        // A fixed master key, so that benchmarks can measure SSE-S3 (benchmark data only).
+        .env("CAIRN_KMS_SECRET_KEY", BENCH_MASTER_KEY)
         // Request lines would measure the terminal; warnings still show.
         .env("CAIRN_LOG", "warn")
         .stdout(stdout)

@@ -1,12 +1,10 @@
 //! Master keys, object keys and customer keys, and how object keys are sealed.
 
 use super::{SSE_C, SSE_HEADER, SSE_KEY_ID_HEADER, SSE_S3, SSE_SEALED_KEY_HEADER};
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::array::Array;
-use aes_gcm::aead::{AeadInOut, KeyInit};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5_many::{Digest, Md5};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use std::collections::BTreeMap;
 
 /// Bytes of every key: master, object and customer keys are AES-256 keys.
@@ -196,15 +194,24 @@ fn associated_data(kind: &str, bucket: &str, key: &str) -> Vec<u8> {
     format!("cairn-sse/{kind}\0{bucket}\0{key}").into_bytes()
 }
 
+/// AES-256-GCM keyed with `key`.
+fn aead(key: &[u8; KEY_BYTES]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("AES-256-GCM takes a 32-byte key"))
+}
+
 fn seal_key(kek: &[u8; KEY_BYTES], object_key: &ObjectKey, associated: &[u8]) -> String {
     let nonce: [u8; NONCE_BYTES] = rand::random();
     let mut sealed = Vec::with_capacity(NONCE_BYTES + KEY_BYTES + TAG_BYTES);
     sealed.extend_from_slice(&nonce);
     sealed.extend_from_slice(&object_key.0);
-    let tag = Aes256Gcm::new(&(*kek).into())
-        .encrypt_inout_detached(&Array::from(nonce), associated, (&mut sealed[NONCE_BYTES..]).into())
+    let tag = aead(kek)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(associated),
+            &mut sealed[NONCE_BYTES..],
+        )
         .expect("32 bytes are far below the AEAD's length limits");
-    sealed.extend_from_slice(&tag);
+    sealed.extend_from_slice(tag.as_ref());
     BASE64.encode(sealed)
 }
 
@@ -216,17 +223,13 @@ fn open_key(kek: &[u8; KEY_BYTES], sealed: &str, associated: &[u8]) -> Result<Op
         return Err(EncryptionError::Damaged);
     }
     let (nonce, rest) = sealed.split_at(NONCE_BYTES);
-    let (ciphertext, tag) = rest.split_at(KEY_BYTES);
-    let mut key: [u8; KEY_BYTES] = ciphertext.try_into().expect("split at KEY_BYTES");
     let nonce: [u8; NONCE_BYTES] = nonce.try_into().expect("split at NONCE_BYTES");
-    let tag = Array::try_from(tag).expect("the rest is one tag");
-    let opened = Aes256Gcm::new(&(*kek).into()).decrypt_inout_detached(
-        &Array::from(nonce),
-        associated,
-        (&mut key[..]).into(),
-        &tag,
-    );
-    Ok(opened.is_ok().then_some(ObjectKey(key)))
+    let mut in_out = rest.to_vec();
+    let Ok(opened) = aead(kek).open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(associated), &mut in_out)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ObjectKey(opened.try_into().expect("the sealed key holds exactly one key"))))
 }
 
 /// Makes a new object key for a write of `bucket/key` as `request` asks, and records it

@@ -7,14 +7,11 @@ use super::keys::{KEY_BYTES, ObjectKey};
 use crate::body::{BlockReader, Body, BodyCheck};
 use crate::config::OBJECT_SIZE_BYTES_MAX;
 use crate::{ObjectError, Result};
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::array::Array;
-use aes_gcm::aead::consts::U12;
-use aes_gcm::aead::{AeadInOut, KeyInit};
 use bytes::{Bytes, BytesMut};
 use cairn_meta::{Cipher, PACKAGE_TAG_BYTES, PartEncryption};
 use hmac::{Hmac, Mac};
 use md5_many::{Digest, Md5};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -29,9 +26,9 @@ const SEAL_JOB_BYTES: usize = 16 * PACKAGE_BYTES;
 /// layout derives other keys).
 const PART_KEY_CONTEXT: &[u8] = b"cairn-sse part key v1";
 
-/// The AEAD of one part, keyed with the part's key.
+/// The AEAD of one part (AES-256-GCM), keyed with the part's key.
 #[derive(Clone)]
-pub(crate) struct PartCipher(Arc<Aes256Gcm>);
+pub(crate) struct PartCipher(Arc<LessSafeKey>);
 
 impl PartCipher {
     /// A new part's cipher and how to find it again: a fresh salt.
@@ -48,13 +45,15 @@ impl PartCipher {
         mac.update(PART_KEY_CONTEXT);
         mac.update(&encryption.salt);
         let part_key: [u8; KEY_BYTES] = mac.finalize().into_bytes().into();
-        Self(Arc::new(Aes256Gcm::new(&part_key.into())))
+        let key = UnboundKey::new(&AES_256_GCM, &part_key).expect("AES-256-GCM takes a 32-byte key");
+        Self(Arc::new(LessSafeKey::new(key)))
     }
 
-    fn nonce(package: u64) -> Array<u8, U12> {
+    /// The nonce of package number `package`: the number, big-endian, then zeros.
+    fn nonce(package: u64) -> Nonce {
         let mut nonce = [0u8; 12];
         nonce[..8].copy_from_slice(&package.to_be_bytes());
-        Array::from(nonce)
+        Nonce::assume_unique_for_key(nonce)
     }
 
     /// Appends package number `package`, sealed, to `out`.
@@ -63,20 +62,17 @@ impl PartCipher {
         out.extend_from_slice(plain);
         let tag = self
             .0
-            .encrypt_inout_detached(&Self::nonce(package), &[], (&mut out[start..]).into())
+            .seal_in_place_separate_tag(Self::nonce(package), Aad::empty(), &mut out[start..])
             .expect("a package is far below the AEAD's length limits");
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(tag.as_ref());
     }
 
     /// Opens package number `package` (its ciphertext and tag).
     fn open(&self, package: u64, sealed: &[u8]) -> Result<Bytes> {
-        let tag_at = sealed.len().checked_sub(PACKAGE_TAG_BYTES as usize).ok_or_else(not_authentic)?;
-        let (ciphertext, tag) = sealed.split_at(tag_at);
-        let mut plain = BytesMut::from(ciphertext);
-        let tag = Array::try_from(tag).expect("split at the tag");
-        self.0
-            .decrypt_inout_detached(&Self::nonce(package), &[], (&mut plain[..]).into(), &tag)
-            .map_err(|_| not_authentic())?;
+        let plain_len = sealed.len().checked_sub(PACKAGE_TAG_BYTES as usize).ok_or_else(not_authentic)?;
+        let mut plain = BytesMut::from(sealed);
+        self.0.open_in_place(Self::nonce(package), Aad::empty(), &mut plain[..]).map_err(|_| not_authentic())?;
+        plain.truncate(plain_len);
         Ok(plain.freeze())
     }
 }
