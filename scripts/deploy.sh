@@ -48,6 +48,14 @@ for key in CAIRN_ROOT_USER CAIRN_ROOT_PASSWORD CRM_ACCESS_KEY CRM_SECRET_KEY; do
     exit 1
   fi
 done
+# The master key of encryption at rest may be left out (no SSE-S3), never a placeholder.
+kms_key=$(secret_value CAIRN_KMS_SECRET_KEY)
+if [[ $kms_key == *CHANGE-ME* ]]; then
+  echo "deploy: CAIRN_KMS_SECRET_KEY is a CHANGE-ME placeholder; set name:base64-of-32-bytes or remove it" >&2
+  exit 1
+elif [[ -z $kms_key ]]; then
+  echo "deploy: no CAIRN_KMS_SECRET_KEY: objects will not be encrypted at rest" >&2
+fi
 
 kubectl apply -f k8s/storage/namespace.yaml
 if [[ $secret_exists == no ]]; then

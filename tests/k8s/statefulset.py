@@ -30,6 +30,7 @@ CAIRN_K8S_KEEP=1 keeps the pods' logs and volumes; CAIRN_K8S_LOG sets their log 
     tests/k8s/statefulset.py CAIRN_BINARY
 """
 
+import base64
 import ctypes
 import fcntl
 import hashlib
@@ -122,7 +123,10 @@ def container_env(container, secret):
             ref = item["valueFrom"]["secretKeyRef"]
             if ref["name"] != secret["metadata"]["name"]:
                 fail(f"{item['name']} names Secret {ref['name']}, not {secret['metadata']['name']}")
-            env[item["name"]] = secret["stringData"][ref["key"]]
+            if ref["key"] in secret["stringData"]:
+                env[item["name"]] = secret["stringData"][ref["key"]]
+            elif not ref.get("optional"):
+                fail(f"{item['name']} names key {ref['key']}, which Secret {ref['name']} lacks")
     return env
 
 
@@ -151,6 +155,10 @@ class PodSpec:
 class Manifests:
     def __init__(self):
         self.secret = one(MANIFESTS / "secret.yaml", "Secret")
+        # As an operator must: a real master key where the file has a placeholder.
+        if "CHANGE-ME" in self.secret["stringData"].get("CAIRN_KMS_SECRET_KEY", ""):
+            key = base64.b64encode(os.urandom(32)).decode()
+            self.secret["stringData"]["CAIRN_KMS_SECRET_KEY"] = f"cairn-test:{key}"
         self.pool1 = PodSpec(one(MANIFESTS / "server" / "statefulset.yaml", "StatefulSet"), self.secret)
         self.job = one(MANIFESTS / "init-job.yaml", "Job")
         self.env = self.pool1.env
@@ -589,6 +597,12 @@ def expand(manifests, image, network, work, pool1, statefulsets, root, objects, 
     numbers["growth of pool 1 / pool 2 volumes"] = f"{grew[0]} / {grew[1]} bytes"
     if grew[1] < written:
         fail(f"pool 2's volumes grew by {grew[1]} bytes for {written} bytes written: new objects did not go there")
+    # The Secret's master key reached every pod: SSE-S3 works through the Service.
+    sealed = root.put_object(Bucket="crm-backups", Key="sealed/dump.sql", Body=b"personal data",
+                             ServerSideEncryption="AES256")
+    opened = root.get_object(Bucket="crm-backups", Key="sealed/dump.sql")
+    if sealed.get("ServerSideEncryption") != "AES256" or opened["Body"].read() != b"personal data":
+        fail(f"SSE-S3 through the Service: {sealed.get('ServerSideEncryption')!r}")
     log(f"pool 2 took the new objects; all {len(objects)} earlier objects readable")
 
 
