@@ -107,7 +107,10 @@ after(async () => {
 });
 
 test("an operator and a read-only user work through the console", { timeout: 600_000 }, async () => {
-  const { api, console: base } = await startServer("main");
+  // With a master key: the object page tells an encrypted object (below).
+  const { api, console: base } = await startServer("main", {
+    CAIRN_KMS_SECRET_KEY: `console-test:${Buffer.alloc(32, 7).toString("base64")}`,
+  });
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.on("dialog", (dialog) => dialog.accept());
@@ -169,6 +172,18 @@ test("an operator and a read-only user work through the console", { timeout: 600
   const fetched = await download(page, () => page.click("a.button[download]"));
   assert.equal(fetched.length, BIG_BYTES);
   assert.equal(sha256(fetched), sha256(big), "the download is byte-identical");
+  assert.doesNotMatch(await page.textContent("dl.meta"), /Encryption/, "a plain object says nothing of encryption");
+
+  // An object sealed by the bucket's default encryption (SSE-S3) says so, and downloads.
+  const root = { access: ROOT, secret: ROOT_SECRET };
+  await cli(api, root, "encrypt", "set", "sse-s3", "t/crm-e2e");
+  const sealedPath = join(work, "sealed.txt");
+  writeFileSync(sealedPath, "personal data\n");
+  await cli(api, root, "cp", sealedPath, "t/crm-e2e/sealed.txt");
+  await cli(api, root, "encrypt", "clear", "t/crm-e2e");
+  await page.goto(`${base}/object/crm-e2e?key=sealed.txt`);
+  assert.match(await page.textContent("dl.meta"), /Encryption\s*SSE-S3/);
+  assert.match(await page.textContent(".preview pre"), /personal data/);
 
   // Preview of JSON (indented) and a share link that works without credentials.
   await page.goto(`${base}/object/crm-e2e?key=${encodeURIComponent("docs/a/b/2.json")}`);

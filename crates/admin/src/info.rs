@@ -73,6 +73,11 @@ impl AdminRoute {
                 "savedBytes": compressed.saved_bytes(),
                 "ratio": compressed.ratio(),
             },
+            // Cairn's: the master key of SSE-S3 (its name only).
+            "kms": {
+                "configured": self.store.keyring().is_some(),
+                "defaultKeyID": self.store.keyring().map(|keyring| keyring.current_name().to_owned()),
+            },
             "backend": {
                 "backendType": "Erasure",
                 "standardSCData": [layout.data()],

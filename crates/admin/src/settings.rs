@@ -17,7 +17,8 @@
 //!   new objects whose key ends with a listed extension or whose Content-Type matches a
 //!   listed type are compressed (MinIO's names and defaults; both lists empty: every
 //!   object). Content compressed already (images, video, archives, PDFs, a
-//!   Content-Encoding) never is. Applies to writes that start after the change.
+//!   Content-Encoding) never is; encrypted objects only with `allow_encryption=on`.
+//!   Applies to writes that start after the change.
 
 use bytes::Bytes;
 use cairn_object::{
@@ -57,7 +58,7 @@ const KNOWN: [(&str, &[&str]); 4] = [
     ("region", &["name"]),
     ("scanner", &["speed", "cycle", "deep", "deep_speed"]),
     ("api", &["stale_uploads_expiry", "stale_uploads_cleanup_interval"]),
-    ("compression", &["enable", "extensions", "mime_types"]),
+    ("compression", &["enable", "extensions", "mime_types", "allow_encryption"]),
 ];
 /// Longest list of extensions or content types.
 const COMPRESSION_LIST_CHARS_MAX: usize = 4096;
@@ -180,8 +181,8 @@ fn validate(subsystem: &str, key: &str, value: &str) -> Result<(), String> {
         ("scanner", "deep_speed") => parse_speed(value).map(|_| ()).ok_or_else(|| {
             format!("scanner deep_speed={value:?}: bytes per second, e.g. 512KiB, 32MiB, 1GiB (at most 100GiB)")
         }),
-        ("compression", "enable") => {
-            parse_switch(value).map(|_| ()).ok_or_else(|| format!("compression enable={value:?}: use on or off"))
+        ("compression", "enable" | "allow_encryption") => {
+            parse_switch(value).map(|_| ()).ok_or_else(|| format!("compression {key}={value:?}: use on or off"))
         }
         ("compression", "extensions") => check_list(value, |ext| ext.starts_with('.') && ext.len() > 1)
             .map_err(|item| format!("compression extensions: {item:?} is not an extension like .txt")),
@@ -227,6 +228,7 @@ fn compression_rule(kv: &Kv) -> CompressionRule {
         enabled: get("enable").and_then(parse_switch).unwrap_or(false),
         extensions: list_items(get("extensions").unwrap_or(COMPRESSION_EXTENSIONS_DEFAULT)),
         mime_types: list_items(get("mime_types").unwrap_or(COMPRESSION_MIME_TYPES_DEFAULT)),
+        allow_encryption: get("allow_encryption").and_then(parse_switch).unwrap_or(false),
     }
 }
 
@@ -338,6 +340,7 @@ impl ServerSettings {
         compression.insert("enable".into(), if rule.enabled { "on" } else { "off" }.into());
         compression.insert("extensions".into(), rule.extensions.join(","));
         compression.insert("mime_types".into(), rule.mime_types.join(","));
+        compression.insert("allow_encryption".into(), if rule.allow_encryption { "on" } else { "off" }.into());
         render(&full)
     }
 
@@ -456,6 +459,9 @@ mod tests {
         assert!(parse("compression extensions=txt").is_err(), "an extension starts with a dot");
         assert!(parse("compression mime_types=text").is_err());
         assert!(parse("compression mime_types=*/json").is_err());
-        assert!(parse("compression allow_encryption=on").is_err(), "encryption is not built");
+        assert!(!compression_rule(&kv).allow_encryption, "encrypted objects are not compressed by default");
+        let kv = parse("compression enable=on allow_encryption=on").expect("valid");
+        assert!(compression_rule(&kv).allow_encryption);
+        assert!(parse("compression allow_encryption=maybe").is_err());
     }
 }

@@ -76,6 +76,10 @@ pub struct CompressionRule {
     pub extensions: Vec<String>,
     /// Content types, `text/*` matching every subtype.
     pub mime_types: Vec<String>,
+    /// `allow_encryption=on`: encrypted objects are compressed too (before they are
+    /// encrypted). Off by default, as in MinIO: the size of compressed data says
+    /// something about its content, which encryption is there to hide.
+    pub allow_encryption: bool,
 }
 
 impl CompressionRule {
@@ -473,6 +477,7 @@ mod tests {
             enabled: true,
             extensions: COMPRESSION_EXTENSIONS_DEFAULT.split(',').map(str::to_owned).collect(),
             mime_types: COMPRESSION_MIME_TYPES_DEFAULT.split(',').map(str::to_owned).collect(),
+            allow_encryption: false,
         };
         let headers = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

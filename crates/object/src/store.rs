@@ -484,9 +484,12 @@ impl ObjectStore {
 
     /// Whether a new object with this key and these headers is compressed. Internal
     /// configuration objects never are (they are small, and read at start-up).
+    /// An encrypted object (its headers name an encryption) is compressed only when the
+    /// rule allows it.
     fn compresses(&self, bucket: &str, key: &str, headers: &BTreeMap<String, String>) -> bool {
-        bucket != cairn_drive::SYSTEM_VOLUME
-            && self.compression.read().unwrap_or_else(std::sync::PoisonError::into_inner).applies(key, headers)
+        let rule = self.compression.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let encrypted = crate::sse::encryption_of(headers).is_some();
+        bucket != cairn_drive::SYSTEM_VOLUME && rule.applies(key, headers) && (!encrypted || rule.allow_encryption)
     }
 
     /// Opens the newest version of an object for reading.

@@ -52,6 +52,11 @@ const REFUSED_HEADERS: &[(&str, &str)] = &[
     ("x-amz-mp-object-size", "The multipart object size check (x-amz-mp-object-size)"),
 ];
 
+/// Encryption parameters Cairn honours as headers only: in a query string (a presigned
+/// URL that carries them unsigned-as-headers) s3s does not read them, so the object
+/// would be stored without the encryption asked for.
+const HEADER_ONLY_PREFIX: &str = "x-amz-server-side-encryption";
+
 /// Canned ACLs Cairn honours: those that give access to the (one) owner only.
 const OWNER_ONLY_ACLS: &[&str] = &["private", "bucket-owner-full-control", "bucket-owner-read"];
 
@@ -77,6 +82,9 @@ impl Asked<'_> {
 /// Refuses a request that asks for something Cairn does not do. `query` is the decoded
 /// query string's pairs; `is_object` tells object requests from bucket requests.
 pub(crate) fn check(headers: &HeaderMap, query: Vec<(String, String)>, is_object: bool) -> S3Result<()> {
+    if let Some((name, _)) = query.iter().find(|(name, _)| name.to_ascii_lowercase().starts_with(HEADER_ONLY_PREFIX)) {
+        return Err(not_implemented(&format!("{name} in the query string (send it as a header)")));
+    }
     let asked = Asked { headers, query };
     for (name, feature) in REFUSED_HEADERS {
         if asked.get(name).is_some() {
@@ -131,6 +139,11 @@ mod tests {
         assert_eq!(
             code(&[], &[("X-Amz-Server-Side-Encryption-Context", "e30=")], true),
             Some(S3ErrorCode::NotImplemented)
+        );
+        assert_eq!(
+            code(&[], &[("x-amz-server-side-encryption", "AES256")], true),
+            Some(S3ErrorCode::NotImplemented),
+            "honoured as a header only"
         );
     }
 

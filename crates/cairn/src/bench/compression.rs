@@ -18,8 +18,8 @@ const CORPUS_SUFFIXES: [&str; 12] =
     [".rs", ".md", ".toml", ".txt", ".json", ".yaml", ".yml", ".sh", ".py", ".mjs", ".html", ".css"];
 /// Folders the corpus walk leaves out (build output, dependencies, version control).
 const CORPUS_SKIP: [&str; 4] = ["target", "node_modules", ".git", "bench-data"];
-/// The rule the "on" runs use: every object of the benchmark is `.txt`.
-const RULE: &str = "compression enable=on extensions=.txt mime_types=text/*";
+/// The rule the "on" runs use: every object of the benchmark is `.txt`, encrypted or not.
+const RULE: &str = "compression enable=on extensions=.txt mime_types=text/* allow_encryption=on";
 
 /// Arguments of `cairn bench compression`.
 #[derive(Debug, clap::Args)]

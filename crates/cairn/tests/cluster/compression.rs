@@ -47,7 +47,7 @@ async fn compressed_and_encrypted_objects_written_with_a_node_down_heal_when_it_
     let client1 = cluster.client(1);
     let plain = new_bucket(&client1, "zstd").await;
     let sealed = new_bucket(&client1, "sealed").await;
-    let rule = "compression enable=on extensions=.txt,.log mime_types=text/*\n";
+    let rule = "compression enable=on extensions=.txt,.log mime_types=text/* allow_encryption=on\n";
     let config = cairn_madmin::encrypt_data(SECRET_KEY, rule.as_bytes()).expect("seal");
     let (status, body) = signed_request(&cluster.endpoint(1), "PUT", "/minio/admin/v3/set-config", &config);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));

@@ -143,24 +143,26 @@ async fn compressed_multipart_and_copied_objects_are_encrypted_too() {
     let server = Server::start_in(tempfile::tempdir().expect("dir"), 4, &[("CAIRN_KMS_SECRET_KEY", &key)]);
     let client = server.client();
     let bucket = new_bucket(&client, "sse-mix").await;
+    let csv = marked(2 * MIB + 99, "SECRET-CSV");
+    let put_sealed = |key: &'static str| {
+        let body = ByteStream::from(csv.clone());
+        client.put_object().bucket(&bucket).key(key).server_side_encryption(ServerSideEncryption::Aes256).body(body)
+    };
+    let stored_part = |key: &str| {
+        let meta = meta_on(&server.drive(1), &bucket, key).expect("meta");
+        cairn_meta::ObjectMeta::decode(&meta).expect("decodes").versions.remove(0).parts.remove(0)
+    };
+    // As in MinIO, encrypted objects are not compressed unless allow_encryption says so.
     assert_eq!(import(&server.endpoint, "compression enable=on extensions=.csv mime_types=text/csv\n"), 200);
+    put_sealed("first.csv").send().await.expect("put csv");
+    let part = stored_part("first.csv");
+    assert!(part.compression.is_none() && part.encryption.is_some(), "{part:?}");
+    let rule = "compression enable=on extensions=.csv mime_types=text/csv allow_encryption=on\n";
+    assert_eq!(import(&server.endpoint, rule), 200);
 
     // Compressed, then encrypted: the stored part says both.
-    let csv = marked(2 * MIB + 99, "SECRET-CSV");
-    client
-        .put_object()
-        .bucket(&bucket)
-        .key("export.csv")
-        .server_side_encryption(ServerSideEncryption::Aes256)
-        .body(ByteStream::from(csv.clone()))
-        .send()
-        .await
-        .expect("put csv");
-    let stored = cairn_meta::ObjectMeta::decode(&meta_on(&server.drive(1), &bucket, "export.csv").expect("meta"))
-        .expect("decodes")
-        .versions
-        .remove(0);
-    let part = &stored.parts[0];
+    put_sealed("export.csv").send().await.expect("put csv");
+    let part = &stored_part("export.csv");
     assert!(part.compression.is_some() && part.encryption.is_some(), "{part:?}");
     assert!(part.stored_size() < csv.len() as u64 / 2, "compressed before it was sealed: {}", part.stored_size());
     assert!(get(&client, &bucket, "export.csv").await == csv);
@@ -381,6 +383,35 @@ async fn sse_c_objects_need_their_key_which_is_never_stored() {
         .await
         .expect("complete");
     assert!(get_with(&client, &bucket, "mp.bin", &mine).await == body);
+
+    // UploadPartCopy: the source opened with its key, the part sealed with the upload's.
+    let create = with_key!(client.create_multipart_upload().bucket(&bucket).key("pc.bin"), other);
+    let upload = create.send().await.expect("create");
+    let id = upload.upload_id().expect("id");
+    let copy = client
+        .upload_part_copy()
+        .bucket(&bucket)
+        .key("pc.bin")
+        .upload_id(id)
+        .part_number(1)
+        .copy_source(format!("{bucket}/c.bin"))
+        .copy_source_range("bytes=0-99999")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&mine.key)
+        .copy_source_sse_customer_key_md5(&mine.md5);
+    let copied = with_key!(copy, other).send().await.expect("upload part copy");
+    let etag = copied.copy_part_result().and_then(|r| r.e_tag()).expect("etag").to_owned();
+    let parts = CompletedPart::builder().part_number(1).e_tag(etag).build();
+    client
+        .complete_multipart_upload()
+        .bucket(&bucket)
+        .key("pc.bin")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().parts(parts).build())
+        .send()
+        .await
+        .expect("complete");
+    assert!(get_with(&client, &bucket, "pc.bin", &other).await == body[..100_000]);
 
     assert!(!on_drives(&server, "SECRET-SSE-C"));
     assert!(!on_drives(&server, &mine.key) && !on_drives(&server, &other.key), "a customer key is on a drive");

@@ -39,6 +39,17 @@ struct InfoMessage {
     /// What Cairn's transparent compression saves (absent from MinIO servers).
     #[serde(default)]
     compression: Option<Compression>,
+    /// Cairn's SSE-S3 master key (absent from MinIO servers).
+    #[serde(default)]
+    kms: Option<Kms>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Kms {
+    configured: bool,
+    #[serde(rename = "defaultKeyID")]
+    default_key_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -184,6 +195,7 @@ fn to_json(info: &InfoMessage, derived: &Derived) -> Value {
         "objects": info.objects.count,
         "objectBytes": info.usage.size,
         "compression": info.compression,
+        "kms": info.kms.as_ref().map(|kms| json!({"configured": kms.configured, "defaultKeyID": kms.default_key_id})),
         "heal": info.heal,
     })
 }
@@ -236,6 +248,12 @@ fn to_text(info: &InfoMessage, derived: &Derived) -> String {
             compression.ratio,
             human_bytes(compression.saved_bytes)
         ));
+    }
+    if let Some(kms) = &info.kms {
+        lines.push(match (&kms.default_key_id, kms.configured) {
+            (Some(name), true) => format!("Encryption: SSE-S3 with master key {name}"),
+            _ => "Encryption: no master key (SSE-S3 off; SSE-C available)".to_owned(),
+        });
     }
     if let Some(heal) = &info.heal {
         let count = |name: &str| heal[name].as_u64().unwrap_or_default();

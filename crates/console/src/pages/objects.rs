@@ -82,6 +82,8 @@ struct ObjectPage {
     modified: String,
     etag: String,
     content_type: String,
+    /// How the object is encrypted at rest ("SSE-S3"), empty when it is not.
+    encryption: String,
     metadata: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     /// The object's versions, newest first (id, date, size, kind), when the caller may list them.
@@ -270,6 +272,7 @@ async fn object(
         modified: head.last_modified().map(|d| d.to_string()).unwrap_or_default(),
         etag: head.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
         content_type,
+        encryption: if head.server_side_encryption().is_some() { "SSE-S3".into() } else { String::new() },
         metadata,
         versions,
         tags,

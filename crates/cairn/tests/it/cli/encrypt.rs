@@ -25,6 +25,8 @@ async fn cli_sets_default_encryption_and_reports_keys() {
     crate::harness::put(&client, "crm-quotes", "later.pdf", b"%PDF later").await;
     assert_eq!(cli.run(&["stat", "local/crm-quotes/later.pdf"]).ok()[0]["encryption"], serde_json::Value::Null);
 
+    let info = cli.run(&["admin", "info", "local"]).ok();
+    assert_eq!(info[0]["kms"]["defaultKeyID"], "cli-key", "{info:?}");
     let status = cli.run(&["admin", "kms", "status", "local"]).ok();
     assert_eq!(status[0]["defaultKeyID"], "cli-key");
     let rotated = cli.run(&["admin", "kms", "rotate", "local"]).ok();
