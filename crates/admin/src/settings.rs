@@ -19,8 +19,14 @@
 //!   object). Content compressed already (images, video, archives, PDFs, a
 //!   Content-Encoding) never is; encrypted objects only with `allow_encryption=on`.
 //!   Applies to writes that start after the change.
+//! - `notify_webhook[:<id>] endpoint=<url> auth_token=<token> queue_dir=<path>
+//!   queue_limit=<n> enable=on|off`: a webhook target for bucket notifications (its ARN
+//!   is `arn:minio:sqs::<id>:webhook`; `_` without an id, as MinIO). Applied at once.
+//!   The token is a secret: `get` and `export` show `*redacted*`, and setting that
+//!   placeholder keeps the stored token (so an export imports back unchanged).
 
 use bytes::Bytes;
+use cairn_notify::{Notifier, WebhookTarget};
 use cairn_object::{
     COMPRESSION_EXTENSIONS_DEFAULT, COMPRESSION_MIME_TYPES_DEFAULT, CompressionRule, DEEP_SCAN_BYTES_PER_SEC_DEFAULT,
     DEEP_SCAN_INTERVAL_DEFAULT, ObjectStore, SCAN_OBJECTS_PER_SEC_DEFAULT, STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT,
@@ -54,26 +60,36 @@ const SPEEDS: [(&str, u64); 5] = [
 ];
 
 /// The subsystems and keys Cairn acts on.
-const KNOWN: [(&str, &[&str]); 4] = [
+const KNOWN: [(&str, &[&str]); 5] = [
     ("region", &["name"]),
     ("scanner", &["speed", "cycle", "deep", "deep_speed"]),
     ("api", &["stale_uploads_expiry", "stale_uploads_cleanup_interval"]),
     ("compression", &["enable", "extensions", "mime_types", "allow_encryption"]),
+    ("notify_webhook", &["enable", "endpoint", "auth_token", "queue_dir", "queue_limit", "comment"]),
 ];
+/// The subsystem of webhook targets; `notify_webhook:<id>` names one.
+const WEBHOOK: &str = "notify_webhook";
+/// What `get` and `export` show instead of a secret; set back, it keeps the secret.
+const REDACTED: &str = "*redacted*";
+/// The subsystems, as messages list them.
+const SUBSYSTEMS_TEXT: &str = "region, scanner, api, compression and notify_webhook";
 /// Longest list of extensions or content types.
 const COMPRESSION_LIST_CHARS_MAX: usize = 4096;
 
-/// Checks that `subsystem` (and `key`, if given) is one Cairn acts on.
+/// Checks that `subsystem` (and `key`, if given) is one Cairn acts on; only
+/// `notify_webhook` takes a target id (`notify_webhook:<id>`).
 fn check_known(subsystem: &str, key: Option<&str>) -> Result<(), String> {
-    let Some((_, keys)) = KNOWN.iter().find(|(name, _)| *name == subsystem) else {
-        return Err(format!(
-            "unknown configuration subsystem {subsystem:?}; Cairn has region, scanner, api and compression"
-        ));
+    let (base, id) = subsystem.split_once(':').map_or((subsystem, None), |(b, id)| (b, Some(id)));
+    let Some((_, keys)) = KNOWN.iter().find(|(name, _)| *name == base) else {
+        return Err(format!("unknown configuration subsystem {subsystem:?}; Cairn has {SUBSYSTEMS_TEXT}"));
     };
+    match id {
+        Some(_) if base != WEBHOOK => return Err(format!("{base} takes no target id ({subsystem:?})")),
+        Some(id) => cairn_notify::check_target_id(id).map_err(|e| format!("{WEBHOOK}: {e}"))?,
+        None => {}
+    }
     match key {
-        Some(key) if !keys.contains(&key) => {
-            Err(format!("{subsystem}: unknown key {key:?}; it has {}", keys.join(", ")))
-        }
+        Some(key) if !keys.contains(&key) => Err(format!("{base}: unknown key {key:?}; it has {}", keys.join(", "))),
         _ => Ok(()),
     }
 }
@@ -84,6 +100,8 @@ type Kv = BTreeMap<String, BTreeMap<String, String>>;
 /// The run-time configuration of this node.
 pub struct ServerSettings {
     store: ObjectStore,
+    /// Webhook targets, configured from `notify_webhook`.
+    notifier: Arc<Notifier>,
     /// The scanner cycle used when the configuration names none (from the environment).
     default_cycle: Duration,
     kv: RwLock<Kv>,
@@ -158,7 +176,8 @@ fn format_duration(duration: Duration) -> String {
 /// Checks one setting; the message says what would be valid.
 fn validate(subsystem: &str, key: &str, value: &str) -> Result<(), String> {
     check_known(subsystem, Some(key))?;
-    match (subsystem, key) {
+    let base = subsystem.split(':').next().unwrap_or_default();
+    match (base, key) {
         ("region", "name") => {
             let ok = !value.is_empty()
                 && value.len() <= REGION_CHARS_MAX
@@ -191,6 +210,12 @@ fn validate(subsystem: &str, key: &str, value: &str) -> Result<(), String> {
             !kind.is_empty() && !sub.is_empty() && !kind.contains('*') && !sub[..sub.len() - 1].contains('*')
         })
         .map_err(|item| format!("compression mime_types: {item:?} is not a type like text/csv or text/*")),
+        (WEBHOOK, "enable") => {
+            parse_switch(value).map(|_| ()).ok_or_else(|| format!("{subsystem} enable={value:?}: use on or off"))
+        }
+        (WEBHOOK, "endpoint") => cairn_notify::parse_endpoint(value).map(|_| ()),
+        (WEBHOOK, "queue_dir") => cairn_notify::parse_queue_dir(value).map(|_| ()),
+        (WEBHOOK, "queue_limit") => cairn_notify::parse_queue_limit(value).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -232,6 +257,34 @@ fn compression_rule(kv: &Kv) -> CompressionRule {
     }
 }
 
+/// The webhook targets `kv` configures and enables (`enable` is on unless set off).
+fn webhook_targets(kv: &Kv) -> Result<Vec<WebhookTarget>, String> {
+    let mut targets = Vec::new();
+    for (subsystem, keys) in kv.iter().filter(|(s, _)| s.split(':').next() == Some(WEBHOOK)) {
+        if keys.get("enable").and_then(|v| parse_switch(v)) == Some(false) {
+            continue;
+        }
+        let id = subsystem.split_once(':').map_or(cairn_notify::DEFAULT_TARGET_ID, |(_, id)| id);
+        let endpoint = keys.get("endpoint").ok_or_else(|| format!("{subsystem}: an enabled target needs endpoint="))?;
+        targets.push(WebhookTarget {
+            id: id.to_owned(),
+            endpoint: cairn_notify::parse_endpoint(endpoint)?,
+            auth_token: keys.get("auth_token").filter(|t| !t.is_empty()).cloned(),
+            queue_dir: keys
+                .get("queue_dir")
+                .filter(|d| !d.is_empty())
+                .map(|d| cairn_notify::parse_queue_dir(d))
+                .transpose()?,
+            queue_limit: keys
+                .get("queue_limit")
+                .map(|l| cairn_notify::parse_queue_limit(l))
+                .transpose()?
+                .unwrap_or(cairn_notify::QUEUE_LIMIT_DEFAULT),
+        });
+    }
+    Ok(targets)
+}
+
 /// Parses configuration text (lines of `subsystem key=value ...`; `#` comments).
 fn parse(text: &str) -> Result<Kv, String> {
     let mut kv = Kv::new();
@@ -258,8 +311,9 @@ fn render(kv: &Kv) -> String {
 
 impl ServerSettings {
     /// Loads the stored configuration, applies it, and follows changes made on any node.
-    pub async fn open(store: ObjectStore, default_cycle: Duration) -> Arc<Self> {
-        let settings = Arc::new(Self { store, default_cycle, kv: RwLock::default(), stored: RwLock::default() });
+    pub async fn open(store: ObjectStore, default_cycle: Duration, notifier: Arc<Notifier>) -> Arc<Self> {
+        let settings =
+            Arc::new(Self { store, notifier, default_cycle, kv: RwLock::default(), stored: RwLock::default() });
         if let Err(error) = settings.reload().await {
             tracing::warn!(%error, "cannot read the server configuration yet; using defaults");
         }
@@ -301,6 +355,15 @@ impl ServerSettings {
         let speed = scanner.and_then(|s| s.get("deep_speed")).and_then(|v| parse_speed(v));
         self.store.set_deep_scan(deep, speed.unwrap_or(DEEP_SCAN_BYTES_PER_SEC_DEFAULT));
         self.store.set_compression(compression_rule(kv));
+        match webhook_targets(kv) {
+            Ok(targets) => self.notifier.configure(targets),
+            Err(error) => tracing::error!(%error, "the stored webhook configuration is invalid; targets unchanged"),
+        }
+    }
+
+    /// The webhook targets and their queues.
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
     }
 
     /// The region to report.
@@ -341,29 +404,55 @@ impl ServerSettings {
         compression.insert("extensions".into(), rule.extensions.join(","));
         compression.insert("mime_types".into(), rule.mime_types.join(","));
         compression.insert("allow_encryption".into(), if rule.allow_encryption { "on" } else { "off" }.into());
+        for (subsystem, keys) in kv.iter().filter(|(s, _)| s.split(':').next() == Some(WEBHOOK)) {
+            let mut keys = keys.clone();
+            if let Some(token) = keys.get_mut("auth_token").filter(|t| !t.is_empty()) {
+                *token = REDACTED.to_owned();
+            }
+            keys.entry("enable".into()).or_insert_with(|| "on".into());
+            full.insert(subsystem.clone(), keys);
+        }
         render(&full)
     }
 
-    /// The line of one subsystem.
+    /// The lines of one subsystem: all its targets for `notify_webhook`, the one named
+    /// for `notify_webhook:<id>`.
     pub fn get(&self, subsystem: &str) -> Result<String, String> {
-        let subsystem = subsystem.split(':').next().unwrap_or_default();
-        self.export()
+        check_known(subsystem, None)?;
+        let exact = subsystem.contains(':');
+        let base = subsystem.split(':').next().unwrap_or_default();
+        let lines: String = self
+            .export()
             .lines()
-            .find(|line| line.split(' ').next() == Some(subsystem))
-            .map(|line| format!("{line}\n"))
-            .ok_or_else(|| {
-                format!("unknown configuration subsystem {subsystem:?}; Cairn has region, scanner, api and compression")
+            .filter(|line| {
+                let name = line.split(' ').next().unwrap_or_default();
+                if exact { name == subsystem } else { name.split(':').next() == Some(base) }
             })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        if lines.is_empty() && base != WEBHOOK {
+            return Err(format!("unknown configuration subsystem {subsystem:?}; Cairn has {SUBSYSTEMS_TEXT}"));
+        }
+        Ok(lines)
     }
 
     /// Sets the keys given in `text` (merged into the current configuration), or with
     /// `replace`, replaces the whole configuration (an import). Invalid text changes nothing.
     pub async fn set(&self, text: &str, replace: bool) -> Result<(), String> {
         let changes = parse(text)?;
-        let mut kv = if replace { Kv::new() } else { self.kv.read().map(|kv| kv.clone()).unwrap_or_default() };
-        for (subsystem, keys) in changes {
+        let current = self.kv.read().map(|kv| kv.clone()).unwrap_or_default();
+        let mut kv = if replace { Kv::new() } else { current.clone() };
+        for (subsystem, mut keys) in changes {
+            // The placeholder `get` and `export` show keeps the stored secret.
+            if keys.get("auth_token").is_some_and(|t| t == REDACTED) {
+                match current.get(&subsystem).and_then(|k| k.get("auth_token")) {
+                    Some(token) => keys.insert("auth_token".into(), token.clone()),
+                    None => return Err(format!("{subsystem}: auth_token={REDACTED} but no token is stored to keep")),
+                };
+            }
             kv.entry(subsystem).or_default().extend(keys);
         }
+        webhook_targets(&kv)?;
         self.save(kv).await
     }
 
@@ -433,7 +522,8 @@ mod tests {
         assert_eq!(format_speed(DEEP_SCAN_BYTES_PER_SEC_DEFAULT), "32MiB");
         assert!(parse("scanner cycle=0s").is_err());
         assert!(parse("scanner cycle=2305843009213693952s").is_err(), "absurd cycles are refused, not wrapped");
-        assert!(parse("notify_webhook enable=on").is_err(), "settings Cairn does not act on are refused");
+        assert!(parse("notify_kafka enable=on").is_err(), "settings Cairn does not act on are refused");
+        assert!(parse("scanner:1 speed=slow").is_err(), "only notify_webhook takes a target id");
         assert!(parse("region colour=blue").is_err());
         let kv = parse("api stale_uploads_expiry=2s").expect("valid");
         assert_eq!(stale_uploads(&kv), (Duration::from_secs(2), STALE_UPLOADS_CLEANUP_INTERVAL_DEFAULT));
@@ -441,6 +531,26 @@ mod tests {
         assert!(parse("api requests_max=10").is_err(), "api keys Cairn does not act on are refused");
         assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
         assert_eq!(format_duration(Duration::from_secs(3600)), "1h");
+    }
+
+    #[test]
+    fn webhook_targets_follow_minio() {
+        let kv = parse(
+            "notify_webhook:1 endpoint=http://127.0.0.1:8080/hook auth_token=t0k queue_limit=50\n\
+                        notify_webhook endpoint=https://hooks.example.com/\n\
+                        notify_webhook:off endpoint=http://x/ enable=off",
+        )
+        .expect("valid");
+        let targets = webhook_targets(&kv).expect("complete");
+        assert_eq!(targets.len(), 2, "a target set off is not configured");
+        assert_eq!((targets[0].id.as_str(), targets[0].queue_limit), ("_", cairn_notify::QUEUE_LIMIT_DEFAULT));
+        assert_eq!(targets[1].arn(), "arn:minio:sqs::1:webhook");
+        assert_eq!(targets[1].auth_token.as_deref(), Some("t0k"));
+        assert!(webhook_targets(&parse("notify_webhook:2 queue_limit=5").expect("valid")).is_err(), "no endpoint");
+        assert!(parse("notify_webhook:1 endpoint=ftp://x/").is_err());
+        assert!(parse("notify_webhook:1 client_cert=/c.pem").is_err(), "keys Cairn does not act on are refused");
+        assert!(parse("notify_webhook:a/b endpoint=http://x/").is_err());
+        assert!(parse("notify_webhook:1 queue_dir=relative").is_err());
     }
 
     #[test]

@@ -13,6 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The folder of event queues in a drive's system folder.
+const EVENTS_FOLDER: &str = "events";
+
 /// Everything this node runs besides the store itself.
 pub struct Node {
     /// The store's drives: per pool, in erasure-set order.
@@ -27,6 +30,10 @@ pub struct Node {
     pub creates_format: Vec<bool>,
     /// The parsed command line.
     pub topology: Topology,
+    /// Where this node queues bucket notifications (webhook targets without a
+    /// `queue_dir`): in its first local drive's system folder, so that they survive a
+    /// restart with the drive (a pod's volume).
+    pub events_dir: PathBuf,
 }
 
 /// True when `host:port` names this node, listening on `listen`: the port matches and
@@ -114,7 +121,9 @@ pub async fn build(
         (None, None)
     };
     let creates_format = topology.pools.iter().map(|pool| pool.first().is_some_and(|e| e.local)).collect();
-    Ok(Node { pools, rpc, locks, peers: peer_list, creates_format, topology })
+    let first_local = topology.pools.iter().flatten().find(|e| e.local).ok_or("this node has no drive of its own")?;
+    let events_dir = PathBuf::from(&first_local.path).join(cairn_drive::SYSTEM_VOLUME).join(EVENTS_FOLDER);
+    Ok(Node { pools, rpc, locks, peers: peer_list, creates_format, topology, events_dir })
 }
 
 /// Drive URLs say how nodes talk: `https://` needs this node to serve TLS, `http://`

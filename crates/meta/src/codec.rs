@@ -28,10 +28,12 @@ pub const UPLOAD_MAGIC: [u8; 4] = *b"CUP1";
 pub const PART_MAGIC: [u8; 4] = *b"CPT1";
 /// Magic of a bucket record.
 pub const BUCKET_MAGIC: [u8; 4] = *b"CBK1";
-/// Newest record format version this build writes and reads. 6 added encryption
-/// (`PartInfo::encryption`, `PartRecord::encryption`, `BucketRecord::encryption`); its
-/// framing is version 2's.
-pub const RECORD_FORMAT_VERSION: u16 = 6;
+/// Newest record format version this build writes and reads. 7 added
+/// `BucketRecord::notification`; its framing is version 2's.
+pub const RECORD_FORMAT_VERSION: u16 = 7;
+/// Added encryption (`PartInfo::encryption`, `PartRecord::encryption`,
+/// `BucketRecord::default_encryption`); still read.
+const RECORD_FORMAT_VERSION_ENCRYPTION: u16 = 6;
 /// Added compression (`PartInfo::compression`, `ObjectVersion::compressed_size`,
 /// `UploadRecord::compress`, `PartRecord::compression`); still read.
 const RECORD_FORMAT_VERSION_COMPRESSION: u16 = 5;
@@ -90,6 +92,7 @@ pub(crate) fn decode_record_borrowed<'a, T: Deserialize<'a>>(magic: [u8; 4], byt
         | RECORD_FORMAT_VERSION_CONFIG
         | RECORD_FORMAT_VERSION_QUOTA
         | RECORD_FORMAT_VERSION_COMPRESSION
+        | RECORD_FORMAT_VERSION_ENCRYPTION
         | RECORD_FORMAT_VERSION => {
             let Some((stored, body)) = bytes[HEADER_BYTES..].split_first_chunk::<CHECKSUM_BYTES>() else {
                 return Err(MetaError::Truncated);

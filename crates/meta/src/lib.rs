@@ -14,6 +14,7 @@ mod cors;
 mod error;
 mod format;
 mod lifecycle;
+mod notification;
 mod object;
 mod upload;
 
@@ -24,6 +25,7 @@ pub use cors::{Cors, CorsRule};
 pub use error::MetaError;
 pub use format::{FORMAT_VERSION, FormatFile};
 pub use lifecycle::{Expiry, Lifecycle, LifecycleRule, NoncurrentExpiry, RuleFilter};
+pub use notification::{Notification, NotificationRule};
 pub use object::{
     BucketRecord, Cipher, Codec, DefaultRetention, ErasureInfo, ObjectLock, ObjectMeta, ObjectVersion,
     PACKAGE_TAG_BYTES, PartCompression, PartEncryption, PartInfo, RetentionMode, RetentionPeriod, VersionIdentity,

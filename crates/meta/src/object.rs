@@ -487,6 +487,10 @@ pub struct BucketRecord {
     /// (PutBucketEncryption with AES256). False before format 6.
     #[serde(default)]
     pub default_encryption: bool,
+    /// Event notification rules (PutBucketNotificationConfiguration), when the bucket
+    /// has some. None before format 7.
+    #[serde(default)]
+    pub notification: Option<crate::Notification>,
 }
 
 /// A bucket's object lock: versions can be protected from deletion, and new versions
@@ -557,6 +561,7 @@ impl BucketRecord {
             cors: None,
             quota: None,
             default_encryption: false,
+            notification: None,
         }
     }
 
@@ -1005,6 +1010,42 @@ mod tests {
         assert_eq!(crate::PartRecord::decode(&record.encode()).expect("decodes"), record);
         let mut bucket = BucketRecord::new("b", 1);
         bucket.default_encryption = true;
+        assert_eq!(BucketRecord::decode(&bucket.encode()).expect("decodes"), bucket);
+    }
+
+    #[test]
+    fn notification_rules_round_trip_and_format_6_buckets_still_read() {
+        let mut bucket = BucketRecord::new("b", 1);
+        bucket.default_encryption = true;
+        // A format 6 record: the same array without the notification field.
+        #[derive(Serialize)]
+        struct Format6<'a>(
+            &'a str,
+            i64,
+            i64,
+            Vec<(String, String)>,
+            Versioning,
+            Option<ObjectLock>,
+            Option<()>,
+            Option<()>,
+            Option<u64>,
+            bool,
+        );
+        let old = Format6("b", 1, 0, Vec::new(), Versioning::Unversioned, None, None, None, None, true);
+        let mut bytes = crate::encode_record(crate::BUCKET_MAGIC, &old);
+        bytes[4..6].copy_from_slice(&6u16.to_le_bytes());
+        let checksum = xxhash_rust::xxh3::xxh3_64(&bytes[14..]);
+        bytes[6..14].copy_from_slice(&checksum.to_le_bytes());
+        assert_eq!(BucketRecord::decode(&bytes).expect("a format 6 bucket record decodes"), bucket);
+        bucket.notification = Some(crate::Notification {
+            rules: vec![crate::NotificationRule {
+                id: "quotes".into(),
+                arn: "arn:minio:sqs::1:webhook".into(),
+                events: vec!["s3:ObjectCreated:*".into()],
+                prefix: "quotes/".into(),
+                suffix: ".pdf".into(),
+            }],
+        });
         assert_eq!(BucketRecord::decode(&bucket.encode()).expect("decodes"), bucket);
     }
 

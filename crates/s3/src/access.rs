@@ -85,6 +85,8 @@ pub(crate) fn action_of(operation: &str) -> String {
         "GetBucketCors" => "s3:GetBucketCORS",
         "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
         "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        "PutBucketNotificationConfiguration" => "s3:PutBucketNotification",
+        "GetBucketNotificationConfiguration" => "s3:GetBucketNotification",
         other => return format!("s3:{other}"),
     };
     mapped.to_owned()

@@ -86,6 +86,7 @@ impl CairnS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let source = crate::notification::EventSource::of(&req);
         let input = req.input;
         let (source_bucket, source_key, source_at) = source_of(&input.copy_source)?;
         let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
@@ -163,6 +164,7 @@ impl CairnS3 {
             encryption,
         };
         let info = self.store.put_object(request).await.map_err(|e| failure.explain(e))?;
+        self.notify(cairn_notify::EventName::Copy, &info, &source).await;
         let told = crate::sse::told(&info.headers, customer.as_ref());
         let version_id = self.version_header(&bucket, &info, VersionRef::Latest).await;
         let result = with_checksums!(

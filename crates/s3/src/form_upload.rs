@@ -409,6 +409,7 @@ impl CairnS3 {
         let boundary = multer::parse_boundary(&content_type).map_err(|error| malformed(&error.to_string()))?;
         let host = header(request.headers(), "host").unwrap_or("localhost").to_owned();
         let peer = request.extensions().get::<PeerAddr>().map(|p| p.0);
+        let request_id = request.extensions().get::<crate::notification::RequestId>().cloned();
         let limits = multer::SizeLimit::new()
             .whole_stream(crate::object::PUT_BYTES_MAX + FIELDS_BYTES_MAX as u64)
             .per_field(FIELD_BYTES_MAX)
@@ -475,7 +476,7 @@ impl CairnS3 {
             method: http::Method::PUT,
             uri: http::Uri::default(),
             headers,
-            extensions: http::Extensions::new(),
+            extensions: crate::notification::form_extensions(peer, request_id),
             credentials: signer
                 .map(|s| s3s::auth::Credentials { access_key: s.access_key, secret_key: s.secret_key.into() }),
             region: None,

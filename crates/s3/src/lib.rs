@@ -28,6 +28,7 @@ mod list;
 mod listener;
 mod metrics;
 mod multipart;
+mod notification;
 mod object;
 mod object_lock;
 mod policy;

@@ -99,6 +99,7 @@ impl CairnS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let source = crate::notification::EventSource::of(&req);
         let input = req.input;
         let named = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         let mut parts = Vec::with_capacity(named.len());
@@ -125,6 +126,7 @@ impl CairnS3 {
         let version_id = self.version_header(&input.bucket, &info, cairn_object::VersionRef::Latest).await;
         let expiration = self.expiration(&info).await;
         let told = crate::sse::told(&info.headers, None);
+        self.notify(cairn_notify::EventName::CompleteMultipartUpload, &info, &source).await;
         let output = with_checksums!(
             CompleteMultipartUploadOutput {
                 server_side_encryption: told.sse,

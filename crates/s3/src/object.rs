@@ -3,9 +3,11 @@
 use crate::digest::{Declared, DigestCheck, response_checksums, with_query_checksums};
 use crate::error::{s3_error, to_s3};
 use crate::headers::{etag, not_modified, stored_headers};
+use crate::notification::{EventSource, FormUpload};
 use crate::object_lock::WriteLock;
 use crate::versions::{id_string, version_ref};
 use crate::{CairnS3, body_of};
+use cairn_notify::EventName;
 use cairn_object::{ObjectError, ObjectInfo, PutRequest, VersionRef, WriteCondition};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
@@ -98,6 +100,8 @@ impl CairnS3 {
         req: S3Request<PutObjectInput>,
         body: cairn_object::Body,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        let source = EventSource::of(&req);
+        let event = if req.extensions.get::<FormUpload>().is_some() { EventName::Post } else { EventName::Put };
         let input = req.input;
         let condition = write_condition(input.if_match, input.if_none_match)?;
         if input.content_length.is_some_and(|length| length.unsigned_abs() > PUT_BYTES_MAX) {
@@ -143,6 +147,7 @@ impl CairnS3 {
         let version_id = self.version_header(&bucket, &info, VersionRef::Latest).await;
         let expiration = self.expiration(&info).await;
         let told = crate::sse::told(&info.headers, customer.as_ref());
+        self.notify(event, &info, &source).await;
         let output = with_checksums!(
             PutObjectOutput {
                 e_tag: Some(etag(&info)),
@@ -158,6 +163,7 @@ impl CairnS3 {
     }
 
     pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let source = EventSource::of(&req);
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
         let customer = customer_key_of!(input)?;
@@ -183,6 +189,7 @@ impl CairnS3 {
             object_lock_retain_until_date: retain_until,
             object_lock_legal_hold_status: legal_hold,
         });
+        self.notify(EventName::Get, &info, &source).await;
         Ok(S3Response::new(output))
     }
 
@@ -207,6 +214,7 @@ impl CairnS3 {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let source = EventSource::of(&req);
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
         let customer = customer_key_of!(input)?;
@@ -218,6 +226,7 @@ impl CairnS3 {
         let version_id = self.version_header(&input.bucket, &info, at).await;
         let expiration = self.current_expiration(&info, at).await;
         let (lock_mode, retain_until, legal_hold) = crate::object_lock::output_fields(&info.headers);
+        self.notify(EventName::Head, &info, &source).await;
         Ok(S3Response::new(object_output!(HeadObjectOutput, input, &info, span, content_range, {
             version_id: version_id,
             server_side_encryption: told.sse,
@@ -235,16 +244,20 @@ impl CairnS3 {
     /// the version id removed or the marker added, and whether it is a delete marker.
     async fn delete_key(
         &self,
-        bucket: &str,
-        key: &str,
+        (bucket, key): (&str, &str),
         at: VersionRef,
         bypass_governance: bool,
+        source: &EventSource,
     ) -> S3Result<(Option<String>, bool)> {
         let versioning = self.store.bucket_versioning(bucket).await.map_err(to_s3)?;
         match self.store.delete_version(bucket, key, at, bypass_governance).await {
             Ok(deleted) => {
                 let named = versioning.keeps_versions() || at != VersionRef::Latest;
-                Ok((named.then(|| id_string(deleted.version_id)), deleted.delete_marker))
+                let version_id = named.then(|| id_string(deleted.version_id));
+                // A delete of the latest version that left a marker created it.
+                let marker_created = deleted.delete_marker && at == VersionRef::Latest;
+                self.notify_removal((bucket, key), version_id.clone(), marker_created, source).await;
+                Ok((version_id, deleted.delete_marker))
             }
             Err(ObjectError::ObjectNotFound | ObjectError::VersionNotFound) => {
                 let named = match at {
@@ -262,10 +275,11 @@ impl CairnS3 {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let bypass = bypass_of(&req.extensions, req.input.bypass_governance_retention);
+        let source = EventSource::of(&req);
         let input = req.input;
         let at = version_ref(input.version_id.as_deref())?;
         self.store.bucket_info(&input.bucket).await.map_err(to_s3)?;
-        let (version_id, marker) = self.delete_key(&input.bucket, &input.key, at, bypass).await?;
+        let (version_id, marker) = self.delete_key((&input.bucket, &input.key), at, bypass, &source).await?;
         Ok(S3Response::new(DeleteObjectOutput {
             version_id,
             delete_marker: marker.then_some(true),
@@ -278,6 +292,7 @@ impl CairnS3 {
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let bypass = bypass_of(&req.extensions, req.input.bypass_governance_retention);
+        let source = EventSource::of(&req);
         let input = req.input;
         if input.delete.objects.len() > DELETE_KEYS_MAX {
             return Err(s3_error(
@@ -291,7 +306,9 @@ impl CairnS3 {
         let mut errors = Vec::new();
         for object in input.delete.objects {
             let outcome = match version_ref(object.version_id.as_deref()) {
-                Ok(at) => self.delete_key(&input.bucket, &object.key, at, bypass).await.map(|done| (at, done)),
+                Ok(at) => {
+                    self.delete_key((&input.bucket, &object.key), at, bypass, &source).await.map(|done| (at, done))
+                }
                 Err(error) => Err(error),
             };
             match outcome {

@@ -66,6 +66,7 @@ fn parameters_of(operation: &str) -> Option<&'static [&'static str]> {
         "PutBucketVersioning" | "GetBucketVersioning" => &["versioning"],
         "PutBucketCors" | "GetBucketCors" | "DeleteBucketCors" => &["cors"],
         "PutBucketEncryption" | "GetBucketEncryption" | "DeleteBucketEncryption" => &["encryption"],
+        "PutBucketNotificationConfiguration" | "GetBucketNotificationConfiguration" => &["notification"],
         "PutObjectLockConfiguration" | "GetObjectLockConfiguration" => &["object-lock"],
         "PutObjectRetention" | "GetObjectRetention" => &["retention", "versionId"],
         "PutObjectLegalHold" | "GetObjectLegalHold" => &["legal-hold", "versionId"],

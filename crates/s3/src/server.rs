@@ -258,9 +258,10 @@ impl http_body::Body for Sent {
     }
 }
 
-async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(state: Arc<State>, mut request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let request_id = format!("{:X}{:08X}", state.id_prefix, state.next_id.fetch_add(1, Ordering::Relaxed));
+    request.extensions_mut().insert(crate::notification::RequestId(request_id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let bytes_in = content_length(request.headers());

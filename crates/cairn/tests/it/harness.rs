@@ -464,3 +464,16 @@ pub fn remove_meta_on(drive: &Path, bucket: &str, key: &str) -> bool {
 pub fn keys_on(drive: &Path, bucket: &str) -> Vec<String> {
     cairn_drive::inspect::object_keys(drive, bucket).unwrap_or_else(|e| panic!("keys on {}: {e}", drive.display()))
 }
+
+/// Sets run-time configuration keys through the admin API (`mc admin config set`).
+pub fn set_config(endpoint: &str, text: &str) {
+    let (status, body) = try_set_config(endpoint, text);
+    assert_eq!(status, 200, "set-config-kv {text}: {body}");
+}
+
+/// Sets run-time configuration keys; the status and the answer's text.
+pub fn try_set_config(endpoint: &str, text: &str) -> (u16, String) {
+    let sealed = cairn_madmin::encrypt_data(SECRET_KEY, text.as_bytes()).expect("encrypt");
+    let (status, body) = signed_request(endpoint, "PUT", "/minio/admin/v3/set-config-kv", &sealed);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}

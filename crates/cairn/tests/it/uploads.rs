@@ -117,13 +117,6 @@ fn backdate(server: &Server, bucket: &str, id: &str, age: Duration) {
     }
 }
 
-/// Sets run-time configuration keys through the admin API (`mc admin config set`).
-fn set_config(endpoint: &str, text: &str) {
-    let sealed = cairn_madmin::encrypt_data(SECRET_KEY, text.as_bytes()).expect("encrypt");
-    let (status, body) = signed_request(endpoint, "PUT", "/minio/admin/v3/set-config-kv", &sealed);
-    assert_eq!(status, 200, "set-config-kv {text}: {}", String::from_utf8_lossy(&body));
-}
-
 async fn wait_until(mut done: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + CLEANUP_WAIT;
     while tokio::time::Instant::now() < deadline {

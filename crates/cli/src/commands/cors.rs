@@ -4,9 +4,9 @@
 //! "MaxAgeSeconds": 600, "ID": "..."}]}`), and `get` prints the same form.
 
 use crate::Context;
+use crate::commands::bucket_target;
 use crate::error::{CliError, Result};
 use crate::s3;
-use crate::target::Remote;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 use serde::{Deserialize, Serialize};
@@ -71,15 +71,6 @@ pub(crate) async fn run(context: &Context, command: CorsCommand) -> Result<()> {
     }
 }
 
-fn bucket_target(context: &Context, text: &str) -> Result<Remote> {
-    let remote = context.target(text)?.remote("cors")?;
-    remote.bucket()?;
-    if !remote.key.is_empty() {
-        return Err(CliError::Usage(format!("cors {text}: give ALIAS/BUCKET, without a key")));
-    }
-    Ok(remote)
-}
-
 fn read_file(path: &Path) -> Result<CorsFile> {
     let meta = std::fs::metadata(path).map_err(|e| CliError::io(path, e))?;
     if meta.len() > FILE_BYTES_MAX {
@@ -102,7 +93,7 @@ fn to_rule(rule: RuleFile) -> Result<CorsRule> {
 }
 
 async fn set(context: &Context, text: &str, path: &Path) -> Result<()> {
-    let remote = bucket_target(context, text)?;
+    let remote = bucket_target(context, text, "cors")?;
     let file = read_file(path)?;
     let rules = file.cors_rules.into_iter().map(to_rule).collect::<Result<Vec<_>>>()?;
     let configuration = CorsConfiguration::builder()
@@ -116,7 +107,7 @@ async fn set(context: &Context, text: &str, path: &Path) -> Result<()> {
 }
 
 async fn get(context: &Context, text: &str) -> Result<()> {
-    let remote = bucket_target(context, text)?;
+    let remote = bucket_target(context, text, "cors")?;
     let rules = match context.client(&remote).get_bucket_cors().bucket(remote.bucket()?).send().await {
         Ok(output) => output.cors_rules().to_vec(),
         Err(error) if error.code() == Some("NoSuchCORSConfiguration") => Vec::new(),
@@ -146,7 +137,7 @@ async fn get(context: &Context, text: &str) -> Result<()> {
 }
 
 async fn remove(context: &Context, text: &str) -> Result<()> {
-    let remote = bucket_target(context, text)?;
+    let remote = bucket_target(context, text, "cors")?;
     let request = context.client(&remote).delete_bucket_cors().bucket(remote.bucket()?);
     request.send().await.map_err(|e| s3::error(text, e))?;
     context.out.result(json!({"status": "success", "bucket": text}), || format!("CORS rules removed from {text}."));

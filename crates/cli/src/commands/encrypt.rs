@@ -3,9 +3,9 @@
 //! (the server's master key); `sse-kms` is refused by the server.
 
 use crate::Context;
+use crate::commands::bucket_target;
 use crate::error::{CliError, Result};
 use crate::s3;
-use crate::target::Remote;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
@@ -34,15 +34,6 @@ pub enum EncryptCommand {
     },
 }
 
-fn bucket_target(context: &Context, text: &str) -> Result<Remote> {
-    let remote = context.target(text)?.remote("encrypt")?;
-    remote.bucket()?;
-    if !remote.key.is_empty() {
-        return Err(CliError::Usage(format!("encrypt {text}: give ALIAS/BUCKET, without a key")));
-    }
-    Ok(remote)
-}
-
 pub(crate) async fn run(context: &Context, command: EncryptCommand) -> Result<()> {
     let out = &context.out;
     match command {
@@ -52,7 +43,7 @@ pub(crate) async fn run(context: &Context, command: EncryptCommand) -> Result<()
                 "sse-kms" => ServerSideEncryption::AwsKms,
                 _ => return Err(CliError::Usage(format!("encrypt set {kind}: give sse-s3"))),
             };
-            let remote = bucket_target(context, &target)?;
+            let remote = bucket_target(context, &target, "encrypt")?;
             let by_default = ServerSideEncryptionByDefault::builder()
                 .sse_algorithm(algorithm)
                 .build()
@@ -73,7 +64,7 @@ pub(crate) async fn run(context: &Context, command: EncryptCommand) -> Result<()
             });
         }
         EncryptCommand::Info { target } => {
-            let remote = bucket_target(context, &target)?;
+            let remote = bucket_target(context, &target, "encrypt")?;
             let kind = match context.client(&remote).get_bucket_encryption().bucket(remote.bucket()?).send().await {
                 Ok(_) => Some("sse-s3"),
                 Err(error) if error.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => None,
@@ -85,7 +76,7 @@ pub(crate) async fn run(context: &Context, command: EncryptCommand) -> Result<()
             });
         }
         EncryptCommand::Clear { target } => {
-            let remote = bucket_target(context, &target)?;
+            let remote = bucket_target(context, &target, "encrypt")?;
             let request = context.client(&remote).delete_bucket_encryption().bucket(remote.bucket()?);
             request.send().await.map_err(|e| s3::error(&target, e))?;
             out.result(json!({ "bucket": target, "encryption": null }), || {

@@ -9,6 +9,7 @@ mod cors;
 mod cp;
 mod du;
 mod encrypt;
+mod event;
 mod find;
 pub(crate) mod ilm;
 mod ls;
@@ -74,6 +75,9 @@ pub enum ClientCommand {
     /// Set, show or clear a bucket's default encryption (SSE-S3).
     #[command(subcommand)]
     Encrypt(encrypt::EncryptCommand),
+    /// Send a bucket's events to webhook targets (add, ls, rm).
+    #[command(subcommand)]
+    Event(event::EventCommand),
     /// Add, show or remove a bucket's lifecycle rules (expiry, noncurrent versions, uploads).
     #[command(subcommand)]
     Ilm(ilm::IlmCommand),
@@ -110,6 +114,7 @@ pub(crate) async fn run(mut context: Context, command: ClientCommand) -> Result<
         ClientCommand::Ilm(command) => ilm::run(&context, command).await,
         ClientCommand::Cors(command) => cors::run(&context, command).await,
         ClientCommand::Encrypt(command) => encrypt::run(&context, command).await,
+        ClientCommand::Event(command) => event::run(&context, command).await,
         ClientCommand::Quota(command) => crate::admin::quota::run(&context, command).await,
         ClientCommand::Mirror(args) => mirror::run(&context, args).await,
         ClientCommand::Admin(command) => crate::admin::run(&context, command).await,
@@ -135,4 +140,14 @@ pub(crate) async fn each<'a, F: Future<Output = Result<()>>>(
         }
     }
     if failed > 0 { Err(CliError::Partial { failed, total: targets.len() as u64 }) } else { Ok(()) }
+}
+
+/// The bucket a command about a whole bucket names (ALIAS/BUCKET, no key).
+pub(crate) fn bucket_target(context: &Context, text: &str, command: &str) -> Result<crate::target::Remote> {
+    let remote = context.target(text)?.remote(command)?;
+    remote.bucket()?;
+    if !remote.key.is_empty() {
+        return Err(CliError::Usage(format!("{command} {text}: give ALIAS/BUCKET, without a key")));
+    }
+    Ok(remote)
 }

@@ -2,6 +2,7 @@
 //! object's versions that `ls --versions` and `rm --versions` share.
 
 use crate::Context;
+use crate::commands::bucket_target;
 use crate::error::{CliError, Result};
 use crate::output::{human_bytes, rfc3339};
 use crate::s3;
@@ -35,15 +36,6 @@ pub(crate) async fn run(context: &Context, command: VersionCommand) -> Result<()
         VersionCommand::Suspend { target } => set(context, &target, BucketVersioningStatus::Suspended).await,
         VersionCommand::Info { target } => info(context, &target).await,
     }
-}
-
-fn bucket_target(context: &Context, text: &str, command: &str) -> Result<Remote> {
-    let remote = context.target(text)?.remote(command)?;
-    remote.bucket()?;
-    if !remote.key.is_empty() {
-        return Err(CliError::Usage(format!("{command} {text}: give ALIAS/BUCKET, without a key")));
-    }
-    Ok(remote)
 }
 
 async fn set(context: &Context, text: &str, status: BucketVersioningStatus) -> Result<()> {

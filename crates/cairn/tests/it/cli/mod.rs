@@ -5,6 +5,7 @@ mod admin;
 mod apply;
 mod changes;
 mod encrypt;
+mod event;
 mod ilm;
 mod mirror;
 mod objects;
