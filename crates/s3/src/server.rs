@@ -313,6 +313,7 @@ async fn handle(state: Arc<State>, mut request: Request<Incoming>) -> Result<Res
         let sources = Sources {
             store: &ready.store,
             iam: &ready.iam,
+            notifier: ready.settings.notifier(),
             requests: &state.requests,
             peers: &config.peers,
             public: config.metrics_public,

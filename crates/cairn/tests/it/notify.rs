@@ -274,7 +274,7 @@ async fn queued_events_survive_a_killed_server_and_arrive_when_the_endpoint_come
     assert_eq!(queued, 5, "one file per undelivered event in {}", queue.display());
     let drive_count = server.drive_count;
     let dir = server.stop();
-    let server = Server::start_in(dir, drive_count, &[]);
+    let server = Server::start_in(dir, drive_count, &[("CAIRN_PROMETHEUS_AUTH_TYPE", "public")]);
     let webhook = Webhook::start_on(port);
     let received = webhook.wait_for(5).await;
     let keys: Vec<&str> = received.iter().map(|r| r.key()).collect();
@@ -288,4 +288,10 @@ async fn queued_events_survive_a_killed_server_and_arrive_when_the_endpoint_come
     put(&server.client(), &bucket, "k5", b"after").await;
     let received = webhook.wait_for(6).await;
     assert_eq!(received[5].key(), "k5");
+    let (status, metrics) = raw_request(&server.endpoint, "GET", "/minio/v2/metrics/node", b"");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert_eq!(status, 200, "{metrics}");
+    let sample = format!("minio_notify_events_sent_total{{server=\"127.0.0.1:0\",target_id=\"{ARN}\"}} 6");
+    assert!(metrics.contains(&sample), "{sample} in:\n{metrics}");
+    assert!(metrics.contains("cairn_notify_queue_length{"), "{metrics}");
 }

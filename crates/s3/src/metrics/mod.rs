@@ -57,6 +57,8 @@ pub(crate) enum Refusal {
 pub(crate) struct Sources<'a> {
     pub(crate) store: &'a ObjectStore,
     pub(crate) iam: &'a Iam,
+    /// This node's webhook targets (their queues are this node's).
+    pub(crate) notifier: &'a cairn_notify::Notifier,
     /// This node's request counters.
     pub(crate) requests: &'a RequestMetrics,
     /// The other nodes, asked for their counters by the cluster endpoint.
@@ -76,7 +78,7 @@ pub(crate) async fn scrape(path: &str, sources: &Sources<'_>, authorization: Opt
         return Err(Refusal::Unauthorized);
     }
     if path == NODE_PATH {
-        return Ok(render::node(sources.store, sources.requests, sources.this_node).await);
+        return Ok(render::node(sources, sources.this_node).await);
     }
     let mut nodes = vec![(sources.this_node.to_owned(), sources.requests.totals())];
     let answers =

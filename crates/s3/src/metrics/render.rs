@@ -3,7 +3,7 @@
 //! bucket usage, and every answering node's request metrics) and `/minio/v2/metrics/node` (this
 //! node's drives, requests, traffic and process).
 
-use super::counters::{ApiCounters, RequestMetrics, RequestTotals, TTFB_BUCKETS};
+use super::counters::{ApiCounters, RequestTotals, TTFB_BUCKETS};
 use cairn_object::{DriveState, ObjectStore};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -189,7 +189,8 @@ fn read_and_scan_metrics(out: &mut Exposition, store: &ObjectStore) {
 }
 
 /// This node's metrics.
-pub(crate) async fn node(store: &ObjectStore, requests: &RequestMetrics, this_node: &str) -> String {
+pub(crate) async fn node(sources: &super::Sources<'_>, this_node: &str) -> String {
+    let (store, requests) = (sources.store, sources.requests);
     let mut out = Exposition::default();
     let local: Vec<DriveState> = store.drive_states().await.into_iter().filter(|d| d.node.is_none()).collect();
     let drive_samples = |pick: fn(&cairn_drive::DiskInfo) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
@@ -218,6 +219,7 @@ pub(crate) async fn node(store: &ObjectStore, requests: &RequestMetrics, this_no
     out.gauge("minio_node_drive_online_total", "Total drives online on this node", online as f64);
     out.gauge("minio_node_drive_offline_total", "Total drives offline on this node", (local.len() - online) as f64);
     ilm_metrics(&mut out, store, this_node);
+    notify_metrics(&mut out, sources.notifier, this_node);
     requests_metrics(&mut out, &[(this_node.to_owned(), requests.totals())]);
     process_metrics(&mut out);
     out.finish()
@@ -254,6 +256,30 @@ fn ilm_metrics(out: &mut Exposition, store: &ObjectStore, this_node: &str) {
         "Lifecycle removals refused because object lock protects the version",
         &[(server(), ilm.kept_by_lock as f64)],
     );
+}
+
+/// This node's webhook targets: MinIO's event counters, and each queue's length.
+fn notify_metrics(out: &mut Exposition, notifier: &cairn_notify::Notifier, this_node: &str) {
+    let targets = notifier.status();
+    let samples = |pick: fn(&cairn_notify::TargetStatus) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
+        targets
+            .iter()
+            .map(|t| (vec![("server", this_node.to_owned()), ("target_id", t.arn.clone())], pick(t) as f64))
+            .collect()
+    };
+    let metrics: [(&str, &str, &str, fn(&cairn_notify::TargetStatus) -> u64); 4] = [
+        ("minio_notify_events_sent_total", "counter", "Events delivered to a target", |t| t.sent),
+        ("minio_notify_events_errors_total", "counter", "Failed deliveries (each retried) and events not queued", |t| {
+            t.errors
+        }),
+        ("minio_notify_events_skipped_total", "counter", "Events dropped: a full queue or a target not running", |t| {
+            t.skipped
+        }),
+        ("cairn_notify_queue_length", "gauge", "Events waiting in a target's queue on this node", |t| t.queued),
+    ];
+    for (name, kind, help, pick) in metrics {
+        out.metric(name, kind, help, &samples(pick));
+    }
 }
 
 /// Request metrics of each node (`server` label), as MinIO reports them.
