@@ -222,6 +222,45 @@ test("an operator and a read-only user work through the console", { timeout: 600
   await page.goto(`${base}/buckets`);
   assert.match(await page.textContent("table"), /public read/);
 
+  // Event notifications: a webhook target (set with the CLI), a rule added in the
+  // console, events of a matching upload reach the endpoint, the rule is removed.
+  const hooks = [];
+  const hook = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => { body += chunk; });
+    request.on("end", () => { hooks.push(JSON.parse(body)); response.end(); });
+  });
+  await new Promise((resolve) => hook.listen(0, "127.0.0.1", resolve));
+  const hookUrl = `http://127.0.0.1:${hook.address().port}/events`;
+  await cli(api, root, "admin", "config", "set", "t", "notify_webhook:console", `endpoint=${hookUrl}`);
+  await page.goto(`${base}/buckets`);
+  await Promise.all([page.waitForNavigation(), page.click(`a[href$="/buckets/crm-e2e/events"]`)]);
+  assert.match(await page.textContent("main"), /sends no events/);
+  assert.equal(await page.getAttribute("#targets option", "value"), "arn:minio:sqs::console:webhook", "the servers' targets are offered");
+  await page.fill("#arn", "arn:minio:sqs::console:webhook");
+  await page.check("input[name=event_put]");
+  await page.fill("#suffix", ".pdf");
+  await Promise.all([page.waitForNavigation(), page.click("text=Add rule")]);
+  assert.match(await page.textContent(".notice"), /Rule added/);
+  assert.match(await page.textContent("table[aria-labelledby=rules-title]"), /arn:minio:sqs::console:webhook[\s\S]*s3:ObjectCreated:\*[\s\S]*\.pdf/);
+  await shot(page, "07b-events");
+  const pdfPath = join(work, "quote.pdf");
+  writeFileSync(pdfPath, "%PDF-1.4 quote\n");
+  await cli(api, root, "cp", pdfPath, "t/crm-e2e/quotes/quote.pdf");
+  await cli(api, root, "cp", sealedPath, "t/crm-e2e/quotes/not-a-pdf.txt");
+  for (let waited = 0; hooks.length < 1 && waited < 30000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 700));
+  assert.deepEqual(hooks.map((h) => [h.EventName, h.Records[0].s3.object.key]), [["s3:ObjectCreated:Put", "quotes/quote.pdf"]]);
+  // A target no server has is refused, and the page says why.
+  await page.fill("#arn", "arn:minio:sqs::nowhere:webhook");
+  await page.check("input[name=event_delete]");
+  await Promise.all([page.waitForNavigation(), page.click("text=Add rule")]);
+  assert.match(await page.textContent(".error"), /destination ARN does not exist/);
+  await Promise.all([page.waitForNavigation(), page.click("table[aria-labelledby=rules-title] button:has-text('Remove')")]);
+  assert.match(await page.textContent(".notice"), /Rule removed/);
+  assert.match(await page.textContent("main"), /sends no events/);
+  hook.close();
+
   // A read-only policy (MinIO's canned `readonly` cannot list), a user with it, and a group.
   await page.goto(`${base}/identity/policies`);
   await page.fill("#policy-name", "crm-reader");

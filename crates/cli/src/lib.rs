@@ -46,6 +46,11 @@ pub struct Globals {
 pub use commands::ClientCommand;
 pub use tls::TlsOptions;
 
+/// Bucket notification rules (`cairn event`), for the console.
+pub mod event {
+    pub use crate::commands::event::{filters_of, queue_rule};
+}
+
 /// Anonymous access levels of bucket policies (`cairn anonymous`), for the console.
 pub mod anonymous {
     pub use crate::commands::anonymous::{level_of, read_policy, with_level};

@@ -100,13 +100,34 @@ async fn replace(context: &Context, remote: &Remote, target: &str, queues: Vec<Q
     Ok(())
 }
 
-/// A rule's prefix and suffix filters.
-fn filters_of(queue: &QueueConfiguration) -> (String, String) {
+/// A rule's prefix and suffix filters (the rule names may come in either case).
+pub fn filters_of(queue: &QueueConfiguration) -> (String, String) {
     let rules = queue.filter.as_ref().and_then(|f| f.key.as_ref()).map(|k| k.filter_rules()).unwrap_or_default();
     let value = |name: &FilterRuleName| {
-        rules.iter().find(|r| r.name.as_ref() == Some(name)).and_then(|r| r.value.clone()).unwrap_or_default()
+        rules
+            .iter()
+            .find(|r| r.name.as_ref().is_some_and(|n| n.as_str().eq_ignore_ascii_case(name.as_str())))
+            .and_then(|r| r.value.clone())
+            .unwrap_or_default()
     };
     (value(&FilterRuleName::Prefix), value(&FilterRuleName::Suffix))
+}
+
+/// A queue configuration sending `events` of keys with `prefix` and `suffix` (empty:
+/// any) to `arn`.
+pub fn queue_rule(arn: &str, events: Vec<Event>, prefix: &str, suffix: &str) -> Result<QueueConfiguration> {
+    let mut filter_rules = Vec::new();
+    for (name, value) in [(FilterRuleName::Prefix, prefix), (FilterRuleName::Suffix, suffix)] {
+        if !value.is_empty() {
+            filter_rules.push(FilterRule::builder().name(name).value(value).build());
+        }
+    }
+    let mut rule = QueueConfiguration::builder().queue_arn(arn).set_events(Some(events));
+    if !filter_rules.is_empty() {
+        let key = S3KeyFilter::builder().set_filter_rules(Some(filter_rules)).build();
+        rule = rule.filter(NotificationConfigurationFilter::builder().key(key).build());
+    }
+    rule.build().map_err(|e| CliError::Usage(format!("an incomplete notification rule: {e}")))
 }
 
 fn rule_json(queue: &QueueConfiguration) -> serde_json::Value {
@@ -121,20 +142,7 @@ pub(crate) async fn run(context: &Context, command: EventCommand) -> Result<()> 
         EventCommand::Add { target, arn, event, prefix, suffix } => {
             let remote = bucket_target(context, &target, "event")?;
             let events = events_of(&event)?;
-            let mut filter_rules = Vec::new();
-            for (name, value) in [(FilterRuleName::Prefix, &prefix), (FilterRuleName::Suffix, &suffix)] {
-                if !value.is_empty() {
-                    filter_rules.push(FilterRule::builder().name(name).value(value).build());
-                }
-            }
-            let mut queue = QueueConfiguration::builder()
-                .queue_arn(&arn)
-                .set_events(Some(events.iter().map(|e| Event::from(e.as_str())).collect()));
-            if !filter_rules.is_empty() {
-                let key = S3KeyFilter::builder().set_filter_rules(Some(filter_rules)).build();
-                queue = queue.filter(NotificationConfigurationFilter::builder().key(key).build());
-            }
-            let queue = queue.build().map_err(|e| CliError::Usage(format!("event add: {e}")))?;
+            let queue = queue_rule(&arn, events.iter().map(|e| Event::from(e.as_str())).collect(), &prefix, &suffix)?;
             let mut queues = current(context, &remote, &target).await?;
             queues.push(queue);
             replace(context, &remote, &target, queues).await?;

@@ -9,7 +9,7 @@ mod cors;
 mod cp;
 mod du;
 mod encrypt;
-mod event;
+pub(crate) mod event;
 mod find;
 pub(crate) mod ilm;
 mod ls;

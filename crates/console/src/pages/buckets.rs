@@ -55,6 +55,7 @@ pub(crate) async fn route(call: Call) -> Result<Response<Body>> {
         (&Method::POST, false, "delete") => delete(call, bucket).await,
         (&Method::GET, false, "access") => access_page(call, bucket).await,
         (&Method::POST, false, "access") => set_access(call, bucket).await,
+        (&Method::GET | &Method::POST, false, "events") => crate::pages::events::route(call, bucket).await,
         _ => Err(ConsoleError::NotFound("no such page".into())),
     }
 }

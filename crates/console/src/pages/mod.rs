@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 pub(crate) mod buckets;
 pub(crate) mod dashboard;
+pub(crate) mod events;
 pub(crate) mod identity;
 pub(crate) mod object_versions;
 pub(crate) mod objects;

@@ -258,20 +258,26 @@ fn ilm_metrics(out: &mut Exposition, store: &ObjectStore, this_node: &str) {
     );
 }
 
+/// Picks one number of a target's status.
+type TargetNumber = fn(&cairn_notify::TargetStatus) -> u64;
+
 /// This node's webhook targets: MinIO's event counters, and each queue's length.
 fn notify_metrics(out: &mut Exposition, notifier: &cairn_notify::Notifier, this_node: &str) {
     let targets = notifier.status();
-    let samples = |pick: fn(&cairn_notify::TargetStatus) -> u64| -> Vec<(Vec<(&str, String)>, f64)> {
+    let samples = |pick: TargetNumber| -> Vec<(Vec<(&str, String)>, f64)> {
         targets
             .iter()
             .map(|t| (vec![("server", this_node.to_owned()), ("target_id", t.arn.clone())], pick(t) as f64))
             .collect()
     };
-    let metrics: [(&str, &str, &str, fn(&cairn_notify::TargetStatus) -> u64); 4] = [
+    let metrics: [(&str, &str, &str, TargetNumber); 4] = [
         ("minio_notify_events_sent_total", "counter", "Events delivered to a target", |t| t.sent),
-        ("minio_notify_events_errors_total", "counter", "Failed deliveries (each retried) and events not queued", |t| {
-            t.errors
-        }),
+        (
+            "minio_notify_events_errors_total",
+            "counter",
+            "Failed deliveries (each retried) and events not queued",
+            |t| t.errors,
+        ),
         ("minio_notify_events_skipped_total", "counter", "Events dropped: a full queue or a target not running", |t| {
             t.skipped
         }),
@@ -403,6 +409,7 @@ fn process_metrics(out: &mut Exposition) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::counters::RequestMetrics;
     use super::*;
 
     #[test]
