@@ -19,4 +19,4 @@ mod users;
 
 pub use info::mark_start;
 pub use route::AdminRoute;
-pub use settings::ServerSettings;
+pub use settings::{EnvSettings, ServerSettings};

@@ -102,6 +102,8 @@ pub struct ServerSettings {
     store: ObjectStore,
     /// Webhook targets, configured from `notify_webhook`.
     notifier: Arc<Notifier>,
+    /// Settings from the environment (webhook targets), over the stored ones.
+    env: Kv,
     /// The scanner cycle used when the configuration names none (from the environment).
     default_cycle: Duration,
     kv: RwLock<Kv>,
@@ -285,6 +287,64 @@ fn webhook_targets(kv: &Kv) -> Result<Vec<WebhookTarget>, String> {
     Ok(targets)
 }
 
+/// The `notify_webhook` sections of `kv` as `get` and `export` show them: the token
+/// redacted, `enable` explicit.
+fn webhook_sections(kv: &Kv) -> Kv {
+    kv.iter()
+        .filter(|(s, _)| s.split(':').next() == Some(WEBHOOK))
+        .map(|(subsystem, keys)| {
+            let mut keys = keys.clone();
+            if let Some(token) = keys.get_mut("auth_token").filter(|t| !t.is_empty()) {
+                *token = REDACTED.to_owned();
+            }
+            keys.entry("enable".into()).or_insert_with(|| "on".into());
+            (subsystem.clone(), keys)
+        })
+        .collect()
+}
+
+/// `kv` with every key of `over` set over it.
+fn overlay(mut kv: Kv, over: &Kv) -> Kv {
+    for (subsystem, keys) in over {
+        kv.entry(subsystem.clone()).or_default().extend(keys.clone());
+    }
+    kv
+}
+
+/// Settings taken from the environment at start-up: webhook targets, as MinIO reads
+/// them (`MINIO_NOTIFY_WEBHOOK_<KEY>[_<ID>]`, or `CAIRN_NOTIFY_WEBHOOK_...`).
+#[derive(Debug, Default, Clone)]
+pub struct EnvSettings(Kv);
+
+/// The webhook keys as environment variables name them, longest first (so that
+/// `QUEUE_LIMIT_X` is not read as a key `QUEUE` of target `LIMIT_X`).
+const WEBHOOK_ENV_KEYS: [&str; 6] = ["AUTH_TOKEN", "QUEUE_LIMIT", "QUEUE_DIR", "ENDPOINT", "COMMENT", "ENABLE"];
+/// Prefixes of the webhook variables.
+const WEBHOOK_ENV_PREFIXES: [&str; 2] = ["CAIRN_NOTIFY_WEBHOOK_", "MINIO_NOTIFY_WEBHOOK_"];
+
+impl EnvSettings {
+    /// Reads webhook targets from `vars`; a variable Cairn cannot act on, or a bad
+    /// value, is an error (the server does not start), as in the configuration.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+        let mut kv = Kv::new();
+        for (name, value) in vars {
+            let Some(rest) = WEBHOOK_ENV_PREFIXES.iter().find_map(|p| name.strip_prefix(p)) else { continue };
+            let found = WEBHOOK_ENV_KEYS.iter().find_map(|key| match rest.strip_prefix(key) {
+                Some("") => Some((key.to_ascii_lowercase(), WEBHOOK.to_owned())),
+                Some(id) => id.strip_prefix('_').map(|id| (key.to_ascii_lowercase(), format!("{WEBHOOK}:{id}"))),
+                None => None,
+            });
+            let Some((key, subsystem)) = found else {
+                return Err(format!("{name}: Cairn's webhook targets take {}", WEBHOOK_ENV_KEYS.join(", ")));
+            };
+            validate(&subsystem, &key, &value).map_err(|e| format!("{name}: {e}"))?;
+            kv.entry(subsystem).or_default().insert(key, value);
+        }
+        webhook_targets(&kv).map_err(|e| format!("webhook targets in the environment: {e}"))?;
+        Ok(Self(kv))
+    }
+}
+
 /// Parses configuration text (lines of `subsystem key=value ...`; `#` comments).
 fn parse(text: &str) -> Result<Kv, String> {
     let mut kv = Kv::new();
@@ -311,9 +371,23 @@ fn render(kv: &Kv) -> String {
 
 impl ServerSettings {
     /// Loads the stored configuration, applies it, and follows changes made on any node.
-    pub async fn open(store: ObjectStore, default_cycle: Duration, notifier: Arc<Notifier>) -> Arc<Self> {
-        let settings =
-            Arc::new(Self { store, notifier, default_cycle, kv: RwLock::default(), stored: RwLock::default() });
+    pub async fn open(
+        store: ObjectStore,
+        default_cycle: Duration,
+        notifier: Arc<Notifier>,
+        env: EnvSettings,
+    ) -> Arc<Self> {
+        let settings = Arc::new(Self {
+            store,
+            notifier,
+            env: env.0,
+            default_cycle,
+            kv: RwLock::default(),
+            stored: RwLock::default(),
+        });
+        // The defaults and the environment's targets hold until a stored configuration
+        // is read (a reload applies only what changed, and none may be stored).
+        settings.apply(&Kv::new());
         if let Err(error) = settings.reload().await {
             tracing::warn!(%error, "cannot read the server configuration yet; using defaults");
         }
@@ -355,7 +429,7 @@ impl ServerSettings {
         let speed = scanner.and_then(|s| s.get("deep_speed")).and_then(|v| parse_speed(v));
         self.store.set_deep_scan(deep, speed.unwrap_or(DEEP_SCAN_BYTES_PER_SEC_DEFAULT));
         self.store.set_compression(compression_rule(kv));
-        match webhook_targets(kv) {
+        match webhook_targets(&overlay(kv.clone(), &self.env)) {
             Ok(targets) => self.notifier.configure(targets),
             Err(error) => tracing::error!(%error, "the stored webhook configuration is invalid; targets unchanged"),
         }
@@ -404,14 +478,7 @@ impl ServerSettings {
         compression.insert("extensions".into(), rule.extensions.join(","));
         compression.insert("mime_types".into(), rule.mime_types.join(","));
         compression.insert("allow_encryption".into(), if rule.allow_encryption { "on" } else { "off" }.into());
-        for (subsystem, keys) in kv.iter().filter(|(s, _)| s.split(':').next() == Some(WEBHOOK)) {
-            let mut keys = keys.clone();
-            if let Some(token) = keys.get_mut("auth_token").filter(|t| !t.is_empty()) {
-                *token = REDACTED.to_owned();
-            }
-            keys.entry("enable".into()).or_insert_with(|| "on".into());
-            full.insert(subsystem.clone(), keys);
-        }
+        full.extend(webhook_sections(&kv));
         render(&full)
     }
 
@@ -421,8 +488,14 @@ impl ServerSettings {
         check_known(subsystem, None)?;
         let exact = subsystem.contains(':');
         let base = subsystem.split(':').next().unwrap_or_default();
-        let lines: String = self
-            .export()
+        // Targets set in the environment show too (they win over stored ones).
+        let text = if base == WEBHOOK {
+            let stored = self.kv.read().map(|kv| kv.clone()).unwrap_or_default();
+            render(&webhook_sections(&overlay(stored, &self.env)))
+        } else {
+            self.export()
+        };
+        let lines: String = text
             .lines()
             .filter(|line| {
                 let name = line.split(' ').next().unwrap_or_default();
@@ -551,6 +624,30 @@ mod tests {
         assert!(parse("notify_webhook:1 client_cert=/c.pem").is_err(), "keys Cairn does not act on are refused");
         assert!(parse("notify_webhook:a/b endpoint=http://x/").is_err());
         assert!(parse("notify_webhook:1 queue_dir=relative").is_err());
+    }
+
+    #[test]
+    fn webhook_targets_come_from_the_environment_too() {
+        let vars = [
+            ("MINIO_NOTIFY_WEBHOOK_ENDPOINT_PRIMARY", "http://127.0.0.1:9/hook"),
+            ("MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PRIMARY", "tok"),
+            ("CAIRN_NOTIFY_WEBHOOK_QUEUE_LIMIT_PRIMARY", "7"),
+            ("MINIO_NOTIFY_WEBHOOK_ENDPOINT", "http://127.0.0.1:9/default"),
+            ("MINIO_ROOT_USER", "ignored"),
+        ];
+        let env = EnvSettings::from_vars(vars.map(|(k, v)| (k.to_owned(), v.to_owned()))).expect("valid");
+        let targets = webhook_targets(&env.0).expect("complete");
+        assert_eq!(targets.len(), 2);
+        assert_eq!((targets[1].id.as_str(), targets[1].queue_limit), ("PRIMARY", 7));
+        assert_eq!(targets[1].auth_token.as_deref(), Some("tok"));
+        assert_eq!(targets[0].id, "_");
+        let bad = |name: &str, value: &str| EnvSettings::from_vars([(name.to_owned(), value.to_owned())]).is_err();
+        assert!(bad("MINIO_NOTIFY_WEBHOOK_CLIENT_CERT_X", "/c.pem"), "keys Cairn does not act on");
+        assert!(bad("MINIO_NOTIFY_WEBHOOK_ENDPOINT_X", "ftp://x/"));
+        assert!(bad("MINIO_NOTIFY_WEBHOOK_QUEUE_LIMIT_X", "7"), "a target without an endpoint");
+        let stored = parse("notify_webhook:PRIMARY endpoint=http://stored/ queue_limit=3").expect("valid");
+        let merged = overlay(stored, &env.0);
+        assert_eq!(merged["notify_webhook:PRIMARY"]["endpoint"], "http://127.0.0.1:9/hook", "the environment wins");
     }
 
     #[test]

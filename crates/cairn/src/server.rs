@@ -228,7 +228,7 @@ async fn open_iam(
     root: &(String, String),
     scan_interval: std::time::Duration,
     cluster: Option<(Vec<Arc<Peer>>, Arc<RpcService>)>,
-    notifier: Arc<cairn_notify::Notifier>,
+    (notifier, env): (Arc<cairn_notify::Notifier>, cairn_admin::EnvSettings),
 ) -> Ready {
     loop {
         match Iam::open(store.clone(), &root.0, &root.1).await {
@@ -249,7 +249,8 @@ async fn open_iam(
                         })
                     }));
                 }
-                let settings = ServerSettings::open(store.clone(), scan_interval, Arc::clone(&notifier)).await;
+                let settings =
+                    ServerSettings::open(store.clone(), scan_interval, Arc::clone(&notifier), env.clone()).await;
                 return Ready { store, iam, settings };
             }
             Err(error) => {
@@ -349,6 +350,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     let node = node::build(&args.drives, address, parity, &token, tls.as_ref()).await?;
     let scan_every = scan_interval()?;
     let notifier = cairn_notify::Notifier::new(node.events_dir.clone());
+    let env_settings = cairn_admin::EnvSettings::from_vars(std::env::vars())?;
     let options = StoreOptions {
         parity,
         cluster_locks: node.locks.clone(),
@@ -378,7 +380,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         let store = ObjectStore::open_pools(node.pools.clone(), options.clone()).await.map_err(|e| e.to_string())?;
         store.set_keyring(keyring.clone());
         log_ready(&store, drive_count);
-        let _ = slot.set(open_iam(store, &root_keys, scan_every, None, notifier.clone()).await);
+        let _ = slot.set(open_iam(store, &root_keys, scan_every, None, (notifier.clone(), env_settings.clone())).await);
     }
     let listener = TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
@@ -420,7 +422,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
                     for peer in peers {
                         tokio::spawn(scan_when_back(peer, store.clone()));
                     }
-                    let _ = slot.set(open_iam(store, &root_keys, scan_every, cluster, notifier).await);
+                    let _ = slot.set(open_iam(store, &root_keys, scan_every, cluster, (notifier, env_settings)).await);
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot join the cluster");

@@ -20,8 +20,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_MIN: Duration = Duration::from_millis(500);
 /// Longest pause between attempts while an endpoint is down.
 const RETRY_MAX: Duration = Duration::from_secs(8);
-/// Events listed from the queue folder per pass.
-const BATCH: usize = 256;
+/// Events listed from the queue folder per pass (each pass reads the whole folder, so
+/// a long backlog is listed once per this many events).
+const BATCH: usize = 1024;
 /// How often an idle target looks at its folder anyway (events queued by an earlier
 /// run of this node are found at start; this is a safety net).
 const IDLE_CHECK: Duration = Duration::from_secs(5);

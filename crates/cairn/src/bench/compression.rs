@@ -71,7 +71,12 @@ pub async fn run(args: CompressionArgs) -> Result<(), String> {
     let client = s3::client(&server.endpoint, ACCESS_KEY, SECRET_KEY, "us-east-1");
     let mut rows = Vec::new();
     for (compressed, encrypted) in MODES {
-        set_rule(&server.endpoint, if compressed { RULE } else { "compression enable=off" }).await?;
+        super::s3::set_config(
+            &server.endpoint,
+            (ACCESS_KEY, SECRET_KEY),
+            if compressed { RULE } else { "compression enable=off" },
+        )
+        .await?;
         for (name, data) in &datasets {
             let bucket = format!("bench-zstd-{}", rows.len());
             client.create_bucket().bucket(&bucket).send().await.map_err(|e| format!("create {bucket}: {e:?}"))?;
@@ -140,20 +145,6 @@ async fn encrypt_by_default(client: &aws_sdk_s3::Client, bucket: &str) -> Result
     let configuration = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| e.to_string())?;
     let request = client.put_bucket_encryption().bucket(bucket).server_side_encryption_configuration(configuration);
     request.send().await.map(drop).map_err(|e| format!("encrypt {bucket}: {e:?}"))
-}
-
-/// Sets the compression rule through the admin API, as `cairn admin config set` does.
-async fn set_rule(endpoint: &str, line: &str) -> Result<(), String> {
-    let alias = cairn_cli::config::Alias {
-        url: endpoint.to_owned(),
-        access_key: ACCESS_KEY.to_owned(),
-        secret_key: SECRET_KEY.to_owned(),
-        region: cairn_cli::config::REGION_DEFAULT.to_owned(),
-    };
-    let admin = cairn_cli::admin::client::AdminClient::new("bench", alias, None).map_err(|e| e.to_string())?;
-    let sealed = admin.seal(line.as_bytes()).map_err(|e| e.to_string())?;
-    admin.call(http::Method::PUT, "set-config-kv", &[], sealed).await.map_err(|e| e.to_string())?;
-    Ok(())
 }
 
 /// Bytes of `bucket`'s files on every drive (shards with parity and bitrot hashes; the

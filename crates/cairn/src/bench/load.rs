@@ -132,6 +132,16 @@ impl Client {
         Ok(client)
     }
 
+    /// The S3 client.
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
+    /// The benchmark's bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
     /// A client of another endpoint (`--compare`): a bucket of its own per run, as the
     /// endpoint may keep the buckets of earlier runs.
     pub async fn compare(endpoint: &str, access_key: &str, secret_key: &str, region: &str) -> Result<Self, String> {

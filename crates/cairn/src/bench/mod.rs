@@ -14,6 +14,7 @@ mod list_phases;
 mod list_report;
 mod list_rss;
 mod load;
+mod notify;
 mod raw;
 mod report;
 mod s3;
@@ -62,6 +63,10 @@ pub struct BenchArgs {
     /// cost of versioning, against a run without).
     #[arg(long)]
     versioned: bool,
+    /// Send every object created in the benchmark's bucket to a webhook served by the
+    /// benchmark (the cost of durable event notifications, against a run without).
+    #[arg(long)]
+    notify: bool,
     /// Another endpoint to run the 64 MiB and 4 KiB phases against after the local
     /// server (its bucket, `bench-<ms since epoch>`, is left there; `--compare-pid` has
     /// its CPU per GB measured as the local server's is).
@@ -139,11 +144,25 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let server = server::BenchServer::start(&drives_dir, args.drives, args.nodes)?;
     report.layout = Some(server.layout);
     let client = load::Client::new(&server.endpoint, args.versioned).await?;
+    let sink = match args.notify {
+        true => {
+            let sink = notify::sink().await?;
+            notify::configure(&server.endpoint, client.s3(), client.bucket(), &sink).await?;
+            Some(sink)
+        }
+        false => None,
+    };
     eprintln!("bench: 64 MiB objects");
     report.large = Some(client.large_objects(args.large_objects, &server.pids()).await?);
     for clients in [4, 32] {
         eprintln!("bench: 4 KiB objects, {clients} clients");
         report.small.push(client.small_objects(clients, args.seconds).await?);
+    }
+    if let Some(sink) = &sink {
+        // Delivery runs behind the writes: every created object is one event.
+        let written =
+            report.large.as_ref().map_or(0, |l| l.objects) + report.small.iter().map(|s| s.put.ops).sum::<usize>();
+        notify::report_delivery(sink, written as u64).await;
     }
     eprintln!("bench: cairn cp of a 512 MiB file up and back");
     report.client = Some(client::copy_round_trip(&dir.join("client"), &server)?);

@@ -52,3 +52,17 @@ pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<usi
     }
     Ok(total)
 }
+
+/// Sets run-time configuration through the admin API, as `cairn admin config set` does.
+pub async fn set_config(endpoint: &str, (access_key, secret_key): (&str, &str), line: &str) -> Result<(), String> {
+    let alias = cairn_cli::config::Alias {
+        url: endpoint.to_owned(),
+        access_key: access_key.to_owned(),
+        secret_key: secret_key.to_owned(),
+        region: cairn_cli::config::REGION_DEFAULT.to_owned(),
+    };
+    let admin = cairn_cli::admin::client::AdminClient::new("bench", alias, None).map_err(|e| e.to_string())?;
+    let sealed = admin.seal(line.as_bytes()).map_err(|e| e.to_string())?;
+    admin.call(http::Method::PUT, "set-config-kv", &[], sealed).await.map_err(|e| e.to_string())?;
+    Ok(())
+}

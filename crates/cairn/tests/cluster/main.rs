@@ -14,6 +14,10 @@ mod certs;
 #[path = "../it/harness.rs"]
 mod harness;
 
+#[allow(dead_code)]
+#[path = "../it/webhook.rs"]
+mod webhook;
+
 mod nodes;
 mod util;
 mod workload;
@@ -30,6 +34,7 @@ mod ilm;
 mod listing;
 mod locks;
 mod node_death;
+mod notify;
 mod operate;
 mod quorum;
 mod rotation;

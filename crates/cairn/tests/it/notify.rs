@@ -295,3 +295,38 @@ async fn queued_events_survive_a_killed_server_and_arrive_when_the_endpoint_come
     assert!(metrics.contains(&sample), "{sample} in:\n{metrics}");
     assert!(metrics.contains("cairn_notify_queue_length{"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_set_in_the_environment_work_as_minio_reads_them() {
+    let webhook = Webhook::start();
+    let server = Server::start_in(
+        tempfile::tempdir().expect("dir"),
+        4,
+        &[
+            ("MINIO_NOTIFY_WEBHOOK_ENDPOINT_PRIMARY", &webhook.url()),
+            ("MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PRIMARY", "env-tok"),
+        ],
+    );
+    let client = server.client();
+    let bucket = new_bucket(&client, "notify-env").await;
+    set_rules(&client, &bucket, vec![rule("env", "arn:minio:sqs::PRIMARY:webhook", &["s3:ObjectCreated:Put"], "", "")])
+        .await;
+    put(&client, &bucket, "from-env.txt", b"hello").await;
+    let received = webhook.wait_for(1).await;
+    assert_eq!((received.len(), received[0].key()), (1, "from-env.txt"));
+    assert_eq!(received[0].authorization.as_deref(), Some("Bearer env-tok"));
+
+    // A variable Cairn cannot act on stops the server at start-up, with its name.
+    let dir = tempfile::tempdir().expect("dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["server", "--address", "127.0.0.1:0", "--console-address", "127.0.0.1:0"])
+        .arg(format!("{}/d{{1...4}}", dir.path().display()))
+        .env("MINIO_NOTIFY_WEBHOOK_CLIENT_CERT_PRIMARY", "/etc/cert.pem")
+        .env("CAIRN_ROOT_USER", ACCESS_KEY)
+        .env("CAIRN_ROOT_PASSWORD", SECRET_KEY)
+        .output()
+        .expect("run cairn");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "started with an unusable variable");
+    assert!(stderr.contains("MINIO_NOTIFY_WEBHOOK_CLIENT_CERT_PRIMARY"), "{stderr}");
+}

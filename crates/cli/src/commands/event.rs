@@ -58,7 +58,7 @@ pub enum EventCommand {
 }
 
 /// The S3 event names `--event` stands for.
-fn events_of(text: &str) -> Result<Vec<String>> {
+pub(crate) fn events_of(text: &str) -> Result<Vec<String>> {
     let mut events = Vec::new();
     for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let event = match KINDS.iter().find(|(kind, _)| kind.eq_ignore_ascii_case(item)) {
@@ -77,27 +77,39 @@ fn events_of(text: &str) -> Result<Vec<String>> {
 }
 
 async fn current(context: &Context, remote: &Remote, target: &str) -> Result<Vec<QueueConfiguration>> {
-    let answer = context
-        .client(remote)
-        .get_bucket_notification_configuration()
-        .bucket(remote.bucket()?)
-        .send()
-        .await
-        .map_err(|e| s3::error(target, e))?;
+    rules(&context.client(remote), remote.bucket()?, target).await
+}
+
+/// A bucket's notification rules.
+pub(crate) async fn rules(s3: &aws_sdk_s3::Client, bucket: &str, target: &str) -> Result<Vec<QueueConfiguration>> {
+    let answer =
+        s3.get_bucket_notification_configuration().bucket(bucket).send().await.map_err(|e| s3::error(target, e))?;
     Ok(answer.queue_configurations.unwrap_or_default())
 }
 
-async fn replace(context: &Context, remote: &Remote, target: &str, queues: Vec<QueueConfiguration>) -> Result<()> {
+/// Replaces a bucket's notification rules.
+pub(crate) async fn put_rules(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    target: &str,
+    queues: Vec<QueueConfiguration>,
+) -> Result<()> {
     let configuration = NotificationConfiguration::builder().set_queue_configurations(Some(queues)).build();
-    context
-        .client(remote)
-        .put_bucket_notification_configuration()
-        .bucket(remote.bucket()?)
-        .notification_configuration(configuration)
-        .send()
-        .await
-        .map_err(|e| s3::error(target, e))?;
+    let put = s3.put_bucket_notification_configuration().bucket(bucket).notification_configuration(configuration);
+    put.send().await.map_err(|e| s3::error(target, e))?;
     Ok(())
+}
+
+/// A stored rule as `key()` of a bootstrap rule: ARN, events (sorted), prefix, suffix.
+pub(crate) fn rule_key(queue: &QueueConfiguration) -> (String, Vec<String>, String, String) {
+    let (prefix, suffix) = filters_of(queue);
+    let mut events: Vec<String> = queue.events().iter().map(|e| e.as_str().to_owned()).collect();
+    events.sort();
+    (queue.queue_arn().to_owned(), events, prefix, suffix)
+}
+
+async fn replace(context: &Context, remote: &Remote, target: &str, queues: Vec<QueueConfiguration>) -> Result<()> {
+    put_rules(&context.client(remote), remote.bucket()?, target, queues).await
 }
 
 /// A rule's prefix and suffix filters (the rule names may come in either case).

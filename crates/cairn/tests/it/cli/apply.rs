@@ -235,3 +235,30 @@ async fn disabled_identities_settle_in_one_run() {
     let key = client_for(&server.endpoint, "paused-key", "paused-key-secret");
     key.list_buckets().send().await.expect("the key works once its user is enabled");
 }
+
+#[tokio::test]
+async fn bucket_event_rules_are_applied_exactly() {
+    let server = Server::start(4);
+    let cli = Cli::with_alias("cairn", &server);
+    let endpoint = format!("http://127.0.0.1:{}/events", crate::webhook::free_port());
+    crate::harness::set_config(&server.endpoint, &format!("notify_webhook:crm endpoint={endpoint}"));
+    let file = |events: &str| {
+        format!(
+            "version: 1\nbuckets:\n  - name: crm-quotes\n    events:\n      - arn: arn:minio:sqs::crm:webhook\n        events: [{events}]\n        suffix: .pdf\n"
+        )
+    };
+    let (steps, _) = plan(&apply(&cli, &file("put"), &[], &[]));
+    assert_eq!(steps, [("bucket crm-quotes".to_owned(), "create".to_owned())]);
+    all_unchanged(&apply(&cli, &file("put"), &[], &[]));
+    let listed = cli.run(&["event", "ls", "cairn/crm-quotes"]).ok();
+    assert_eq!(listed[0]["rules"][0]["events"], serde_json::json!(["s3:ObjectCreated:*"]), "{listed:?}");
+    assert_eq!(listed[0]["rules"][0]["suffix"], ".pdf");
+    let (steps, _) = plan(&apply(&cli, &file("delete, put"), &[], &[]));
+    assert_eq!(steps[0].1, "change", "{steps:?}");
+    all_unchanged(&apply(&cli, &file("put, delete"), &[], &[]));
+    let emptied = "version: 1\nbuckets:\n  - name: crm-quotes\n    events: []\n";
+    assert_eq!(plan(&apply(&cli, emptied, &[], &[])).0[0].1, "change");
+    assert!(cli.run(&["event", "ls", "cairn/crm-quotes"]).ok()[0]["rules"].as_array().expect("rules").is_empty());
+    let run = apply(&cli, &file("sideways"), &[], &[]);
+    assert_eq!(run.code, 2, "an unknown event kind is refused before anything is applied: {}", run.stdout);
+}

@@ -11,6 +11,7 @@ use crate::admin::groups::GroupInfo;
 use crate::admin::users::UserInfo;
 use crate::admin::{split_names, status_word};
 use crate::commands::anonymous;
+use crate::commands::event;
 use crate::commands::ilm::{self, RuleSpec};
 use crate::config::Alias;
 use crate::error::{CliError, Result};
@@ -57,6 +58,7 @@ enum Action {
     UpdateServiceAccount { access_key: String, body: serde_json::Map<String, Value> },
     CreateBucket { name: String },
     PutLifecycle { bucket: String, rules: Vec<aws_sdk_s3::types::LifecycleRule> },
+    PutEvents { bucket: String, rules: Vec<aws_sdk_s3::types::QueueConfiguration> },
     PutBucketPolicy { bucket: String, policy: Value },
     DeleteBucketPolicy { bucket: String },
 }
@@ -363,6 +365,9 @@ async fn plan_bucket(deployment: &Deployment<'_>, bucket: &Bucket) -> Result<Ste
         if let Some(rules) = lifecycle.filter(|rules| !rules.is_empty()) {
             actions.push(Action::PutLifecycle { bucket: name.to_owned(), rules });
         }
+        if let Some(rules) = bucket.events.as_ref().filter(|rules| !rules.is_empty()) {
+            actions.push(Action::PutEvents { bucket: name.to_owned(), rules: event_rules(rules)? });
+        }
         return Ok(Step::new("bucket", name, Change::Create, actions));
     }
     let (mut changes, mut actions) = (Vec::new(), Vec::new());
@@ -383,8 +388,31 @@ async fn plan_bucket(deployment: &Deployment<'_>, bucket: &Bucket) -> Result<Ste
             actions.push(Action::PutLifecycle { bucket: name.to_owned(), rules });
         }
     }
+    if let Some(wanted) = &bucket.events {
+        let now = event::rules(&deployment.s3, name, name).await?;
+        let mut now_keys: Vec<_> = now.iter().map(event::rule_key).collect();
+        let mut wanted_keys = wanted.iter().map(|rule| rule.key()).collect::<Result<Vec<_>>>()?;
+        now_keys.sort();
+        wanted_keys.sort();
+        if now_keys != wanted_keys {
+            changes.push(format!("events: {} rule(s) -> {}", now.len(), wanted.len()));
+            actions.push(Action::PutEvents { bucket: name.to_owned(), rules: event_rules(wanted)? });
+        }
+    }
     let change = if changes.is_empty() { Change::Unchanged } else { Change::Update(changes) };
     Ok(Step::new("bucket", name, change, actions))
+}
+
+/// The notification rules a bootstrap file's bucket names, as S3 takes them.
+fn event_rules(specs: &[super::spec::EventRuleSpec]) -> Result<Vec<aws_sdk_s3::types::QueueConfiguration>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (arn, events, prefix, suffix) = spec.key()?;
+            let events = events.iter().map(|e| aws_sdk_s3::types::Event::from(e.as_str())).collect();
+            event::queue_rule(&arn, events, &prefix, &suffix)
+        })
+        .collect()
 }
 
 impl Action {
@@ -429,6 +457,9 @@ impl Action {
             }
             Action::PutLifecycle { bucket, rules } => {
                 crate::commands::ilm::put_rules(&deployment.s3, bucket, bucket, rules.clone()).await?;
+            }
+            Action::PutEvents { bucket, rules } => {
+                event::put_rules(&deployment.s3, bucket, bucket, rules.clone()).await?;
             }
             Action::PutBucketPolicy { bucket, policy } => {
                 let put = deployment.s3.put_bucket_policy().bucket(bucket).policy(policy.to_string());

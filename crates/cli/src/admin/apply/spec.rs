@@ -97,6 +97,32 @@ pub struct Bucket {
     /// empty list removes them all); left alone when absent.
     #[serde(default)]
     pub lifecycle: Option<Vec<crate::commands::ilm::RuleSpec>>,
+    /// Event notification rules, as `cairn event add` takes them. Exactly these rules
+    /// when given (an empty list removes them all); left alone when absent.
+    #[serde(default)]
+    pub events: Option<Vec<EventRuleSpec>>,
+}
+
+/// One notification rule of a bucket: `events` (`put`, `delete`, `get` or S3 event
+/// names) of keys with `prefix` and `suffix` go to the webhook target `arn`.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EventRuleSpec {
+    pub arn: String,
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+}
+
+impl EventRuleSpec {
+    /// The rule as `event ls` compares rules: ARN, S3 event names (sorted), prefix, suffix.
+    pub fn key(&self) -> crate::error::Result<(String, Vec<String>, String, String)> {
+        let mut events = crate::commands::event::events_of(&self.events.join(","))?;
+        events.sort();
+        Ok((self.arn.clone(), events, self.prefix.clone(), self.suffix.clone()))
+    }
 }
 
 /// Anonymous access to a bucket.
@@ -213,6 +239,9 @@ impl Bootstrap {
             }
             let ids = bucket.lifecycle.iter().flatten().filter_map(|rule| rule.id.as_deref());
             unique(&format!("lifecycle rule of bucket {}", bucket.name), ids)?;
+            for rule in bucket.events.iter().flatten() {
+                rule.key().map_err(|e| format!("bucket {}: event rule for {}: {e}", bucket.name, rule.arn))?;
+            }
         }
         Ok(())
     }
