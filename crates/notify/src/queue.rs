@@ -60,7 +60,7 @@ impl Queue {
 
     /// Events waiting.
     pub fn len(&self) -> u64 {
-        self.len.load(Ordering::Relaxed)
+        self.len.load(Ordering::Acquire)
     }
 
     /// True when no event waits.
@@ -70,9 +70,22 @@ impl Queue {
 
     /// Queues `message` durably (blocking I/O: call from a blocking thread).
     pub fn put(&self, message: &[u8]) -> Result<(), QueueError> {
-        if self.len.load(Ordering::Relaxed) >= self.limit {
+        // Counted before the file exists: delivery may send and remove it before this
+        // returns, and its decrement must find the increment already there.
+        let reserved =
+            self.len.fetch_update(Ordering::AcqRel, Ordering::Acquire, |len| (len < self.limit).then_some(len + 1));
+        if reserved.is_err() {
             return Err(QueueError::Full(self.limit));
         }
+        let written = self.write(message);
+        if written.is_err() {
+            self.release();
+        }
+        written
+    }
+
+    /// Writes one event file durably.
+    fn write(&self, message: &[u8]) -> Result<(), QueueError> {
         let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
         let sequence = self.next.fetch_add(1, Ordering::Relaxed);
         let name = format!("{nanos:024}-{sequence:012}");
@@ -83,8 +96,13 @@ impl Queue {
         drop(file);
         std::fs::rename(&partial, self.dir.join(format!("{name}{EVENT_SUFFIX}")))?;
         std::fs::File::open(&self.dir)?.sync_all()?;
-        self.len.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Takes one event off the count (never below zero: a file removed by hand, or by
+    /// an earlier run's delivery task, was counted once at most).
+    fn release(&self) {
+        let _ = self.len.fetch_update(Ordering::AcqRel, Ordering::Acquire, |len| len.checked_sub(1));
     }
 
     /// Up to `max` of the oldest events, oldest first.
@@ -104,7 +122,7 @@ impl Queue {
     /// Removes a delivered event.
     pub fn remove(&self, path: &Path) -> std::io::Result<()> {
         std::fs::remove_file(path)?;
-        self.len.fetch_sub(1, Ordering::Relaxed);
+        self.release();
         Ok(())
     }
 }
@@ -132,5 +150,22 @@ mod tests {
         assert_eq!(reopened.len(), 2);
         reopened.put(b"event 3").expect("room again");
         assert!(!dir.path().join(format!("0{PARTIAL_SUFFIX}")).exists(), "half-written events are dropped");
+    }
+
+    /// Regression: the count was raised after the file was renamed into place, so a
+    /// delivery that removed the file first took the count below zero (it wrapped), and
+    /// every later event was dropped as if the queue were full. The state that race
+    /// left, a file in the folder the count does not hold, is made here by hand.
+    #[test]
+    fn removing_an_uncounted_event_never_wraps_the_count() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let queue = Queue::open(dir.path(), 10).expect("open");
+        std::fs::write(dir.path().join(format!("0{EVENT_SUFFIX}")), b"uncounted").expect("an event");
+        for path in queue.oldest(10).expect("list") {
+            queue.remove(&path).expect("remove");
+        }
+        assert_eq!(queue.len(), 0);
+        queue.put(b"next").expect("the queue is not full");
+        assert_eq!(queue.len(), 1);
     }
 }
