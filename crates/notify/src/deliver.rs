@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,8 +21,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_MIN: Duration = Duration::from_millis(500);
 /// Longest pause between attempts while an endpoint is down.
 const RETRY_MAX: Duration = Duration::from_secs(8);
-/// Events listed from the queue folder per pass (each pass reads the whole folder, so
-/// a long backlog is listed once per this many events).
+/// Batch files listed from the queue folder per pass (each pass reads the whole
+/// folder, so a long backlog is listed once per this many files).
 const BATCH: usize = 1024;
 /// How often an idle target looks at its folder anyway (events queued by an earlier
 /// run of this node are found at start; this is a safety net).
@@ -69,40 +70,49 @@ pub(crate) struct Delivery {
 /// Sends the target's events until the task is aborted.
 pub(crate) async fn run(delivery: Delivery) {
     let mut pause = RETRY_MIN;
+    // Where a failed send stopped: that batch file and the first event not yet sent, so
+    // that a retry does not send the batch's earlier events again.
+    let mut resume: Option<(PathBuf, usize)> = None;
     loop {
         let queue = Arc::clone(&delivery.queue);
-        let batch = match tokio::task::spawn_blocking(move || queue.oldest(BATCH)).await {
-            Ok(Ok(batch)) => batch,
+        let files = match tokio::task::spawn_blocking(move || queue.oldest(BATCH)).await {
+            Ok(Ok(files)) => files,
             Ok(Err(error)) => {
                 tracing::error!(target = %delivery.target.id, %error, "cannot read the event queue");
                 Vec::new()
             }
             Err(_) => Vec::new(),
         };
-        if batch.is_empty() {
+        if files.is_empty() {
             let _ = tokio::time::timeout(IDLE_CHECK, delivery.wake.notified()).await;
             continue;
         }
-        for path in batch {
-            let body = match tokio::fs::read(&path).await {
-                Ok(body) => Bytes::from(body),
+        for path in files {
+            let reading = path.clone();
+            let events = match tokio::task::spawn_blocking(move || Queue::read(&reading)).await {
+                Ok(Ok(events)) => events,
                 // Removed meanwhile (a previous task of the same folder): nothing to send.
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(error) => {
-                    tracing::error!(target = %delivery.target.id, %error, path = %path.display(), "cannot read a queued event");
+                Ok(Err(error)) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Ok(Err(error)) => {
+                    tracing::error!(target = %delivery.target.id, %error, path = %path.display(), "cannot read queued events");
                     tokio::time::sleep(pause).await;
                     break;
                 }
+                Err(_) => break,
             };
-            match send(&delivery, body).await {
+            let first = match resume.take() {
+                Some((stopped, index)) if stopped == path => index,
+                _ => 0,
+            };
+            match send_all(&delivery, &events[first.min(events.len())..]).await {
                 Ok(()) => {
-                    delivery.stats.sent.fetch_add(1, Ordering::Relaxed);
                     pause = RETRY_MIN;
                     if let Err(error) = delivery.queue.remove(&path) {
-                        tracing::warn!(target = %delivery.target.id, %error, "cannot remove a delivered event; it will be sent again");
+                        tracing::warn!(target = %delivery.target.id, %error, "cannot remove delivered events; they will be sent again");
                     }
                 }
-                Err(error) => {
+                Err((sent, error)) => {
+                    resume = Some((path, first + sent));
                     delivery.stats.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
                         target = %delivery.target.id,
@@ -119,6 +129,15 @@ pub(crate) async fn run(delivery: Delivery) {
             }
         }
     }
+}
+
+/// Sends `events` in order; on a failure, how many were sent before it, and why.
+async fn send_all(delivery: &Delivery, events: &[Bytes]) -> Result<(), (usize, String)> {
+    for (sent, event) in events.iter().enumerate() {
+        send(delivery, event.clone()).await.map_err(|error| (sent, error))?;
+        delivery.stats.sent.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// POSTs one event; Ok once the endpoint answered 2xx.

@@ -6,6 +6,7 @@
 //! task that delivers it at least once, in order, retrying while the endpoint is down
 //! (`deliver.rs`). Events queued before a restart are delivered after it.
 
+mod commit;
 mod deliver;
 mod event;
 mod queue;
@@ -30,13 +31,15 @@ use tokio::sync::Notify;
 struct Running {
     config: WebhookTarget,
     queue: Arc<queue::Queue>,
-    wake: Arc<Notify>,
-    task: tokio::task::AbortHandle,
+    committer: commit::Committer,
+    tasks: [tokio::task::AbortHandle; 2],
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -119,8 +122,9 @@ impl Notifier {
             client: self.client.clone(),
             stats: self.stats_of(&target.id),
         };
-        let task = tokio::spawn(deliver::run(delivery)).abort_handle();
-        Ok(Running { config: target.clone(), queue, wake, task })
+        let delivering = tokio::spawn(deliver::run(delivery)).abort_handle();
+        let (committer, committing) = commit::Committer::start(Arc::clone(&queue), wake);
+        Ok(Running { config: target.clone(), queue, committer, tasks: [delivering, committing] })
     }
 
     fn stats_of(&self, id: &str) -> Arc<TargetStats> {
@@ -181,18 +185,16 @@ impl Notifier {
                 continue;
             };
             let message = serde_json::to_vec(&event.message(&rule.id)).expect("a JSON value always serialises");
-            let queue = Arc::clone(&running.queue);
-            match tokio::task::spawn_blocking(move || queue.put(&message)).await {
-                Ok(Ok(())) => running.wake.notify_one(),
-                Ok(Err(QueueError::Full(limit))) => {
+            match running.committer.put(message).await {
+                Ok(()) => {}
+                Err(QueueError::Full(limit)) => {
                     stats.skipped.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(target = %id, limit, "the webhook queue is full; event dropped");
                 }
-                Ok(Err(error)) => {
+                Err(error) => {
                     stats.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(target = %id, %error, "cannot queue an event; dropped");
                 }
-                Err(error) => tracing::error!(target = %id, %error, "the event queue task failed"),
             }
         }
     }

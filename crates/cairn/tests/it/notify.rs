@@ -270,8 +270,11 @@ async fn queued_events_survive_a_killed_server_and_arrive_when_the_endpoint_come
     }
     // Acknowledged writes have their events on disk already: kill the server at once.
     let queue = server.drive(1).join(".cairn.sys/events/webhook-1");
-    let queued = std::fs::read_dir(&queue).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(queued, 5, "one file per undelivered event in {}", queue.display());
+    let queued: usize = files_below(&queue)
+        .iter()
+        .map(|file| std::fs::read(file).expect("a queued batch").iter().filter(|b| **b == b'\n').count())
+        .sum();
+    assert_eq!(queued, 5, "every undelivered event, one per line, in {}", queue.display());
     let drive_count = server.drive_count;
     let dir = server.stop();
     let server = Server::start_in(dir, drive_count, &[("CAIRN_PROMETHEUS_AUTH_TYPE", "public")]);
@@ -329,4 +332,25 @@ async fn targets_set_in_the_environment_work_as_minio_reads_them() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "started with an unusable variable");
     assert!(stderr.contains("MINIO_NOTIFY_WEBHOOK_CLIENT_CERT_PRIMARY"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_writes_are_queued_together_and_each_sent_once() {
+    let webhook = Webhook::start();
+    let server = Server::start(4);
+    set_config(&server.endpoint, &format!("notify_webhook:1 endpoint={}", webhook.url()));
+    let client = server.client();
+    let bucket = new_bucket(&client, "notify-many").await;
+    set_rules(&client, &bucket, vec![rule("all", ARN, &["s3:ObjectCreated:Put"], "", "")]).await;
+    const WRITES: usize = 48;
+    let writes = (0..WRITES).map(|n| {
+        let (client, bucket) = (client.clone(), bucket.clone());
+        async move { put(&client, &bucket, &format!("k{n:02}"), b"body").await }
+    });
+    futures::future::join_all(writes).await;
+    let received = webhook.wait_for(WRITES).await;
+    let mut keys: Vec<&str> = received.iter().map(|r| r.key()).collect();
+    keys.sort_unstable();
+    let expected: Vec<String> = (0..WRITES).map(|n| format!("k{n:02}")).collect();
+    assert_eq!(keys, expected, "every event once, whatever batch it was written in");
 }
