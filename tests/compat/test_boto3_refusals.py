@@ -134,8 +134,9 @@ BUCKET_SUBRESOURCES = [
     ("put_bucket_website", dict(WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})),
     ("put_bucket_logging", dict(BucketLoggingStatus={
         "LoggingEnabled": {"TargetBucket": "logs", "TargetPrefix": "x/"}})),
+    # Webhook (queue) notifications are built (test_boto3_notifications.py); SNS is not.
     ("put_bucket_notification_configuration", dict(NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": "arn:aws:sqs:us-east-1:1:q", "Events": ["s3:ObjectCreated:*"]}]})),
+        "TopicConfigurations": [{"TopicArn": "arn:aws:sns:us-east-1:1:t", "Events": ["s3:ObjectCreated:*"]}]})),
     ("put_bucket_acl", dict(ACL="public-read")),
     ("put_public_access_block", dict(PublicAccessBlockConfiguration={"BlockPublicAcls": True})),
     ("put_bucket_ownership_controls", dict(OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})),
