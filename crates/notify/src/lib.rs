@@ -162,8 +162,8 @@ impl Notifier {
 
     /// True when some rule of `rules` wants events named `name` (a cheap check before
     /// an event is built).
-    pub fn wants(rules: Option<&Notification>, name: EventName) -> bool {
-        rules.is_some_and(|n| n.rules.iter().any(|r| r.events.iter().any(|p| pattern_matches(p, name))))
+    pub fn wants(rules: &Notification, name: EventName) -> bool {
+        rules.rules.iter().any(|r| r.events.iter().any(|p| pattern_matches(p, name)))
     }
 
     /// Queues `event` for each target a matching rule of `rules` names (once per

@@ -63,11 +63,6 @@ impl Queue {
         Ok(Arc::new(Self { dir: dir.to_owned(), limit, len: AtomicU64::new(len), next: AtomicU64::new(0) }))
     }
 
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Events waiting.
     pub fn len(&self) -> u64 {
         self.len.load(Ordering::Acquire)

@@ -192,10 +192,7 @@ impl CairnS3 {
     /// name (nothing when none wants it). Durable before it returns.
     pub(crate) async fn notify(&self, name: EventName, info: &ObjectInfo, source: &EventSource) {
         let Ok(record) = self.store.bucket_config(&info.bucket).await else { return };
-        if !Notifier::wants(record.notification.as_ref(), name) {
-            return;
-        }
-        let Some(rules) = record.notification.as_ref() else { return };
+        let Some(rules) = record.notification.as_ref().filter(|rules| Notifier::wants(rules, name)) else { return };
         let user_metadata = info
             .headers
             .iter()
